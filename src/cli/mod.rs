@@ -1,0 +1,76 @@
+//! Command-line arguments and the subcommands, each a thin layer over the library.
+
+mod detect;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub const EXIT_ERROR: u8 = 2;
+
+/// Real-time object detection with Tiny SSD.
+#[derive(Debug, Parser)]
+#[command(name = "tinyssd", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Detect objects in image files and print (or draw) what was found.
+    Detect(detect::DetectArgs),
+}
+
+/// The model to load, shared by every subcommand.
+#[derive(Debug, clap::Args)]
+pub struct ModelArgs {
+    /// Model file (safetensors). Default: the shipped models/tinyssd_voc.safetensors.
+    #[arg(long, value_name = "PATH")]
+    model: Option<PathBuf>,
+    /// Inference threads; 0 uses every core.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    threads: usize,
+}
+
+impl ModelArgs {
+    fn path(&self) -> PathBuf {
+        self.model
+            .clone()
+            .unwrap_or_else(tinyssd::model::shipped_model_path)
+    }
+
+    fn detector(&self) -> anyhow::Result<tinyssd::detect::Detector> {
+        use anyhow::Context;
+        let path = self.path();
+        tinyssd::detect::Detector::from_file(&path, self.threads)
+            .with_context(|| format!("cannot load the model {}", path.display()))
+    }
+}
+
+/// A probability in 0..=1, for threshold flags.
+pub fn parse_unit_interval(text: &str) -> Result<f32, String> {
+    let value: f32 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not between 0 and 1"))
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Detect(args) => detect::run(&args),
+    }
+}
+
+/// Output cut short by a closed pipe (`tinyssd detect ... | head`) is not an error.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,100 @@
+//! The whole per-image path in one owner: pre-processing, the engine, post-processing.
+
+use super::postprocess::{DetectConfig, Detection, Postprocessor};
+use super::preprocess::Preprocessor;
+use crate::engine::{Engine, EngineError};
+use crate::model::{Model, ModelError, ModelMetadata};
+use image::RgbImage;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DetectorError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("the image is empty ({width} x {height} pixels)")]
+    EmptyImage { width: u32, height: u32 },
+}
+
+/// Where one frame's time went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    pub preprocess: Duration,
+    pub network: Duration,
+    pub postprocess: Duration,
+}
+
+impl Timings {
+    pub fn total(&self) -> Duration {
+        self.preprocess + self.network + self.postprocess
+    }
+}
+
+/// Detects objects in RGB images. `Send`: a worker thread can own one.
+pub struct Detector {
+    engine: Engine,
+    preprocessor: Preprocessor,
+    postprocessor: Postprocessor,
+}
+
+impl Detector {
+    /// `threads` = 0 uses one thread per core.
+    pub fn new(model: Model, threads: usize) -> Result<Detector, DetectorError> {
+        let preprocessor =
+            Preprocessor::new(model.metadata.input_size, &model.metadata.normalization);
+        let postprocessor = Postprocessor::new(&model.metadata);
+        Ok(Detector {
+            engine: Engine::new(model, threads)?,
+            preprocessor,
+            postprocessor,
+        })
+    }
+
+    pub fn from_file(path: &Path, threads: usize) -> Result<Detector, DetectorError> {
+        Detector::new(Model::load(path)?, threads)
+    }
+
+    pub fn metadata(&self) -> &ModelMetadata {
+        &self.engine.model().metadata
+    }
+
+    pub fn class_names(&self) -> &[String] {
+        &self.metadata().class_names
+    }
+
+    /// The model's suggested post-processing settings.
+    pub fn default_config(&self) -> DetectConfig {
+        DetectConfig::for_model(self.metadata())
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn detect(
+        &mut self,
+        image: &RgbImage,
+        config: &DetectConfig,
+    ) -> Result<(Vec<Detection>, Timings), DetectorError> {
+        let (width, height) = image.dimensions();
+        if width == 0 || height == 0 {
+            return Err(DetectorError::EmptyImage { width, height });
+        }
+        let start = Instant::now();
+        self.preprocessor.run(image, self.engine.input_mut());
+        let preprocessed = Instant::now();
+        self.engine.forward();
+        let networked = Instant::now();
+        let detections =
+            self.postprocessor
+                .run(self.engine.loc(), self.engine.conf(), config, width, height);
+        let timings = Timings {
+            preprocess: preprocessed - start,
+            network: networked - preprocessed,
+            postprocess: networked.elapsed(),
+        };
+        Ok((detections, timings))
+    }
+}

@@ -1,0 +1,11 @@
+//! Around the network: images in, detections out, and detections drawn.
+
+pub mod detector;
+pub mod draw;
+pub mod postprocess;
+pub mod preprocess;
+
+pub use detector::{Detector, DetectorError, Timings};
+pub use draw::{class_color, draw_detections};
+pub use postprocess::{DetectConfig, Detection, Postprocessor};
+pub use preprocess::Preprocessor;

@@ -1,0 +1,196 @@
+//! Raw network outputs to detections: softmax, per-class threshold, box decoding,
+//! per-class NMS, a cap on the total, and boxes mapped to the image's pixels.
+
+use crate::model::box_coder::{Corners, decode};
+use crate::model::{CenterBox, ModelMetadata, default_boxes};
+use serde::{Deserialize, Serialize};
+
+/// The knobs of post-processing. Class 0 (background) is never reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectConfig {
+    /// Minimum confidence per class, indexed by class id.
+    pub thresholds: Vec<f32>,
+    /// Boxes of one class overlapping a better one by more than this are dropped.
+    pub nms_iou: f32,
+    /// At most this many detections per image, best first.
+    pub top_k: usize,
+    /// At most this many candidates per class enter NMS, which is quadratic.
+    pub candidates_per_class: usize,
+}
+
+impl DetectConfig {
+    pub const DEFAULT_NMS_IOU: f32 = 0.45;
+    pub const DEFAULT_TOP_K: usize = 200;
+    pub const DEFAULT_CANDIDATES_PER_CLASS: usize = 400;
+    /// Threshold when the model suggests none.
+    pub const DEFAULT_THRESHOLD: f32 = 0.5;
+
+    pub fn uniform(num_classes: usize, threshold: f32) -> DetectConfig {
+        DetectConfig {
+            thresholds: vec![threshold; num_classes],
+            nms_iou: Self::DEFAULT_NMS_IOU,
+            top_k: Self::DEFAULT_TOP_K,
+            candidates_per_class: Self::DEFAULT_CANDIDATES_PER_CLASS,
+        }
+    }
+
+    /// The model's suggested threshold for every class.
+    pub fn for_model(metadata: &ModelMetadata) -> DetectConfig {
+        DetectConfig::uniform(
+            metadata.class_names.len(),
+            metadata.score_threshold.unwrap_or(Self::DEFAULT_THRESHOLD),
+        )
+    }
+}
+
+/// One detected object, its box in the original image's pixels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    pub class_id: usize,
+    pub label: String,
+    pub score: f32,
+    pub bbox: Corners,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    prior: usize,
+    score: f32,
+}
+
+/// Holds the default boxes and per-frame scratch space.
+pub struct Postprocessor {
+    priors: Vec<CenterBox>,
+    variances: [f32; 4],
+    class_names: Vec<String>,
+    probabilities: Vec<f32>,
+    candidates: Vec<Candidate>,
+    kept: Vec<(Candidate, Corners)>,
+}
+
+impl Postprocessor {
+    pub fn new(metadata: &ModelMetadata) -> Postprocessor {
+        Postprocessor::with_priors(
+            default_boxes(&metadata.default_boxes, metadata.input_size),
+            metadata.default_boxes.variances,
+            metadata.class_names.clone(),
+        )
+    }
+
+    /// `class_names[0]` is the background class.
+    pub fn with_priors(
+        priors: Vec<CenterBox>,
+        variances: [f32; 4],
+        class_names: Vec<String>,
+    ) -> Postprocessor {
+        Postprocessor {
+            priors,
+            variances,
+            class_names,
+            probabilities: Vec::new(),
+            candidates: Vec::new(),
+            kept: Vec::new(),
+        }
+    }
+
+    pub fn priors(&self) -> &[CenterBox] {
+        &self.priors
+    }
+
+    /// `loc` is [boxes][4] offsets and `conf` [boxes][classes] logits, as the engine
+    /// emits them; the image is `width` x `height` pixels.
+    pub fn run(
+        &mut self,
+        loc: &[f32],
+        conf: &[f32],
+        config: &DetectConfig,
+        width: u32,
+        height: u32,
+    ) -> Vec<Detection> {
+        let classes = self.class_names.len();
+        self.probabilities.clear();
+        self.probabilities.extend_from_slice(conf);
+        self.probabilities
+            .chunks_exact_mut(classes)
+            .for_each(softmax);
+
+        let mut detections = Vec::new();
+        for class in 1..classes {
+            let threshold = config.thresholds.get(class).copied().unwrap_or(1.0);
+            self.candidates.clear();
+            self.candidates.extend(
+                self.probabilities
+                    .chunks_exact(classes)
+                    .enumerate()
+                    .map(|(prior, p)| Candidate {
+                        prior,
+                        score: p[class],
+                    })
+                    .filter(|c| c.score > threshold),
+            );
+            // Best first; equal scores keep the lower box index first, so ties are deterministic.
+            self.candidates
+                .sort_by(|a, b| b.score.total_cmp(&a.score).then(a.prior.cmp(&b.prior)));
+            self.candidates.truncate(config.candidates_per_class);
+
+            self.kept.clear();
+            for &candidate in &self.candidates {
+                let offset = &loc[candidate.prior * 4..candidate.prior * 4 + 4];
+                let bbox = decode(&self.priors[candidate.prior], offset, &self.variances);
+                if self
+                    .kept
+                    .iter()
+                    .all(|(_, k)| k.iou(&bbox) <= config.nms_iou)
+                {
+                    self.kept.push((candidate, bbox));
+                }
+            }
+            detections.extend(self.kept.iter().map(|(c, bbox)| Detection {
+                class_id: class,
+                label: self.class_names[class].clone(),
+                score: c.score,
+                bbox: to_pixels(bbox, width, height),
+            }));
+        }
+        detections.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.class_id.cmp(&b.class_id))
+        });
+        detections.truncate(config.top_k);
+        detections
+    }
+}
+
+fn softmax(logits: &mut [f32]) {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in logits.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    logits.iter_mut().for_each(|v| *v /= sum);
+}
+
+/// Normalised corners to pixels, clipped to the image.
+fn to_pixels(b: &Corners, width: u32, height: u32) -> Corners {
+    let (w, h) = (width as f32, height as f32);
+    Corners {
+        x_min: (b.x_min * w).clamp(0.0, w),
+        y_min: (b.y_min * h).clamp(0.0, h),
+        x_max: (b.x_max * w).clamp(0.0, w),
+        y_max: (b.y_max * h).clamp(0.0, h),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_sums_to_one_and_survives_large_logits() {
+        let mut v = [1000.0, 1000.0, -1000.0];
+        softmax(&mut v);
+        assert!((v[0] - 0.5).abs() < 1e-6 && (v[1] - 0.5).abs() < 1e-6 && v[2] == 0.0);
+    }
+}

@@ -1,0 +1,196 @@
+//! The forward pass as a fixed list of steps over numbered buffers, derived once
+//! from the architecture: every shape is known before the first frame.
+
+use super::ops::im2col::ConvGeometry;
+use crate::model::architecture::{BOX_COORDS, pooled_size};
+use crate::model::{Architecture, LayerOp};
+
+pub type BufferId = usize;
+
+/// Which output tensor a predictor writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Head {
+    Loc,
+    Conf,
+}
+
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// A ReLU convolution writing channels `channel_offset..` of `output`
+    /// (a Fire module's expands write side by side into one buffer).
+    Conv {
+        conv: usize,
+        input: BufferId,
+        output: BufferId,
+        channel_offset: usize,
+        geometry: ConvGeometry,
+    },
+    MaxPool {
+        input: BufferId,
+        output: BufferId,
+        channels: usize,
+        in_h: usize,
+        in_w: usize,
+    },
+    /// A `loc` or `conf` predictor writing its rows of the output, starting at `first_box`.
+    Predict {
+        conv: usize,
+        input: BufferId,
+        head: Head,
+        first_box: usize,
+        geometry: ConvGeometry,
+    },
+}
+
+/// Shape (C, H, W) of a buffer.
+pub type Shape = [usize; 3];
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    pub shapes: Vec<Shape>,
+    /// Layer name to the buffer holding its output.
+    pub layer_outputs: Vec<(String, BufferId)>,
+    /// Largest column matrix any convolution needs.
+    pub col_len: usize,
+    pub total_boxes: usize,
+    pub num_classes: usize,
+}
+
+pub const INPUT: BufferId = 0;
+
+impl Plan {
+    pub fn new(arch: &Architecture) -> Plan {
+        let mut plan = Plan {
+            steps: Vec::new(),
+            shapes: vec![[arch.in_channels, arch.input_size, arch.input_size]],
+            layer_outputs: Vec::new(),
+            col_len: 0,
+            total_boxes: arch.total_boxes(),
+            num_classes: arch.num_classes(),
+        };
+        let specs = arch.convolutions();
+        let mut conv_index = 0;
+        let mut current = INPUT;
+        for layer in &arch.layers {
+            let [c, h, w] = plan.shapes[current];
+            current = match layer.op {
+                LayerOp::Conv { .. } => {
+                    let spec = &specs[conv_index];
+                    let g = ConvGeometry::new(c, h, w, spec.kernel, spec.stride, spec.pad);
+                    let out = plan.buffer([spec.out_channels, g.out_h, g.out_w]);
+                    plan.conv(conv_index, current, out, 0, g);
+                    conv_index += 1;
+                    out
+                }
+                LayerOp::Maxpool => {
+                    let out = plan.buffer([c, pooled_size(h), pooled_size(w)]);
+                    plan.steps.push(Step::MaxPool {
+                        input: current,
+                        output: out,
+                        channels: c,
+                        in_h: h,
+                        in_w: w,
+                    });
+                    out
+                }
+                LayerOp::Fire {
+                    squeeze,
+                    expand1x1,
+                    expand3x3,
+                } => {
+                    let squeezed = plan.buffer([squeeze, h, w]);
+                    let out = plan.buffer([expand1x1 + expand3x3, h, w]);
+                    plan.conv(
+                        conv_index,
+                        current,
+                        squeezed,
+                        0,
+                        ConvGeometry::new(c, h, w, 1, 1, 0),
+                    );
+                    plan.conv(
+                        conv_index + 1,
+                        squeezed,
+                        out,
+                        0,
+                        ConvGeometry::new(squeeze, h, w, 1, 1, 0),
+                    );
+                    plan.conv(
+                        conv_index + 2,
+                        squeezed,
+                        out,
+                        expand1x1,
+                        ConvGeometry::new(squeeze, h, w, 3, 1, 1),
+                    );
+                    conv_index += 3;
+                    out
+                }
+            };
+            plan.layer_outputs.push((layer.name.clone(), current));
+        }
+
+        let mut first_box = 0;
+        for source in &arch.default_boxes.sources {
+            let input = plan.layer_output(&source.layer).unwrap_or(current);
+            let [c, h, w] = plan.shapes[input];
+            let geometry = ConvGeometry::new(c, h, w, 3, 1, 1);
+            plan.col_len = plan
+                .col_len
+                .max(geometry.col_rows() * geometry.out_pixels());
+            for head in [Head::Loc, Head::Conf] {
+                plan.steps.push(Step::Predict {
+                    conv: conv_index,
+                    input,
+                    head,
+                    first_box,
+                    geometry,
+                });
+                conv_index += 1;
+            }
+            first_box += source.box_count();
+        }
+        plan
+    }
+
+    pub fn layer_output(&self, name: &str) -> Option<BufferId> {
+        self.layer_outputs
+            .iter()
+            .find(|(layer, _)| layer == name)
+            .map(|(_, id)| *id)
+    }
+
+    pub fn head_len(&self, head: Head) -> usize {
+        self.total_boxes
+            * match head {
+                Head::Loc => BOX_COORDS,
+                Head::Conf => self.num_classes,
+            }
+    }
+
+    fn buffer(&mut self, shape: Shape) -> BufferId {
+        self.shapes.push(shape);
+        self.shapes.len() - 1
+    }
+
+    fn conv(
+        &mut self,
+        conv: usize,
+        input: BufferId,
+        output: BufferId,
+        channel_offset: usize,
+        geometry: ConvGeometry,
+    ) {
+        if !geometry.is_pointwise() {
+            self.col_len = self
+                .col_len
+                .max(geometry.col_rows() * geometry.out_pixels());
+        }
+        self.steps.push(Step::Conv {
+            conv,
+            input,
+            output,
+            channel_offset,
+            geometry,
+        });
+    }
+}

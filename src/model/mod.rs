@@ -1,0 +1,27 @@
+//! The network as data: the layer table, default boxes, box coding and weights.
+
+pub mod anchors;
+pub mod architecture;
+pub mod box_coder;
+pub mod weights;
+
+pub use anchors::{CenterBox, default_boxes};
+pub use architecture::{Architecture, ConvSpec, LayerOp};
+pub use box_coder::Corners;
+pub use weights::{ChannelOrder, ConvWeights, Model, ModelError, ModelMetadata, Normalization};
+
+use std::path::PathBuf;
+
+/// Where the shipped model lives, relative to the repository root.
+pub const SHIPPED_MODEL: &str = "models/tinyssd_voc.safetensors";
+
+/// The shipped model: under the current directory when run from a checkout, else in
+/// the checkout this binary was built from.
+pub fn shipped_model_path() -> PathBuf {
+    let relative = PathBuf::from(SHIPPED_MODEL);
+    if relative.exists() {
+        relative
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(SHIPPED_MODEL)
+    }
+}

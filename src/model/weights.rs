@@ -1,0 +1,282 @@
+//! Loading a Tiny SSD model from safetensors: metadata, then every tensor checked
+//! against the architecture by name, shape and dtype.
+
+use super::architecture::{Architecture, ConvSpec, DefaultBoxConfig};
+use ndarray::Array2;
+use safetensors::{Dtype, SafeTensors};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Largest model file we accept; the reference model is 2.4 MB at f16.
+const MAX_MODEL_BYTES: u64 = 256 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("cannot read model file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("model file is {size} bytes, more than the {MAX_MODEL_BYTES} a Tiny SSD model can be")]
+    TooLarge { size: u64 },
+    #[error("not a safetensors file (or truncated/corrupt): {0}")]
+    NotSafetensors(String),
+    #[error(
+        "the model has no metadata entry '{0}'; was it exported by `python -m training.export`?"
+    )]
+    MissingMetadata(&'static str),
+    #[error("metadata entry '{key}' is invalid: {reason}")]
+    BadMetadata { key: &'static str, reason: String },
+    #[error("the model is a '{found}' network, expected 'tinyssd' version {expected}")]
+    WrongArchitecture { found: String, expected: u32 },
+    #[error(
+        "the model predicts {found} classes but Tiny SSD v1 has {expected} (20 VOC classes + background)"
+    )]
+    ClassCount { found: usize, expected: usize },
+    #[error("tensor '{0}' is missing from the model file")]
+    MissingTensor(String),
+    #[error("tensor '{0}' is not part of Tiny SSD v1")]
+    UnexpectedTensor(String),
+    #[error("tensor '{name}' has shape {found:?}, expected {expected:?}")]
+    ShapeMismatch {
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    #[error("tensor '{name}' has dtype {dtype}; only F16 and F32 are supported")]
+    UnsupportedDtype { name: String, dtype: String },
+    #[error("tensor '{0}' contains NaN or infinite values")]
+    NotFinite(String),
+}
+
+/// Pixel order of the network input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChannelOrder {
+    #[serde(rename = "RGB")]
+    Rgb,
+    #[serde(rename = "BGR")]
+    Bgr,
+}
+
+/// Input normalisation: `x = (pixel / 255 - mean) / std`, per channel in `channel_order`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Normalization {
+    pub channel_order: ChannelOrder,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+/// What the model file says about itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelMetadata {
+    pub class_names: Vec<String>,
+    pub input_size: usize,
+    pub normalization: Normalization,
+    pub default_boxes: DefaultBoxConfig,
+    /// Where the weights came from (training run, data, score).
+    pub source: String,
+    /// The confidence threshold the model's authors suggest, if any.
+    pub score_threshold: Option<f32>,
+}
+
+/// One convolution's parameters, the weight flattened to [out, in * k * k].
+#[derive(Debug, Clone)]
+pub struct ConvWeights {
+    pub spec: ConvSpec,
+    pub weight: Array2<f32>,
+    pub bias: Vec<f32>,
+}
+
+/// A loaded, validated Tiny SSD model.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub metadata: ModelMetadata,
+    /// In the order of [`Architecture::convolutions`].
+    pub convolutions: Vec<ConvWeights>,
+}
+
+impl Model {
+    pub fn load(path: &Path) -> Result<Model, ModelError> {
+        let io = |source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        if size > MAX_MODEL_BYTES {
+            return Err(ModelError::TooLarge { size });
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
+        Model::from_bytes(&bytes)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
+        let arch = Architecture::tiny_ssd();
+        let (_, header) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| ModelError::NotSafetensors(e.to_string()))?;
+        let tensors = SafeTensors::deserialize(bytes)
+            .map_err(|e| ModelError::NotSafetensors(e.to_string()))?;
+        let empty = HashMap::new();
+        let metadata = parse_metadata(header.metadata().as_ref().unwrap_or(&empty), arch)?;
+
+        let specs = arch.convolutions();
+        let expected: BTreeSet<String> = specs
+            .iter()
+            .flat_map(|s| [format!("{}.weight", s.name), format!("{}.bias", s.name)])
+            .collect();
+        if let Some(extra) = tensors.names().into_iter().find(|n| !expected.contains(*n)) {
+            return Err(ModelError::UnexpectedTensor(extra.to_string()));
+        }
+        let convolutions = specs
+            .into_iter()
+            .map(|spec| {
+                let weight_shape = spec.weight_shape();
+                let weight =
+                    read_tensor(&tensors, &format!("{}.weight", spec.name), &weight_shape)?;
+                let bias = read_tensor(
+                    &tensors,
+                    &format!("{}.bias", spec.name),
+                    &[spec.out_channels],
+                )?;
+                let cols = weight.len() / spec.out_channels;
+                let weight = Array2::from_shape_vec((spec.out_channels, cols), weight)
+                    .map_err(|e| ModelError::NotSafetensors(e.to_string()))?;
+                Ok(ConvWeights { spec, weight, bias })
+            })
+            .collect::<Result<_, ModelError>>()?;
+        Ok(Model {
+            metadata,
+            convolutions,
+        })
+    }
+}
+
+fn read_tensor(tensors: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
+    let view = tensors
+        .tensor(name)
+        .map_err(|_| ModelError::MissingTensor(name.to_string()))?;
+    if view.shape() != shape {
+        return Err(ModelError::ShapeMismatch {
+            name: name.to_string(),
+            expected: shape.to_vec(),
+            found: view.shape().to_vec(),
+        });
+    }
+    let values =
+        decode_floats(view.dtype(), view.data()).ok_or_else(|| ModelError::UnsupportedDtype {
+            name: name.to_string(),
+            dtype: format!("{:?}", view.dtype()),
+        })?;
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(ModelError::NotFinite(name.to_string()));
+    }
+    Ok(values)
+}
+
+/// Little-endian F16 or F32 bytes as f32; `None` for any other dtype.
+pub fn decode_floats(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
+    match dtype {
+        Dtype::F16 => Some(
+            data.chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+        ),
+        Dtype::F32 => Some(
+            data.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn parse_metadata(
+    entries: &HashMap<String, String>,
+    arch: &Architecture,
+) -> Result<ModelMetadata, ModelError> {
+    let get = |key: &'static str| {
+        entries
+            .get(key)
+            .map(String::as_str)
+            .ok_or(ModelError::MissingMetadata(key))
+    };
+    let json = |key: &'static str| -> Result<serde_json::Value, ModelError> {
+        serde_json::from_str(get(key)?).map_err(|e| ModelError::BadMetadata {
+            key,
+            reason: e.to_string(),
+        })
+    };
+    let typed = |key: &'static str, value: serde_json::Value| ModelError::BadMetadata {
+        key,
+        reason: format!("unexpected value {value}"),
+    };
+
+    let name = get("architecture")?;
+    let version = get("architecture_version")?;
+    if name != arch.name || version != arch.version.to_string() {
+        return Err(ModelError::WrongArchitecture {
+            found: format!("{name} v{version}"),
+            expected: arch.version,
+        });
+    }
+    let value = json("class_names")?;
+    let class_names: Vec<String> =
+        serde_json::from_value(value.clone()).map_err(|_| typed("class_names", value))?;
+    if class_names.len() != arch.num_classes() {
+        return Err(ModelError::ClassCount {
+            found: class_names.len(),
+            expected: arch.num_classes(),
+        });
+    }
+    let value = json("input_size")?;
+    let input_size: usize =
+        serde_json::from_value(value.clone()).map_err(|_| typed("input_size", value))?;
+    if input_size != arch.input_size {
+        return Err(ModelError::BadMetadata {
+            key: "input_size",
+            reason: format!("{input_size}, but Tiny SSD v1 takes {}", arch.input_size),
+        });
+    }
+    let value = json("normalization")?;
+    let normalization: Normalization =
+        serde_json::from_value(value.clone()).map_err(|_| typed("normalization", value))?;
+    if normalization
+        .std
+        .iter()
+        .any(|s| !(s.is_finite() && *s > 0.0))
+    {
+        return Err(ModelError::BadMetadata {
+            key: "normalization",
+            reason: "std must be positive".into(),
+        });
+    }
+    let value = json("default_boxes")?;
+    let default_boxes: DefaultBoxConfig =
+        serde_json::from_value(value.clone()).map_err(|_| typed("default_boxes", value))?;
+    if default_boxes != arch.default_boxes {
+        return Err(ModelError::BadMetadata {
+            key: "default_boxes",
+            reason: "differs from the Tiny SSD v1 default-box configuration".into(),
+        });
+    }
+    let score_threshold = match entries.get("score_threshold") {
+        None => None,
+        Some(text) => Some(
+            text.parse::<f32>()
+                .ok()
+                .filter(|t| (0.0..=1.0).contains(t))
+                .ok_or_else(|| ModelError::BadMetadata {
+                    key: "score_threshold",
+                    reason: format!("'{text}' is not a number between 0 and 1"),
+                })?,
+        ),
+    };
+    Ok(ModelMetadata {
+        class_names,
+        input_size,
+        normalization,
+        default_boxes,
+        source: get("source")?.to_string(),
+        score_threshold,
+    })
+}

@@ -1,0 +1,46 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use safetensors::SafeTensors;
+use std::path::{Path, PathBuf};
+use tinyssd::model::weights::decode_floats;
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// Random-weight model exported by `python -m training.golden`.
+pub fn golden_weights() -> PathBuf {
+    repo_path("tests/golden/weights.safetensors")
+}
+
+/// Reference tensors from the PyTorch twin, by name, as f32 with their shapes.
+pub struct Golden {
+    bytes: Vec<u8>,
+}
+
+impl Golden {
+    pub fn load() -> Golden {
+        let bytes = std::fs::read(repo_path("tests/golden/tensors.safetensors"))
+            .expect("tests/golden/tensors.safetensors is committed");
+        Golden { bytes }
+    }
+
+    pub fn tensor(&self, name: &str) -> (Vec<f32>, Vec<usize>) {
+        let tensors = SafeTensors::deserialize(&self.bytes).expect("golden file is valid");
+        let view = tensors.tensor(name).unwrap_or_else(|_| panic!("golden tensor {name}"));
+        let values = decode_floats(view.dtype(), view.data()).expect("golden tensors are f16/f32");
+        (values, view.shape().to_vec())
+    }
+}
+
+/// Largest absolute difference, relative to the reference's largest magnitude.
+pub fn max_relative_error(actual: &[f32], expected: &[f32]) -> f32 {
+    assert_eq!(actual.len(), expected.len(), "tensor sizes differ");
+    let scale = expected.iter().fold(0.0_f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
+    let diff = actual
+        .iter()
+        .zip(expected)
+        .fold(0.0_f32, |m, (a, e)| m.max((a - e).abs()));
+    diff / scale
+}
