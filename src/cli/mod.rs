@@ -43,8 +43,13 @@ impl ModelArgs {
     fn detector(&self) -> anyhow::Result<tinyssd::detect::Detector> {
         use anyhow::Context;
         let path = self.path();
-        tinyssd::detect::Detector::from_file(&path, self.threads)
-            .with_context(|| format!("cannot load the model {}", path.display()))
+        if self.model.is_none() && !path.exists() {
+            anyhow::bail!(
+                "the shipped model {} is missing: pass --model PATH, or train and export one (see training/README.md)",
+                path.display()
+            );
+        }
+        tinyssd::detect::Detector::from_file(&path, self.threads).context("cannot load the model")
     }
 }
 

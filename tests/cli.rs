@@ -1,0 +1,157 @@
+//! `tinyssd detect` end to end, through the real binary.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn tinyssd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tinyssd"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const GOLDEN: &str = "tests/golden/weights.safetensors";
+
+#[test]
+fn detect_prints_detections_and_writes_an_annotated_png() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_dir = dir.path().to_str().expect("utf-8 temp path");
+    let out = tinyssd(&[
+        "detect",
+        "assets/chelsea.png",
+        "--model",
+        GOLDEN,
+        "--threshold",
+        "0.3",
+        "--out-dir",
+        out_dir,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let first = text.lines().next().expect("a summary line");
+    assert!(
+        first.starts_with("assets/chelsea.png: ") && first.contains("detection"),
+        "{text}"
+    );
+    // The golden weights are random but confident, so boxes do appear.
+    assert!(text.lines().count() > 1, "{text}");
+
+    let original = image::open(common::repo_path("assets/chelsea.png")).expect("asset");
+    let annotated = image::open(dir.path().join("chelsea.png")).expect("annotated PNG written");
+    assert_eq!(
+        (annotated.width(), annotated.height()),
+        (original.width(), original.height())
+    );
+    assert_ne!(annotated.to_rgb8(), original.to_rgb8(), "boxes were drawn");
+}
+
+#[test]
+fn detect_json_is_machine_readable() {
+    let out = tinyssd(&[
+        "detect",
+        "assets/astronaut.png",
+        "assets/coffee.png",
+        "--model",
+        GOLDEN,
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reports: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
+    let reports = reports.as_array().expect("an array");
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0]["image"], "assets/astronaut.png");
+    assert_eq!(reports[0]["width"], 512);
+    for d in reports[0]["detections"].as_array().expect("detections") {
+        let score = d["score"].as_f64().expect("score");
+        assert!(
+            (0.4..=1.0).contains(&score),
+            "default threshold from the model applies: {score}"
+        );
+        assert!(d["bbox"]["x_max"].as_f64() <= Some(512.0));
+    }
+}
+
+#[test]
+fn missing_and_non_image_files_fail_clearly_but_others_still_run() {
+    let out = tinyssd(&[
+        "detect",
+        "no_such.png",
+        "Cargo.toml",
+        "assets/chelsea.png",
+        "--model",
+        GOLDEN,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("no_such.png: cannot open"), "{err}");
+    assert!(
+        err.contains("Cargo.toml: not a readable PNG or JPEG image"),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).contains("assets/chelsea.png: "),
+        "the good image still ran"
+    );
+}
+
+#[test]
+fn a_corrupt_image_fails_clearly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("broken.png");
+    let bytes = std::fs::read(common::repo_path("assets/chelsea.png")).expect("asset");
+    std::fs::write(&path, &bytes[..bytes.len() / 3]).expect("write");
+    let out = tinyssd(&["detect", path.to_str().expect("utf-8"), "--model", GOLDEN]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("broken.png: not a readable PNG or JPEG image"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_arguments_and_bad_models_exit_2_with_a_message() {
+    let out = tinyssd(&["detect", "assets/chelsea.png", "--threshold", "1.5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("1.5 is not between 0 and 1"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = tinyssd(&[
+        "detect",
+        "assets/chelsea.png",
+        "--model",
+        "missing.safetensors",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot read missing.safetensors"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = tinyssd(&[
+        "detect",
+        "assets/chelsea.png",
+        "--model",
+        "assets/coffee.png",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not a safetensors file"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1,0 +1,247 @@
+//! The model loader refuses every kind of bad file with an error that names the problem.
+
+mod common;
+
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+use std::collections::HashMap;
+use tinyssd::model::{Model, ModelError};
+
+/// A model file as editable parts: tensors (name, dtype, shape, bytes) and metadata.
+struct Parts {
+    tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)>,
+    metadata: HashMap<String, String>,
+}
+
+fn golden_bytes() -> Vec<u8> {
+    std::fs::read(common::golden_weights()).expect("golden weights are committed")
+}
+
+fn golden_parts() -> Parts {
+    let bytes = golden_bytes();
+    let (_, header) = SafeTensors::read_metadata(&bytes).expect("valid");
+    let tensors = SafeTensors::deserialize(&bytes).expect("valid");
+    Parts {
+        tensors: tensors
+            .tensors()
+            .into_iter()
+            .map(|(name, v)| (name, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
+            .collect(),
+        metadata: header.metadata().clone().unwrap_or_default(),
+    }
+}
+
+impl Parts {
+    fn serialize(&self) -> Vec<u8> {
+        let views: Vec<(String, TensorView)> = self
+            .tensors
+            .iter()
+            .map(|(n, d, s, b)| {
+                (
+                    n.clone(),
+                    TensorView::new(*d, s.clone(), b).expect("consistent"),
+                )
+            })
+            .collect();
+        safetensors::serialize(views, Some(self.metadata.clone())).expect("serializes")
+    }
+
+    fn load(&self) -> Result<Model, ModelError> {
+        Model::from_bytes(&self.serialize())
+    }
+
+    fn tensor_mut(&mut self, name: &str) -> &mut (String, Dtype, Vec<usize>, Vec<u8>) {
+        self.tensors
+            .iter_mut()
+            .find(|t| t.0 == name)
+            .expect("tensor exists")
+    }
+}
+
+fn message(result: Result<Model, ModelError>) -> String {
+    match result {
+        Ok(_) => panic!("a bad model file was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn golden_file_loads_and_round_trips() {
+    let model = golden_parts().load().expect("loads");
+    assert_eq!(model.metadata.class_names.len(), 21);
+    assert_eq!(model.convolutions.len(), 5 + 30 + 12);
+    assert_eq!(model.metadata.source, "random init, seed 0, for tests");
+}
+
+#[test]
+fn f32_weights_load_like_f16() {
+    let mut parts = golden_parts();
+    for t in &mut parts.tensors {
+        let values = tinyssd::model::weights::decode_floats(t.1, &t.3).expect("f16");
+        t.1 = Dtype::F32;
+        t.3 = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    }
+    let f32_model = parts.load().expect("f32 loads");
+    let f16_model = golden_parts().load().expect("f16 loads");
+    assert_eq!(
+        f32_model.convolutions[5].weight,
+        f16_model.convolutions[5].weight
+    );
+}
+
+#[test]
+fn truncated_file_is_refused() {
+    let bytes = golden_bytes();
+    for len in [0, 7, 100, bytes.len() / 2, bytes.len() - 1] {
+        let err = Model::from_bytes(&bytes[..len]).expect_err("truncated");
+        assert!(
+            matches!(err, ModelError::NotSafetensors(_)),
+            "{len} bytes: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_file_that_is_not_safetensors_is_refused() {
+    let png = std::fs::read(common::repo_path("assets/chelsea.png")).expect("asset");
+    assert!(message(Model::from_bytes(&png)).contains("not a safetensors file"));
+    assert!(matches!(
+        Model::from_bytes(b"{}"),
+        Err(ModelError::NotSafetensors(_))
+    ));
+}
+
+#[test]
+fn a_header_claiming_terabytes_is_refused_without_allocating() {
+    let mut bytes = (1u64 << 40).to_le_bytes().to_vec();
+    bytes.extend_from_slice(b"{}");
+    assert!(matches!(
+        Model::from_bytes(&bytes),
+        Err(ModelError::NotSafetensors(_))
+    ));
+}
+
+#[test]
+fn wrong_shape_names_the_tensor_and_both_shapes() {
+    let mut parts = golden_parts();
+    let t = parts.tensor_mut("fire3.squeeze.weight");
+    t.2 = vec![29, 53, 1, 2]; // same number of values, wrong shape
+    let msg = message(parts.load());
+    assert!(msg.contains("fire3.squeeze.weight"), "{msg}");
+    assert!(
+        msg.contains("[29, 53, 1, 2]") && msg.contains("[29, 106, 1, 1]"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn missing_tensor_is_named() {
+    let mut parts = golden_parts();
+    parts.tensors.retain(|t| t.0 != "conf.fire9.bias");
+    assert_eq!(
+        message(parts.load()),
+        "tensor 'conf.fire9.bias' is missing from the model file"
+    );
+}
+
+#[test]
+fn unexpected_tensor_is_named() {
+    let mut parts = golden_parts();
+    parts.tensors.push((
+        "fire11.squeeze.weight".into(),
+        Dtype::F32,
+        vec![1],
+        vec![0; 4],
+    ));
+    assert!(message(parts.load()).contains("fire11.squeeze.weight"));
+}
+
+#[test]
+fn wrong_dtype_is_named() {
+    let mut parts = golden_parts();
+    let t = parts.tensor_mut("conv1.bias");
+    t.1 = Dtype::I16;
+    let msg = message(parts.load());
+    assert!(msg.contains("conv1.bias") && msg.contains("I16"), "{msg}");
+}
+
+#[test]
+fn non_finite_weights_are_refused() {
+    let mut parts = golden_parts();
+    let t = parts.tensor_mut("conv1.bias");
+    t.3[0..2].copy_from_slice(&half::f16::NAN.to_le_bytes());
+    assert!(message(parts.load()).contains("conv1.bias"));
+}
+
+#[test]
+fn missing_metadata_is_named() {
+    for key in [
+        "architecture",
+        "class_names",
+        "normalization",
+        "default_boxes",
+        "source",
+        "input_size",
+    ] {
+        let mut parts = golden_parts();
+        parts.metadata.remove(key);
+        let msg = message(parts.load());
+        assert!(msg.contains(key), "{key}: {msg}");
+    }
+}
+
+#[test]
+fn a_model_for_other_classes_is_refused() {
+    let mut parts = golden_parts();
+    parts.metadata.insert(
+        "class_names".into(),
+        r#"["background", "cat", "dog"]"#.into(),
+    );
+    let err = parts.load().expect_err("wrong class count");
+    assert!(
+        matches!(
+            err,
+            ModelError::ClassCount {
+                found: 3,
+                expected: 21
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn another_architecture_is_refused() {
+    let mut parts = golden_parts();
+    parts.metadata.insert("architecture".into(), "yolo".into());
+    assert!(message(parts.load()).contains("yolo"));
+}
+
+#[test]
+fn malformed_metadata_values_are_refused() {
+    for (key, value) in [
+        ("normalization", "{\"channel_order\": \"RGB\"}"),
+        (
+            "normalization",
+            "{\"channel_order\": \"RGB\", \"mean\": [0, 0, 0], \"std\": [0, 1, 1]}",
+        ),
+        (
+            "default_boxes",
+            "{\"variances\": [0.1, 0.1, 0.2, 0.2], \"sources\": []}",
+        ),
+        ("input_size", "512"),
+        ("score_threshold", "1.5"),
+        ("class_names", "not json"),
+    ] {
+        let mut parts = golden_parts();
+        parts.metadata.insert(key.into(), value.into());
+        let msg = message(parts.load());
+        assert!(msg.contains(key), "{key}={value}: {msg}");
+    }
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    let err = Model::load(std::path::Path::new("no/such/model.safetensors")).expect_err("missing");
+    assert!(err.to_string().contains("no/such/model.safetensors"));
+}
