@@ -29,12 +29,18 @@ fn outputs_and_feature_maps_match_pytorch() {
             assert_eq!(actual.shape(), &shape[1..], "{name} shape");
             let actual: Vec<f32> = actual.iter().copied().collect();
             let err = max_relative_error(&actual, &expected);
-            assert!(err <= TOLERANCE, "{name}: relative error {err} with {threads} threads");
+            assert!(
+                err <= TOLERANCE,
+                "{name}: relative error {err} with {threads} threads"
+            );
         }
         for (name, actual) in [("loc", engine.loc()), ("conf", engine.conf())] {
             let (expected, _) = golden.tensor(name);
             let err = max_relative_error(actual, &expected);
-            assert!(err <= TOLERANCE, "{name}: relative error {err} with {threads} threads");
+            assert!(
+                err <= TOLERANCE,
+                "{name}: relative error {err} with {threads} threads"
+            );
         }
     }
 }

@@ -28,7 +28,9 @@ impl Golden {
 
     pub fn tensor(&self, name: &str) -> (Vec<f32>, Vec<usize>) {
         let tensors = SafeTensors::deserialize(&self.bytes).expect("golden file is valid");
-        let view = tensors.tensor(name).unwrap_or_else(|_| panic!("golden tensor {name}"));
+        let view = tensors
+            .tensor(name)
+            .unwrap_or_else(|_| panic!("golden tensor {name}"));
         let values = decode_floats(view.dtype(), view.data()).expect("golden tensors are f16/f32");
         (values, view.shape().to_vec())
     }
@@ -37,7 +39,10 @@ impl Golden {
 /// Largest absolute difference, relative to the reference's largest magnitude.
 pub fn max_relative_error(actual: &[f32], expected: &[f32]) -> f32 {
     assert_eq!(actual.len(), expected.len(), "tensor sizes differ");
-    let scale = expected.iter().fold(0.0_f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
+    let scale = expected
+        .iter()
+        .fold(0.0_f32, |m, v| m.max(v.abs()))
+        .max(f32::MIN_POSITIVE);
     let diff = actual
         .iter()
         .zip(expected)
