@@ -6,3 +6,16 @@
 pub mod detect;
 pub mod engine;
 pub mod model;
+
+use std::path::PathBuf;
+
+/// A file shipped in the repository (`models/`, `assets/`): under the current directory
+/// when run from a checkout, else in the checkout this binary was built from.
+pub fn bundled_path(relative: &str) -> PathBuf {
+    let local = PathBuf::from(relative);
+    if local.exists() {
+        local
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+    }
+}

@@ -1,5 +1,6 @@
 //! Command-line arguments and the subcommands, each a thin layer over the library.
 
+mod bench;
 mod detect;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +21,8 @@ pub struct Cli {
 enum Command {
     /// Detect objects in image files and print (or draw) what was found.
     Detect(detect::DetectArgs),
+    /// Measure latency: the network alone, the whole frame, and each layer.
+    Bench(bench::BenchArgs),
 }
 
 /// The model to load, shared by every subcommand.
@@ -40,7 +43,7 @@ impl ModelArgs {
             .unwrap_or_else(tinyssd::model::shipped_model_path)
     }
 
-    fn detector(&self) -> anyhow::Result<tinyssd::detect::Detector> {
+    fn load_model(&self) -> anyhow::Result<tinyssd::model::Model> {
         use anyhow::Context;
         let path = self.path();
         if self.model.is_none() && !path.exists() {
@@ -49,7 +52,11 @@ impl ModelArgs {
                 path.display()
             );
         }
-        tinyssd::detect::Detector::from_file(&path, self.threads).context("cannot load the model")
+        tinyssd::model::Model::load(&path).context("cannot load the model")
+    }
+
+    fn detector(&self) -> anyhow::Result<tinyssd::detect::Detector> {
+        Ok(tinyssd::detect::Detector::new(self.load_model()?, self.threads)?)
     }
 }
 
@@ -68,6 +75,7 @@ pub fn parse_unit_interval(text: &str) -> Result<f32, String> {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Detect(args) => detect::run(&args),
+        Command::Bench(args) => bench::run(&args),
     }
 }
 

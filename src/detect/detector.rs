@@ -73,6 +73,11 @@ impl Detector {
         &self.engine
     }
 
+    /// For benchmarks that drive the network directly.
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
     pub fn detect(
         &mut self,
         image: &RgbImage,

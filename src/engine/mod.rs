@@ -9,7 +9,8 @@ use ndarray::{ArrayView2, ArrayView3, ArrayViewMut2};
 use ops::conv::{conv_channel_major, conv_pixel_major};
 use ops::im2col::im2col;
 use ops::pool::max_pool_ceil;
-pub use plan::{Head, Plan, Step};
+pub use plan::{Head, Plan, PlannedStep, Step};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -70,8 +71,22 @@ impl Engine {
         &mut self.buffers[plan::INPUT]
     }
 
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
     /// Runs the network on the current input.
     pub fn forward(&mut self) {
+        self.run(None);
+    }
+
+    /// Like [`Engine::forward`], adding each step's time to `step_times`
+    /// (one entry per step of [`Engine::plan`]).
+    pub fn forward_profiled(&mut self, step_times: &mut [Duration]) {
+        self.run(Some(step_times));
+    }
+
+    fn run(&mut self, mut step_times: Option<&mut [Duration]>) {
         let Engine {
             model,
             plan,
@@ -82,8 +97,12 @@ impl Engine {
             pool,
         } = self;
         pool.install(|| {
-            for step in &plan.steps {
-                run_step(step, model, plan, buffers, col, loc, conf);
+            for (i, planned) in plan.steps.iter().enumerate() {
+                let start = Instant::now();
+                run_step(&planned.step, model, plan, buffers, col, loc, conf);
+                if let Some(time) = step_times.as_deref_mut().and_then(|t| t.get_mut(i)) {
+                    *time += start.elapsed();
+                }
             }
         });
     }

@@ -3,7 +3,7 @@
 
 use super::ops::im2col::ConvGeometry;
 use crate::model::architecture::{BOX_COORDS, pooled_size};
-use crate::model::{Architecture, LayerOp};
+use crate::model::{Architecture, ConvSpec, LayerOp};
 
 pub type BufferId = usize;
 
@@ -42,12 +42,21 @@ pub enum Step {
     },
 }
 
+/// A step with what a profile reports about it.
+#[derive(Debug, Clone)]
+pub struct PlannedStep {
+    /// The layer or convolution it computes, e.g. `fire3.expand3x3` or `pool5`.
+    pub name: String,
+    pub macs: usize,
+    pub step: Step,
+}
+
 /// Shape (C, H, W) of a buffer.
 pub type Shape = [usize; 3];
 
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub steps: Vec<Step>,
+    pub steps: Vec<PlannedStep>,
     pub shapes: Vec<Shape>,
     /// Layer name to the buffer holding its output.
     pub layer_outputs: Vec<(String, BufferId)>,
@@ -79,18 +88,22 @@ impl Plan {
                     let spec = &specs[conv_index];
                     let g = ConvGeometry::new(c, h, w, spec.kernel, spec.stride, spec.pad);
                     let out = plan.buffer([spec.out_channels, g.out_h, g.out_w]);
-                    plan.conv(conv_index, current, out, 0, g);
+                    plan.conv(&specs, conv_index, current, out, 0, g);
                     conv_index += 1;
                     out
                 }
                 LayerOp::Maxpool => {
                     let out = plan.buffer([c, pooled_size(h), pooled_size(w)]);
-                    plan.steps.push(Step::MaxPool {
-                        input: current,
-                        output: out,
-                        channels: c,
-                        in_h: h,
-                        in_w: w,
+                    plan.steps.push(PlannedStep {
+                        name: layer.name.clone(),
+                        macs: 0,
+                        step: Step::MaxPool {
+                            input: current,
+                            output: out,
+                            channels: c,
+                            in_h: h,
+                            in_w: w,
+                        },
                     });
                     out
                 }
@@ -102,6 +115,7 @@ impl Plan {
                     let squeezed = plan.buffer([squeeze, h, w]);
                     let out = plan.buffer([expand1x1 + expand3x3, h, w]);
                     plan.conv(
+                        &specs,
                         conv_index,
                         current,
                         squeezed,
@@ -109,6 +123,7 @@ impl Plan {
                         ConvGeometry::new(c, h, w, 1, 1, 0),
                     );
                     plan.conv(
+                        &specs,
                         conv_index + 1,
                         squeezed,
                         out,
@@ -116,6 +131,7 @@ impl Plan {
                         ConvGeometry::new(squeeze, h, w, 1, 1, 0),
                     );
                     plan.conv(
+                        &specs,
                         conv_index + 2,
                         squeezed,
                         out,
@@ -138,18 +154,23 @@ impl Plan {
                 .col_len
                 .max(geometry.col_rows() * geometry.out_pixels());
             for head in [Head::Loc, Head::Conf] {
-                plan.steps.push(Step::Predict {
+                let step = Step::Predict {
                     conv: conv_index,
                     input,
                     head,
                     first_box,
                     geometry,
-                });
+                };
+                plan.steps.push(conv_step(&specs, conv_index, step, &geometry));
                 conv_index += 1;
             }
             first_box += source.box_count();
         }
         plan
+    }
+
+    pub fn total_macs(&self) -> usize {
+        self.steps.iter().map(|s| s.macs).sum()
     }
 
     pub fn layer_output(&self, name: &str) -> Option<BufferId> {
@@ -174,6 +195,7 @@ impl Plan {
 
     fn conv(
         &mut self,
+        specs: &[ConvSpec],
         conv: usize,
         input: BufferId,
         output: BufferId,
@@ -185,12 +207,40 @@ impl Plan {
                 .col_len
                 .max(geometry.col_rows() * geometry.out_pixels());
         }
-        self.steps.push(Step::Conv {
+        let step = Step::Conv {
             conv,
             input,
             output,
             channel_offset,
             geometry,
-        });
+        };
+        self.steps.push(conv_step(specs, conv, step, &geometry));
+    }
+}
+
+fn conv_step(specs: &[ConvSpec], conv: usize, step: Step, g: &ConvGeometry) -> PlannedStep {
+    PlannedStep {
+        name: specs[conv].name.clone(),
+        macs: specs[conv].out_channels * g.col_rows() * g.out_pixels(),
+        step,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_counts_the_reference_multiply_accumulates() {
+        let plan = Plan::new(Architecture::tiny_ssd());
+        // The reference reports 571.45 M multiply-accumulates per 300x300 frame.
+        assert_eq!(plan.total_macs() / 10_000, 57_145);
+        let fire4_predictors: usize = plan
+            .steps
+            .iter()
+            .filter(|s| s.name.ends_with(".fire4"))
+            .map(|s| s.macs)
+            .sum();
+        assert_eq!(fire4_predictors / 100_000, 2131);
     }
 }

@@ -15,13 +15,7 @@ use std::path::PathBuf;
 /// Where the shipped model lives, relative to the repository root.
 pub const SHIPPED_MODEL: &str = "models/tinyssd_voc.safetensors";
 
-/// The shipped model: under the current directory when run from a checkout, else in
-/// the checkout this binary was built from.
+/// The shipped model (see [`crate::bundled_path`]).
 pub fn shipped_model_path() -> PathBuf {
-    let relative = PathBuf::from(SHIPPED_MODEL);
-    if relative.exists() {
-        relative
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(SHIPPED_MODEL)
-    }
+    crate::bundled_path(SHIPPED_MODEL)
 }

@@ -10,19 +10,20 @@ pub fn max_pool_ceil(input: &[f32], channels: usize, in_h: usize, in_w: usize, o
         .par_chunks_mut(out_h * out_w)
         .zip(input.par_chunks(in_h * in_w))
         .for_each(|(out, plane)| {
-            for oy in 0..out_h {
+            for (oy, out_row) in out.chunks_exact_mut(out_w).enumerate() {
                 let y0 = oy * POOL_STRIDE;
-                let y1 = (y0 + POOL_KERNEL).min(in_h);
-                for ox in 0..out_w {
+                let rows = &plane[y0 * in_w..(y0 + POOL_KERNEL).min(in_h) * in_w];
+                for (ox, value) in out_row.iter_mut().enumerate() {
                     let x0 = ox * POOL_STRIDE;
                     let x1 = (x0 + POOL_KERNEL).min(in_w);
                     let mut best = f32::NEG_INFINITY;
-                    for y in y0..y1 {
-                        for &v in &plane[y * in_w + x0..y * in_w + x1] {
-                            best = best.max(v);
+                    for row in rows.chunks_exact(in_w) {
+                        for &v in &row[x0..x1] {
+                            // A plain comparison: `f32::max` handles NaN and does not vectorise.
+                            best = if v > best { v } else { best };
                         }
                     }
-                    out[oy * out_w + ox] = best;
+                    *value = best;
                 }
             }
         });
