@@ -5,7 +5,7 @@ use super::ModelArgs;
 use anyhow::{Context, bail};
 use serde::Serialize;
 use std::io::Cursor;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tinyssd::detect::{Detector, Timings};
@@ -114,7 +114,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         bail!("--runs must be at least 1");
     }
     let model = args.model.load_model()?;
-    let input = args.input.as_ref().map(read_input).transpose()?;
+    let input = args.input.as_deref().map(read_input).transpose()?;
     let frame_jpeg = camera_frame(&args.image)?;
     let thread_counts: Vec<usize> = match args.model.threads {
         0 => (1..=std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
@@ -229,22 +229,26 @@ fn profile_layers(detector: &mut Detector, args: &BenchArgs) -> Vec<LayerTime> {
 }
 
 /// The photo resized to 640x480 and JPEG-encoded, as a webcam delivers MJPEG.
-fn camera_frame(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+fn camera_frame(path: &Path) -> anyhow::Result<Vec<u8>> {
     let path = if path.exists() {
-        path.clone()
+        path.to_path_buf()
     } else {
         tinyssd::bundled_path(&path.to_string_lossy())
     };
     let photo = image::open(&path)
         .with_context(|| format!("{}: not a readable image", path.display()))?
-        .resize_exact(FRAME_SIZE.0, FRAME_SIZE.1, image::imageops::FilterType::Triangle)
+        .resize_exact(
+            FRAME_SIZE.0,
+            FRAME_SIZE.1,
+            image::imageops::FilterType::Triangle,
+        )
         .to_rgb8();
     let mut jpeg = Vec::new();
     photo.write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)?;
     Ok(jpeg)
 }
 
-fn read_input(path: &PathBuf) -> anyhow::Result<Vec<f32>> {
+fn read_input(path: &Path) -> anyhow::Result<Vec<f32>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let tensors = safetensors::SafeTensors::deserialize(&bytes)
         .with_context(|| format!("{}: not a safetensors file", path.display()))?;
@@ -252,18 +256,29 @@ fn read_input(path: &PathBuf) -> anyhow::Result<Vec<f32>> {
         .tensor("input")
         .with_context(|| format!("{}: no tensor named 'input'", path.display()))?;
     if view.shape() != [1, 3, 300, 300] {
-        bail!("{}: 'input' has shape {:?}, expected [1, 3, 300, 300]", path.display(), view.shape());
+        bail!(
+            "{}: 'input' has shape {:?}, expected [1, 3, 300, 300]",
+            path.display(),
+            view.shape()
+        );
     }
     tinyssd::model::weights::decode_floats(view.dtype(), view.data())
         .with_context(|| format!("{}: 'input' must be F16 or F32", path.display()))
 }
 
-fn save_outputs(path: &PathBuf, loc: &[f32], conf: &[f32]) -> anyhow::Result<()> {
+fn save_outputs(path: &Path, loc: &[f32], conf: &[f32]) -> anyhow::Result<()> {
     let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let (loc_bytes, conf_bytes) = (bytes(loc), bytes(conf));
     let boxes = loc.len() / 4;
     let views = [
-        ("loc", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![boxes, 4], &loc_bytes)?),
+        (
+            "loc",
+            safetensors::tensor::TensorView::new(
+                safetensors::Dtype::F32,
+                vec![boxes, 4],
+                &loc_bytes,
+            )?,
+        ),
         (
             "conf",
             safetensors::tensor::TensorView::new(
@@ -288,8 +303,15 @@ fn cpu_peak() -> CpuPeak {
     };
     let ghz = field("cpu MHz").parse::<f64>().unwrap_or(0.0) / 1e3;
     let flags = field("flags");
-    // Two 256-bit FMA pipes (8 fp32 lanes each) on AVX2/AVX-512 x86 cores such as Zen 4.
-    let fma_per_cycle = if flags.split(' ').any(|f| f == "fma") { 16 } else { 4 };
+    let has = |flag: &str| flags.split(' ').any(|f| f == flag);
+    // Two FMA pipes per core: 512 bits wide on Zen 5 (AMD family 26) with AVX-512,
+    // 256 bits (or AVX-512 double-pumped, as on Zen 4) elsewhere; 4 lanes without FMA.
+    let zen5 = field("vendor_id") == "AuthenticAMD" && field("cpu family") == "26";
+    let fma_per_cycle = match (has("avx512f") && zen5, has("fma")) {
+        (true, _) => 32,
+        (false, true) => 16,
+        (false, false) => 4,
+    };
     CpuPeak {
         model: field("model name"),
         ghz,
@@ -310,7 +332,9 @@ fn print_report(report: &Report, layers: bool) {
         cpu.fma_per_cycle
     );
     println!();
-    println!("threads | network ms (median / p90 / min) | GMAC/s | % of peak | whole frame ms (median / p90) | decode | pre | net | post");
+    println!(
+        "threads | network ms (median / p90 / min) | GMAC/s | % of peak | whole frame ms (median / p90) | decode | pre | net | post"
+    );
     for r in &report.results {
         let peak = cpu.gmac_per_s_per_core * r.threads as f64;
         let p = &r.frame_parts;
@@ -334,7 +358,10 @@ fn print_report(report: &Report, layers: bool) {
         let threads = report.results.last().map_or(0, |r| r.threads);
         println!();
         println!("per layer, {threads} thread(s), mean over the runs:");
-        println!("{:<22} {:>8} {:>7} {:>9} {:>7}", "layer", "ms", "share", "MMAC", "GMAC/s");
+        println!(
+            "{:<22} {:>8} {:>7} {:>9} {:>7}",
+            "layer", "ms", "share", "MMAC", "GMAC/s"
+        );
         for l in &report.layers {
             println!(
                 "{:<22} {:>8.3} {:>6.1}% {:>9.2} {:>7.1}",

@@ -1,13 +1,14 @@
-//! Our inference engine: a [`Plan`] derived once from the architecture, buffers
-//! allocated once, and kernels from [`ops`] run on the engine's own thread pool.
+//! Our inference engine: a [`Plan`] derived once from the architecture, weights packed
+//! once for the CPU's micro-kernel, buffers allocated once, and the kernels of [`ops`]
+//! run on the engine's own thread pool.
 
 pub mod ops;
 pub mod plan;
 
 use crate::model::Model;
-use ndarray::{ArrayView2, ArrayView3, ArrayViewMut2};
-use ops::conv::{conv_channel_major, conv_pixel_major};
-use ops::im2col::im2col;
+use ndarray::{ArrayView3, ShapeBuilder};
+use ops::columns::{ConvGeometry, direct_offsets, pack_columns};
+use ops::gemm::{Columns, Isa, Layout, PackedWeights, Target, gemm};
 use ops::pool::max_pool_ceil;
 pub use plan::{Head, Plan, PlannedStep, Step};
 use std::time::{Duration, Instant};
@@ -26,8 +27,13 @@ pub enum EngineError {
 pub struct Engine {
     model: Model,
     plan: Plan,
+    /// The model's convolutions, in its order, packed for `isa`.
+    weights: Vec<PackedWeights>,
+    /// How each step's convolution reads its columns (`None` for pooling).
+    column_plans: Vec<Option<ColumnPlan>>,
+    isa: Isa,
     buffers: Vec<Vec<f32>>,
-    col: Vec<f32>,
+    columns: Vec<f32>,
     loc: Vec<f32>,
     conf: Vec<f32>,
     pool: rayon::ThreadPool,
@@ -36,21 +42,53 @@ pub struct Engine {
 impl Engine {
     /// `threads` = 0 uses one thread per core.
     pub fn new(model: Model, threads: usize) -> Result<Engine, EngineError> {
+        Engine::with_isa(model, threads, Isa::detect())
+    }
+
+    /// An engine using a given micro-kernel (which the CPU must support), for tests
+    /// and benchmarks of the fallbacks.
+    pub fn with_isa(model: Model, threads: usize, isa: Isa) -> Result<Engine, EngineError> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("tinyssd-engine-{i}"))
             .build()
             .map_err(|source| EngineError::ThreadPool { threads, source })?;
         let plan = Plan::new(crate::model::Architecture::tiny_ssd());
-        let buffers = plan
-            .shapes
-            .iter()
-            .map(|s| vec![0.0; s.iter().product()])
+        let buffers = (0..plan.shapes.len())
+            .map(|id| vec![0.0; plan.layout(id).buffer_len()])
             .collect();
+        let weights = model
+            .convolutions
+            .iter()
+            .map(|c| PackedWeights::new(isa, c.weight.view(), &c.bias))
+            .collect();
+        let column_plans: Vec<Option<ColumnPlan>> = plan
+            .steps
+            .iter()
+            .map(|planned| match planned.step {
+                Step::Conv {
+                    input, geometry, ..
+                }
+                | Step::Predict {
+                    input, geometry, ..
+                } => Some(ColumnPlan::new(&plan.layout(input), geometry, isa.nr())),
+                Step::MaxPool { .. } => None,
+            })
+            .collect();
+        let columns_len = column_plans
+            .iter()
+            .flatten()
+            .filter(|c| c.packed)
+            .map(|c| c.geometry.packed_len(isa.nr()))
+            .max()
+            .unwrap_or(0);
         Ok(Engine {
-            col: vec![0.0; plan.col_len],
+            columns: vec![0.0; columns_len],
+            column_plans,
             loc: vec![0.0; plan.head_len(Head::Loc)],
             conf: vec![0.0; plan.head_len(Head::Conf)],
+            weights,
+            isa,
             model,
             plan,
             buffers,
@@ -62,17 +100,24 @@ impl Engine {
         &self.model
     }
 
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
     pub fn threads(&self) -> usize {
         self.pool.current_num_threads()
     }
 
-    /// The input tensor (3 x 300 x 300, normalised) to fill before [`Engine::forward`].
-    pub fn input_mut(&mut self) -> &mut [f32] {
-        &mut self.buffers[plan::INPUT]
-    }
-
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// The input tensor (3 x 300 x 300, normalised) to fill before [`Engine::forward`].
+    pub fn input_mut(&mut self) -> &mut [f32] {
+        let layout = self.plan.layout(plan::INPUT);
+        debug_assert_eq!(layout.border, 0, "the first convolution pads by itself");
+        let len = layout.channels * layout.plane();
+        &mut self.buffers[plan::INPUT][..len]
     }
 
     /// Runs the network on the current input.
@@ -88,18 +133,89 @@ impl Engine {
 
     fn run(&mut self, mut step_times: Option<&mut [Duration]>) {
         let Engine {
-            model,
             plan,
+            weights,
+            column_plans,
             buffers,
-            col,
+            columns,
             loc,
             conf,
             pool,
+            ..
         } = self;
         pool.install(|| {
             for (i, planned) in plan.steps.iter().enumerate() {
                 let start = Instant::now();
-                run_step(&planned.step, model, plan, buffers, col, loc, conf);
+                let column_plan = column_plans[i].as_ref();
+                match (planned.step, column_plan) {
+                    (
+                        Step::Conv {
+                            conv,
+                            input,
+                            output,
+                            channel_offset,
+                            ..
+                        },
+                        Some(cp),
+                    ) => {
+                        let source = cp.columns(&buffers[input], &plan.layout(input), columns);
+                        let target = cp.target(Layout::ChannelMajor {
+                            buffer: plan.layout(output),
+                            first_channel: channel_offset,
+                            relu: true,
+                        });
+                        // Moving the output out of the list lets us read the input beside it.
+                        let mut out = std::mem::take(&mut buffers[output]);
+                        gemm(
+                            &weights[conv],
+                            source.columns(&buffers[input], columns),
+                            &mut out,
+                            target,
+                        );
+                        buffers[output] = out;
+                    }
+                    (
+                        Step::Predict {
+                            conv,
+                            input,
+                            head,
+                            first_box,
+                            columns_ready,
+                            ..
+                        },
+                        Some(cp),
+                    ) => {
+                        let source = if columns_ready {
+                            cp.ready()
+                        } else {
+                            cp.columns(&buffers[input], &plan.layout(input), columns)
+                        };
+                        let target = match head {
+                            Head::Loc => &mut *loc,
+                            Head::Conf => &mut *conf,
+                        };
+                        let start = first_box * plan.head_len(head) / plan.total_boxes;
+                        gemm(
+                            &weights[conv],
+                            source.columns(&buffers[input], columns),
+                            &mut target[start..],
+                            cp.target(Layout::PixelMajor),
+                        );
+                    }
+                    (Step::MaxPool { input, output }, _) => {
+                        let mut out = std::mem::take(&mut buffers[output]);
+                        max_pool_ceil(
+                            &buffers[input],
+                            &plan.layout(input),
+                            &mut out,
+                            &plan.layout(output),
+                        );
+                        buffers[output] = out;
+                    }
+                    (Step::Conv { .. } | Step::Predict { .. }, None) => {
+                        unreachable!("every convolution step has a column plan")
+                    }
+                }
                 if let Some(time) = step_times.as_deref_mut().and_then(|t| t.get_mut(i)) {
                     *time += start.elapsed();
                 }
@@ -120,102 +236,101 @@ impl Engine {
     /// A layer's output (C, H, W) from the last forward pass.
     pub fn feature(&self, layer: &str) -> Option<ArrayView3<'_, f32>> {
         let id = self.plan.layer_output(layer)?;
-        let [c, h, w] = self.plan.shapes[id];
-        ArrayView3::from_shape((c, h, w), &self.buffers[id]).ok()
+        let l = self.plan.layout(id);
+        let shape = (l.channels, l.height, l.width).strides((l.plane(), l.row_stride(), 1));
+        ArrayView3::from_shape(shape, &self.buffers[id][l.index(0, 0, 0)..]).ok()
     }
 }
 
-fn run_step(
-    step: &Step,
-    model: &Model,
-    plan: &Plan,
-    buffers: &mut [Vec<f32>],
-    col: &mut [f32],
-    loc: &mut [f32],
-    conf: &mut [f32],
-) {
-    match *step {
-        Step::Conv {
-            conv,
-            input,
-            output,
-            channel_offset,
-            geometry: g,
-        } => {
-            let params = &model.convolutions[conv];
-            let pixels = g.out_pixels();
-            // Moving the output out of the list lets us read the input beside it.
-            let mut out = std::mem::take(&mut buffers[output]);
-            let rows = params.spec.out_channels;
-            let dest = &mut out[channel_offset * pixels..(channel_offset + rows) * pixels];
-            let dest = view_mut(dest, rows, pixels);
-            let source = columns(&buffers[input], &g, col);
-            conv_channel_major(
-                params.weight.view(),
-                &params.bias,
-                source,
-                dest,
-                params.spec.relu,
-            );
-            buffers[output] = out;
+/// How one convolution gets its columns, decided once per engine.
+#[derive(Debug, Clone)]
+struct ColumnPlan {
+    geometry: ConvGeometry,
+    /// Unfolded into the shared packed buffer each frame (else read in place).
+    packed: bool,
+    /// Row offsets: into the input buffer (direct) or within a packed panel.
+    offsets: Vec<usize>,
+    /// Width of the grid the product is computed on, and its number of pixels.
+    grid_width: usize,
+    grid_pixels: usize,
+    nr: usize,
+}
+
+/// Where this frame's columns are: packed in the scratch buffer, or the input itself.
+#[derive(Clone, Copy)]
+enum Source<'p> {
+    Packed(&'p ColumnPlan),
+    Direct(&'p ColumnPlan),
+}
+
+impl ColumnPlan {
+    fn new(input: &ops::layout::BufferLayout, geometry: ConvGeometry, nr: usize) -> ColumnPlan {
+        match direct_offsets(input, &geometry) {
+            Some(offsets) => ColumnPlan {
+                geometry,
+                packed: false,
+                offsets,
+                grid_width: input.row_stride(),
+                grid_pixels: geometry.out_h * input.row_stride(),
+                nr,
+            },
+            None => ColumnPlan {
+                geometry,
+                packed: true,
+                offsets: (0..geometry.col_rows()).map(|k| k * nr).collect(),
+                grid_width: geometry.out_w,
+                grid_pixels: geometry.out_pixels(),
+                nr,
+            },
         }
-        Step::MaxPool {
-            input,
-            output,
-            channels,
-            in_h,
-            in_w,
-        } => {
-            let mut out = std::mem::take(&mut buffers[output]);
-            max_pool_ceil(&buffers[input], channels, in_h, in_w, &mut out);
-            buffers[output] = out;
+    }
+
+    /// Packs the input if this convolution needs it.
+    fn columns(
+        &self,
+        input: &[f32],
+        layout: &ops::layout::BufferLayout,
+        scratch: &mut [f32],
+    ) -> Source<'_> {
+        if self.packed {
+            pack_columns(input, layout, &self.geometry, self.nr, scratch);
         }
-        Step::Predict {
-            conv,
-            input,
-            head,
-            first_box,
-            geometry: g,
-        } => {
-            let params = &model.convolutions[conv];
-            let per_pixel = params.spec.out_channels;
-            let target = match head {
-                Head::Loc => loc,
-                Head::Conf => conf,
-            };
-            let per_box = plan.head_len(head) / plan.total_boxes;
-            let start = first_box * per_box;
-            let dest = &mut target[start..start + g.out_pixels() * per_pixel];
-            let source = columns(&buffers[input], &g, col);
-            conv_pixel_major(
-                params.weight.view(),
-                &params.bias,
-                source,
-                view_mut(dest, g.out_pixels(), per_pixel),
-            );
+        self.ready()
+    }
+
+    /// The columns as the previous step left them.
+    fn ready(&self) -> Source<'_> {
+        if self.packed {
+            Source::Packed(self)
+        } else {
+            Source::Direct(self)
+        }
+    }
+
+    fn target(&self, layout: Layout) -> Target {
+        Target {
+            grid_width: self.grid_width,
+            width: self.geometry.out_w,
+            layout,
         }
     }
 }
 
-/// The column matrix of a convolution: the input itself for 1x1 convolutions,
-/// otherwise its im2col unfolding in the shared scratch buffer.
-fn columns<'a>(
-    input: &'a [f32],
-    g: &ops::im2col::ConvGeometry,
-    col: &'a mut [f32],
-) -> ArrayView2<'a, f32> {
-    let (rows, pixels) = (g.col_rows(), g.out_pixels());
-    let data: &'a [f32] = if g.is_pointwise() {
-        &input[..rows * pixels]
-    } else {
-        im2col(input, g, col);
-        &col[..rows * pixels]
-    };
-    ArrayView2::from_shape((rows, pixels), data)
-        .expect("column matrix fits its buffer by construction")
-}
-
-fn view_mut(data: &mut [f32], rows: usize, cols: usize) -> ArrayViewMut2<'_, f32> {
-    ArrayViewMut2::from_shape((rows, cols), data)
-        .expect("output block fits its buffer by construction")
+impl<'p> Source<'p> {
+    fn columns<'a>(self, input: &'a [f32], scratch: &'a [f32]) -> Columns<'a>
+    where
+        'p: 'a,
+    {
+        match self {
+            Source::Packed(plan) => {
+                Columns::packed(scratch, &plan.offsets, plan.nr, plan.grid_pixels)
+            }
+            Source::Direct(plan) => Columns {
+                data: input,
+                offsets: &plan.offsets,
+                panel_stride: plan.nr,
+                pixels: plan.grid_pixels,
+            },
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! The forward pass as a fixed list of steps over numbered buffers, derived once
 //! from the architecture: every shape is known before the first frame.
 
-use super::ops::im2col::ConvGeometry;
+use super::ops::columns::ConvGeometry;
+use super::ops::layout::BufferLayout;
 use crate::model::architecture::{BOX_COORDS, pooled_size};
 use crate::model::{Architecture, ConvSpec, LayerOp};
 
@@ -14,7 +15,7 @@ pub enum Head {
     Conf,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub enum Step {
     /// A ReLU convolution writing channels `channel_offset..` of `output`
     /// (a Fire module's expands write side by side into one buffer).
@@ -28,9 +29,6 @@ pub enum Step {
     MaxPool {
         input: BufferId,
         output: BufferId,
-        channels: usize,
-        in_h: usize,
-        in_w: usize,
     },
     /// A `loc` or `conf` predictor writing its rows of the output, starting at `first_box`.
     Predict {
@@ -39,6 +37,9 @@ pub enum Step {
         head: Head,
         first_box: usize,
         geometry: ConvGeometry,
+        /// The previous step already unfolded this input (the `loc` and `conf` of one
+        /// source read the same column matrix).
+        columns_ready: bool,
     },
 }
 
@@ -58,10 +59,10 @@ pub type Shape = [usize; 3];
 pub struct Plan {
     pub steps: Vec<PlannedStep>,
     pub shapes: Vec<Shape>,
+    /// Zero border of each buffer: the largest padding of a stride-1 convolution reading it.
+    pub borders: Vec<usize>,
     /// Layer name to the buffer holding its output.
     pub layer_outputs: Vec<(String, BufferId)>,
-    /// Largest column matrix any convolution needs.
-    pub col_len: usize,
     pub total_boxes: usize,
     pub num_classes: usize,
 }
@@ -73,8 +74,8 @@ impl Plan {
         let mut plan = Plan {
             steps: Vec::new(),
             shapes: vec![[arch.in_channels, arch.input_size, arch.input_size]],
+            borders: Vec::new(),
             layer_outputs: Vec::new(),
-            col_len: 0,
             total_boxes: arch.total_boxes(),
             num_classes: arch.num_classes(),
         };
@@ -100,9 +101,6 @@ impl Plan {
                         step: Step::MaxPool {
                             input: current,
                             output: out,
-                            channels: c,
-                            in_h: h,
-                            in_w: w,
                         },
                     });
                     out
@@ -150,9 +148,6 @@ impl Plan {
             let input = plan.layer_output(&source.layer).unwrap_or(current);
             let [c, h, w] = plan.shapes[input];
             let geometry = ConvGeometry::new(c, h, w, 3, 1, 1);
-            plan.col_len = plan
-                .col_len
-                .max(geometry.col_rows() * geometry.out_pixels());
             for head in [Head::Loc, Head::Conf] {
                 let step = Step::Predict {
                     conv: conv_index,
@@ -160,13 +155,38 @@ impl Plan {
                     head,
                     first_box,
                     geometry,
+                    columns_ready: head == Head::Conf,
                 };
-                plan.steps.push(conv_step(&specs, conv_index, step, &geometry));
+                plan.steps
+                    .push(conv_step(&specs, conv_index, step, &geometry));
                 conv_index += 1;
             }
             first_box += source.box_count();
         }
+        plan.borders = vec![0; plan.shapes.len()];
+        for planned in &plan.steps {
+            if let Step::Conv {
+                input, geometry, ..
+            }
+            | Step::Predict {
+                input, geometry, ..
+            } = planned.step
+                && geometry.stride == 1
+            {
+                plan.borders[input] = plan.borders[input].max(geometry.pad);
+            }
+        }
         plan
+    }
+
+    pub fn layout(&self, buffer: BufferId) -> BufferLayout {
+        let [channels, height, width] = self.shapes[buffer];
+        BufferLayout {
+            channels,
+            height,
+            width,
+            border: self.borders[buffer],
+        }
     }
 
     pub fn total_macs(&self) -> usize {
@@ -202,11 +222,6 @@ impl Plan {
         channel_offset: usize,
         geometry: ConvGeometry,
     ) {
-        if !geometry.is_pointwise() {
-            self.col_len = self
-                .col_len
-                .max(geometry.col_rows() * geometry.out_pixels());
-        }
         let step = Step::Conv {
             conv,
             input,

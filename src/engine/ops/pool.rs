@@ -1,29 +1,52 @@
 //! 3x3 stride-2 max pooling with Caffe's ceil rounding: the last window may hang
 //! over the edge and then covers only the pixels inside.
 
+use super::layout::BufferLayout;
 use crate::model::architecture::{POOL_KERNEL, POOL_STRIDE, pooled_size};
 use rayon::prelude::*;
 
-pub fn max_pool_ceil(input: &[f32], channels: usize, in_h: usize, in_w: usize, output: &mut [f32]) {
-    let (out_h, out_w) = (pooled_size(in_h), pooled_size(in_w));
-    output[..channels * out_h * out_w]
-        .par_chunks_mut(out_h * out_w)
-        .zip(input.par_chunks(in_h * in_w))
-        .for_each(|(out, plane)| {
-            for (oy, out_row) in out.chunks_exact_mut(out_w).enumerate() {
+/// Pools every channel of `input` into the interior of `output` (borders untouched).
+pub fn max_pool_ceil(input: &[f32], from: &BufferLayout, output: &mut [f32], to: &BufferLayout) {
+    debug_assert_eq!(
+        (to.height, to.width),
+        (pooled_size(from.height), pooled_size(from.width))
+    );
+    let (in_h, in_w) = (from.height, from.width);
+    output[..to.channels * to.plane()]
+        .par_chunks_mut(to.plane())
+        .enumerate()
+        .for_each(|(c, out)| {
+            for oy in 0..to.height {
                 let y0 = oy * POOL_STRIDE;
-                let rows = &plane[y0 * in_w..(y0 + POOL_KERNEL).min(in_h) * in_w];
-                for (ox, value) in out_row.iter_mut().enumerate() {
-                    let x0 = ox * POOL_STRIDE;
-                    let x1 = (x0 + POOL_KERNEL).min(in_w);
-                    let mut best = f32::NEG_INFINITY;
-                    for row in rows.chunks_exact(in_w) {
-                        for &v in &row[x0..x1] {
+                let rows = (y0..(y0 + POOL_KERNEL).min(in_h)).map(|y| {
+                    let start = from.index(c, y, 0);
+                    &input[start..start + in_w]
+                });
+                let out_start = (oy + to.border) * to.row_stride() + to.border;
+                let out_row = &mut out[out_start..out_start + to.width];
+                out_row.fill(f32::NEG_INFINITY);
+                // Windows wholly inside the row, then the ceil-rounded one at the edge.
+                let full = if in_w >= POOL_KERNEL {
+                    (in_w - POOL_KERNEL) / POOL_STRIDE + 1
+                } else {
+                    0
+                };
+                for row in rows {
+                    for (value, window) in out_row
+                        .iter_mut()
+                        .zip(row.windows(POOL_KERNEL).step_by(POOL_STRIDE))
+                        .take(full)
+                    {
+                        for &v in window {
                             // A plain comparison: `f32::max` handles NaN and does not vectorise.
-                            best = if v > best { v } else { best };
+                            *value = if v > *value { v } else { *value };
                         }
                     }
-                    *value = best;
+                    for (ox, value) in out_row.iter_mut().enumerate().skip(full) {
+                        for &v in &row[ox * POOL_STRIDE..in_w] {
+                            *value = if v > *value { v } else { *value };
+                        }
+                    }
                 }
             }
         });
@@ -37,16 +60,44 @@ mod tests {
     fn ceil_window_at_the_edge_covers_only_inside_pixels() {
         // 4x4 input -> 2x2 output: the second window starts at column 2 and spans 2..4.
         let input: Vec<f32> = (0..16).map(|v| v as f32).collect();
-        let mut out = vec![0.0; 4];
-        max_pool_ceil(&input, 1, 4, 4, &mut out);
-        assert_eq!(out, vec![10.0, 11.0, 14.0, 15.0]);
+        let from = BufferLayout {
+            channels: 1,
+            height: 4,
+            width: 4,
+            border: 0,
+        };
+        let to = BufferLayout {
+            channels: 1,
+            height: 2,
+            width: 2,
+            border: 1,
+        };
+        let mut out = vec![0.0; to.buffer_len()];
+        max_pool_ceil(&input, &from, &mut out, &to);
+        assert_eq!(
+            to.interior(&out).collect::<Vec<_>>(),
+            vec![10.0, 11.0, 14.0, 15.0]
+        );
+        assert_eq!(out[0], 0.0, "border stays zero");
     }
 
     #[test]
     fn negative_values_survive() {
         let input = vec![-3.0, -1.0, -2.0, -5.0, -4.0, -6.0, -7.0, -8.0, -9.0];
-        let mut out = vec![0.0; 1];
-        max_pool_ceil(&input, 1, 3, 3, &mut out);
-        assert_eq!(out, vec![-1.0]);
+        let from = BufferLayout {
+            channels: 1,
+            height: 3,
+            width: 3,
+            border: 0,
+        };
+        let to = BufferLayout {
+            channels: 1,
+            height: 1,
+            width: 1,
+            border: 0,
+        };
+        let mut out = vec![0.0; to.buffer_len()];
+        max_pool_ceil(&input, &from, &mut out, &to);
+        assert_eq!(out[0], -1.0);
     }
 }

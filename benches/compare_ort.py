@@ -1,0 +1,129 @@
+"""Our engine against ONNX Runtime's CPU provider and PyTorch eager, side by side in one run.
+
+    python3 benches/compare_ort.py [--model models/tinyssd_voc.safetensors] [--runs 200]
+
+Exports the same weights to ONNX (through the PyTorch twin in training/), feeds both
+engines the same input, checks that the outputs agree (max abs diff <= 1e-3), then
+times the network alone at 1 and 2 threads, alternating ours and ORT in rounds so
+that both see the same machine load. Prints medians and the ratio ours / ORT.
+Needs: pip install -r training/requirements.txt onnx onnxruntime; cargo build --release.
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from training.model_io import load_model_file, write_safetensors  # noqa: E402
+
+CACHE = REPO / "cache" / "compare_ort"
+BINARY = REPO / "target" / "release" / "tinyssd"
+TOLERANCE = 1e-3
+
+
+def export_onnx(model_path: Path) -> Path:
+    model = load_model_file(model_path).eval()
+    out = CACHE / (model_path.stem + ".onnx")
+    dummy = torch.zeros(1, 3, 300, 300)
+    torch.onnx.export(model, (dummy,), str(out), input_names=["input"], output_names=["loc", "conf"],
+                      opset_version=17, dynamo=False)
+    return out
+
+
+def ort_session(onnx_path: Path, threads: int):
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+
+def time_ort(session, x: np.ndarray, runs: int, warmup: int = 10) -> list[float]:
+    for _ in range(warmup):
+        session.run(None, {"input": x})
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        session.run(None, {"input": x})
+        times.append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def time_torch(model: torch.nn.Module, x: np.ndarray, threads: int, runs: int, warmup: int = 10) -> list[float]:
+    torch.set_num_threads(threads)
+    t = torch.from_numpy(x)
+    times = []
+    with torch.inference_mode():
+        for i in range(warmup + runs):
+            start = time.perf_counter()
+            model(t)
+            if i >= warmup:
+                times.append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def run_ours(model_path: Path, input_path: Path, threads: int, runs: int, save: Path | None = None) -> dict:
+    cmd = [str(BINARY), "bench", "--model", str(model_path), "--threads", str(threads), "--runs", str(runs),
+           "--input", str(input_path), "--json"]
+    if save:
+        cmd += ["--save-outputs", str(save)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["results"][0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=REPO / "models" / "tinyssd_voc.safetensors")
+    parser.add_argument("--runs", type=int, default=200, help="timed runs per round and engine")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per thread count")
+    parser.add_argument("--threads", default="1,2")
+    args = parser.parse_args()
+    if not BINARY.exists():
+        sys.exit(f"{BINARY} is missing: run `cargo build --release` first")
+    if not args.model.exists():
+        sys.exit(f"{args.model} is missing: pass --model (e.g. tests/golden/weights.safetensors)")
+    CACHE.mkdir(parents=True, exist_ok=True)
+
+    onnx_path = export_onnx(args.model)
+    x = torch.randn(1, 3, 300, 300, generator=torch.Generator().manual_seed(0)).numpy()
+    input_path = CACHE / "input.safetensors"
+    write_safetensors({"input": torch.from_numpy(x)}, input_path)
+
+    # Agreement on the same input.
+    ours_out = CACHE / "ours_outputs.safetensors"
+    run_ours(args.model, input_path, 1, 1, save=ours_out)
+    from safetensors.numpy import load_file
+    ours = load_file(str(ours_out))
+    loc, conf = ort_session(onnx_path, 1).run(None, {"input": x})
+    diff = max(np.abs(ours["loc"] - loc[0]).max(), np.abs(ours["conf"] - conf[0]).max())
+    print(f"outputs agree: max abs diff {diff:.2e} (tolerance {TOLERANCE:g})")
+    if diff > TOLERANCE:
+        sys.exit("outputs differ: the comparison is void")
+
+    print(f"model {args.model.relative_to(REPO) if args.model.is_relative_to(REPO) else args.model}, "
+          f"{args.rounds} rounds x {args.runs} runs, medians in ms")
+    print("threads | ours  | ORT   | PyTorch eager | ours / ORT | ours / PyTorch")
+    twin = load_model_file(args.model).eval()
+    for threads in [int(t) for t in args.threads.split(",")]:
+        session = ort_session(onnx_path, threads)
+        ours_medians, ort_medians, torch_medians = [], [], []
+        for _ in range(args.rounds):
+            ours_medians.append(run_ours(args.model, input_path, threads, args.runs)["network"]["median"])
+            ort_medians.append(statistics.median(time_ort(session, x, args.runs)))
+            torch_medians.append(statistics.median(time_torch(twin, x, threads, args.runs)))
+        ours_ms, ort_ms, torch_ms = (statistics.median(m) for m in (ours_medians, ort_medians, torch_medians))
+        print(f"{threads:>7} | {ours_ms:5.2f} | {ort_ms:5.2f} | {torch_ms:13.2f} | {ours_ms / ort_ms:10.2f} | {ours_ms / torch_ms:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,495 @@
+//! The matrix product at the heart of every convolution, `out = act(bias + W x cols)`,
+//! as packed panels and register-blocked micro-kernels: AVX-512 or AVX2/FMA chosen at
+//! run time, and a portable fallback.
+//!
+//! `W` (M x K, the weights) is packed once per engine into panels of `mr` rows; the
+//! columns (K x N) are packed per frame into panels of `nr` pixels
+//! ([`super::columns::pack_columns`]). A micro-kernel computes one `mr x nr` tile.
+
+use super::layout::BufferLayout;
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+
+/// The instruction set the micro-kernel uses, detected once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    Avx512,
+    Avx2Fma,
+    Portable,
+}
+
+impl Isa {
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return Isa::Avx2Fma;
+            }
+        }
+        Isa::Portable
+    }
+
+    /// Rows of the weight panel (output channels per tile).
+    pub fn mr(self) -> usize {
+        match self {
+            Isa::Avx512 => 8,
+            Isa::Avx2Fma | Isa::Portable => 4,
+        }
+    }
+
+    /// Columns of the pixel panel (pixels per tile).
+    pub fn nr(self) -> usize {
+        match self {
+            Isa::Avx512 => 48,
+            Isa::Avx2Fma => 24,
+            Isa::Portable => 16,
+        }
+    }
+}
+
+/// Largest tile of any kernel, for the stack buffer tiles are written to.
+const MAX_TILE: usize = 8 * 48;
+
+/// A weight matrix packed for one instruction set, with its bias.
+#[derive(Debug, Clone)]
+pub struct PackedWeights {
+    isa: Isa,
+    rows: usize,
+    depth: usize,
+    panels: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl PackedWeights {
+    /// `weight` is `rows x depth`; rows past the last panel's end are zero.
+    pub fn new(isa: Isa, weight: ArrayView2<f32>, bias: &[f32]) -> PackedWeights {
+        let (rows, depth) = weight.dim();
+        let mr = isa.mr();
+        let mut panels = vec![0.0; rows.div_ceil(mr) * mr * depth];
+        for (p, panel) in panels.chunks_exact_mut(mr * depth).enumerate() {
+            for k in 0..depth {
+                for i in 0..mr.min(rows - p * mr) {
+                    panel[k * mr + i] = weight[[p * mr + i, k]];
+                }
+            }
+        }
+        PackedWeights {
+            isa,
+            rows,
+            depth,
+            panels,
+            bias: bias.to_vec(),
+        }
+    }
+
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
+/// The right-hand side: row `k` of panel `q` starts at
+/// `data[q * panel_stride + offsets[k]]` and holds `nr` consecutive values.
+#[derive(Debug, Clone, Copy)]
+pub struct Columns<'a> {
+    pub data: &'a [f32],
+    pub offsets: &'a [usize],
+    pub panel_stride: usize,
+    /// Columns of the matrix (pixels of the grid it is computed on).
+    pub pixels: usize,
+}
+
+impl Columns<'_> {
+    /// Packed panels ([`super::columns::pack_columns`]): rows `nr` apart.
+    pub fn packed<'a>(
+        data: &'a [f32],
+        row_offsets: &'a [usize],
+        nr: usize,
+        pixels: usize,
+    ) -> Columns<'a> {
+        Columns {
+            data,
+            offsets: row_offsets,
+            panel_stride: row_offsets.len() * nr,
+            pixels,
+        }
+    }
+}
+
+/// Where column `n` of the product goes: it is pixel (n / grid_width, n % grid_width),
+/// and columns at or past `width` in a row are dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub grid_width: usize,
+    pub width: usize,
+    pub layout: Layout,
+}
+
+/// How the result is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Into a (bordered) CHW buffer from channel `first_channel` on, bias then
+    /// optional ReLU.
+    ChannelMajor {
+        buffer: BufferLayout,
+        first_channel: usize,
+        relu: bool,
+    },
+    /// `out[(y * width + x) * rows + m]` (HWC), bias only: the SSD predictors'
+    /// box-major rows.
+    PixelMajor,
+}
+
+/// A raw pointer that parallel tasks share to write disjoint tiles of one output.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+// SAFETY: every task writes only the output elements of its own pixel panel.
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    // A method, so closures capture the whole (Sync) wrapper, not the bare pointer.
+    fn ptr(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// `out = bias + weights x columns`, written as `target` says. Parallel over panels
+/// of `nr` columns.
+pub fn gemm(weights: &PackedWeights, columns: Columns, out: &mut [f32], target: Target) {
+    let (isa, mr, nr) = (weights.isa, weights.isa.mr(), weights.isa.nr());
+    let panels = columns.pixels.div_ceil(nr);
+    assert_eq!(
+        columns.offsets.len(),
+        weights.depth,
+        "one column row per weight column"
+    );
+    let last_read = columns
+        .offsets
+        .iter()
+        .max()
+        .map_or(0, |m| m + (panels - 1) * columns.panel_stride + nr);
+    assert!(
+        last_read <= columns.data.len(),
+        "columns would be read past their buffer"
+    );
+    let rows_out = target.grid_rows(columns.pixels);
+    let last_write = match target.layout {
+        Layout::ChannelMajor {
+            buffer,
+            first_channel,
+            ..
+        } => buffer.index(
+            first_channel + weights.rows - 1,
+            rows_out - 1,
+            target.width - 1,
+        ),
+        Layout::PixelMajor => rows_out * target.width * weights.rows - 1,
+    };
+    assert!(last_write < out.len(), "output too small for the product");
+
+    let shared = SharedOut(out.as_mut_ptr());
+    (0..panels).into_par_iter().for_each(|q| {
+        let mut tile = [0.0f32; MAX_TILE];
+        let first_pixel = q * nr;
+        let cols = nr.min(columns.pixels - first_pixel);
+        let b = &columns.data[q * columns.panel_stride..];
+        for (p, weight_panel) in weights.panels.chunks_exact(mr * weights.depth).enumerate() {
+            micro_kernel(
+                isa,
+                weights.depth,
+                weight_panel,
+                b,
+                columns.offsets,
+                &mut tile,
+            );
+            let first_row = p * mr;
+            let rows = mr.min(weights.rows - first_row);
+            // Walk the tile's pixels one grid row (segment) at a time, so stores are runs.
+            let mut j = 0;
+            while j < cols {
+                let n = first_pixel + j;
+                let (y, x) = (n / target.grid_width, n % target.grid_width);
+                let len = (target.grid_width - x).min(cols - j);
+                let kept = len.min(target.width.saturating_sub(x));
+                for i in 0..rows {
+                    let m = first_row + i;
+                    let bias = weights.bias[m];
+                    let values = &tile[i * nr + j..i * nr + j + kept];
+                    match target.layout {
+                        Layout::ChannelMajor {
+                            buffer,
+                            first_channel,
+                            relu,
+                        } => {
+                            let start = buffer.index(first_channel + m, y, x);
+                            // SAFETY: start + kept - 1 <= last_write < out.len() (asserted
+                            // above); these pixels belong to this task's panel alone.
+                            let run = unsafe {
+                                std::slice::from_raw_parts_mut(shared.ptr().add(start), kept)
+                            };
+                            if relu {
+                                run.iter_mut()
+                                    .zip(values)
+                                    .for_each(|(o, &v)| *o = (v + bias).max(0.0));
+                            } else {
+                                run.iter_mut().zip(values).for_each(|(o, &v)| *o = v + bias);
+                            }
+                        }
+                        Layout::PixelMajor => {
+                            for (t, &v) in values.iter().enumerate() {
+                                let index = (y * target.width + x + t) * weights.rows + m;
+                                // SAFETY: as above.
+                                unsafe { *shared.ptr().add(index) = v + bias };
+                            }
+                        }
+                    }
+                }
+                j += len;
+            }
+        }
+    });
+}
+
+impl Target {
+    /// Output rows covered by `pixels` grid columns.
+    fn grid_rows(&self, pixels: usize) -> usize {
+        pixels.div_ceil(self.grid_width)
+    }
+}
+
+/// One `mr x nr` tile: `tile[i * nr + j] = sum_k a[k * mr + i] * b[offsets[k] + j]`.
+/// The caller guarantees `b[offsets[k] + nr - 1]` is in bounds for every k.
+fn micro_kernel(
+    isa: Isa,
+    depth: usize,
+    a: &[f32],
+    b: &[f32],
+    offsets: &[usize],
+    tile: &mut [f32; MAX_TILE],
+) {
+    debug_assert!(a.len() >= depth * isa.mr() && offsets.len() >= depth);
+    debug_assert!(offsets.iter().all(|&o| o + isa.nr() <= b.len()));
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: Isa::Avx512 is only chosen when the CPU has AVX-512F; `gemm` asserts
+        // that every row read stays inside `b`.
+        Isa::Avx512 => unsafe {
+            x86::kernel_avx512(depth, a.as_ptr(), b.as_ptr(), offsets.as_ptr(), tile)
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above, for AVX2 and FMA.
+        Isa::Avx2Fma => unsafe {
+            x86::kernel_avx2(depth, a.as_ptr(), b.as_ptr(), offsets.as_ptr(), tile)
+        },
+        _ => kernel_portable(depth, a, b, offsets, tile),
+    }
+}
+
+fn kernel_portable(
+    depth: usize,
+    a: &[f32],
+    b: &[f32],
+    offsets: &[usize],
+    tile: &mut [f32; MAX_TILE],
+) {
+    const MR: usize = 4;
+    const NR: usize = 16;
+    let mut acc = [[0.0f32; NR]; MR];
+    for (a, &offset) in a.chunks_exact(MR).zip(offsets).take(depth) {
+        let b = &b[offset..offset + NR];
+        for (row, &a) in acc.iter_mut().zip(a) {
+            for (c, &b) in row.iter_mut().zip(b) {
+                *c += a * b;
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        tile[i * NR..(i + 1) * NR].copy_from_slice(row);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::MAX_TILE;
+    use std::arch::x86_64::*;
+
+    /// 8 x 48 tile: 24 accumulators in zmm registers.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn kernel_avx512(
+        depth: usize,
+        a: *const f32,
+        b: *const f32,
+        offsets: *const usize,
+        tile: &mut [f32; MAX_TILE],
+    ) {
+        const MR: usize = 8;
+        let mut acc = [[_mm512_setzero_ps(); 3]; MR];
+        for k in 0..depth {
+            // SAFETY: the caller guarantees `depth` rows of 8 (a) and 48 (b) values.
+            unsafe {
+                let row = b.add(*offsets.add(k));
+                let b0 = _mm512_loadu_ps(row);
+                let b1 = _mm512_loadu_ps(row.add(16));
+                let b2 = _mm512_loadu_ps(row.add(32));
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let a = _mm512_set1_ps(*a.add(k * MR + i));
+                    row[0] = _mm512_fmadd_ps(a, b0, row[0]);
+                    row[1] = _mm512_fmadd_ps(a, b1, row[1]);
+                    row[2] = _mm512_fmadd_ps(a, b2, row[2]);
+                }
+            }
+        }
+        for (i, row) in acc.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                // SAFETY: i * 48 + j * 16 + 16 <= 8 * 48 = MAX_TILE.
+                unsafe { _mm512_storeu_ps(tile.as_mut_ptr().add(i * 48 + j * 16), *v) };
+            }
+        }
+    }
+
+    /// 4 x 24 tile: 12 accumulators in ymm registers.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn kernel_avx2(
+        depth: usize,
+        a: *const f32,
+        b: *const f32,
+        offsets: *const usize,
+        tile: &mut [f32; MAX_TILE],
+    ) {
+        const MR: usize = 4;
+        let mut acc = [[_mm256_setzero_ps(); 3]; MR];
+        for k in 0..depth {
+            // SAFETY: the caller guarantees `depth` rows of 4 (a) and 24 (b) values.
+            unsafe {
+                let row = b.add(*offsets.add(k));
+                let b0 = _mm256_loadu_ps(row);
+                let b1 = _mm256_loadu_ps(row.add(8));
+                let b2 = _mm256_loadu_ps(row.add(16));
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let a = _mm256_set1_ps(*a.add(k * MR + i));
+                    row[0] = _mm256_fmadd_ps(a, b0, row[0]);
+                    row[1] = _mm256_fmadd_ps(a, b1, row[1]);
+                    row[2] = _mm256_fmadd_ps(a, b2, row[2]);
+                }
+            }
+        }
+        for (i, row) in acc.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                // SAFETY: i * 24 + j * 8 + 8 <= 4 * 24 < MAX_TILE.
+                unsafe { _mm256_storeu_ps(tile.as_mut_ptr().add(i * 24 + j * 8), *v) };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ops::columns::{ConvGeometry, direct_offsets, pack_columns};
+
+    fn isas() -> Vec<Isa> {
+        let mut isas = vec![Isa::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                isas.push(Isa::Avx2Fma);
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                isas.push(Isa::Avx512);
+            }
+        }
+        isas
+    }
+
+    /// Every kernel, reading packed or direct columns, against a plain triple loop,
+    /// on sizes that leave partial tiles.
+    #[test]
+    fn every_kernel_matches_the_naive_product() {
+        let (rows, depth, pixels) = (13, 7, 53);
+        let weight: Vec<f32> = (0..rows * depth)
+            .map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.25)
+            .collect();
+        let bias: Vec<f32> = (0..rows).map(|i| i as f32 * 0.5 - 3.0).collect();
+        // A 1x1 convolution over a 1 x 53 image is exactly this product.
+        let layout = BufferLayout {
+            channels: depth,
+            height: 1,
+            width: pixels,
+            border: 0,
+        };
+        let mut input = vec![0.0; layout.buffer_len()];
+        for (i, v) in input[..depth * pixels].iter_mut().enumerate() {
+            *v = ((i * 5 % 13) as f32 - 6.0) * 0.5;
+        }
+        let naive = |m: usize, n: usize| {
+            bias[m]
+                + (0..depth)
+                    .map(|k| weight[m * depth + k] * input[k * pixels + n])
+                    .sum::<f32>()
+        };
+        let g = ConvGeometry::new(depth, 1, pixels, 1, 1, 0);
+        let direct = direct_offsets(&layout, &g).expect("stride 1 reads directly");
+        for isa in isas() {
+            let nr = isa.nr();
+            let matrix = ndarray::ArrayView2::from_shape((rows, depth), &weight).expect("shape");
+            let packed = PackedWeights::new(isa, matrix, &bias);
+            let mut panels = vec![0.0; g.packed_len(nr)];
+            pack_columns(&input, &layout, &g, nr, &mut panels);
+            let panel_offsets: Vec<usize> = (0..depth).map(|k| k * nr).collect();
+            let sources = [
+                Columns::packed(&panels, &panel_offsets, nr, pixels),
+                Columns {
+                    data: &input,
+                    offsets: &direct,
+                    panel_stride: nr,
+                    pixels,
+                },
+            ];
+            for columns in sources {
+                let out_layout = BufferLayout {
+                    channels: rows,
+                    height: 1,
+                    width: pixels,
+                    border: 1,
+                };
+                let mut chw = vec![f32::NAN; out_layout.buffer_len()];
+                let chw_target = Target {
+                    grid_width: pixels,
+                    width: pixels,
+                    layout: Layout::ChannelMajor {
+                        buffer: out_layout,
+                        first_channel: 0,
+                        relu: true,
+                    },
+                };
+                gemm(&packed, columns, &mut chw, chw_target);
+                let mut hwc = vec![f32::NAN; rows * pixels];
+                let hwc_target = Target {
+                    grid_width: pixels,
+                    width: pixels,
+                    layout: Layout::PixelMajor,
+                };
+                gemm(&packed, columns, &mut hwc, hwc_target);
+                for m in 0..rows {
+                    for n in 0..pixels {
+                        let want = naive(m, n);
+                        let got = chw[out_layout.index(m, 0, n)];
+                        assert!((got - want.max(0.0)).abs() < 1e-4, "{isa:?} ({m}, {n})");
+                        assert!(
+                            (hwc[n * rows + m] - want).abs() < 1e-4,
+                            "{isa:?} ({m}, {n})"
+                        );
+                    }
+                }
+                assert!(chw[0].is_nan(), "the border is never written");
+            }
+        }
+    }
+}
