@@ -56,7 +56,10 @@ impl ModelArgs {
     }
 
     fn detector(&self) -> anyhow::Result<tinyssd::detect::Detector> {
-        Ok(tinyssd::detect::Detector::new(self.load_model()?, self.threads)?)
+        Ok(tinyssd::detect::Detector::new(
+            self.load_model()?,
+            self.threads,
+        )?)
     }
 }
 

@@ -83,6 +83,19 @@ impl Detector {
         image: &RgbImage,
         config: &DetectConfig,
     ) -> Result<(Vec<Detection>, Timings), DetectorError> {
+        let mut detections = Vec::new();
+        let timings = self.detect_into(image, config, &mut detections)?;
+        Ok((detections, timings))
+    }
+
+    /// As [`Detector::detect`], replacing the contents of `detections`; with a
+    /// reused vector, frames of one size allocate nothing.
+    pub fn detect_into(
+        &mut self,
+        image: &RgbImage,
+        config: &DetectConfig,
+        detections: &mut Vec<Detection>,
+    ) -> Result<Timings, DetectorError> {
         let (width, height) = image.dimensions();
         if width == 0 || height == 0 {
             return Err(DetectorError::EmptyImage { width, height });
@@ -92,14 +105,18 @@ impl Detector {
         let preprocessed = Instant::now();
         self.engine.forward();
         let networked = Instant::now();
-        let detections =
-            self.postprocessor
-                .run(self.engine.loc(), self.engine.conf(), config, width, height);
-        let timings = Timings {
+        self.postprocessor.run_into(
+            self.engine.loc(),
+            self.engine.conf(),
+            config,
+            width,
+            height,
+            detections,
+        );
+        Ok(Timings {
             preprocess: preprocessed - start,
             network: networked - preprocessed,
             postprocess: networked.elapsed(),
-        };
-        Ok((detections, timings))
+        })
     }
 }

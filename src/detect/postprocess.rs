@@ -4,6 +4,7 @@
 use crate::model::box_coder::{Corners, decode};
 use crate::model::{CenterBox, ModelMetadata, default_boxes};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The knobs of post-processing. Class 0 (background) is never reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,7 +48,8 @@ impl DetectConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detection {
     pub class_id: usize,
-    pub label: String,
+    /// The class name, shared with the model's list (cloning it allocates nothing).
+    pub label: Arc<str>,
     pub score: f32,
     pub bbox: Corners,
 }
@@ -62,10 +64,19 @@ struct Candidate {
 pub struct Postprocessor {
     priors: Vec<CenterBox>,
     variances: [f32; 4],
-    class_names: Vec<String>,
+    class_names: Vec<Arc<str>>,
+    // Scratch, kept between frames so a frame allocates nothing.
     probabilities: Vec<f32>,
     candidates: Vec<Candidate>,
-    kept: Vec<(Candidate, Corners)>,
+    kept: Vec<Kept>,
+}
+
+/// A box that survived NMS.
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    class: usize,
+    candidate: Candidate,
+    bbox: Corners,
 }
 
 impl Postprocessor {
@@ -86,7 +97,7 @@ impl Postprocessor {
         Postprocessor {
             priors,
             variances,
-            class_names,
+            class_names: class_names.into_iter().map(Arc::from).collect(),
             probabilities: Vec::new(),
             candidates: Vec::new(),
             kept: Vec::new(),
@@ -107,6 +118,22 @@ impl Postprocessor {
         width: u32,
         height: u32,
     ) -> Vec<Detection> {
+        let mut detections = Vec::new();
+        self.run_into(loc, conf, config, width, height, &mut detections);
+        detections
+    }
+
+    /// As [`Postprocessor::run`], replacing the contents of `detections` (whose
+    /// capacity is reused, so a steady stream of frames allocates nothing).
+    pub fn run_into(
+        &mut self,
+        loc: &[f32],
+        conf: &[f32],
+        config: &DetectConfig,
+        width: u32,
+        height: u32,
+        detections: &mut Vec<Detection>,
+    ) {
         let classes = self.class_names.len();
         self.probabilities.clear();
         self.probabilities.extend_from_slice(conf);
@@ -114,7 +141,7 @@ impl Postprocessor {
             .chunks_exact_mut(classes)
             .for_each(softmax);
 
-        let mut detections = Vec::new();
+        self.kept.clear();
         for class in 1..classes {
             let threshold = config.thresholds.get(class).copied().unwrap_or(1.0);
             self.candidates.clear();
@@ -128,37 +155,40 @@ impl Postprocessor {
                     })
                     .filter(|c| c.score > threshold),
             );
-            // Best first; equal scores keep the lower box index first, so ties are deterministic.
+            // Best first; equal scores keep the lower box index first, so ties are
+            // deterministic (an unstable sort on a total order: no allocation).
             self.candidates
-                .sort_by(|a, b| b.score.total_cmp(&a.score).then(a.prior.cmp(&b.prior)));
+                .sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.prior.cmp(&b.prior)));
             self.candidates.truncate(config.candidates_per_class);
 
-            self.kept.clear();
+            let first_of_class = self.kept.len();
             for &candidate in &self.candidates {
                 let offset = &loc[candidate.prior * 4..candidate.prior * 4 + 4];
                 let bbox = decode(&self.priors[candidate.prior], offset, &self.variances);
-                if self
-                    .kept
+                if self.kept[first_of_class..]
                     .iter()
-                    .all(|(_, k)| k.iou(&bbox) <= config.nms_iou)
+                    .all(|k| k.bbox.iou(&bbox) <= config.nms_iou)
                 {
-                    self.kept.push((candidate, bbox));
+                    self.kept.push(Kept {
+                        class,
+                        candidate,
+                        bbox,
+                    });
                 }
             }
-            detections.extend(self.kept.iter().map(|(c, bbox)| Detection {
-                class_id: class,
-                label: self.class_names[class].clone(),
-                score: c.score,
-                bbox: to_pixels(bbox, width, height),
-            }));
         }
-        detections.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then(a.class_id.cmp(&b.class_id))
+        self.kept.sort_unstable_by(|a, b| {
+            (b.candidate.score.total_cmp(&a.candidate.score))
+                .then(a.class.cmp(&b.class))
+                .then(a.candidate.prior.cmp(&b.candidate.prior))
         });
-        detections.truncate(config.top_k);
-        detections
+        detections.clear();
+        detections.extend(self.kept.iter().take(config.top_k).map(|k| Detection {
+            class_id: k.class,
+            label: Arc::clone(&self.class_names[k.class]),
+            score: k.candidate.score,
+            bbox: to_pixels(&k.bbox, width, height),
+        }));
     }
 }
 
