@@ -56,10 +56,7 @@ impl ModelArgs {
     }
 
     fn detector(&self) -> anyhow::Result<tinyssd::detect::Detector> {
-        Ok(tinyssd::detect::Detector::new(
-            self.load_model()?,
-            self.threads,
-        )?)
+        Ok(tinyssd::detect::Detector::new(self.load_model()?, self.threads)?)
     }
 }
 
