@@ -84,6 +84,7 @@ struct ThreadResult {
 #[derive(Debug, Serialize)]
 struct LayerTime {
     name: String,
+    method: &'static str,
     ms: f64,
     share: f64,
     macs: usize,
@@ -215,10 +216,12 @@ fn profile_layers(detector: &mut Detector, args: &BenchArgs) -> Vec<LayerTime> {
         .steps
         .iter()
         .zip(&times)
-        .map(|(step, time)| {
+        .enumerate()
+        .map(|(i, (step, time))| {
             let ms = time.as_secs_f64() * 1e3 / args.runs as f64;
             LayerTime {
                 name: step.name.clone(),
+                method: engine.step_method(i),
                 ms,
                 share: time.as_secs_f64() / total.as_secs_f64().max(f64::MIN_POSITIVE),
                 macs: step.macs,
@@ -359,13 +362,14 @@ fn print_report(report: &Report, layers: bool) {
         println!();
         println!("per layer, {threads} thread(s), mean over the runs:");
         println!(
-            "{:<22} {:>8} {:>7} {:>9} {:>7}",
-            "layer", "ms", "share", "MMAC", "GMAC/s"
+            "{:<22} {:<14} {:>8} {:>7} {:>9} {:>7}",
+            "layer", "method", "ms", "share", "MMAC", "GMAC/s"
         );
         for l in &report.layers {
             println!(
-                "{:<22} {:>8.3} {:>6.1}% {:>9.2} {:>7.1}",
+                "{:<22} {:<14} {:>8.3} {:>6.1}% {:>9.2} {:>7.1}",
                 l.name,
+                l.method,
                 l.ms,
                 100.0 * l.share,
                 l.macs as f64 / 1e6,

@@ -2,13 +2,14 @@
 //! once for the CPU's micro-kernel, buffers allocated once, and the kernels of [`ops`]
 //! run on the engine's own thread pool.
 
+mod conv;
 pub mod ops;
 pub mod plan;
 
 use crate::model::Model;
+use conv::{ConvKernel, Scratch};
 use ndarray::{ArrayView3, ShapeBuilder};
-use ops::columns::{ConvGeometry, direct_offsets, pack_columns};
-use ops::gemm::{Columns, Isa, Layout, PackedWeights, Target, gemm};
+use ops::gemm::{Isa, Layout};
 use ops::pool::max_pool_ceil;
 pub use plan::{Head, Plan, PlannedStep, Step};
 use std::time::{Duration, Instant};
@@ -27,13 +28,11 @@ pub enum EngineError {
 pub struct Engine {
     model: Model,
     plan: Plan,
-    /// The model's convolutions, in its order, packed for `isa`.
-    weights: Vec<PackedWeights>,
-    /// How each step's convolution reads its columns (`None` for pooling).
-    column_plans: Vec<Option<ColumnPlan>>,
+    /// Each step's convolution with its weights, prepared for `isa` (`None` for pooling).
+    kernels: Vec<Option<ConvKernel>>,
     isa: Isa,
     buffers: Vec<Vec<f32>>,
-    columns: Vec<f32>,
+    scratch: Scratch,
     loc: Vec<f32>,
     conf: Vec<f32>,
     pool: rayon::ThreadPool,
@@ -57,37 +56,40 @@ impl Engine {
         let buffers = (0..plan.shapes.len())
             .map(|id| vec![0.0; plan.layout(id).buffer_len()])
             .collect();
-        let weights = model
-            .convolutions
-            .iter()
-            .map(|c| PackedWeights::new(isa, c.weight.view(), &c.bias))
-            .collect();
-        let column_plans: Vec<Option<ColumnPlan>> = plan
+        let kernels: Vec<Option<ConvKernel>> = plan
             .steps
             .iter()
             .map(|planned| match planned.step {
                 Step::Conv {
-                    input, geometry, ..
+                    conv,
+                    input,
+                    geometry,
+                    ..
                 }
                 | Step::Predict {
-                    input, geometry, ..
-                } => Some(ColumnPlan::new(&plan.layout(input), geometry, isa.nr())),
+                    conv,
+                    input,
+                    geometry,
+                    ..
+                } => Some(ConvKernel::new(
+                    isa,
+                    &model.convolutions[conv],
+                    &plan.layout(input),
+                    geometry,
+                )),
                 Step::MaxPool { .. } => None,
             })
             .collect();
-        let columns_len = column_plans
+        let mut scratch = Scratch::default();
+        kernels
             .iter()
             .flatten()
-            .filter(|c| c.packed)
-            .map(|c| c.geometry.packed_len(isa.nr()))
-            .max()
-            .unwrap_or(0);
+            .for_each(|k| k.reserve(&mut scratch));
         Ok(Engine {
-            columns: vec![0.0; columns_len],
-            column_plans,
+            scratch,
+            kernels,
             loc: vec![0.0; plan.head_len(Head::Loc)],
             conf: vec![0.0; plan.head_len(Head::Conf)],
-            weights,
             isa,
             model,
             plan,
@@ -112,6 +114,14 @@ impl Engine {
         &self.plan
     }
 
+    /// How step `i` of the plan runs ("winograd", "gemm", "im2col + gemm", "max pool").
+    pub fn step_method(&self, i: usize) -> &'static str {
+        self.kernels
+            .get(i)
+            .and_then(Option::as_ref)
+            .map_or("max pool", ConvKernel::method)
+    }
+
     /// The input tensor (3 x 300 x 300, normalised) to fill before [`Engine::forward`].
     pub fn input_mut(&mut self) -> &mut [f32] {
         let layout = self.plan.layout(plan::INPUT);
@@ -134,72 +144,66 @@ impl Engine {
     fn run(&mut self, mut step_times: Option<&mut [Duration]>) {
         let Engine {
             plan,
-            weights,
-            column_plans,
+            kernels,
             buffers,
-            columns,
+            scratch,
             loc,
             conf,
             pool,
             ..
         } = self;
         pool.install(|| {
-            for (i, planned) in plan.steps.iter().enumerate() {
+            for (i, (planned, kernel)) in plan.steps.iter().zip(kernels.iter()).enumerate() {
                 let start = Instant::now();
-                let column_plan = column_plans[i].as_ref();
-                match (planned.step, column_plan) {
+                match (planned.step, kernel) {
                     (
                         Step::Conv {
-                            conv,
                             input,
                             output,
                             channel_offset,
                             ..
                         },
-                        Some(cp),
+                        Some(kernel),
                     ) => {
-                        let source = cp.columns(&buffers[input], &plan.layout(input), columns);
-                        let target = cp.target(Layout::ChannelMajor {
+                        let layout = Layout::ChannelMajor {
                             buffer: plan.layout(output),
                             first_channel: channel_offset,
                             relu: true,
-                        });
+                        };
                         // Moving the output out of the list lets us read the input beside it.
                         let mut out = std::mem::take(&mut buffers[output]);
-                        gemm(
-                            &weights[conv],
-                            source.columns(&buffers[input], columns),
+                        kernel.run(
+                            &buffers[input],
+                            &plan.layout(input),
+                            scratch,
+                            false,
                             &mut out,
-                            target,
+                            layout,
                         );
                         buffers[output] = out;
                     }
                     (
                         Step::Predict {
-                            conv,
                             input,
                             head,
                             first_box,
                             columns_ready,
                             ..
                         },
-                        Some(cp),
+                        Some(kernel),
                     ) => {
-                        let source = if columns_ready {
-                            cp.ready()
-                        } else {
-                            cp.columns(&buffers[input], &plan.layout(input), columns)
-                        };
                         let target = match head {
                             Head::Loc => &mut *loc,
                             Head::Conf => &mut *conf,
                         };
                         let start = first_box * plan.head_len(head) / plan.total_boxes;
-                        gemm(
-                            &weights[conv],
-                            source.columns(&buffers[input], columns),
+                        kernel.run(
+                            &buffers[input],
+                            &plan.layout(input),
+                            scratch,
+                            columns_ready,
                             &mut target[start..],
-                            cp.target(Layout::PixelMajor),
+                            Layout::PixelMajor,
                         );
                     }
                     (Step::MaxPool { input, output }, _) => {
@@ -213,7 +217,7 @@ impl Engine {
                         buffers[output] = out;
                     }
                     (Step::Conv { .. } | Step::Predict { .. }, None) => {
-                        unreachable!("every convolution step has a column plan")
+                        unreachable!("every convolution step has a kernel")
                     }
                 }
                 if let Some(time) = step_times.as_deref_mut().and_then(|t| t.get_mut(i)) {
@@ -239,98 +243,5 @@ impl Engine {
         let l = self.plan.layout(id);
         let shape = (l.channels, l.height, l.width).strides((l.plane(), l.row_stride(), 1));
         ArrayView3::from_shape(shape, &self.buffers[id][l.index(0, 0, 0)..]).ok()
-    }
-}
-
-/// How one convolution gets its columns, decided once per engine.
-#[derive(Debug, Clone)]
-struct ColumnPlan {
-    geometry: ConvGeometry,
-    /// Unfolded into the shared packed buffer each frame (else read in place).
-    packed: bool,
-    /// Row offsets: into the input buffer (direct) or within a packed panel.
-    offsets: Vec<usize>,
-    /// Width of the grid the product is computed on, and its number of pixels.
-    grid_width: usize,
-    grid_pixels: usize,
-    nr: usize,
-}
-
-/// Where this frame's columns are: packed in the scratch buffer, or the input itself.
-#[derive(Clone, Copy)]
-enum Source<'p> {
-    Packed(&'p ColumnPlan),
-    Direct(&'p ColumnPlan),
-}
-
-impl ColumnPlan {
-    fn new(input: &ops::layout::BufferLayout, geometry: ConvGeometry, nr: usize) -> ColumnPlan {
-        match direct_offsets(input, &geometry) {
-            Some(offsets) => ColumnPlan {
-                geometry,
-                packed: false,
-                offsets,
-                grid_width: input.row_stride(),
-                grid_pixels: geometry.out_h * input.row_stride(),
-                nr,
-            },
-            None => ColumnPlan {
-                geometry,
-                packed: true,
-                offsets: (0..geometry.col_rows()).map(|k| k * nr).collect(),
-                grid_width: geometry.out_w,
-                grid_pixels: geometry.out_pixels(),
-                nr,
-            },
-        }
-    }
-
-    /// Packs the input if this convolution needs it.
-    fn columns(
-        &self,
-        input: &[f32],
-        layout: &ops::layout::BufferLayout,
-        scratch: &mut [f32],
-    ) -> Source<'_> {
-        if self.packed {
-            pack_columns(input, layout, &self.geometry, self.nr, scratch);
-        }
-        self.ready()
-    }
-
-    /// The columns as the previous step left them.
-    fn ready(&self) -> Source<'_> {
-        if self.packed {
-            Source::Packed(self)
-        } else {
-            Source::Direct(self)
-        }
-    }
-
-    fn target(&self, layout: Layout) -> Target {
-        Target {
-            grid_width: self.grid_width,
-            width: self.geometry.out_w,
-            layout,
-        }
-    }
-}
-
-impl<'p> Source<'p> {
-    fn columns<'a>(self, input: &'a [f32], scratch: &'a [f32]) -> Columns<'a>
-    where
-        'p: 'a,
-    {
-        match self {
-            Source::Packed(plan) => {
-                Columns::packed(scratch, &plan.offsets, plan.nr, plan.grid_pixels)
-            }
-            Source::Direct(plan) => Columns {
-                data: input,
-                offsets: &plan.offsets,
-                panel_stride: plan.nr,
-                pixels: plan.grid_pixels,
-            },
-        }
     }
 }

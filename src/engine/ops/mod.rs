@@ -5,3 +5,4 @@ pub mod columns;
 pub mod gemm;
 pub mod layout;
 pub mod pool;
+pub mod winograd;

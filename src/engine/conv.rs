@@ -1,0 +1,211 @@
+//! How one convolution step runs, decided once per engine: Winograd F(2x2, 3x3) for
+//! the large 3x3 stride-1 convolutions, otherwise a matrix product whose columns are
+//! read in place (stride 1) or unfolded into packed panels (stride 2).
+
+use super::ops::columns::{ConvGeometry, direct_offsets, pack_columns};
+use super::ops::gemm::{Columns, Isa, Layout, PackedWeights, Target, gemm};
+use super::ops::layout::BufferLayout;
+use super::ops::winograd::{self, Tiling, WinogradWeights};
+use crate::model::ConvWeights;
+
+/// Output pixels from which Winograd pays for its transforms (9x9 maps and up).
+const WINOGRAD_MIN_PIXELS: usize = 81;
+/// Input channels from which Winograd pays for its transforms: measured with
+/// `tinyssd bench --layers`, the Fire expands (15-49 channels) run faster direct and
+/// the predictors (83-173 channels) faster with Winograd.
+const WINOGRAD_MIN_CHANNELS: usize = 64;
+
+/// Scratch shared by every convolution of an engine, sized for the largest.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    columns: Vec<f32>,
+    winograd_input: Vec<f32>,
+    winograd_products: Vec<f32>,
+}
+
+#[derive(Debug)]
+pub enum ConvKernel {
+    Gemm {
+        weights: PackedWeights,
+        columns: ColumnPlan,
+    },
+    Winograd {
+        weights: WinogradWeights,
+        tiling: Tiling,
+        /// Row offsets of the transformed input (see [`Tiling::input_offsets`]).
+        offsets: Vec<usize>,
+    },
+}
+
+impl ConvKernel {
+    pub fn new(
+        isa: Isa,
+        params: &ConvWeights,
+        input: &BufferLayout,
+        geometry: ConvGeometry,
+    ) -> ConvKernel {
+        let nr = isa.nr();
+        let winograd = geometry.kernel == 3
+            && geometry.stride == 1
+            && geometry.pad == 1
+            && input.border >= 1
+            && geometry.out_pixels() >= WINOGRAD_MIN_PIXELS
+            && geometry.in_channels >= WINOGRAD_MIN_CHANNELS
+            && 2 * geometry.out_w.div_ceil(2) + 2 <= winograd::MAX_SPAN;
+        if winograd {
+            let tiling = Tiling {
+                channels: geometry.in_channels,
+                height: geometry.out_h,
+                width: geometry.out_w,
+                nr,
+            };
+            ConvKernel::Winograd {
+                weights: WinogradWeights::new(isa, params.weight.view(), &params.bias),
+                offsets: tiling.input_offsets(),
+                tiling,
+            }
+        } else {
+            ConvKernel::Gemm {
+                weights: PackedWeights::new(isa, params.weight.view(), &params.bias),
+                columns: ColumnPlan::new(input, geometry, nr),
+            }
+        }
+    }
+
+    /// Grows `scratch` to what this convolution needs (at engine creation).
+    pub fn reserve(&self, scratch: &mut Scratch) {
+        let grow = |buffer: &mut Vec<f32>, len: usize| {
+            if buffer.len() < len {
+                buffer.resize(len, 0.0);
+            }
+        };
+        match self {
+            ConvKernel::Gemm { columns, .. } if columns.packed => {
+                grow(
+                    &mut scratch.columns,
+                    columns.geometry.packed_len(columns.nr),
+                );
+            }
+            ConvKernel::Gemm { .. } => {}
+            ConvKernel::Winograd {
+                weights, tiling, ..
+            } => {
+                grow(&mut scratch.winograd_input, tiling.input_len());
+                grow(
+                    &mut scratch.winograd_products,
+                    tiling.product_len(weights.rows()),
+                );
+            }
+        }
+    }
+
+    /// How it runs, for profiles.
+    pub fn method(&self) -> &'static str {
+        match self {
+            ConvKernel::Gemm { columns, .. } if columns.packed => "im2col + gemm",
+            ConvKernel::Gemm { .. } => "gemm",
+            ConvKernel::Winograd { .. } => "winograd",
+        }
+    }
+
+    /// Runs the convolution on `input` into `out`. With `input_ready`, the previous
+    /// step left this same input unfolded or transformed in `scratch`.
+    pub fn run(
+        &self,
+        input: &[f32],
+        input_layout: &BufferLayout,
+        scratch: &mut Scratch,
+        input_ready: bool,
+        out: &mut [f32],
+        layout: Layout,
+    ) {
+        match self {
+            ConvKernel::Gemm { weights, columns } => {
+                if columns.packed && !input_ready {
+                    pack_columns(
+                        input,
+                        input_layout,
+                        &columns.geometry,
+                        columns.nr,
+                        &mut scratch.columns,
+                    );
+                }
+                let source = if columns.packed {
+                    Columns::packed(
+                        &scratch.columns,
+                        &columns.offsets,
+                        columns.nr,
+                        columns.grid_pixels,
+                    )
+                } else {
+                    Columns {
+                        data: input,
+                        offsets: &columns.offsets,
+                        panel_stride: columns.nr,
+                        pixels: columns.grid_pixels,
+                    }
+                };
+                let target = Target {
+                    grid_width: columns.grid_width,
+                    width: columns.geometry.out_w,
+                    layout,
+                };
+                gemm(weights, source, out, target);
+            }
+            ConvKernel::Winograd {
+                weights,
+                tiling,
+                offsets,
+            } => {
+                if !input_ready {
+                    winograd::transform_input(
+                        input,
+                        input_layout,
+                        tiling,
+                        &mut scratch.winograd_input,
+                    );
+                }
+                let products = &mut scratch.winograd_products;
+                winograd::multiply(weights, tiling, &scratch.winograd_input, offsets, products);
+                winograd::transform_output(weights, tiling, products, out, layout);
+            }
+        }
+    }
+}
+
+/// How a matrix-product convolution gets its columns.
+#[derive(Debug, Clone)]
+pub struct ColumnPlan {
+    geometry: ConvGeometry,
+    /// Unfolded into the shared packed buffer each frame (else read in place).
+    packed: bool,
+    /// Row offsets: into the input buffer (direct) or within a packed panel.
+    offsets: Vec<usize>,
+    /// Width of the grid the product is computed on, and its number of pixels.
+    grid_width: usize,
+    grid_pixels: usize,
+    nr: usize,
+}
+
+impl ColumnPlan {
+    fn new(input: &BufferLayout, geometry: ConvGeometry, nr: usize) -> ColumnPlan {
+        match direct_offsets(input, &geometry) {
+            Some(offsets) => ColumnPlan {
+                geometry,
+                packed: false,
+                offsets,
+                grid_width: input.row_stride(),
+                grid_pixels: geometry.out_h * input.row_stride(),
+                nr,
+            },
+            None => ColumnPlan {
+                geometry,
+                packed: true,
+                offsets: (0..geometry.col_rows()).map(|k| k * nr).collect(),
+                grid_width: geometry.out_w,
+                grid_pixels: geometry.out_pixels(),
+                nr,
+            },
+        }
+    }
+}
