@@ -1,0 +1,86 @@
+"""Regenerates the Rust parity-test files, deterministically.
+
+    python -m training.golden
+
+tests/golden/weights.safetensors: a randomly initialised network in the model-file format.
+tests/golden/tensors.safetensors: `input` (float16), and float32 `loc`, `conf`, `priors`,
+`feature.<source>` maps, computed in float64 from the float16 weights and input exactly
+as stored, so the reference carries no rounding of its own.
+"""
+import math
+
+import torch
+from torch import nn
+
+from .arch import INPUT_SIZE, REPO_ROOT
+from .model import TinySSD
+from .model_io import MEAN, STD, load_model_file, save_model_file, write_safetensors
+from .priors import default_boxes
+
+GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
+FEATURES = ("fire8", "fire9", "fire10", "conv13_2")
+
+
+def random_model(seed: int = 0) -> TinySSD:
+    """Kaiming-normal (fan_in) weights keep activations O(1) through the depth; biases U(-0.1, 0.1)."""
+    torch.manual_seed(seed)
+    model = TinySSD(batch_norm=False)
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            nn.init.uniform_(module.bias, -0.1, 0.1)
+    return model
+
+
+def smooth_image(seed: int = 0, size: int = INPUT_SIZE) -> torch.Tensor:
+    """An image-like [1, 3, H, W] input: seeded low-frequency waves and blobs, RGB in [0, 255], normalised."""
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, size, dtype=torch.float64),
+                            torch.linspace(0, 1, size, dtype=torch.float64), indexing="ij")
+    channels = []
+    for _ in range(3):
+        img = torch.zeros(size, size, dtype=torch.float64)
+        for _ in range(4):
+            fx, fy, phase = (torch.rand(3, generator=g, dtype=torch.float64) * torch.tensor([6.0, 6.0, 2 * math.pi], dtype=torch.float64)).tolist()
+            img += torch.sin(2 * math.pi * (fx * xx + fy * yy) + phase)
+        for _ in range(3):
+            cx, cy, r = torch.rand(3, generator=g, dtype=torch.float64).tolist()
+            img += 2.0 * torch.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (0.02 + 0.05 * r))
+        img = (img - img.min()) / (img.max() - img.min()) * 255.0
+        channels.append(img)
+    pixels = torch.stack(channels).round()
+    mean = torch.tensor(MEAN, dtype=torch.float64).view(3, 1, 1)
+    std = torch.tensor(STD, dtype=torch.float64).view(3, 1, 1)
+    return ((pixels / 255.0 - mean) / std).unsqueeze(0)
+
+
+def main() -> None:
+    GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+    weights_path = GOLDEN_DIR / "weights.safetensors"
+    save_model_file(random_model(0), weights_path, source="random init, seed 0, for tests")
+
+    model = load_model_file(weights_path, dtype=torch.float64).eval()
+    input_f16 = smooth_image(0).to(torch.float16)
+    with torch.no_grad():
+        features = model.forward_features(input_f16.to(torch.float64))
+        loc, conf = model.head(features)
+    tensors = {
+        "input": input_f16.contiguous(),
+        "loc": loc[0].float().contiguous(),
+        "conf": conf[0].float().contiguous(),
+        "priors": default_boxes().contiguous(),
+    }
+    for name in FEATURES:
+        tensors[f"feature.{name}"] = features[name].float().contiguous()
+    tensors_path = GOLDEN_DIR / "tensors.safetensors"
+    write_safetensors(tensors, tensors_path)
+    for path in (weights_path, tensors_path):
+        print(f"wrote {path.relative_to(REPO_ROOT)} ({path.stat().st_size / 1e6:.2f} MB)")
+    for name in FEATURES:
+        f = features[name]
+        print(f"  feature.{name} {tuple(f.shape)} mean {f.mean():.3f} std {f.std():.3f}")
+    print(f"  loc std {loc.std():.3f}, conf std {conf.std():.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""The model-file format shared with the Rust engine, and checkpoint loading.
+
+A model file is safetensors with float16 reference tensors (no BN) and string metadata:
+architecture, architecture_version, class_names, input_size, normalization,
+default_boxes, source, score_threshold.
+"""
+import json
+import struct
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+
+from .arch import ARCH, CLASS_NAMES, DEFAULT_BOXES, INPUT_SIZE
+from .model import TinySSD, load_reference_state_dict, reference_state_dict
+
+# x = (pixel / 255 - mean) / std per RGB channel; training uses exactly this too.
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+NORMALIZATION = {"channel_order": "RGB", "mean": list(MEAN), "std": list(STD)}
+DEFAULT_SCORE_THRESHOLD = "0.4"
+
+
+def model_metadata(source: str, score_threshold: str = DEFAULT_SCORE_THRESHOLD) -> dict[str, str]:
+    return {
+        "architecture": ARCH["name"],
+        "architecture_version": str(ARCH["version"]),
+        "class_names": json.dumps(CLASS_NAMES),
+        "input_size": str(INPUT_SIZE),
+        "normalization": json.dumps(NORMALIZATION),
+        "default_boxes": json.dumps(DEFAULT_BOXES),
+        "source": source,
+        "score_threshold": score_threshold,
+    }
+
+
+def save_model_file(model: TinySSD, path: Path, source: str,
+                    score_threshold: str = DEFAULT_SCORE_THRESHOLD) -> None:
+    tensors = {k: v.to(torch.float16).contiguous() for k, v in reference_state_dict(model).items()}
+    write_safetensors(tensors, Path(path), model_metadata(source, score_threshold))
+
+
+_DTYPE_NAMES = {torch.float16: "F16", torch.float32: "F32", torch.float64: "F64"}
+
+
+def write_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
+    """Byte-for-byte deterministic safetensors writer.
+
+    safetensors.torch.save_file emits the metadata in hash order, so the same model
+    gives different bytes per run; here header keys are sorted.
+    """
+    header, blobs, offset = {}, [], 0
+    if metadata:
+        header["__metadata__"] = dict(sorted(metadata.items()))
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous().cpu()
+        if t.dtype not in _DTYPE_NAMES:
+            raise ValueError(f"tensor {name!r} has unsupported dtype {t.dtype}")
+        data = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        header[name] = {"dtype": _DTYPE_NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    header_bytes = json.dumps(header, separators=(",", ":")).encode()
+    header_bytes += b" " * (-len(header_bytes) % 8)  # the format pads the header to 8 bytes
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header_bytes)))
+        f.write(header_bytes)
+        for data in blobs:
+            f.write(data)
+
+
+def read_model_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    tensors = {}
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata() or {}
+        for key in f.keys():
+            tensors[key] = f.get_tensor(key)
+    if metadata.get("architecture") != ARCH["name"]:
+        raise ValueError(f"{path}: architecture metadata is {metadata.get('architecture')!r}, expected {ARCH['name']!r}")
+    return tensors, metadata
+
+
+def load_model_file(path: Path, batch_norm: bool = False, dtype=torch.float32) -> TinySSD:
+    """A TinySSD holding the file's weights (upcast to `dtype`); BN layers start as identity."""
+    tensors, _ = read_model_file(path)
+    model = TinySSD(batch_norm=batch_norm).to(dtype)
+    load_reference_state_dict(model, {k: v.to(dtype) for k, v in tensors.items()})
+    return model
+
+
+def load_checkpoint_model(path: Path) -> tuple[TinySSD, dict]:
+    """The model of a training checkpoint (runs/NAME/last.pt or best.pt), in eval mode."""
+    ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
+    model = TinySSD(batch_norm=ckpt["batch_norm"])
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), ckpt
+
+
+def normalize(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 RGB [N, 3, H, W] -> network input, (pixel / 255 - mean) / std."""
+    mean = torch.tensor(MEAN, device=images_uint8.device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=images_uint8.device).view(1, 3, 1, 1)
+    return (images_uint8.float() / 255.0 - mean) / std

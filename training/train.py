@@ -1,0 +1,272 @@
+"""Trains TinySSD (with BatchNorm) on PASCAL VOC.
+
+    python -m training.train --data ../shared/data/voc --out runs/main --minutes 100
+    python -m training.train --data ../shared/data/voc --out runs/main --minutes 100 --resume
+    python -m training.train --out runs/ft --minutes 60 --init models/tinyssd_voc.safetensors
+
+AdamW with linear warm-up then cosine decay over the planned duration (--minutes of
+training time, or --iterations), bf16 autocast, channels_last. Writes runs/NAME/log.csv,
+loss.png, last.pt every --checkpoint-minutes (model, optimizer, step, elapsed time, RNG
+state; --resume continues exactly) and best.pt by validation mAP (evaluated every
+--eval-minutes and at the end).
+"""
+import argparse
+import csv
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from .data import DEFAULT_DATA_ROOT, ImageCache, load_packed, train_val_records
+from .dataset import EpochSampler, TrainDataset
+from .evaluate import evaluate
+from .loss import multibox_loss
+from .model import TinySSD, load_reference_state_dict
+from .model_io import normalize, read_model_file
+
+LOG_FIELDS = ["step", "epoch", "train_seconds", "lr", "loss", "loc_loss", "conf_loss", "images_per_s", "val_map11", "val_map_all"]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA_ROOT, help="VOC root holding VOC2007/ and VOC2012/")
+    p.add_argument("--packed", type=Path, help="use a pack from training.pack_gpu_data instead of --data")
+    p.add_argument("--out", type=Path, required=True, help="run folder, e.g. runs/main")
+    duration = p.add_mutually_exclusive_group()
+    duration.add_argument("--minutes", type=float, help="planned training time; the LR schedule spans it")
+    duration.add_argument("--iterations", type=int, help="planned iterations; the LR schedule spans them")
+    p.add_argument("--resume", action="store_true", help="continue runs/NAME/last.pt exactly")
+    p.add_argument("--init", type=Path, help="start from an exported .safetensors model (BN starts as identity)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--warmup", type=float, default=0.03, help="fraction of the schedule spent warming up")
+    p.add_argument("--max-expand", type=float, default=3.0, help="largest zoom-out ratio of the augmentation")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads of the main process (1 is faster than 2 when the 2 cores are shared)")
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    p.add_argument("--eval-minutes", type=float, default=20.0)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.minutes is None and args.iterations is None:
+        p.error("give --minutes or --iterations")
+    return args
+
+
+def learning_rate(progress: float, base_lr: float, warmup: float) -> float:
+    """Linear warm-up over the first `warmup` fraction, then cosine decay to zero at progress 1."""
+    if progress < warmup:
+        return base_lr * (0.01 + 0.99 * progress / warmup)
+    return base_lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / (1 - warmup))))
+
+
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """No weight decay on biases and BatchNorm parameters (the 1-D tensors)."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _worker_init(_):
+    torch.set_num_threads(1)  # workers share the same few cores with the main process
+
+
+class Trainer:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        torch.set_num_threads(args.threads)
+        torch.manual_seed(args.seed)
+        random.seed(args.seed)
+        np.random.seed(args.seed)
+        self.device = torch.device(args.device)
+        if args.packed:
+            self.train_records, self.val_records, self.train_images, self.val_images = load_packed(args.packed)
+        else:
+            self.train_records, self.val_records = train_val_records(args.data)
+            self.train_images = ImageCache(self.train_records, "train")
+            self.val_images = ImageCache(self.val_records, "val")
+        print(f"training on {len(self.train_records)} images, validating on {len(self.val_records)}")
+        self.model = TinySSD(batch_norm=True)
+        if args.init:
+            tensors, metadata = read_model_file(args.init)
+            load_reference_state_dict(self.model, {k: v.float() for k, v in tensors.items()})
+            print(f"initialised from {args.init} ({metadata.get('source', '')})")
+        self.model.to(self.device).to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, args.weight_decay), lr=args.lr)
+        self.step, self.train_seconds, self.best_map, self.last_map = 0, 0.0, -1.0, None
+        args.out.mkdir(parents=True, exist_ok=True)
+        if args.resume:
+            self._load(args.out / "last.pt")
+        (args.out / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(args).items()}, indent=1))
+
+    # --- checkpoints -------------------------------------------------------------------
+    def _state(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "batch_norm": True,
+                "step": self.step, "train_seconds": self.train_seconds, "best_map": self.best_map,
+                "val_map": self.last_map, "epoch": self.epoch, "args": {k: str(v) for k, v in vars(self.args).items()},
+                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}}
+
+    def _save(self, name: str) -> None:
+        tmp = self.args.out / (name + ".tmp")
+        torch.save(self._state(), tmp)
+        tmp.rename(self.args.out / name)
+
+    def _load(self, path: Path) -> None:
+        if not path.exists():
+            raise ValueError(f"--resume given but {path} does not exist")
+        ckpt = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.step, self.train_seconds, self.best_map = ckpt["step"], ckpt["train_seconds"], ckpt["best_map"]
+        self.last_map = ckpt.get("val_map")
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        np.random.set_state(ckpt["rng"]["numpy"])
+        random.setstate(ckpt["rng"]["python"])
+        self._truncate_log()
+        print(f"resumed {path} at step {self.step}, {self.train_seconds / 60:.1f} training minutes")
+
+    def _truncate_log(self) -> None:
+        """Drops log rows written after the checkpoint, which the resumed run will redo."""
+        path = self.args.out / "log.csv"
+        if path.exists():
+            with open(path, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= self.step]
+            with open(path, "w", newline="") as f:
+                writer = csv.DictWriter(f, LOG_FIELDS)
+                writer.writeheader()
+                writer.writerows(rows)
+
+    # --- schedule ----------------------------------------------------------------------
+    @property
+    def epoch(self) -> float:
+        return self.step * self.args.batch_size / len(self.train_records)
+
+    def progress(self) -> float:
+        if self.args.iterations:
+            return self.step / self.args.iterations
+        return self.train_seconds / (60 * self.args.minutes)
+
+    # --- loop --------------------------------------------------------------------------
+    def loader(self) -> DataLoader:
+        seen = self.step * self.args.batch_size
+        sampler = EpochSampler(len(self.train_records), self.args.seed, *divmod(seen, len(self.train_records)))
+        dataset = TrainDataset(self.train_records, self.train_images, self.args.seed, self.args.max_expand)
+        return DataLoader(dataset, batch_size=self.args.batch_size, sampler=sampler, num_workers=self.args.workers,
+                          worker_init_fn=_worker_init, persistent_workers=self.args.workers > 0,
+                          pin_memory=self.device.type == "cuda", prefetch_factor=4 if self.args.workers else None)
+
+    def train_step(self, images, loc_t, conf_t) -> tuple[float, float, float]:
+        """One optimiser step; returns (lr, loc loss, conf loss)."""
+        lr = learning_rate(self.progress(), self.args.lr, self.args.warmup)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        x = normalize(images.to(self.device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16):
+            loc, conf = self.model(x)
+        loc_loss, conf_loss = multibox_loss(loc, conf, loc_t.to(self.device, non_blocking=True),
+                                            conf_t.to(self.device, non_blocking=True))
+        self.optimizer.zero_grad(set_to_none=True)
+        (loc_loss + conf_loss).backward()
+        self.optimizer.step()
+        return lr, loc_loss.item(), conf_loss.item()
+
+    def validate(self) -> None:
+        results = evaluate(self.model, self.val_records, self.val_images, device=self.args.device,
+                           workers=self.args.workers, progress=False)
+        self.model.train()
+        self.last_map = results["map11"]
+        print(f"\nstep {self.step}: validation mAP {100 * results['map11']:.2f} (11-point), "
+              f"{100 * results['map_all']:.2f} (all-point)")
+        self._log({"step": self.step, "epoch": f"{self.epoch:.3f}", "train_seconds": f"{self.train_seconds:.0f}",
+                   "val_map11": f"{results['map11']:.4f}", "val_map_all": f"{results['map_all']:.4f}"})
+        if results["map11"] > self.best_map:
+            self.best_map = results["map11"]
+            self._save("best.pt")
+
+    def _log(self, row: dict) -> None:
+        path = self.args.out / "log.csv"
+        new = not path.exists()
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, LOG_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def run(self) -> None:
+        args = self.args
+        self.model.train()
+        total = args.iterations or None
+        bar = tqdm(total=total, initial=self.step, desc="training", unit="it",
+                   bar_format=None if total else "{desc}: {n_fmt} it [{elapsed}{postfix}]")
+        last_checkpoint = last_eval = self.train_seconds
+        window_loss, window_images, window_start = [], 0, time.perf_counter()
+        batches = iter(self.loader())
+        while self.progress() < 1.0:
+            tick = time.perf_counter()
+            images, loc_t, conf_t = next(batches)
+            lr, loc_loss, conf_loss = self.train_step(images, loc_t, conf_t)
+            self.step += 1
+            self.train_seconds += time.perf_counter() - tick
+            window_loss.append((loc_loss, conf_loss))
+            window_images += images.shape[0]
+            bar.update(1)
+            if self.step % 10 == 0:
+                rate = window_images / (time.perf_counter() - window_start)
+                loc_m, conf_m = np.mean(window_loss, axis=0)
+                bar.set_postfix(loss=f"{loc_m + conf_m:.3f}", img_s=f"{rate:.1f}", lr=f"{lr:.2e}",
+                                min=f"{self.train_seconds / 60:.1f}")
+                self._log({"step": self.step, "epoch": f"{self.epoch:.3f}", "train_seconds": f"{self.train_seconds:.0f}",
+                           "lr": f"{lr:.3e}", "loss": f"{loc_m + conf_m:.4f}", "loc_loss": f"{loc_m:.4f}",
+                           "conf_loss": f"{conf_m:.4f}", "images_per_s": f"{rate:.2f}"})
+                window_loss, window_images, window_start = [], 0, time.perf_counter()
+            if self.train_seconds - last_eval >= 60 * args.eval_minutes:
+                self.validate()
+                last_eval = self.train_seconds
+                window_images, window_start = 0, time.perf_counter()
+            if self.train_seconds - last_checkpoint >= 60 * args.checkpoint_minutes:
+                self._save("last.pt")
+                plot_log(args.out)
+                last_checkpoint = self.train_seconds
+        bar.close()
+        self.validate()
+        self._save("last.pt")
+        plot_log(args.out)
+        print(f"done: {self.step} steps, {self.epoch:.1f} epochs, best validation mAP {100 * self.best_map:.2f}")
+
+
+def plot_log(run_dir: Path) -> None:
+    """loss.png: training loss (and validation mAP) against training minutes."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    with open(run_dir / "log.csv") as f:
+        rows = list(csv.DictReader(f))
+    train = [(float(r["train_seconds"]) / 60, float(r["loss"])) for r in rows if r["loss"]]
+    val = [(float(r["train_seconds"]) / 60, 100 * float(r["val_map11"])) for r in rows if r["val_map11"]]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if train:
+        ax.plot(*zip(*train), lw=0.8, label="train loss")
+    ax.set(xlabel="training minutes", ylabel="loss (loc + conf)", title=run_dir.name)
+    if val:
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*val), "o-", color="tab:red", label="val mAP (11-pt)")
+        ax2.set_ylabel("validation mAP %")
+    fig.tight_layout()
+    fig.savefig(run_dir / "loss.png", dpi=90)
+    plt.close(fig)
+
+
+def main() -> None:
+    Trainer(parse_args()).run()
+
+
+if __name__ == "__main__":
+    main()
