@@ -1,0 +1,92 @@
+//! `tinyssd` (or `tinyssd app`): the live window. Only options and start-up here;
+//! the app itself is [`tinyssd::ui::App`].
+
+use super::ModelArgs;
+use anyhow::{Context, anyhow};
+use std::process::ExitCode;
+use tinyssd::pipeline::SourceSpec;
+use tinyssd::ui::{App, Launch, SettingsStore};
+
+#[derive(Debug, clap::Args)]
+pub struct AppArgs {
+    /// Where frames come from: camera:0, camera:NAME, images:DIR (or images:a.png,b.jpg),
+    /// image:FILE or demo. Default: the first camera, else the demo.
+    #[arg(long, value_name = "SOURCE", value_parser = parse_source)]
+    source: Option<SourceSpec>,
+    /// Frames per second for image sources (default 2) and the demo (default 30).
+    #[arg(long, value_name = "N", value_parser = parse_fps)]
+    fps: Option<f32>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Neither restore nor save the remembered settings (thresholds, folders).
+    #[arg(long)]
+    no_persist: bool,
+}
+
+fn parse_source(text: &str) -> Result<SourceSpec, String> {
+    text.parse()
+        .map_err(|e: tinyssd::pipeline::SourceError| e.to_string())
+}
+
+fn parse_fps(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(fps) if fps.is_finite() && (0.1..=240.0).contains(&fps) => Ok(fps),
+        Ok(fps) => Err(format!("{fps} is not between 0.1 and 240")),
+        Err(_) => Err(format!("'{text}' is not a number")),
+    }
+}
+
+pub fn run(args: &AppArgs) -> anyhow::Result<ExitCode> {
+    // Start-up problems end the program with a message; later ones show in the window.
+    if let Some(source) = &args.source {
+        source
+            .check()
+            .with_context(|| format!("cannot use the source {source}"))?;
+    }
+    let path = args.model.path();
+    if !path.exists() {
+        return Err(anyhow!(
+            "the model file {} is missing: pass --model PATH, or train and export one (training/)",
+            path.display()
+        ));
+    }
+    let detector = args.model.detector()?;
+    let store = if args.no_persist {
+        SettingsStore::none()
+    } else {
+        SettingsStore::platform()
+    };
+    let launch = Launch {
+        source: args.source.clone(),
+        fps: args.fps,
+    };
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("tinyssd")
+            .with_inner_size([1120.0, 720.0])
+            .with_min_inner_size([640.0, 420.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "tinyssd",
+        options,
+        Box::new(move |cc| Ok(Box::new(App::new(cc, detector, launch, store)))),
+    )
+    .map_err(|e| anyhow!("cannot open the window: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_and_fps_flags_are_checked() {
+        assert_eq!(parse_source("demo"), Ok(SourceSpec::Demo));
+        assert!(parse_source("webcam").is_err_and(|e| e.contains("camera:0")));
+        assert_eq!(parse_fps("12.5"), Ok(12.5));
+        for bad in ["0", "-3", "NaN", "inf", "fast", "1000"] {
+            assert!(parse_fps(bad).is_err(), "{bad}");
+        }
+    }
+}

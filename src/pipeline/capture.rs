@@ -1,0 +1,156 @@
+//! The capture thread: reads the source (paced when the source asks for it), stamps
+//! each frame, and offers it to the worker through a latest-wins slot. A source
+//! that fails is reported, ripgrep-style (counted, shown, the loop goes on), and
+//! read again after a backoff.
+
+use super::channel::{LatestSender, Offer};
+use super::source::{FrameSource, SourceOpener};
+use super::{Frame, PipelineEvent, Shared, Waker};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// The first wait after a failure; it doubles with each failure in a row.
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// The longest wait between tries.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(4);
+/// How often a paused capture thread looks at its flags.
+const PAUSE_POLL: Duration = Duration::from_millis(50);
+
+/// The wait before try number `failures + 1`.
+pub fn backoff(failures: u32) -> Duration {
+    let factor = 1u32 << failures.saturating_sub(1).min(8);
+    (FIRST_BACKOFF * factor).min(MAX_BACKOFF)
+}
+
+/// Waits up to `wait`; true when stopping was asked for (or the stop handle is gone).
+pub(crate) fn wait_or_stop(stop: &Receiver<()>, wait: Duration) -> bool {
+    !matches!(stop.recv_timeout(wait), Err(RecvTimeoutError::Timeout))
+}
+
+pub(crate) struct CaptureLoop {
+    pub frames: LatestSender<Frame>,
+    pub events: Sender<PipelineEvent>,
+    pub stop: Receiver<()>,
+    pub shared: Arc<Shared>,
+    pub wake: Waker,
+}
+
+impl CaptureLoop {
+    pub fn run(self, opener: SourceOpener) {
+        let mut source = match opener() {
+            Ok(source) => source,
+            Err(error) => {
+                log::error!("cannot open the source: {error}");
+                self.send_event(PipelineEvent::SourceOpenFailed {
+                    message: error.to_string(),
+                });
+                return;
+            }
+        };
+        self.read_frames(source.as_mut());
+    }
+
+    /// Tells the UI what the source is, again whenever that changes (a camera
+    /// names its model and format once it is open).
+    fn announce(&self, source: &dyn FrameSource, announced: &mut String) {
+        let name = source.name();
+        if name != *announced {
+            announced.clone_from(&name);
+            self.send_event(PipelineEvent::SourceOpened {
+                source: name,
+                description: source.description(),
+            });
+        }
+    }
+
+    fn read_frames(&self, source: &mut dyn FrameSource) {
+        let mut announced = String::new();
+        self.announce(source, &mut announced);
+        let mut failures = 0u32;
+        let mut next_due = Instant::now();
+        loop {
+            if self.shared.paused.load(Ordering::Relaxed) {
+                if wait_or_stop(&self.stop, PAUSE_POLL) {
+                    return;
+                }
+                next_due = Instant::now();
+                continue;
+            }
+            if let Some(interval) = source.frame_interval() {
+                let now = Instant::now();
+                if next_due > now && wait_or_stop(&self.stop, next_due - now) {
+                    return;
+                }
+                // Keep the rhythm, but after a stall start afresh instead of bursting.
+                next_due = (next_due + interval).max(Instant::now());
+            }
+            if !matches!(
+                self.stop.try_recv(),
+                Err(crossbeam_channel::TryRecvError::Empty)
+            ) {
+                return;
+            }
+            match source.next_frame() {
+                Ok(image) => {
+                    self.announce(source, &mut announced);
+                    if failures > 0 {
+                        failures = 0;
+                        self.send_event(PipelineEvent::SourceRecovered {
+                            source: source.name(),
+                        });
+                    }
+                    let counters = &self.shared.counters;
+                    let seq = counters.captured.fetch_add(1, Ordering::Relaxed) + 1;
+                    let frame = Frame {
+                        seq,
+                        image,
+                        captured_at: Instant::now(),
+                    };
+                    if self.frames.offer(frame) == Offer::Replaced {
+                        counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    self.shared
+                        .counters
+                        .source_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                    let retry_in = backoff(failures);
+                    log::warn!("{error} (try {failures}; again in {retry_in:?})");
+                    self.send_event(PipelineEvent::SourceFailed {
+                        source: source.name(),
+                        message: error.to_string(),
+                        failures,
+                        retry_in,
+                    });
+                    if wait_or_stop(&self.stop, retry_in) {
+                        return;
+                    }
+                    next_due = Instant::now();
+                }
+            }
+        }
+    }
+
+    fn send_event(&self, event: PipelineEvent) {
+        // The receiver lives as long as the pipeline; if it is gone nobody is listening.
+        let _ = self.events.send(event);
+        (self.wake)();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap() {
+        assert_eq!(backoff(1), FIRST_BACKOFF);
+        assert_eq!(backoff(2), FIRST_BACKOFF * 2);
+        assert_eq!(backoff(3), FIRST_BACKOFF * 4);
+        assert_eq!(backoff(40), MAX_BACKOFF);
+    }
+}

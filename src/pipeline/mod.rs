@@ -1,0 +1,313 @@
+//! Frames to detections on background threads, for the app.
+//!
+//! ```text
+//! capture thread --(latest-wins slot)--> worker thread --(latest-wins slot)--> UI
+//!   FrameSource                           FrameProcessor (the Detector)        try_recv, never blocks
+//! ```
+//!
+//! The capture thread reads a [`FrameSource`] and offers each frame to the worker; a
+//! frame the worker has not taken yet is replaced by the newer one and counted as
+//! dropped, so nothing ever queues. The worker owns the [`FrameProcessor`], runs it
+//! with the newest [`DetectConfig`] and offers the [`FrameResult`] to the UI, then
+//! calls the [`Waker`] (the app passes `egui::Context::request_repaint`). Source
+//! failures and detector errors arrive as [`PipelineEvent`]s. [`Pipeline::shutdown`]
+//! (also run on drop) stops both threads and joins them within a deadline.
+
+mod camera;
+mod capture;
+mod channel;
+mod demo;
+mod source;
+mod worker;
+
+pub use camera::{CameraEntry, CameraSource, list_cameras};
+pub use capture::{FIRST_BACKOFF, MAX_BACKOFF, backoff};
+pub use channel::{LatestSender, Offer, latest};
+pub use demo::DemoSource;
+pub use source::{
+    CameraSelector, DEFAULT_IMAGE_FPS, FrameSource, ImageListSource, SourceError, SourceOpener,
+    SourceSpec, interval_for_fps, opener, read_rgb,
+};
+pub use worker::FrameProcessor;
+
+use crate::detect::{DetectConfig, Detection, Timings};
+use crossbeam_channel::{Receiver, Sender, unbounded};
+use image::RgbImage;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Called by the threads when they have something for the UI.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// How long [`Pipeline`]'s drop waits for its threads.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(1);
+
+/// One captured frame on its way to the worker.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Counts from 1 in capture order.
+    pub seq: u64,
+    pub image: RgbImage,
+    pub captured_at: Instant,
+}
+
+/// A frame with what was found in it.
+#[derive(Debug, Clone)]
+pub struct FrameResult {
+    pub seq: u64,
+    pub image: RgbImage,
+    pub detections: Vec<Detection>,
+    pub timings: Timings,
+    pub captured_at: Instant,
+    pub detected_at: Instant,
+}
+
+/// Things the UI should know that are not frames.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PipelineEvent {
+    /// The capture thread opened its source.
+    SourceOpened {
+        source: String,
+        description: String,
+    },
+    /// The source could not be opened at all; no frames will come.
+    SourceOpenFailed {
+        message: String,
+    },
+    /// The source gave no frame; it is read again after `retry_in`.
+    SourceFailed {
+        source: String,
+        message: String,
+        /// Failures in a row.
+        failures: u32,
+        retry_in: Duration,
+    },
+    /// Frames flow again after failures.
+    SourceRecovered {
+        source: String,
+    },
+    DetectFailed {
+        message: String,
+    },
+}
+
+/// Counters shared by the threads.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    captured: AtomicU64,
+    dropped: AtomicU64,
+    processed: AtomicU64,
+    stale_results: AtomicU64,
+    source_errors: AtomicU64,
+    detect_errors: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    paused: AtomicBool,
+    counters: Counters,
+}
+
+/// A snapshot of the pipeline's counters (totals since start).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PipelineStats {
+    /// Frames read from the source.
+    pub captured: u64,
+    /// Frames replaced before the worker took them (the worker was busy).
+    pub dropped: u64,
+    /// Frames the worker ran detection on.
+    pub processed: u64,
+    /// Results replaced before the UI took them.
+    pub stale_results: u64,
+    pub source_errors: u64,
+    pub detect_errors: u64,
+}
+
+/// How a shutdown went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Every thread ended and was joined before the deadline.
+    pub joined: bool,
+    pub elapsed: Duration,
+}
+
+struct Running {
+    handle: JoinHandle<()>,
+    /// Dropping it tells the thread to stop.
+    stop: Sender<()>,
+}
+
+/// Stops the threads and joins those that end before `deadline`; the others are
+/// left detached (a camera driver stuck in a read) and reported.
+fn stop_all(threads: Vec<(&'static str, Running)>, deadline: Duration) -> bool {
+    let start = Instant::now();
+    let handles: Vec<(&str, JoinHandle<()>)> = threads
+        .into_iter()
+        .map(|(name, running)| {
+            drop(running.stop);
+            (name, running.handle)
+        })
+        .collect();
+    let mut all_joined = true;
+    for (name, handle) in handles {
+        while !handle.is_finished() && start.elapsed() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if handle.is_finished() {
+            if handle.join().is_err() {
+                log::error!("the {name} thread panicked");
+            }
+        } else {
+            log::warn!("the {name} thread did not stop within {deadline:?}; leaving it");
+            all_joined = false;
+        }
+    }
+    all_joined
+}
+
+/// The running capture and worker threads, and the UI's ends of their channels.
+pub struct Pipeline {
+    capture: Option<Running>,
+    worker: Option<Running>,
+    frames: LatestSender<Frame>,
+    results: Receiver<FrameResult>,
+    events_tx: Sender<PipelineEvent>,
+    events: Receiver<PipelineEvent>,
+    configs: Sender<DetectConfig>,
+    shared: Arc<Shared>,
+    wake: Waker,
+}
+
+impl Pipeline {
+    /// Starts the threads. `config` is the first detection setting; change it with
+    /// [`Pipeline::set_config`].
+    pub fn start(
+        source: SourceOpener,
+        processor: Box<dyn FrameProcessor>,
+        config: DetectConfig,
+        wake: Waker,
+    ) -> std::io::Result<Pipeline> {
+        let (frames_tx, frames_rx) = latest::<Frame>();
+        let (results_tx, results_rx) = latest::<FrameResult>();
+        let (events_tx, events_rx) = unbounded();
+        let (configs_tx, configs_rx) = unbounded();
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
+        let shared = Arc::new(Shared::default());
+        let worker = worker::WorkerLoop {
+            processor,
+            config,
+            frames: frames_rx,
+            configs: configs_rx,
+            results: results_tx,
+            events: events_tx.clone(),
+            stop: stop_rx,
+            shared: shared.clone(),
+            wake: wake.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("tinyssd-worker".into())
+            .spawn(move || worker.run())?;
+        let mut pipeline = Pipeline {
+            capture: None,
+            worker: Some(Running {
+                handle,
+                stop: stop_tx,
+            }),
+            frames: frames_tx,
+            results: results_rx,
+            events_tx,
+            events: events_rx,
+            configs: configs_tx,
+            shared,
+            wake,
+        };
+        pipeline.switch_source(source)?;
+        Ok(pipeline)
+    }
+
+    /// Replaces the source: the old capture thread is stopped first (its last frame
+    /// may still be detected), then a new one reads `source`. The worker keeps running.
+    pub fn switch_source(&mut self, source: SourceOpener) -> std::io::Result<()> {
+        if let Some(old) = self.capture.take() {
+            stop_all(vec![("capture", old)], SHUTDOWN_DEADLINE);
+        }
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
+        let capture = capture::CaptureLoop {
+            frames: self.frames.clone(),
+            events: self.events_tx.clone(),
+            stop: stop_rx,
+            shared: self.shared.clone(),
+            wake: self.wake.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("tinyssd-capture".into())
+            .spawn(move || capture.run(source))?;
+        self.capture = Some(Running {
+            handle,
+            stop: stop_tx,
+        });
+        Ok(())
+    }
+
+    /// The newest result, if one arrived since the last call. Never blocks.
+    pub fn try_recv(&self) -> Option<FrameResult> {
+        self.results.try_iter().last()
+    }
+
+    /// The events that arrived since the last call. Never blocks.
+    pub fn events(&self) -> Vec<PipelineEvent> {
+        self.events.try_iter().collect()
+    }
+
+    /// The settings for the next frames.
+    pub fn set_config(&self, config: DetectConfig) {
+        // The worker holds the receiver until it ends; after that nothing matters.
+        let _ = self.configs.send(config);
+    }
+
+    /// Paused: the capture thread stops reading the source (the worker idles).
+    pub fn set_paused(&self, paused: bool) {
+        self.shared.paused.store(paused, Ordering::Relaxed);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.shared.paused.load(Ordering::Relaxed)
+    }
+
+    pub fn stats(&self) -> PipelineStats {
+        let c = &self.shared.counters;
+        PipelineStats {
+            captured: c.captured.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            processed: c.processed.load(Ordering::Relaxed),
+            stale_results: c.stale_results.load(Ordering::Relaxed),
+            source_errors: c.source_errors.load(Ordering::Relaxed),
+            detect_errors: c.detect_errors.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops and joins both threads, waiting at most `deadline`. Idempotent.
+    pub fn shutdown(&mut self, deadline: Duration) -> ShutdownReport {
+        let start = Instant::now();
+        let mut threads = Vec::new();
+        if let Some(capture) = self.capture.take() {
+            threads.push(("capture", capture));
+        }
+        if let Some(worker) = self.worker.take() {
+            threads.push(("worker", worker));
+        }
+        let joined = stop_all(threads, deadline);
+        ShutdownReport {
+            joined,
+            elapsed: start.elapsed(),
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.shutdown(SHUTDOWN_DEADLINE);
+    }
+}

@@ -1,0 +1,336 @@
+//! Where frames come from: the [`FrameSource`] trait, the `--source` syntax
+//! ([`SourceSpec`]) and the file-based sources (a folder or list of images, one image).
+//! Cameras live in [`super::camera`], the built-in demo in [`super::demo`].
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Frames per second for image sources when `--fps` is not given.
+pub const DEFAULT_IMAGE_FPS: f32 = 2.0;
+
+/// What can go wrong while opening or reading a source. None of these end the app
+/// once it runs: the capture thread reports them and tries again.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("'{0}' is not a source: use camera:0, camera:NAME, images:DIR, image:FILE or demo")]
+    BadSpec(String),
+    #[error("no camera found")]
+    NoCamera,
+    #[error("no camera named '{name}' (cameras: {available})")]
+    CameraNotFound { name: String, available: String },
+    #[error("camera {camera}: {message}")]
+    Camera { camera: String, message: String },
+    #[error("{}: no PNG or JPEG images there", .0.display())]
+    NoImages(PathBuf),
+    #[error("{}: {error}", path.display())]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{}: not a readable PNG or JPEG image ({message})", path.display())]
+    Decode { path: PathBuf, message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A stream of RGB frames. `next_frame` may block (a camera waits for its next frame);
+/// sources that can produce frames at any time say how often they want to be read
+/// with [`FrameSource::frame_interval`] and the capture thread paces them.
+///
+/// Not `Send`: some camera backends must stay on the thread that opened them, so a
+/// source is created on the capture thread by a [`SourceOpener`].
+pub trait FrameSource {
+    /// A short name for the window ("demo", "camera 0").
+    fn name(&self) -> String;
+    /// One line saying what it shows.
+    fn description(&self) -> String {
+        self.name()
+    }
+    /// The next frame, or why there is none. After an error the capture thread waits
+    /// (with backoff) and calls again, so a source should reopen itself if it can.
+    fn next_frame(&mut self) -> Result<RgbImage, SourceError>;
+    /// The wanted time between frames; `None` for sources that pace themselves.
+    fn frame_interval(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// Creates the source on the capture thread.
+pub type SourceOpener = Box<dyn FnOnce() -> Result<Box<dyn FrameSource>, SourceError> + Send>;
+
+/// An opener for a source that can be moved between threads (files, fakes in tests).
+pub fn opener<S: FrameSource + Send + 'static>(source: S) -> SourceOpener {
+    Box::new(move || Ok(Box::new(source) as Box<dyn FrameSource>))
+}
+
+/// Which camera: by index or by (part of) its name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CameraSelector {
+    Index(u32),
+    Name(String),
+}
+
+impl fmt::Display for CameraSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CameraSelector::Index(index) => write!(f, "{index}"),
+            CameraSelector::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// The `--source` argument: `camera:0`, `camera:NAME`, `images:DIR` (or
+/// `images:a.png,b.jpg`), `image:FILE` or `demo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SourceSpec {
+    Camera(CameraSelector),
+    Images(Vec<PathBuf>),
+    Image(PathBuf),
+    Demo,
+}
+
+impl FromStr for SourceSpec {
+    type Err = SourceError;
+
+    fn from_str(text: &str) -> Result<SourceSpec, SourceError> {
+        let bad = || SourceError::BadSpec(text.to_string());
+        if text == "demo" {
+            return Ok(SourceSpec::Demo);
+        }
+        if text == "camera" {
+            return Ok(SourceSpec::Camera(CameraSelector::Index(0)));
+        }
+        let (kind, rest) = text.split_once(':').ok_or_else(bad)?;
+        if rest.is_empty() {
+            return Err(bad());
+        }
+        match kind {
+            "camera" => Ok(SourceSpec::Camera(match rest.parse::<u32>() {
+                Ok(index) => CameraSelector::Index(index),
+                Err(_) => CameraSelector::Name(rest.to_string()),
+            })),
+            "images" => Ok(SourceSpec::Images(
+                rest.split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(PathBuf::from)
+                    .collect(),
+            )),
+            "image" => Ok(SourceSpec::Image(PathBuf::from(rest))),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceSpec::Camera(camera) => write!(f, "camera:{camera}"),
+            SourceSpec::Images(paths) => {
+                let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                write!(f, "images:{}", list.join(","))
+            }
+            SourceSpec::Image(path) => write!(f, "image:{}", path.display()),
+            SourceSpec::Demo => f.write_str("demo"),
+        }
+    }
+}
+
+impl SourceSpec {
+    /// Cheap checks worth failing on at startup: the files exist, a folder has images.
+    /// Cameras are not checked (a missing camera is a runtime fault, retried).
+    pub fn check(&self) -> Result<(), SourceError> {
+        match self {
+            SourceSpec::Camera(_) | SourceSpec::Demo => Ok(()),
+            SourceSpec::Images(paths) => ImageListSource::new(paths, DEFAULT_IMAGE_FPS).map(|_| ()),
+            SourceSpec::Image(path) => {
+                ImageListSource::new(std::slice::from_ref(path), DEFAULT_IMAGE_FPS).map(|_| ())
+            }
+        }
+    }
+
+    /// Opens the source on the capture thread (see [`SourceSpec::open`]).
+    pub fn opener(&self, fps: Option<f32>) -> SourceOpener {
+        let spec = self.clone();
+        Box::new(move || spec.open(fps))
+    }
+
+    /// Opens the source. `fps` paces image and demo sources (`None`: their default);
+    /// a camera runs at its own rate. A camera is opened lazily by its first frame,
+    /// so a missing camera shows up as a frame error, not here.
+    pub fn open(&self, fps: Option<f32>) -> Result<Box<dyn FrameSource>, SourceError> {
+        Ok(match self {
+            SourceSpec::Camera(selector) => Box::new(super::CameraSource::new(selector.clone())),
+            SourceSpec::Images(paths) => Box::new(ImageListSource::new(
+                paths,
+                fps.unwrap_or(DEFAULT_IMAGE_FPS),
+            )?),
+            SourceSpec::Image(path) => Box::new(ImageListSource::new(
+                std::slice::from_ref(path),
+                fps.unwrap_or(DEFAULT_IMAGE_FPS),
+            )?),
+            SourceSpec::Demo => Box::new(super::DemoSource::new(
+                fps.unwrap_or(super::demo::DEFAULT_FPS),
+            )?),
+        })
+    }
+}
+
+/// The time between frames at `fps` frames per second (at least 1 ms, at most 10 s).
+pub fn interval_for_fps(fps: f32) -> Duration {
+    let fps = if fps.is_finite() { fps } else { 1.0 };
+    let micros = (1e6 / f64::from(fps.max(0.1))).round().max(1000.0);
+    Duration::from_micros(micros as u64)
+}
+
+fn is_image_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+}
+
+/// Decodes a PNG or JPEG file to RGB.
+pub fn read_rgb(path: &Path) -> Result<RgbImage, SourceError> {
+    let reader = image::ImageReader::open(path).map_err(|error| SourceError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    let reader = reader
+        .with_guessed_format()
+        .map_err(|error| SourceError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+    let image = reader.decode().map_err(|e| SourceError::Decode {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(image.to_rgb8())
+}
+
+/// Images played in a loop at a fixed rate: the files of a folder (sorted by name)
+/// and/or files given one by one. Each frame is decoded when it is due, so a large
+/// folder costs no memory; an unreadable file is reported and the next one follows.
+pub struct ImageListSource {
+    files: Vec<PathBuf>,
+    next: usize,
+    interval: Duration,
+    name: String,
+}
+
+impl ImageListSource {
+    pub fn new(paths: &[PathBuf], fps: f32) -> Result<ImageListSource, SourceError> {
+        let mut files = Vec::new();
+        for path in paths {
+            if path.is_dir() {
+                let entries = std::fs::read_dir(path).map_err(|error| SourceError::Io {
+                    path: path.clone(),
+                    error,
+                })?;
+                let mut found: Vec<PathBuf> = entries
+                    .filter_map(|entry| entry.ok().map(|e| e.path()))
+                    .filter(|p| p.is_file() && is_image_file(p))
+                    .collect();
+                if found.is_empty() {
+                    return Err(SourceError::NoImages(path.clone()));
+                }
+                found.sort();
+                files.extend(found);
+            } else if path.is_file() {
+                files.push(path.clone());
+            } else {
+                return Err(SourceError::Io {
+                    path: path.clone(),
+                    error: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "no such file or folder",
+                    ),
+                });
+            }
+        }
+        let name = match paths {
+            [one] => one.display().to_string(),
+            _ => format!("{} images", files.len()),
+        };
+        if files.is_empty() {
+            return Err(SourceError::Other("no images given".to_string()));
+        }
+        Ok(ImageListSource {
+            files,
+            next: 0,
+            interval: interval_for_fps(fps),
+            name,
+        })
+    }
+
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+}
+
+impl FrameSource for ImageListSource {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn description(&self) -> String {
+        format!(
+            "{} ({} file{} at {:.1} fps, in a loop)",
+            self.name,
+            self.files.len(),
+            if self.files.len() == 1 { "" } else { "s" },
+            1.0 / self.interval.as_secs_f32()
+        )
+    }
+
+    fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
+        let path = &self.files[self.next % self.files.len()];
+        self.next = (self.next + 1) % self.files.len();
+        read_rgb(path)
+    }
+
+    fn frame_interval(&self) -> Option<Duration> {
+        Some(self.interval)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_kind_of_source() {
+        assert_eq!("demo".parse::<SourceSpec>().ok(), Some(SourceSpec::Demo));
+        assert_eq!(
+            "camera:1".parse::<SourceSpec>().ok(),
+            Some(SourceSpec::Camera(CameraSelector::Index(1)))
+        );
+        assert_eq!(
+            "camera:HD Webcam".parse::<SourceSpec>().ok(),
+            Some(SourceSpec::Camera(CameraSelector::Name("HD Webcam".into())))
+        );
+        assert_eq!(
+            "images:a.png,b.jpg".parse::<SourceSpec>().ok(),
+            Some(SourceSpec::Images(vec!["a.png".into(), "b.jpg".into()]))
+        );
+        assert_eq!(
+            "image:x.png".parse::<SourceSpec>().ok(),
+            Some(SourceSpec::Image("x.png".into()))
+        );
+        for bad in ["", "video:1", "camera:", "images"] {
+            assert!(bad.parse::<SourceSpec>().is_err(), "{bad}");
+        }
+        let spec = SourceSpec::Camera(CameraSelector::Index(0));
+        assert_eq!(spec.to_string().parse::<SourceSpec>().ok(), Some(spec));
+    }
+
+    #[test]
+    fn intervals_stay_sane() {
+        assert_eq!(interval_for_fps(10.0), Duration::from_millis(100));
+        assert_eq!(interval_for_fps(0.0), Duration::from_secs(10));
+        assert_eq!(interval_for_fps(f32::NAN), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,306 @@
+//! The one [`App`]: starts the pipeline, takes its results each frame without
+//! blocking, lays out the panels and applies the [`Command`]s they return.
+
+use super::command::Command;
+use super::panels;
+use super::settings::SettingsStore;
+use super::state::AppState;
+use crate::detect::{DetectConfig, Detector};
+use crate::pipeline::{Pipeline, SHUTDOWN_DEADLINE, ShutdownReport, SourceSpec};
+use egui::{ColorImage, TextureHandle, TextureOptions};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often the live numbers go to the log (at `info` level).
+const LOG_STATS_EVERY: Duration = Duration::from_secs(5);
+
+/// How the app starts.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// `None`: the first camera, or the demo when there is none.
+    pub source: Option<SourceSpec>,
+    /// Frames per second for image and demo sources.
+    pub fps: Option<f32>,
+}
+
+/// The frame on screen as a texture, updated in place.
+#[derive(Default)]
+struct VideoTexture {
+    handle: Option<TextureHandle>,
+    seq: u64,
+}
+
+impl VideoTexture {
+    fn show(&mut self, ctx: &egui::Context, state: &AppState) {
+        let Some(frame) = &state.current else { return };
+        if self.handle.is_some() && frame.seq == self.seq {
+            return;
+        }
+        let size = [frame.image.width() as usize, frame.image.height() as usize];
+        let image = ColorImage::from_rgb(size, frame.image.as_raw());
+        match &mut self.handle {
+            Some(handle) => handle.set(image, TextureOptions::LINEAR),
+            None => {
+                self.handle = Some(ctx.load_texture("video", image, TextureOptions::LINEAR));
+            }
+        }
+        self.seq = frame.seq;
+    }
+}
+
+pub struct App {
+    state: AppState,
+    pipeline: Option<Pipeline>,
+    video: VideoTexture,
+    /// The settings the worker has, to send only changes.
+    sent_config: Option<DetectConfig>,
+    fps: Option<f32>,
+    last_stats_log: Instant,
+    quit_requested: bool,
+}
+
+impl App {
+    /// The real app: restores the settings, picks the source and starts the threads.
+    pub fn new(
+        cc: &eframe::CreationContext<'_>,
+        detector: Detector,
+        launch: Launch,
+        store: SettingsStore,
+    ) -> App {
+        let mut state = AppState::new(
+            detector.class_names().to_vec(),
+            detector.default_config(),
+            store,
+        );
+        state.refresh_cameras();
+        let source = launch
+            .source
+            .clone()
+            .unwrap_or_else(|| match state.cameras.first() {
+                Some(camera) => {
+                    SourceSpec::Camera(crate::pipeline::CameraSelector::Index(camera.index))
+                }
+                None => {
+                    state.source_note = Some(
+                        "No camera found: showing the demo. Pick a camera in the side panel \
+                         once one is connected (Refresh lists them again)."
+                            .to_string(),
+                    );
+                    SourceSpec::Demo
+                }
+            });
+        let ctx = cc.egui_ctx.clone();
+        let wake = Arc::new(move || ctx.request_repaint());
+        let mut app = App::headless(state);
+        app.fps = launch.fps;
+        match Pipeline::start(
+            source.opener(launch.fps),
+            Box::new(detector),
+            app.state.worker_config(),
+            wake,
+        ) {
+            Ok(pipeline) => {
+                app.sent_config = Some(app.state.worker_config());
+                app.pipeline = Some(pipeline);
+            }
+            Err(error) => app
+                .state
+                .notify_error(format!("cannot start the capture threads: {error}")),
+        }
+        app
+    }
+
+    /// The app without threads: tests feed [`AppState`] directly.
+    pub fn headless(state: AppState) -> App {
+        App {
+            state,
+            pipeline: None,
+            video: VideoTexture::default(),
+            sent_config: None,
+            fps: None,
+            last_stats_log: Instant::now(),
+            quit_requested: false,
+        }
+    }
+
+    /// The app over a pipeline started elsewhere (with a fake source, say).
+    pub fn with_pipeline(state: AppState, pipeline: Pipeline) -> App {
+        App {
+            pipeline: Some(pipeline),
+            ..App::headless(state)
+        }
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn state_mut(&mut self) -> &mut AppState {
+        &mut self.state
+    }
+
+    pub fn pipeline(&self) -> Option<&Pipeline> {
+        self.pipeline.as_ref()
+    }
+
+    /// Whether Quit (Q, Esc, the button) was asked for; the window then closes.
+    pub fn quit_requested(&self) -> bool {
+        self.quit_requested
+    }
+
+    /// Whether the texture shows the current frame.
+    pub fn texture_seq(&self) -> Option<u64> {
+        self.video.handle.as_ref().map(|_| self.video.seq)
+    }
+
+    /// One UI pass: take what the threads sent, draw, apply the commands.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        let now = Instant::now();
+        let mut commands = panels::shortcuts(ui);
+        self.poll(now);
+        self.video.show(ui.ctx(), &self.state);
+        self.state
+            .stats
+            .on_ui_frame(now, self.pipeline.as_ref().map(Pipeline::stats));
+
+        panels::top_bar(ui, &mut self.state, &mut commands);
+        panels::status_bar(ui, &self.state);
+        panels::side_panel(ui, &mut self.state, &mut commands);
+        panels::video(ui, &self.state, self.video.handle.as_ref());
+
+        for command in commands {
+            self.run(command, ui.ctx());
+        }
+        self.sync_config();
+        if now.duration_since(self.last_stats_log) >= LOG_STATS_EVERY {
+            self.last_stats_log = now;
+            log::info!("{}", self.state.stats.summary());
+        }
+        // Keep the numbers and notices fresh while no frames arrive (paused, failing).
+        ui.ctx().request_repaint_after(Duration::from_millis(250));
+    }
+
+    /// Takes events and the newest result; never blocks.
+    fn poll(&mut self, now: Instant) {
+        let Some(pipeline) = &self.pipeline else {
+            return;
+        };
+        for event in pipeline.events() {
+            self.state.on_event(event);
+        }
+        if let Some(result) = pipeline.try_recv() {
+            // A frame means the source works, whatever the last event said.
+            self.state.source_error = None;
+            self.state.on_result(result, now);
+        }
+    }
+
+    fn sync_config(&mut self) {
+        let config = self.state.worker_config();
+        if self.sent_config.as_ref() != Some(&config) {
+            if let Some(pipeline) = &self.pipeline {
+                pipeline.set_config(config.clone());
+            }
+            self.sent_config = Some(config);
+        }
+    }
+
+    /// Applies one app-wide action.
+    pub fn run(&mut self, command: Command, ctx: &egui::Context) {
+        match command {
+            Command::TogglePause => {
+                self.state.paused = !self.state.paused;
+                if let Some(pipeline) = &self.pipeline {
+                    pipeline.set_paused(self.state.paused);
+                }
+            }
+            Command::Snapshot => match self.state.save_snapshot() {
+                Ok(path) => self.state.notify(format!("saved {}", path.display())),
+                Err(error) => self.state.notify_error(format!("snapshot: {error}")),
+            },
+            Command::Quit => {
+                self.quit_requested = true;
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+            Command::SaveProfile => match self.state.save_profile() {
+                Ok(path) => self.state.notify(format!("saved {}", path.display())),
+                Err(error) => self.state.notify_error(error.to_string()),
+            },
+            Command::LoadProfile => self.state.load_profile(),
+            Command::ResetDefaults => {
+                self.state.reset_to_defaults();
+                self.state.notify("the model's default thresholds");
+            }
+            Command::UseCamera(index) => self.switch_source(SourceSpec::Camera(
+                crate::pipeline::CameraSelector::Index(index),
+            )),
+            Command::UseDemo => self.switch_source(SourceSpec::Demo),
+            Command::RefreshCameras => {
+                self.state.refresh_cameras();
+                let found = self.state.cameras.len();
+                self.state.notify(format!(
+                    "{found} camera{} found",
+                    if found == 1 { "" } else { "s" }
+                ));
+            }
+        }
+    }
+
+    fn switch_source(&mut self, source: SourceSpec) {
+        let Some(pipeline) = &mut self.pipeline else {
+            return;
+        };
+        self.state.source_error = None;
+        self.state.source_note = None;
+        if let Err(error) = pipeline.switch_source(source.opener(self.fps)) {
+            self.state
+                .notify_error(format!("cannot start reading {source}: {error}"));
+        }
+        self.state.source_name = source.to_string();
+    }
+
+    /// Stops the threads (also done on drop); saves the settings.
+    pub fn shutdown(&mut self) -> Option<ShutdownReport> {
+        if let Err(error) = self.state.save_settings() {
+            log::warn!("cannot save the settings: {error}");
+        }
+        let report = self.pipeline.as_mut()?.shutdown(SHUTDOWN_DEADLINE);
+        log::info!("{}", self.state.stats.summary());
+        log::info!(
+            "threads stopped in {:.0} ms{}",
+            report.elapsed.as_secs_f32() * 1000.0,
+            if report.joined {
+                ""
+            } else {
+                " (some left running)"
+            }
+        );
+        Some(report)
+    }
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        if let Some(seconds) = frame
+            .info()
+            .cpu_usage
+            .filter(|s| s.is_finite() && *s >= 0.0)
+        {
+            self.state
+                .stats
+                .ui_frame
+                .push(Duration::from_secs_f32(seconds));
+        }
+        self.show(ui);
+    }
+
+    fn save(&mut self, _storage: &mut dyn eframe::Storage) {
+        if let Err(error) = self.state.save_settings() {
+            log::warn!("cannot save the settings: {error}");
+        }
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.shutdown();
+    }
+}

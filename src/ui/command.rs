@@ -1,0 +1,18 @@
+//! App-wide actions: the drawing code returns them, [`super::App`] applies them once
+//! at the end of the frame.
+
+/// Something the whole app does.
+#[must_use]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    TogglePause,
+    Snapshot,
+    Quit,
+    SaveProfile,
+    LoadProfile,
+    ResetDefaults,
+    /// Read this camera instead of the current source.
+    UseCamera(u32),
+    UseDemo,
+    RefreshCameras,
+}

@@ -1,0 +1,20 @@
+//! The desktop app, eframe_template-shaped: [`App`] lays out the panels, [`AppState`]
+//! holds everything apart from drawing, [`Settings`] are what is remembered
+//! (thresholds as a [`crate::detect::ThresholdProfile`], shared with `tinyssd tune`), and
+//! app-wide actions travel as [`Command`]s applied at the end of each frame.
+
+mod app;
+mod command;
+mod panels;
+mod settings;
+mod state;
+mod stats;
+
+pub use app::{App, Launch};
+pub use command::Command;
+pub use panels::{NO_CAMERA, SIDE_PANEL_WIDTH, color32};
+pub use settings::{
+    Settings, SettingsError, SettingsStore, default_profile_path, default_snapshot_dir,
+};
+pub use state::{AppState, DETECT_FLOOR, Notice, SnapshotError, snapshot_name};
+pub use stats::{FrameHistory, LiveStats, MeanDuration, RateMeter};

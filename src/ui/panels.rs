@@ -1,0 +1,318 @@
+//! The drawing: the top bar (controls, messages), the status bar (live numbers),
+//! the side panel (sources, sliders, profiles) and the video with its overlay.
+//! Each function reads or edits [`AppState`] and returns [`Command`]s.
+
+use super::command::Command;
+use super::state::AppState;
+use crate::detect::{class_color, label_text_color};
+use egui::{
+    Color32, CornerRadius, FontId, Key, Modifiers, Pos2, Rect, RichText, Sense, Stroke, StrokeKind,
+    TextureHandle, Vec2,
+};
+use std::time::Instant;
+
+/// Widest the side panel starts.
+pub const SIDE_PANEL_WIDTH: f32 = 330.0;
+/// The camera note when the list is simply empty.
+pub const NO_CAMERA: &str = "No camera found.";
+const ERROR_COLOR: Color32 = Color32::from_rgb(230, 80, 70);
+
+pub fn color32(class_id: usize) -> Color32 {
+    let [r, g, b] = class_color(class_id);
+    Color32::from_rgb(r, g, b)
+}
+
+/// Space pauses, S saves a snapshot, Q or Esc quits; not while typing in a field.
+/// Runs before any widget so a focused button does not also take the space bar.
+pub fn shortcuts(ui: &mut egui::Ui) -> Vec<Command> {
+    if ui.ctx().text_edit_focused() {
+        return Vec::new();
+    }
+    ui.input_mut(|input| {
+        let mut commands = Vec::new();
+        let mut pressed = |key| input.consume_key(Modifiers::NONE, key);
+        if pressed(Key::Space) {
+            commands.push(Command::TogglePause);
+        }
+        if pressed(Key::S) {
+            commands.push(Command::Snapshot);
+        }
+        if pressed(Key::Q) | pressed(Key::Escape) {
+            commands.push(Command::Quit);
+        }
+        commands
+    })
+}
+
+pub fn top_bar(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Command>) {
+    egui::Panel::top("top_bar").show(ui, |ui| {
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            ui.heading("tinyssd");
+            ui.separator();
+            ui.label(RichText::new(&state.source_name).strong())
+                .on_hover_text(&state.source_description);
+            ui.separator();
+            let pause = if state.paused { "Resume" } else { "Pause" };
+            if ui.button(pause).on_hover_text("Space").clicked() {
+                commands.push(Command::TogglePause);
+            }
+            if ui
+                .button("Snapshot")
+                .on_hover_text("S: save the frame with its boxes as PNG")
+                .clicked()
+            {
+                commands.push(Command::Snapshot);
+            }
+            ui.label("to");
+            ui.add(
+                egui::TextEdit::singleline(&mut state.snapshot_dir)
+                    .desired_width(260.0)
+                    .hint_text("snapshot folder"),
+            )
+            .accessible_name("snapshot folder");
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button("Quit").on_hover_text("Q or Esc").clicked() {
+                    commands.push(Command::Quit);
+                }
+            });
+        });
+        if let Some(error) = &state.source_error {
+            banner(ui, ERROR_COLOR, error);
+        }
+        if let Some(note) = &state.source_note {
+            banner(ui, Color32::from_rgb(90, 150, 220), note);
+        }
+        if let Some(notice) = state.live_notice(Instant::now()) {
+            let color = if notice.is_error {
+                ERROR_COLOR
+            } else {
+                ui.visuals().text_color()
+            };
+            ui.colored_label(color, &notice.text);
+        }
+        ui.add_space(2.0);
+    });
+}
+
+fn banner(ui: &mut egui::Ui, color: Color32, text: &str) {
+    egui::Frame::new()
+        .fill(color.gamma_multiply(0.25))
+        .stroke(Stroke::new(1.0, color))
+        .corner_radius(CornerRadius::same(4))
+        .inner_margin(6.0)
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(RichText::new(text).color(ui.visuals().strong_text_color()));
+        });
+}
+
+pub fn status_bar(ui: &mut egui::Ui, state: &AppState) {
+    egui::Panel::bottom("status_bar").show(ui, |ui| {
+        ui.add_space(2.0);
+        ui.horizontal(|ui| {
+            state.stats.ui(ui);
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.label(RichText::new("Space pause · S snapshot · Q/Esc quit").weak());
+            });
+        });
+    });
+}
+
+pub fn side_panel(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Command>) {
+    egui::Panel::left("controls")
+        .default_size(SIDE_PANEL_WIDTH)
+        .resizable(true)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                ui.add_space(4.0);
+                source_section(ui, state, commands);
+                ui.separator();
+                ui.scope(|ui| threshold_section(ui, state));
+                ui.separator();
+                profile_section(ui, state, commands);
+            });
+        });
+}
+
+fn source_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        let has_cameras = !state.cameras.is_empty();
+        let label = ui.label("Camera");
+        let picker = ui.add_enabled_ui(has_cameras, |ui| {
+            egui::ComboBox::from_id_salt("camera")
+                .selected_text(if has_cameras {
+                    "choose…"
+                } else {
+                    "none found"
+                })
+                .width(110.0)
+                .show_ui(ui, |ui| {
+                    for camera in &state.cameras {
+                        let label = format!("{}: {}", camera.index, camera.name);
+                        if ui.selectable_label(false, label).clicked() {
+                            commands.push(Command::UseCamera(camera.index));
+                        }
+                    }
+                })
+                .response
+                .labelled_by(label.id)
+        });
+        if let Some(note) = &state.camera_note {
+            picker.inner.on_disabled_hover_text(note);
+        }
+        if ui
+            .button("Refresh")
+            .on_hover_text("List the cameras again")
+            .clicked()
+        {
+            commands.push(Command::RefreshCameras);
+        }
+        if ui
+            .button("Demo")
+            .on_hover_text("The built-in demo")
+            .clicked()
+        {
+            commands.push(Command::UseDemo);
+        }
+    });
+    // A failure to list the cameras is worth a line; "none found" says the rest.
+    if let Some(note) = state
+        .camera_note
+        .as_ref()
+        .filter(|_| state.cameras.is_empty())
+        && note != NO_CAMERA
+    {
+        ui.label(RichText::new(note).weak());
+    }
+}
+
+fn threshold_section(ui: &mut egui::Ui, state: &mut AppState) {
+    ui.spacing_mut().slider_width = 130.0;
+    egui::Grid::new("global_sliders")
+        .num_columns(2)
+        .show(ui, |ui| {
+            ui.label("All classes");
+            let mut all = state.all_threshold;
+            let response = ui
+                .add(egui::Slider::new(&mut all, 0.0..=1.0).fixed_decimals(2))
+                .accessible_name("all classes threshold")
+                .on_hover_text("Moves every class's threshold together");
+            if response.changed() {
+                state.set_all_thresholds(all);
+            }
+            ui.end_row();
+            ui.label("NMS IoU");
+            ui.add(egui::Slider::new(&mut state.nms_iou, 0.05..=1.0).fixed_decimals(2))
+                .accessible_name("NMS IoU")
+                .on_hover_text(
+                    "Boxes of one class overlapping a better one more than this are merged",
+                );
+            ui.end_row();
+        });
+    ui.add_space(4.0);
+    let counts = state.counts();
+    ui.spacing_mut().item_spacing.y = 1.0;
+    ui.spacing_mut().interact_size.y = 18.0;
+    egui::Grid::new("classes")
+        .num_columns(3)
+        .striped(true)
+        .show(ui, |ui| {
+            for id in 1..state.class_names.len() {
+                let name = state.class_names[id].clone();
+                ui.horizontal(|ui| {
+                    let (swatch, _) = ui.allocate_exact_size(Vec2::splat(10.0), Sense::hover());
+                    ui.painter().rect_filled(swatch, 2.0, color32(id));
+                    ui.checkbox(&mut state.shown[id], &name)
+                        .on_hover_text(format!("Show {name} boxes"));
+                });
+                ui.add(egui::Slider::new(&mut state.thresholds[id], 0.0..=1.0).fixed_decimals(2))
+                    .accessible_name(format!("{name} threshold"));
+                let count = counts.get(id).copied().unwrap_or(0);
+                let text = RichText::new(count.to_string()).monospace();
+                ui.label(if count == 0 || !state.shown[id] {
+                    text.weak()
+                } else {
+                    text.strong()
+                })
+                .accessible_name(format!("{name} count"));
+                ui.end_row();
+            }
+        });
+}
+
+fn profile_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Command>) {
+    ui.label("Threshold profile (JSON)");
+    ui.add(egui::TextEdit::singleline(&mut state.profile_path).desired_width(f32::INFINITY))
+        .accessible_name("profile file");
+    ui.horizontal(|ui| {
+        if ui.button("Save").clicked() {
+            commands.push(Command::SaveProfile);
+        }
+        if ui.button("Load").clicked() {
+            commands.push(Command::LoadProfile);
+        }
+        if ui
+            .button("Defaults")
+            .on_hover_text("The model's suggested thresholds")
+            .clicked()
+        {
+            commands.push(Command::ResetDefaults);
+        }
+    });
+}
+
+/// The newest frame, fitted to the panel, with the visible boxes drawn over it.
+pub fn video(ui: &mut egui::Ui, state: &AppState, texture: Option<&TextureHandle>) {
+    egui::CentralPanel::default().show(ui, |ui| {
+        let (Some(texture), Some(frame)) = (texture, state.current.as_ref()) else {
+            ui.centered_and_justified(|ui| {
+                let what = if state.source_name.is_empty() {
+                    "the source"
+                } else {
+                    state.source_name.as_str()
+                };
+                ui.label(format!("Waiting for frames from {what}…"));
+            });
+            return;
+        };
+        let available = ui.available_rect_before_wrap();
+        let (width, height) = (frame.image.width() as f32, frame.image.height() as f32);
+        let scale = (available.width() / width).min(available.height() / height);
+        let rect = Rect::from_center_size(available.center(), Vec2::new(width, height) * scale);
+        ui.allocate_rect(rect, Sense::hover());
+        let painter = ui.painter_at(rect);
+        let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
+        painter.image(texture.id(), rect, uv, Color32::WHITE);
+        let font = FontId::proportional(14.0);
+        for detection in state.visible_detections() {
+            let color = color32(detection.class_id);
+            let b = &detection.bbox;
+            let to_screen = |x: f32, y: f32| rect.min + Vec2::new(x, y) * scale;
+            let bbox = Rect::from_min_max(to_screen(b.x_min, b.y_min), to_screen(b.x_max, b.y_max));
+            painter.rect_stroke(bbox, 0.0, Stroke::new(2.0, color), StrokeKind::Inside);
+            let text = format!("{} {:.2}", detection.label, detection.score);
+            let [r, g, b] = label_text_color(detection.class_id);
+            let text_color = Color32::from_rgb(r, g, b);
+            let galley = painter.layout_no_wrap(text, font.clone(), text_color);
+            let tag_size = galley.size() + Vec2::new(6.0, 2.0);
+            // Above the box, or inside it when the box touches the top.
+            let tag_min = if bbox.min.y - tag_size.y >= rect.min.y {
+                bbox.min - Vec2::new(0.0, tag_size.y)
+            } else {
+                bbox.min
+            };
+            let tag = Rect::from_min_size(tag_min, tag_size);
+            painter.rect_filled(tag, 2.0, color);
+            painter.galley(tag.min + Vec2::new(3.0, 1.0), galley, text_color);
+        }
+        if state.paused {
+            let galley =
+                painter.layout_no_wrap("PAUSED".into(), FontId::proportional(18.0), Color32::WHITE);
+            let size = galley.size() + Vec2::new(16.0, 8.0);
+            let tag = Rect::from_min_size(rect.right_top() + Vec2::new(-size.x - 8.0, 8.0), size);
+            painter.rect_filled(tag, 4.0, Color32::from_black_alpha(180));
+            painter.galley(tag.min + Vec2::new(8.0, 4.0), galley, Color32::WHITE);
+        }
+    });
+}

@@ -1,0 +1,164 @@
+//! What the app remembers between runs, in the platform's config folder: the
+//! thresholds last used (a [`ThresholdProfile`], the format `tinyssd tune` writes and
+//! the profile buttons save and load), hidden classes and the folders. Derives serde
+//! with `#[serde(default)]`, so files written by older versions still load.
+
+use crate::detect::ThresholdProfile;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot write {}: {error}", path.display())]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot encode the settings: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), SettingsError> {
+    let io = |error| SettingsError::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let text = serde_json::to_string_pretty(value)?;
+    // Write then rename, so a crash never leaves half a file.
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, text + "\n").map_err(io)?;
+    std::fs::rename(&temporary, path).map_err(io)
+}
+
+/// Kept between runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// The thresholds in use when the app last closed.
+    pub profile: ThresholdProfile,
+    /// Classes whose boxes are hidden, by name.
+    pub hidden: BTreeSet<String>,
+    /// The profile file last saved or loaded (the text field's content).
+    pub profile_path: String,
+    /// Where snapshots go.
+    pub snapshot_dir: String,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            profile: ThresholdProfile::default(),
+            hidden: BTreeSet::new(),
+            profile_path: default_profile_path().display().to_string(),
+            snapshot_dir: default_snapshot_dir().display().to_string(),
+        }
+    }
+}
+
+impl Settings {
+    /// The settings if every threshold is a number in 0..=1.
+    fn checked(self) -> Result<Settings, String> {
+        let values = self
+            .profile
+            .thresholds
+            .iter()
+            .map(|(name, v)| (name.as_str(), *v))
+            .chain(std::iter::once(("nms_iou", self.profile.nms_iou)));
+        for (what, value) in values {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(format!("{what} is {value}, not between 0 and 1"));
+            }
+        }
+        Ok(self)
+    }
+}
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "tinyssd")
+}
+
+/// The user's pictures folder, else their home folder, else the current folder.
+pub fn default_snapshot_dir() -> PathBuf {
+    let dirs = directories::UserDirs::new();
+    dirs.as_ref()
+        .and_then(|d| d.picture_dir().map(Path::to_path_buf))
+        .or_else(|| dirs.as_ref().map(|d| d.home_dir().join("Pictures")))
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// `profile.json` in the platform config folder (or the current folder).
+pub fn default_profile_path() -> PathBuf {
+    project_dirs()
+        .map(|d| d.config_dir().join("profile.json"))
+        .unwrap_or_else(|| PathBuf::from("tinyssd-profile.json"))
+}
+
+/// Where [`Settings`] live: a file, or nowhere (tests, `--no-persist`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsStore {
+    path: Option<PathBuf>,
+}
+
+impl SettingsStore {
+    /// `settings.json` in the platform config folder
+    /// (`~/.config/tinyssd/` on Linux).
+    pub fn platform() -> SettingsStore {
+        SettingsStore {
+            path: project_dirs().map(|d| d.config_dir().join("settings.json")),
+        }
+    }
+
+    pub fn at(path: PathBuf) -> SettingsStore {
+        SettingsStore { path: Some(path) }
+    }
+
+    pub fn none() -> SettingsStore {
+        SettingsStore { path: None }
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The stored settings; defaults when there are none yet. A damaged file gives
+    /// the defaults and the reason, never an error that stops the app.
+    pub fn load(&self) -> (Settings, Option<String>) {
+        let Some(path) = &self.path else {
+            return (Settings::default(), None);
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return (Settings::default(), None);
+            }
+            Err(e) => {
+                return (
+                    Settings::default(),
+                    Some(format!("cannot read {}: {e}", path.display())),
+                );
+            }
+        };
+        let loaded = serde_json::from_str::<Settings>(&text).map_err(|e| e.to_string());
+        match loaded.and_then(Settings::checked) {
+            Ok(settings) => (settings, None),
+            Err(e) => (
+                Settings::default(),
+                Some(format!(
+                    "ignored the saved settings {} ({e}); using the defaults",
+                    path.display()
+                )),
+            ),
+        }
+    }
+
+    pub fn save(&self, settings: &Settings) -> Result<(), SettingsError> {
+        match &self.path {
+            Some(path) => write_json(path, settings),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! The app's state, apart from any drawing: thresholds, what is shown, the newest
+//! frame, live numbers and messages. The panels read and edit it; tests drive it
+//! directly.
+
+use super::settings::{Settings, SettingsError, SettingsStore};
+use super::stats::LiveStats;
+use crate::detect::{DetectConfig, Detection, ProfileError, ThresholdProfile, draw_detections};
+use crate::pipeline::{CameraEntry, FrameResult, PipelineEvent, list_cameras};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The worker reports every box at least this confident (or down to the class's
+/// slider, when lower); the UI filters by the sliders, so they act at once.
+pub const DETECT_FLOOR: f32 = 0.1;
+/// How long a notice stays up.
+pub const NOTICE_FOR: Duration = Duration::from_secs(6);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("no frame to save yet")]
+    NoFrame,
+    #[error("cannot create the snapshot folder {}: {error}", path.display())]
+    Folder {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot write {}: {error}", path.display())]
+    Write {
+        path: PathBuf,
+        error: image::ImageError,
+    },
+}
+
+/// A one-line message for the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub is_error: bool,
+    pub since: Instant,
+}
+
+pub struct AppState {
+    pub class_names: Vec<String>,
+    /// The model's suggestion, for "Defaults".
+    pub defaults: DetectConfig,
+    /// Per class id; index 0 (background) unused.
+    pub thresholds: Vec<f32>,
+    /// Per class id: false hides the class's boxes.
+    pub shown: Vec<bool>,
+    /// The slider that moves every class at once.
+    pub all_threshold: f32,
+    pub nms_iou: f32,
+    pub snapshot_dir: String,
+    pub profile_path: String,
+    pub paused: bool,
+    /// The frame on screen and its detections (all of them, down to the floor).
+    pub current: Option<FrameResult>,
+    pub stats: LiveStats,
+    /// What the source is ("demo", "camera 0: ...").
+    pub source_name: String,
+    pub source_description: String,
+    /// The source is failing: shown as a banner until frames flow again.
+    pub source_error: Option<String>,
+    /// Said once, under the banner: e.g. "no camera found, showing the demo".
+    pub source_note: Option<String>,
+    pub notice: Option<Notice>,
+    pub cameras: Vec<CameraEntry>,
+    /// Why the camera list is empty or could not be read.
+    pub camera_note: Option<String>,
+    store: SettingsStore,
+}
+
+impl AppState {
+    /// The state for a model with these classes and defaults, with the settings
+    /// restored from `store` (or the defaults, and a notice, if they are damaged).
+    pub fn new(class_names: Vec<String>, defaults: DetectConfig, store: SettingsStore) -> AppState {
+        let classes = class_names.len();
+        let mut defaults = defaults;
+        defaults
+            .thresholds
+            .resize(classes, DetectConfig::DEFAULT_THRESHOLD);
+        let mut state = AppState {
+            class_names,
+            thresholds: defaults.thresholds.clone(),
+            shown: vec![true; classes],
+            all_threshold: defaults.thresholds.get(1).copied().unwrap_or(0.5),
+            nms_iou: defaults.nms_iou,
+            defaults,
+            snapshot_dir: String::new(),
+            profile_path: String::new(),
+            paused: false,
+            current: None,
+            stats: LiveStats::default(),
+            source_name: String::new(),
+            source_description: String::new(),
+            source_error: None,
+            source_note: None,
+            notice: None,
+            cameras: Vec::new(),
+            camera_note: None,
+            store,
+        };
+        let (settings, problem) = state.store.load();
+        state.snapshot_dir = settings.snapshot_dir.clone();
+        state.profile_path = settings.profile_path.clone();
+        state.apply_profile(&settings.profile);
+        for (id, name) in state.class_names.iter().enumerate().skip(1) {
+            state.shown[id] = !settings.hidden.contains(name);
+        }
+        if let Some(problem) = problem {
+            state.notify_error(problem);
+        }
+        state
+    }
+
+    /// The detections the user wants to see: class shown and score at its threshold.
+    pub fn visible_detections(&self) -> impl Iterator<Item = &Detection> {
+        self.current
+            .iter()
+            .flat_map(|frame| frame.detections.iter())
+            .filter(|d| self.is_visible(d))
+    }
+
+    pub fn is_visible(&self, detection: &Detection) -> bool {
+        let id = detection.class_id;
+        self.shown.get(id).copied().unwrap_or(false) && detection.score >= self.threshold(id)
+    }
+
+    fn threshold(&self, class_id: usize) -> f32 {
+        self.thresholds.get(class_id).copied().unwrap_or(1.0)
+    }
+
+    /// Boxes per class id in the current frame that pass the class's threshold
+    /// (hidden classes included, so the user sees what is hidden).
+    pub fn counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.class_names.len()];
+        for d in self.current.iter().flat_map(|f| f.detections.iter()) {
+            if d.score >= self.threshold(d.class_id)
+                && let Some(count) = counts.get_mut(d.class_id)
+            {
+                *count += 1;
+            }
+        }
+        counts
+    }
+
+    /// The settings the worker should detect with.
+    pub fn worker_config(&self) -> DetectConfig {
+        DetectConfig {
+            thresholds: self
+                .thresholds
+                .iter()
+                .map(|t| t.min(DETECT_FLOOR))
+                .collect(),
+            nms_iou: self.nms_iou,
+            ..self.defaults.clone()
+        }
+    }
+
+    /// Moves every class's threshold to `value`.
+    pub fn set_all_thresholds(&mut self, value: f32) {
+        self.all_threshold = value;
+        self.thresholds.iter_mut().skip(1).for_each(|t| *t = value);
+    }
+
+    /// A new frame from the pipeline, shown from now on.
+    pub fn on_result(&mut self, result: FrameResult, now: Instant) {
+        let latency = now.saturating_duration_since(result.captured_at);
+        self.stats.on_result(&result.timings, latency);
+        self.current = Some(result);
+    }
+
+    pub fn on_event(&mut self, event: PipelineEvent) {
+        match event {
+            PipelineEvent::SourceOpened {
+                source,
+                description,
+            } => {
+                self.source_name = source;
+                self.source_description = description;
+            }
+            PipelineEvent::SourceOpenFailed { message } => {
+                self.source_error = Some(format!("cannot open the source: {message}"));
+            }
+            PipelineEvent::SourceFailed {
+                source,
+                message,
+                failures,
+                retry_in,
+            } => {
+                self.source_name = source;
+                self.source_error = Some(format!(
+                    "{message} — trying again in {:.1} s (failure {failures})",
+                    retry_in.as_secs_f32()
+                ));
+            }
+            PipelineEvent::SourceRecovered { source } => {
+                self.source_name = source;
+                self.source_error = None;
+                self.notify(format!("{} is back", self.source_name));
+            }
+            PipelineEvent::DetectFailed { message } => {
+                self.notify_error(format!("detection failed: {message}"));
+            }
+        }
+    }
+
+    pub fn notify(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            is_error: false,
+            since: Instant::now(),
+        });
+    }
+
+    pub fn notify_error(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        log::warn!("{text}");
+        self.notice = Some(Notice {
+            text,
+            is_error: true,
+            since: Instant::now(),
+        });
+    }
+
+    /// The notice, while it is fresh.
+    pub fn live_notice(&self, now: Instant) -> Option<&Notice> {
+        self.notice
+            .as_ref()
+            .filter(|n| now.saturating_duration_since(n.since) < NOTICE_FOR)
+    }
+
+    /// The current thresholds and NMS overlap as a profile named `name`.
+    pub fn profile(&self, name: &str) -> ThresholdProfile {
+        ThresholdProfile::from_config(name, &self.config(), &self.class_names)
+    }
+
+    /// The settings as the user sees them (the worker gets [`Self::worker_config`]).
+    pub fn config(&self) -> DetectConfig {
+        DetectConfig {
+            thresholds: self.thresholds.clone(),
+            nms_iou: self.nms_iou,
+            ..self.defaults.clone()
+        }
+    }
+
+    /// Takes a profile's values; classes it does not name get the model's defaults.
+    /// Returns the classes it names that this model does not have.
+    pub fn apply_profile(&mut self, profile: &ThresholdProfile) -> Vec<String> {
+        let config = profile.apply(&self.defaults, &self.class_names);
+        self.thresholds = config
+            .thresholds
+            .iter()
+            .map(|t| {
+                if t.is_finite() {
+                    t.clamp(0.0, 1.0)
+                } else {
+                    0.5
+                }
+            })
+            .collect();
+        self.nms_iou = if config.nms_iou.is_finite() {
+            config.nms_iou.clamp(0.0, 1.0)
+        } else {
+            self.defaults.nms_iou
+        };
+        profile
+            .unknown_classes(&self.class_names)
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Which classes are hidden, by name.
+    pub fn hidden(&self) -> std::collections::BTreeSet<String> {
+        self.class_names
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|&(id, _)| !self.shown[id])
+            .map(|(_, name)| name.clone())
+            .collect()
+    }
+
+    /// Back to the model's suggestion, every class shown.
+    pub fn reset_to_defaults(&mut self) {
+        self.thresholds = self.defaults.thresholds.clone();
+        self.shown.fill(true);
+        self.nms_iou = self.defaults.nms_iou;
+        self.all_threshold = self.thresholds.get(1).copied().unwrap_or(0.5);
+    }
+
+    /// Saves the thresholds to the profile file (named after the file).
+    pub fn save_profile(&mut self) -> Result<PathBuf, ProfileError> {
+        let path = PathBuf::from(self.profile_path.trim());
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.profile(&name).save(&path)?;
+        Ok(path)
+    }
+
+    /// Loads the profile file. A file that cannot be used leaves the defaults in
+    /// place and says why.
+    pub fn load_profile(&mut self) {
+        let path = PathBuf::from(self.profile_path.trim());
+        match ThresholdProfile::load(&path) {
+            Ok(profile) => {
+                let unknown = self.apply_profile(&profile);
+                if unknown.is_empty() {
+                    self.notify(format!("loaded {}", path.display()));
+                } else {
+                    self.notify_error(format!(
+                        "loaded {}; this model has no class {}",
+                        path.display(),
+                        unknown.join(", ")
+                    ));
+                }
+            }
+            Err(error) => {
+                self.reset_to_defaults();
+                self.notify_error(format!("{error}; using the model's defaults"));
+            }
+        }
+    }
+
+    /// Saves the current frame, with the visible boxes drawn, as a PNG in the
+    /// snapshot folder; returns its path.
+    pub fn save_snapshot(&self) -> Result<PathBuf, SnapshotError> {
+        let frame = self.current.as_ref().ok_or(SnapshotError::NoFrame)?;
+        let mut image = frame.image.clone();
+        let visible: Vec<Detection> = self.visible_detections().cloned().collect();
+        draw_detections(&mut image, &visible);
+        let dir = PathBuf::from(self.snapshot_dir.trim());
+        std::fs::create_dir_all(&dir).map_err(|error| SnapshotError::Folder {
+            path: dir.clone(),
+            error,
+        })?;
+        let path = unique_path(&dir, &snapshot_name(SystemTime::now()));
+        image
+            .save_with_format(&path, image::ImageFormat::Png)
+            .map_err(|error| SnapshotError::Write {
+                path: path.clone(),
+                error,
+            })?;
+        Ok(path)
+    }
+
+    /// Re-reads the list of cameras.
+    pub fn refresh_cameras(&mut self) {
+        match list_cameras() {
+            Ok(cameras) => {
+                self.camera_note = cameras.is_empty().then(|| super::NO_CAMERA.to_string());
+                self.cameras = cameras;
+            }
+            Err(error) => {
+                self.cameras.clear();
+                self.camera_note = Some(error.to_string());
+            }
+        }
+    }
+
+    /// What is remembered between runs.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            profile: self.profile("last used"),
+            hidden: self.hidden(),
+            profile_path: self.profile_path.clone(),
+            snapshot_dir: self.snapshot_dir.clone(),
+        }
+    }
+
+    pub fn save_settings(&self) -> Result<(), SettingsError> {
+        self.store.save(&self.settings())
+    }
+}
+
+/// `tinyssd-20260131-142501-123.png`, in UTC.
+pub fn snapshot_name(time: SystemTime) -> String {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since_epoch.as_secs();
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "tinyssd-{year:04}{month:02}{day:02}-{:02}{:02}{:02}-{:03}.png",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60,
+        since_epoch.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn unique_path(dir: &Path, name: &str) -> PathBuf {
+    let first = dir.join(name);
+    if !first.exists() {
+        return first;
+    }
+    let stem = name.trim_end_matches(".png");
+    (2..)
+        .map(|n| dir.join(format!("{stem}-{n}.png")))
+        .find(|p| !p.exists())
+        .unwrap_or(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_names_carry_the_utc_time() {
+        let time = UNIX_EPOCH + Duration::from_millis(1_769_869_501_123);
+        assert_eq!(snapshot_name(time), "tinyssd-20260131-142501-123.png");
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+}

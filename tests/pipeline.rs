@@ -1,0 +1,507 @@
+//! The capture -> worker -> UI threads: every delivered frame gets its detections,
+//! a slow worker makes frames drop (never queue), shutdown is quick, and source
+//! failures reach the app's state. Fast: a few seconds in all, no display.
+
+use image::{Rgb, RgbImage};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tinyssd::detect::{DetectConfig, Detection, Detector, DetectorError, Timings};
+use tinyssd::model::Corners;
+use tinyssd::pipeline::{
+    FrameProcessor, FrameResult, FrameSource, Pipeline, PipelineEvent, SourceError, SourceSpec,
+    Waker, interval_for_fps, opener,
+};
+use tinyssd::ui::{AppState, SettingsStore};
+
+fn golden_weights() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/weights.safetensors")
+}
+
+/// Frames of a given size at a fixed rate, each a different shade.
+struct SyntheticSource {
+    fps: f32,
+    size: (u32, u32),
+    produced: u8,
+}
+
+impl SyntheticSource {
+    fn new(fps: f32, size: (u32, u32)) -> SyntheticSource {
+        SyntheticSource {
+            fps,
+            size,
+            produced: 0,
+        }
+    }
+}
+
+impl FrameSource for SyntheticSource {
+    fn name(&self) -> String {
+        "synthetic".into()
+    }
+
+    fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
+        self.produced = self.produced.wrapping_add(1);
+        let shade = self.produced;
+        Ok(RgbImage::from_fn(self.size.0, self.size.1, |x, y| {
+            Rgb([shade, (x % 256) as u8, (y % 256) as u8])
+        }))
+    }
+
+    fn frame_interval(&self) -> Option<Duration> {
+        Some(interval_for_fps(self.fps))
+    }
+}
+
+/// A detector that takes its time and finds one box.
+struct SlowProcessor {
+    delay: Duration,
+}
+
+impl FrameProcessor for SlowProcessor {
+    fn process(
+        &mut self,
+        image: &RgbImage,
+        _config: &DetectConfig,
+    ) -> Result<(Vec<Detection>, Timings), DetectorError> {
+        std::thread::sleep(self.delay);
+        let detection = Detection {
+            class_id: 15,
+            label: "person".into(),
+            score: 0.9,
+            bbox: Corners {
+                x_min: 0.0,
+                y_min: 0.0,
+                x_max: image.width() as f32 / 2.0,
+                y_max: image.height() as f32 / 2.0,
+            },
+        };
+        let timings = Timings {
+            network: self.delay,
+            ..Timings::default()
+        };
+        Ok((vec![detection], timings))
+    }
+}
+
+fn counting_waker() -> (Waker, Arc<AtomicUsize>) {
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let counter = wakes.clone();
+    (
+        Arc::new(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }),
+        wakes,
+    )
+}
+
+/// Takes results as a UI would (never blocking) for `how_long`.
+fn collect(pipeline: &Pipeline, how_long: Duration) -> Vec<FrameResult> {
+    let start = Instant::now();
+    let mut results = Vec::new();
+    while start.elapsed() < how_long {
+        results.extend(pipeline.try_recv());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    results
+}
+
+#[test]
+fn detections_arrive_for_every_delivered_frame() {
+    let detector = Detector::from_file(&golden_weights(), 1).expect("golden weights load");
+    let config = DetectConfig::uniform(detector.class_names().len(), 0.5);
+    let (wake, wakes) = counting_waker();
+    // 160x120 at 5 fps: the worker (tens of ms per frame) is never still busy.
+    let mut pipeline = Pipeline::start(
+        opener(SyntheticSource::new(5.0, (160, 120))),
+        Box::new(detector),
+        config,
+        wake,
+    )
+    .expect("threads start");
+    let results = collect(&pipeline, Duration::from_millis(1500));
+    let report = pipeline.shutdown(Duration::from_secs(1));
+    assert!(report.joined);
+    let stats = pipeline.stats();
+
+    assert!(results.len() >= 5, "only {} results", results.len());
+    assert_eq!(stats.dropped, 0, "{stats:?}");
+    assert_eq!(stats.stale_results, 0, "{stats:?}");
+    // Every captured frame was detected (the last one may have been on its way).
+    assert!(stats.processed + 1 >= stats.captured, "{stats:?}");
+    assert_eq!(results.len() as u64, stats.processed, "{stats:?}");
+    let seqs: Vec<u64> = results.iter().map(|r| r.seq).collect();
+    let expected: Vec<u64> = (1..=results.len() as u64).collect();
+    assert_eq!(seqs, expected, "each frame once, in order");
+    for result in &results {
+        assert_eq!(result.image.dimensions(), (160, 120));
+        assert!(result.timings.network > Duration::ZERO);
+        assert!(result.detected_at >= result.captured_at);
+        for d in &result.detections {
+            assert!(d.score >= 0.5 && d.class_id > 0);
+        }
+    }
+    assert!(
+        wakes.load(Ordering::Relaxed) >= results.len(),
+        "the UI is woken"
+    );
+}
+
+#[test]
+fn frames_are_dropped_not_queued_when_the_worker_is_slower() {
+    let delay = Duration::from_millis(40);
+    let (wake, _) = counting_waker();
+    let mut pipeline = Pipeline::start(
+        opener(SyntheticSource::new(200.0, (64, 48))),
+        Box::new(SlowProcessor { delay }),
+        DetectConfig::uniform(21, 0.5),
+        wake,
+    )
+    .expect("threads start");
+    let results = collect(&pipeline, Duration::from_millis(1000));
+    pipeline.shutdown(Duration::from_secs(1));
+    let stats = pipeline.stats();
+
+    assert!(stats.captured > 60, "the source ran fast: {stats:?}");
+    assert!(stats.processed <= 27, "the worker is slow: {stats:?}");
+    assert!(stats.dropped > stats.captured / 2, "{stats:?}");
+    // Accounting: each frame was either detected, dropped, or the last one waiting.
+    assert!(
+        stats.captured - stats.processed - stats.dropped <= 2,
+        "{stats:?}"
+    );
+    // Nothing queued: a frame waits at most for the one in progress.
+    for result in &results {
+        let age = result.detected_at - result.captured_at;
+        assert!(age < delay * 3, "frame {} waited {age:?}", result.seq);
+    }
+    assert!(
+        results.windows(2).any(|w| w[1].seq > w[0].seq + 1),
+        "skipped frames show as gaps in the sequence"
+    );
+}
+
+/// A camera-like source that blocks in `next_frame`.
+struct BlockingSource;
+
+impl FrameSource for BlockingSource {
+    fn name(&self) -> String {
+        "blocking".into()
+    }
+
+    fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
+        std::thread::sleep(Duration::from_millis(100));
+        Ok(RgbImage::new(32, 24))
+    }
+}
+
+#[test]
+fn shutdown_completes_within_a_second() {
+    for paused in [false, true] {
+        let (wake, _) = counting_waker();
+        let mut pipeline = Pipeline::start(
+            opener(BlockingSource),
+            Box::new(SlowProcessor {
+                delay: Duration::from_millis(150),
+            }),
+            DetectConfig::uniform(21, 0.5),
+            wake,
+        )
+        .expect("threads start");
+        pipeline.set_paused(paused);
+        std::thread::sleep(Duration::from_millis(400));
+        let report = pipeline.shutdown(Duration::from_secs(1));
+        assert!(report.joined, "paused {paused}: {report:?}");
+        assert!(report.elapsed < Duration::from_secs(1), "{report:?}");
+    }
+    // Dropping the pipeline shuts it down too.
+    let (wake, _) = counting_waker();
+    let pipeline = Pipeline::start(
+        opener(SyntheticSource::new(30.0, (32, 24))),
+        Box::new(SlowProcessor {
+            delay: Duration::from_millis(100),
+        }),
+        DetectConfig::uniform(21, 0.5),
+        wake,
+    )
+    .expect("threads start");
+    std::thread::sleep(Duration::from_millis(200));
+    let start = Instant::now();
+    drop(pipeline);
+    assert!(start.elapsed() < Duration::from_secs(1));
+}
+
+/// Gives two frames, fails twice ("unplugged"), then works again.
+struct FlakySource {
+    calls: u32,
+}
+
+impl FrameSource for FlakySource {
+    fn name(&self) -> String {
+        "flaky camera".into()
+    }
+
+    fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
+        self.calls += 1;
+        match self.calls {
+            3 | 4 => Err(SourceError::Camera {
+                camera: "0".into(),
+                message: "the camera was unplugged".into(),
+            }),
+            _ => Ok(RgbImage::new(32, 24)),
+        }
+    }
+
+    fn frame_interval(&self) -> Option<Duration> {
+        Some(Duration::from_millis(20))
+    }
+}
+
+fn test_state() -> AppState {
+    let names: Vec<String> = ["background", "aeroplane", "bicycle"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    AppState::new(names, DetectConfig::uniform(3, 0.5), SettingsStore::none())
+}
+
+#[test]
+fn a_source_error_reaches_the_ui_state_and_clears_on_recovery() {
+    let (wake, _) = counting_waker();
+    let mut pipeline = Pipeline::start(
+        opener(FlakySource { calls: 0 }),
+        Box::new(SlowProcessor {
+            delay: Duration::from_millis(1),
+        }),
+        DetectConfig::uniform(3, 0.5),
+        wake,
+    )
+    .expect("threads start");
+    let mut state = test_state();
+    let mut banners = Vec::new();
+    let mut events = Vec::new();
+    let start = Instant::now();
+    // Failures back off 250 ms then 500 ms; recovery follows.
+    while start.elapsed() < Duration::from_secs(3) {
+        for event in pipeline.events() {
+            events.push(event.clone());
+            state.on_event(event);
+            banners.extend(state.source_error.clone());
+        }
+        if events
+            .iter()
+            .any(|e| matches!(e, PipelineEvent::SourceRecovered { .. }))
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    pipeline.shutdown(Duration::from_secs(1));
+
+    assert!(
+        matches!(&events[0], PipelineEvent::SourceOpened { source, .. } if source == "flaky camera")
+    );
+    let failures: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match e {
+            PipelineEvent::SourceFailed { failures, .. } => Some(*failures),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failures, vec![1, 2], "{events:?}");
+    assert!(
+        banners.iter().any(|b| b.contains("unplugged")),
+        "{banners:?}"
+    );
+    assert_eq!(state.source_error, None, "the banner goes once frames flow");
+    assert_eq!(pipeline.stats().source_errors, 2);
+}
+
+#[test]
+fn a_source_that_cannot_open_is_reported_not_fatal() {
+    let (wake, _) = counting_waker();
+    let mut pipeline = Pipeline::start(
+        Box::new(|| Err(SourceError::NoCamera)),
+        Box::new(SlowProcessor {
+            delay: Duration::from_millis(1),
+        }),
+        DetectConfig::uniform(3, 0.5),
+        wake,
+    )
+    .expect("threads start");
+    let mut state = test_state();
+    let start = Instant::now();
+    while state.source_error.is_none() && start.elapsed() < Duration::from_secs(1) {
+        pipeline
+            .events()
+            .into_iter()
+            .for_each(|e| state.on_event(e));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        state
+            .source_error
+            .as_deref()
+            .is_some_and(|e| e.contains("no camera")),
+        "{:?}",
+        state.source_error
+    );
+    assert!(pipeline.shutdown(Duration::from_secs(1)).joined);
+}
+
+#[test]
+fn a_missing_camera_is_retried_without_panicking() {
+    // This machine has no camera: opening camera 0 fails, is reported and retried.
+    let (wake, _) = counting_waker();
+    let spec: SourceSpec = "camera:0".parse().expect("valid spec");
+    let mut pipeline = Pipeline::start(
+        spec.opener(None),
+        Box::new(SlowProcessor {
+            delay: Duration::from_millis(1),
+        }),
+        DetectConfig::uniform(3, 0.5),
+        wake,
+    )
+    .expect("threads start");
+    std::thread::sleep(Duration::from_millis(600));
+    let events = pipeline.events();
+    let stats = pipeline.stats();
+    assert!(pipeline.shutdown(Duration::from_secs(1)).joined);
+    if stats.captured == 0 {
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, PipelineEvent::SourceFailed { .. })),
+            "{events:?}"
+        );
+        assert!(stats.source_errors >= 2, "retried: {stats:?}");
+    }
+}
+
+#[test]
+fn the_demo_source_runs_through_the_real_detector() {
+    let detector = Detector::from_file(&golden_weights(), 0).expect("golden weights load");
+    let config = DetectConfig::uniform(detector.class_names().len(), 0.5);
+    let (wake, _) = counting_waker();
+    let spec: SourceSpec = "demo".parse().expect("valid spec");
+    let mut pipeline =
+        Pipeline::start(spec.opener(None), Box::new(detector), config, wake).expect("start");
+    let results = collect(&pipeline, Duration::from_millis(2000));
+    pipeline.shutdown(Duration::from_secs(1));
+    let stats = pipeline.stats();
+    assert!(!results.is_empty());
+    assert!(results.iter().all(|r| r.image.dimensions() == (640, 480)));
+    // What a user would see, printed with --nocapture: rates and capture-to-result time.
+    let latency: Vec<f32> = results
+        .iter()
+        .map(|r| (r.detected_at - r.captured_at).as_secs_f32() * 1000.0)
+        .collect();
+    let mean = latency.iter().sum::<f32>() / latency.len() as f32;
+    println!(
+        "demo 640x480, 2 s: captured {} ({:.1} fps), detected {} ({:.1} fps), dropped {}, \
+         capture-to-result {mean:.1} ms mean",
+        stats.captured,
+        stats.captured as f32 / 2.0,
+        stats.processed,
+        stats.processed as f32 / 2.0,
+        stats.dropped
+    );
+}
+
+#[test]
+fn a_folder_of_images_loops_and_a_bad_file_is_reported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, shade) in [("a.png", 10u8), ("b.jpg", 200)] {
+        RgbImage::from_pixel(40, 30, Rgb([shade, shade, shade]))
+            .save(dir.path().join(name))
+            .expect("write image");
+    }
+    std::fs::write(dir.path().join("c.png"), b"not a png").expect("write");
+    std::fs::write(dir.path().join("notes.txt"), b"ignored").expect("write");
+    let spec: SourceSpec = format!("images:{}", dir.path().display())
+        .parse()
+        .expect("valid spec");
+    spec.check().expect("the folder has images");
+    let (wake, _) = counting_waker();
+    let mut pipeline = Pipeline::start(
+        spec.opener(Some(50.0)),
+        Box::new(SlowProcessor {
+            delay: Duration::from_millis(1),
+        }),
+        DetectConfig::uniform(21, 0.5),
+        wake,
+    )
+    .expect("threads start");
+    let mut state = test_state();
+    let mut results = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(800) {
+        results.extend(pipeline.try_recv());
+        pipeline
+            .events()
+            .into_iter()
+            .for_each(|e| state.on_event(e));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    pipeline.shutdown(Duration::from_secs(1));
+    let shades: Vec<u8> = results.iter().map(|r| r.image.get_pixel(0, 0)[0]).collect();
+    assert!(
+        shades.contains(&10) && shades.iter().any(|&s| s > 150),
+        "{shades:?}"
+    );
+    assert!(pipeline.stats().source_errors >= 1, "c.png is not an image");
+
+    let empty = tempfile::tempdir().expect("temp dir");
+    let spec: SourceSpec = format!("images:{}", empty.path().display())
+        .parse()
+        .expect("valid spec");
+    assert!(matches!(spec.check(), Err(SourceError::NoImages(_))));
+}
+
+/// Frames with no pixels, which the detector refuses.
+struct EmptyFrames;
+
+impl FrameSource for EmptyFrames {
+    fn name(&self) -> String {
+        "empty".into()
+    }
+
+    fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
+        Ok(RgbImage::new(0, 0))
+    }
+
+    fn frame_interval(&self) -> Option<Duration> {
+        Some(Duration::from_millis(10))
+    }
+}
+
+#[test]
+fn detector_errors_are_reported_once_a_second_not_per_frame() {
+    let detector = Detector::from_file(&golden_weights(), 1).expect("golden weights load");
+    let (wake, _) = counting_waker();
+    let mut pipeline = Pipeline::start(
+        opener(EmptyFrames),
+        Box::new(detector),
+        DetectConfig::uniform(21, 0.5),
+        wake,
+    )
+    .expect("threads start");
+    std::thread::sleep(Duration::from_millis(500));
+    let events = pipeline.events();
+    pipeline.shutdown(Duration::from_secs(1));
+    let failures: Vec<&PipelineEvent> = events
+        .iter()
+        .filter(|e| matches!(e, PipelineEvent::DetectFailed { .. }))
+        .collect();
+    assert_eq!(failures.len(), 1, "{events:?}");
+    assert!(pipeline.stats().detect_errors > 10);
+    let mut state = test_state();
+    events.into_iter().for_each(|e| state.on_event(e));
+    let notice = state.notice.expect("a message");
+    assert!(
+        notice.is_error && notice.text.contains("empty"),
+        "{}",
+        notice.text
+    );
+}

@@ -1,0 +1,389 @@
+//! The app's window and state, headless (egui_kittest without rendering): sliders and
+//! checkboxes filter the boxes of the next frame, profiles round-trip, damaged files
+//! give a message and the defaults.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use image::RgbImage;
+use std::time::{Duration, Instant};
+use tinyssd::detect::{DetectConfig, Detection, ThresholdProfile, Timings};
+use tinyssd::model::Corners;
+use tinyssd::pipeline::{FrameResult, PipelineEvent};
+use tinyssd::ui::{App, AppState, Command, SettingsStore};
+
+const VOC: [&str; 21] = [
+    "background",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
+];
+const CAT: usize = 8;
+const DOG: usize = 12;
+const PERSON: usize = 15;
+
+fn names() -> Vec<String> {
+    VOC.iter().map(|s| s.to_string()).collect()
+}
+
+fn state_with(store: SettingsStore) -> AppState {
+    AppState::new(names(), DetectConfig::uniform(21, 0.5), store)
+}
+
+fn detection(class_id: usize, score: f32, x: f32) -> Detection {
+    Detection {
+        class_id,
+        label: VOC[class_id].into(),
+        score,
+        bbox: Corners {
+            x_min: x,
+            y_min: 20.0,
+            x_max: x + 50.0,
+            y_max: 90.0,
+        },
+    }
+}
+
+/// A frame with two people (0.6, 0.8), a cat (0.55) and a dog below the default (0.3).
+fn frame(seq: u64) -> FrameResult {
+    let now = Instant::now();
+    FrameResult {
+        seq,
+        image: RgbImage::from_pixel(320, 240, image::Rgb([40, 80, 120])),
+        detections: vec![
+            detection(PERSON, 0.8, 10.0),
+            detection(PERSON, 0.6, 70.0),
+            detection(CAT, 0.55, 130.0),
+            detection(DOG, 0.3, 190.0),
+        ],
+        timings: Timings {
+            preprocess: Duration::from_millis(2),
+            network: Duration::from_millis(40),
+            postprocess: Duration::from_millis(1),
+        },
+        captured_at: now,
+        detected_at: now,
+    }
+}
+
+fn visible(state: &AppState) -> Vec<(usize, f32)> {
+    state
+        .visible_detections()
+        .map(|d| (d.class_id, d.score))
+        .collect()
+}
+
+fn harness(app: App) -> Harness<'static, App> {
+    Harness::builder()
+        .with_size([1200.0, 900.0])
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app)
+}
+
+#[test]
+fn moving_a_class_slider_filters_that_class_in_the_next_frame() {
+    let mut app = App::headless(state_with(SettingsStore::none()));
+    app.state_mut().on_result(frame(1), Instant::now());
+    let mut harness = harness(app);
+    harness.step();
+    assert_eq!(
+        visible(harness.state().state()),
+        vec![(PERSON, 0.8), (PERSON, 0.6), (CAT, 0.55)]
+    );
+    assert_eq!(
+        harness.state().texture_seq(),
+        Some(1),
+        "the frame is on screen"
+    );
+    assert_eq!(harness.state().state().counts()[PERSON], 2);
+
+    harness
+        .get_by_label("person threshold")
+        .set_value_accesskit(0.7);
+    harness.step();
+    assert!((harness.state().state().thresholds[PERSON] - 0.7).abs() < 1e-6);
+    assert_eq!(
+        visible(harness.state().state()),
+        vec![(PERSON, 0.8), (CAT, 0.55)]
+    );
+    assert_eq!(harness.state().state().counts()[PERSON], 1);
+
+    // The next frame from the worker is filtered the same way.
+    harness
+        .state_mut()
+        .state_mut()
+        .on_result(frame(2), Instant::now());
+    harness.step();
+    assert_eq!(harness.state().texture_seq(), Some(2), "texture updated");
+    assert_eq!(
+        visible(harness.state().state()),
+        vec![(PERSON, 0.8), (CAT, 0.55)]
+    );
+
+    // The worker still detects down to the floor, so lowering a slider acts at once.
+    let worker = harness.state().state().worker_config();
+    assert!(worker.thresholds[PERSON] <= tinyssd::ui::DETECT_FLOOR);
+    harness
+        .get_by_label("dog threshold")
+        .set_value_accesskit(0.25);
+    harness.step();
+    assert!(visible(harness.state().state()).contains(&(DOG, 0.3)));
+}
+
+#[test]
+fn the_all_classes_slider_moves_every_class() {
+    let mut app = App::headless(state_with(SettingsStore::none()));
+    app.state_mut().on_result(frame(1), Instant::now());
+    let mut harness = harness(app);
+    harness.step();
+    harness
+        .get_by_label("all classes threshold")
+        .set_value_accesskit(0.58);
+    harness.step();
+    let state = harness.state().state();
+    assert!(
+        state.thresholds[1..]
+            .iter()
+            .all(|t| (t - 0.58).abs() < 1e-6)
+    );
+    assert_eq!(
+        visible(harness.state().state()),
+        vec![(PERSON, 0.8), (PERSON, 0.6)]
+    );
+}
+
+#[test]
+fn hiding_a_class_removes_its_boxes() {
+    let mut app = App::headless(state_with(SettingsStore::none()));
+    app.state_mut().on_result(frame(1), Instant::now());
+    let mut harness = harness(app);
+    harness.step();
+    harness.get_by_label("person").click();
+    harness.step();
+    assert!(!harness.state().state().shown[PERSON]);
+    assert_eq!(visible(harness.state().state()), vec![(CAT, 0.55)]);
+    harness.get_by_label("person").click();
+    harness.step();
+    assert_eq!(visible(harness.state().state()).len(), 3);
+}
+
+#[test]
+fn keyboard_space_pauses_and_q_quits() {
+    let mut harness = harness(App::headless(state_with(SettingsStore::none())));
+    harness.step();
+    harness.key_press(egui::Key::Space);
+    harness.step();
+    assert!(harness.state().state().paused);
+    harness.key_press(egui::Key::Space);
+    harness.step();
+    assert!(!harness.state().state().paused);
+    harness.key_press(egui::Key::S);
+    harness.step();
+    let notice = harness
+        .state()
+        .state()
+        .notice
+        .clone()
+        .expect("S tried a snapshot");
+    assert!(notice.text.contains("no frame"), "{}", notice.text);
+    harness.key_press(egui::Key::Q);
+    harness.step();
+    assert!(harness.state().quit_requested(), "Q closes the window");
+}
+
+#[test]
+fn a_failing_source_shows_a_banner() {
+    let mut app = App::headless(state_with(SettingsStore::none()));
+    app.state_mut().on_event(PipelineEvent::SourceFailed {
+        source: "camera 0".into(),
+        message: "camera 0: Could not capture frame".into(),
+        failures: 3,
+        retry_in: Duration::from_secs(1),
+    });
+    let mut harness = harness(app);
+    harness.step();
+    harness.get_by_label_contains("Could not capture frame");
+    harness
+        .state_mut()
+        .state_mut()
+        .on_event(PipelineEvent::SourceRecovered {
+            source: "camera 0".into(),
+        });
+    harness.step();
+    assert!(
+        harness
+            .query_by_label_contains("Could not capture frame")
+            .is_none()
+    );
+}
+
+#[test]
+fn a_saved_profile_loads_back_identical() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("profiles/evening.json");
+    let mut state = state_with(SettingsStore::none());
+    state.thresholds[PERSON] = 0.37;
+    state.thresholds[CAT] = 0.81;
+    state.thresholds[DOG] = 0.123_456_79;
+    state.nms_iou = 0.6;
+    state.profile_path = path.display().to_string();
+    let saved_thresholds = state.thresholds.clone();
+    let saved = state.profile("evening");
+    assert_eq!(state.save_profile().expect("saved"), path);
+
+    state.reset_to_defaults();
+    assert_ne!(state.thresholds, saved_thresholds);
+    state.load_profile();
+    assert_eq!(state.thresholds, saved_thresholds);
+    assert_eq!(state.nms_iou, 0.6);
+    assert_eq!(state.profile("evening"), saved);
+    assert_eq!(
+        ThresholdProfile::load(&path).expect("a valid profile"),
+        saved,
+        "the file is the shared profile format (tinyssd tune writes it too)"
+    );
+    assert!(state.notice.as_ref().is_some_and(|n| !n.is_error));
+}
+
+#[test]
+fn a_corrupt_profile_gives_a_message_and_the_defaults() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut state = state_with(SettingsStore::none());
+    for (file, text) in [
+        ("truncated.json", r#"{"thresholds": {"person": 0.4"#),
+        ("wrong.json", r#"{"thresholds": {"person": "high"}}"#),
+        ("range.json", r#"{"thresholds": {"person": 7.0}}"#),
+        ("binary.json", "\u{0}\u{1}garbage"),
+    ] {
+        let path = dir.path().join(file);
+        std::fs::write(&path, text).expect("write");
+        state.thresholds[PERSON] = 0.9;
+        state.profile_path = path.display().to_string();
+        state.load_profile();
+        assert_eq!(state.thresholds, vec![0.5; 21], "{file}: the defaults");
+        let notice = state.notice.as_ref().expect("a message");
+        assert!(notice.is_error, "{file}: {}", notice.text);
+        assert!(notice.text.contains(file), "{file}: {}", notice.text);
+    }
+    // A file that is not there.
+    state.profile_path = dir.path().join("nope.json").display().to_string();
+    state.load_profile();
+    assert!(state.notice.as_ref().is_some_and(|n| n.is_error));
+}
+
+#[test]
+fn settings_are_remembered_between_runs_and_survive_damage() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("config/settings.json");
+    let mut state = state_with(SettingsStore::at(path.clone()));
+    assert!(state.notice.is_none(), "no settings yet is normal");
+    state.thresholds[CAT] = 0.25;
+    state.shown[DOG] = false;
+    state.snapshot_dir = "/tmp/shots".into();
+    state.save_settings().expect("saved");
+
+    let again = state_with(SettingsStore::at(path.clone()));
+    assert_eq!(again.thresholds[CAT], 0.25);
+    assert!(!again.shown[DOG]);
+    assert_eq!(again.snapshot_dir, "/tmp/shots");
+
+    std::fs::write(&path, "{ not json").expect("write");
+    let damaged = state_with(SettingsStore::at(path));
+    assert_eq!(damaged.thresholds, vec![0.5; 21]);
+    assert!(damaged.notice.as_ref().is_some_and(|n| n.is_error));
+
+    // Settings written by an older version (fewer fields) still load.
+    let old = dir.path().join("old.json");
+    std::fs::write(&old, r#"{"snapshot_dir": "/tmp/old"}"#).expect("write");
+    let state = state_with(SettingsStore::at(old));
+    assert_eq!(state.snapshot_dir, "/tmp/old");
+    assert!(state.notice.is_none());
+}
+
+#[test]
+fn a_snapshot_is_the_annotated_frame_as_png() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = App::headless(state_with(SettingsStore::none()));
+    app.state_mut().snapshot_dir = dir.path().join("shots").display().to_string();
+    let ctx = egui::Context::default();
+    app.run(Command::Snapshot, &ctx);
+    assert!(
+        app.state().notice.as_ref().is_some_and(|n| n.is_error),
+        "no frame yet"
+    );
+
+    app.state_mut().on_result(frame(1), Instant::now());
+    app.run(Command::Snapshot, &ctx);
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("shots"))
+        .expect("folder made")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let saved = image::open(&files[0]).expect("a PNG").to_rgb8();
+    assert_eq!(saved.dimensions(), (320, 240));
+    // The person box (class colour) is drawn on the plain frame.
+    let [r, g, b] = tinyssd::detect::class_color(PERSON);
+    assert_eq!(*saved.get_pixel(10, 50), image::Rgb([r, g, b]));
+    // The dog, below its threshold, is not.
+    assert_eq!(*saved.get_pixel(190, 50), image::Rgb([40, 80, 120]));
+}
+
+#[test]
+fn the_real_app_starts_plays_and_stops_within_a_second() {
+    let weights =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/weights.safetensors");
+    let detector = tinyssd::detect::Detector::from_file(&weights, 1).expect("golden weights");
+    let cc = eframe::CreationContext::_new_kittest(egui::Context::default());
+    let app = App::new(
+        &cc,
+        detector,
+        tinyssd::ui::Launch::default(),
+        SettingsStore::none(),
+    );
+    let no_camera = tinyssd::pipeline::list_cameras().is_ok_and(|c| c.is_empty());
+    let mut harness = harness(app);
+    let start = Instant::now();
+    while harness.state().texture_seq().is_none() && start.elapsed() < Duration::from_secs(5) {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let state = harness.state().state();
+    assert!(harness.state().texture_seq().is_some(), "a frame is shown");
+    if no_camera {
+        // The default start says there is no camera and plays the demo.
+        assert!(
+            state
+                .source_note
+                .as_deref()
+                .is_some_and(|n| n.contains("No camera")),
+            "{:?}",
+            state.source_note
+        );
+        assert_eq!(state.source_name, "demo");
+        assert_eq!(
+            state.current.as_ref().map(|f| f.image.dimensions()),
+            Some((640, 480))
+        );
+        harness.get_by_label_contains("No camera found");
+    }
+    let report = harness.state_mut().shutdown().expect("a pipeline ran");
+    assert!(
+        report.joined && report.elapsed < Duration::from_secs(1),
+        "{report:?}"
+    );
+}
