@@ -1,0 +1,268 @@
+//! `tinyssd eval`: VOC2007-protocol mAP of the model on a labelled split.
+
+use super::{EXIT_ERROR, ModelArgs};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tinyssd::eval::run::{PROTOCOL_THRESHOLD, protocol_config};
+use tinyssd::eval::{
+    DataOptions, Dataset, DetectionRun, Evaluation, ProblemKind, Problems, VOC_IOU_THRESHOLD,
+    detect_samples, evaluate,
+};
+use tinyssd::model::Model;
+
+/// Where the labelled images are; shared by `eval` and `tune`.
+#[derive(Debug, clap::Args)]
+pub struct DataArgs {
+    /// VOC data: a root holding VOC2007/trainval.jsonl (or VOCdevkit's
+    /// VOC2007/ImageSets/Main/trainval.txt, Annotations/, JPEGImages/), a year folder,
+    /// or a .jsonl file.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// Only these image ids (one per line), e.g. training/val_split.txt. Default: every
+    /// image present.
+    #[arg(long, value_name = "FILE")]
+    split: Option<PathBuf>,
+    /// The year folder under the root.
+    #[arg(long, default_value = "VOC2007", value_name = "YEAR")]
+    year: String,
+    /// The image set: <SET>.jsonl or ImageSets/Main/<SET>.txt.
+    #[arg(long, default_value = "trainval", value_name = "SET")]
+    image_set: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Write a precision-recall curve per class and a summary chart (PNG) into DIR.
+    #[arg(long, value_name = "DIR")]
+    plots: Option<PathBuf>,
+}
+
+/// A labelled split run through the model: what both `eval` and `tune` start from.
+pub struct Scored {
+    pub model: Model,
+    pub dataset: Dataset,
+    pub run: DetectionRun,
+    pub evaluation: Evaluation,
+    pub problems: Problems,
+    pub threads: usize,
+}
+
+impl DataArgs {
+    /// Loads the model and the data, runs every image with a progress bar, and scores.
+    pub fn score(&self, model_args: &ModelArgs) -> anyhow::Result<Scored> {
+        let model = model_args.load_model()?;
+        let class_names = model.metadata.class_names.clone();
+        let options = DataOptions {
+            year: self.year.clone(),
+            image_set: self.image_set.clone(),
+            split: self.split.clone(),
+        };
+        let dataset = Dataset::load(&self.data, &options, &class_names)?;
+        if dataset.samples.is_empty() {
+            report_problems(&dataset.problems);
+            if let Some(summary) = dataset.problems.summary() {
+                eprintln!("tinyssd: problems: {summary}");
+            }
+            anyhow::bail!(
+                "no image to evaluate in {}{}",
+                dataset.source,
+                self.split
+                    .as_ref()
+                    .map(|s| format!(" for the ids of {}", s.display()))
+                    .unwrap_or_default()
+            );
+        }
+        let threads = match model_args.threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+        .min(dataset.samples.len());
+        let bar = ProgressBar::new(dataset.samples.len() as u64).with_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} images, {per_sec}, {eta} left",
+            )
+            .context("progress bar template")?
+            .progress_chars("=> "),
+        );
+        bar.set_message("evaluating");
+        let run = detect_samples(
+            &model,
+            dataset.samples.clone(),
+            &protocol_config(class_names.len()),
+            threads,
+            &|| bar.inc(1),
+        )?;
+        bar.finish_and_clear();
+        let evaluation = evaluate(
+            &class_names,
+            &run.samples,
+            &run.detections,
+            VOC_IOU_THRESHOLD,
+        );
+        let mut problems = dataset.problems.clone();
+        problems.extend(run.problems.clone());
+        Ok(Scored {
+            model,
+            dataset,
+            run,
+            evaluation,
+            problems,
+            threads,
+        })
+    }
+
+    fn describe(&self, scored: &Scored) -> String {
+        match &self.split {
+            Some(split) => format!("{}, ids of {}", scored.dataset.source, split.display()),
+            None => scored.dataset.source.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    data: String,
+    split: Option<&'a Path>,
+    model: String,
+    images: usize,
+    seconds: f64,
+    images_per_second: f64,
+    threads: usize,
+    score_threshold: f32,
+    iou_threshold: f32,
+    #[serde(flatten)]
+    evaluation: &'a Evaluation,
+    /// Annotated images the data marks as absent (image_present: false).
+    absent_images: usize,
+    problems: BTreeMap<ProblemKind, usize>,
+}
+
+pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    let scored = args.data.score(&args.model)?;
+    let evaluation = &scored.evaluation;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let report = JsonReport {
+            data: scored.dataset.source.to_string(),
+            split: args.data.split.as_deref(),
+            model: args.model.path().display().to_string(),
+            images: scored.run.samples.len(),
+            seconds: scored.run.elapsed.as_secs_f64(),
+            images_per_second: scored.run.images_per_second(),
+            threads: scored.threads,
+            score_threshold: PROTOCOL_THRESHOLD,
+            iou_threshold: VOC_IOU_THRESHOLD,
+            evaluation,
+            absent_images: scored.dataset.absent,
+            problems: scored.problems.counts(),
+        };
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "VOC2007 protocol on {}: {} images in {:.1} s, {:.1} images/s ({} thread{})",
+            args.data.describe(&scored),
+            scored.run.samples.len(),
+            scored.run.elapsed.as_secs_f64(),
+            scored.run.images_per_second(),
+            scored.threads,
+            if scored.threads == 1 { "" } else { "s" }
+        )?;
+        print_table(&mut out, evaluation)?;
+    }
+    if let Some(dir) = &args.plots {
+        let title = format!("{} images", scored.run.samples.len());
+        let written = tinyssd::eval::plot::write_all(dir, evaluation, &title)?;
+        eprintln!(
+            "tinyssd: wrote {} charts to {}",
+            written.len(),
+            dir.display()
+        );
+    }
+    Ok(finish(&mut out, &scored, !args.json)?)
+}
+
+/// AP in percent with 2 decimals, to compare with training/evaluate.py line by line.
+fn print_table(out: &mut impl Write, evaluation: &Evaluation) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<12} {:>8} {:>8} {:>8} {:>10}",
+        "class", "AP11 %", "AP all %", "objects", "detections"
+    )?;
+    for c in &evaluation.classes {
+        writeln!(
+            out,
+            "{:<12} {:>8.2} {:>8.2} {:>8} {:>10}",
+            c.name,
+            100.0 * c.ap11,
+            100.0 * c.ap_all,
+            c.num_gt,
+            c.num_detections
+        )?;
+    }
+    writeln!(
+        out,
+        "{:<12} {:>8.2} {:>8.2}",
+        "mAP",
+        100.0 * evaluation.map11,
+        100.0 * evaluation.map_all
+    )
+}
+
+/// Reports data problems (each on stderr, then one summary line) and picks the exit code:
+/// 2 when some input had to be skipped, as `detect` does with unreadable files.
+pub fn finish(out: &mut impl Write, scored: &Scored, text: bool) -> std::io::Result<ExitCode> {
+    report_problems(&scored.problems);
+    if scored.dataset.absent > 0 && text {
+        writeln!(
+            out,
+            "note: {} annotated image{} marked absent in the data (image_present: false) not evaluated",
+            scored.dataset.absent,
+            if scored.dataset.absent == 1 { "" } else { "s" }
+        )?;
+    }
+    match scored.problems.summary() {
+        Some(summary) => {
+            let line = format!("problems: {summary} (details above; the run went on without them)");
+            if text {
+                writeln!(out, "{line}")?;
+            } else {
+                eprintln!("tinyssd: {line}");
+            }
+            Ok(ExitCode::from(EXIT_ERROR))
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Each problem on stderr, at most `PER_KIND` of a kind.
+fn report_problems(problems: &Problems) {
+    const PER_KIND: usize = 10;
+    let mut shown: BTreeMap<ProblemKind, usize> = BTreeMap::new();
+    for problem in problems.iter() {
+        let n = shown.entry(problem.kind).or_default();
+        *n += 1;
+        if *n <= PER_KIND {
+            eprintln!("tinyssd: {problem}");
+        }
+    }
+    for (kind, n) in shown {
+        if n > PER_KIND {
+            let more = n - PER_KIND;
+            eprintln!("tinyssd: ... and {more} more {}", kind.noun(more));
+        }
+    }
+}

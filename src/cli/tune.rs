@@ -1,0 +1,138 @@
+//! `tinyssd tune`: per-class confidence thresholds chosen on a labelled split, written as
+//! a threshold profile the app loads.
+
+use super::ModelArgs;
+use super::eval::{DataArgs, finish};
+use anyhow::Context;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tinyssd::detect::{DetectConfig, ThresholdProfile};
+use tinyssd::eval::run::PROTOCOL_THRESHOLD;
+use tinyssd::eval::tune::tune;
+use tinyssd::eval::{ClassThreshold, TuneGoal};
+
+#[derive(Debug, clap::Args)]
+pub struct TuneArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Per class, the lowest threshold whose precision reaches P (default: the best F1).
+    #[arg(long, value_parser = parse_precision, value_name = "P")]
+    target_precision: Option<f64>,
+    /// Where to write the threshold profile (JSON).
+    #[arg(long, default_value = "threshold_profile.json", value_name = "FILE")]
+    out: PathBuf,
+    /// The profile's name (default: after the goal, e.g. "best F1").
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A precision in 0..=1, kept as f64 so that 0.8 means 4 of 5 exactly.
+fn parse_precision(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not between 0 and 1"))
+    }
+}
+
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    profile: &'a ThresholdProfile,
+    out: &'a std::path::Path,
+    images: usize,
+    classes: &'a [ClassThreshold],
+}
+
+pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
+    let scored = args.data.score(&args.model)?;
+    let metadata = &scored.model.metadata;
+    let fallback = metadata
+        .score_threshold
+        .unwrap_or(DetectConfig::DEFAULT_THRESHOLD);
+    let goal = match args.target_precision {
+        Some(p) => TuneGoal::MinPrecision(p),
+        None => TuneGoal::MaxF1,
+    };
+    let chosen = tune(
+        &scored.evaluation.classes,
+        goal,
+        PROTOCOL_THRESHOLD,
+        fallback,
+    );
+
+    let name = args.name.clone().unwrap_or_else(|| match goal {
+        TuneGoal::MaxF1 => "best F1".to_owned(),
+        TuneGoal::MinPrecision(p) => format!("precision {p}"),
+    });
+    let mut config = DetectConfig::for_model(metadata);
+    for class in &chosen {
+        if let Some(slot) = config.thresholds.get_mut(class.class_id) {
+            *slot = class.threshold;
+        }
+    }
+    let profile = ThresholdProfile::from_config(name, &config, &metadata.class_names);
+    profile
+        .save(&args.out)
+        .context("cannot save the tuned thresholds")?;
+
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let report = JsonReport {
+            profile: &profile,
+            out: &args.out,
+            images: scored.run.samples.len(),
+            classes: &chosen,
+        };
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        let goal_text = match goal {
+            TuneGoal::MaxF1 => "best F1 per class".to_owned(),
+            TuneGoal::MinPrecision(p) => format!("lowest threshold with precision >= {p}"),
+        };
+        writeln!(
+            out,
+            "thresholds for {goal_text}, on {} images ({:.1} images/s)",
+            scored.run.samples.len(),
+            scored.run.images_per_second()
+        )?;
+        print_table(&mut out, &chosen)?;
+        writeln!(
+            out,
+            "wrote profile '{}' to {}",
+            profile.name,
+            args.out.display()
+        )?;
+    }
+    Ok(finish(&mut out, &scored, !args.json)?)
+}
+
+fn print_table(out: &mut impl Write, chosen: &[ClassThreshold]) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<12} {:>9} {:>9} {:>7} {:>6}  note",
+        "class", "threshold", "precision", "recall", "F1"
+    )?;
+    for c in chosen {
+        writeln!(
+            out,
+            "{:<12} {:>9.3} {:>9.3} {:>7.3} {:>6.3}  {}",
+            c.name,
+            c.threshold,
+            c.precision,
+            c.recall,
+            c.f1,
+            c.outcome.note()
+        )?;
+    }
+    Ok(())
+}

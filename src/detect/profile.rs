@@ -1,0 +1,149 @@
+//! Threshold profiles: a named set of per-class confidence thresholds (by class name)
+//! and the NMS overlap, saved as JSON. `tinyssd tune` writes them; the app loads them.
+//!
+//! ```json
+//! { "name": "voc-f1", "thresholds": { "cat": 0.42, "person": 0.37 }, "nms_iou": 0.45 }
+//! ```
+
+use super::postprocess::DetectConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("cannot read the threshold profile {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the threshold profile {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a threshold profile: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{path}: {what} is {value}, not between 0 and 1")]
+    OutOfRange {
+        path: PathBuf,
+        what: String,
+        value: f32,
+    },
+}
+
+/// Per-class thresholds by class name; classes it does not name keep the base config's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ThresholdProfile {
+    pub name: String,
+    pub thresholds: BTreeMap<String, f32>,
+    pub nms_iou: f32,
+}
+
+impl Default for ThresholdProfile {
+    fn default() -> Self {
+        ThresholdProfile {
+            name: String::new(),
+            thresholds: BTreeMap::new(),
+            nms_iou: DetectConfig::DEFAULT_NMS_IOU,
+        }
+    }
+}
+
+impl ThresholdProfile {
+    /// The profile of `config`, naming classes by `class_names` (background left out).
+    pub fn from_config(
+        name: impl Into<String>,
+        config: &DetectConfig,
+        class_names: &[String],
+    ) -> ThresholdProfile {
+        ThresholdProfile {
+            name: name.into(),
+            thresholds: class_names
+                .iter()
+                .zip(&config.thresholds)
+                .skip(1)
+                .map(|(n, &t)| (n.clone(), t))
+                .collect(),
+            nms_iou: config.nms_iou,
+        }
+    }
+
+    /// `base` with this profile's thresholds and NMS overlap applied.
+    pub fn apply(&self, base: &DetectConfig, class_names: &[String]) -> DetectConfig {
+        let mut config = base.clone();
+        config.nms_iou = self.nms_iou;
+        for (class, name) in class_names.iter().enumerate().skip(1) {
+            if let (Some(&t), Some(slot)) =
+                (self.thresholds.get(name), config.thresholds.get_mut(class))
+            {
+                *slot = t;
+            }
+        }
+        config
+    }
+
+    /// Class names of the profile that are not among `class_names`.
+    pub fn unknown_classes<'a>(&'a self, class_names: &[String]) -> Vec<&'a str> {
+        self.thresholds
+            .keys()
+            .filter(|k| !class_names.iter().skip(1).any(|n| n == *k))
+            .map(String::as_str)
+            .collect()
+    }
+
+    pub fn load(path: &Path) -> Result<ThresholdProfile, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let profile: ThresholdProfile =
+            serde_json::from_str(&text).map_err(|source| ProfileError::Parse {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        profile.validate(path)?;
+        Ok(profile)
+    }
+
+    /// Writes pretty JSON, creating the parent folder if needed.
+    pub fn save(&self, path: &Path) -> Result<(), ProfileError> {
+        self.validate(path)?;
+        let write = |source| ProfileError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(write)?;
+        }
+        let mut text =
+            serde_json::to_string_pretty(self).map_err(|source| ProfileError::Parse {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        text.push('\n');
+        std::fs::write(path, text).map_err(write)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ProfileError> {
+        let values = self
+            .thresholds
+            .iter()
+            .map(|(n, &v)| (format!("the threshold of {n}"), v))
+            .chain(std::iter::once(("nms_iou".to_owned(), self.nms_iou)));
+        for (what, value) in values {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(ProfileError::OutOfRange {
+                    path: path.to_path_buf(),
+                    what,
+                    value,
+                });
+            }
+        }
+        Ok(())
+    }
+}

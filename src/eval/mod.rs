@@ -1,0 +1,41 @@
+//! Evaluation on labelled images: reading VOC annotations ([`data`]), running the
+//! detector over a split ([`run`]), matching and average precision the VOC2007 way
+//! ([`ap`]), per-class threshold tuning ([`tune`]) and charts ([`plot`]).
+//!
+//! The conventions are those of `training/evaluate.py`, so both give the same numbers.
+
+pub mod ap;
+pub mod data;
+pub mod plot;
+pub mod run;
+pub mod tune;
+
+pub use ap::{GroundTruthBox, PrCurve, ScoredBox, VOC_IOU_THRESHOLD, match_detections};
+pub use data::{DataOptions, Dataset, Object, Problem, ProblemKind, Problems, Sample, Source};
+pub use run::{ClassEvaluation, DetectionRun, Evaluation, detect_samples, evaluate};
+pub use tune::{ClassThreshold, TuneGoal, TuneOutcome, choose_threshold};
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("no labelled data at {path}: it {reason}; expected {expected}")]
+    DataNotFound {
+        path: PathBuf,
+        reason: String,
+        expected: String,
+    },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the split file {path} lists no image ids")]
+    EmptySplit { path: PathBuf },
+    #[error(transparent)]
+    Detector(#[from] crate::detect::DetectorError),
+    #[error("cannot start the evaluation threads: {0}")]
+    Threads(std::io::Error),
+    #[error("cannot draw {path}: {message}")]
+    Plot { path: PathBuf, message: String },
+}

@@ -1,0 +1,237 @@
+//! Running the detector over labelled images, several at a time, and scoring the result.
+
+use super::EvalError;
+use super::ap::{GroundTruthBox, PrCurve, ScoredBox, match_detections};
+use super::data::{ProblemKind, Problems, Sample};
+use crate::detect::{DetectConfig, Detection, Detector};
+use crate::model::Model;
+use serde::Serialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The detector's output on each image that could be read.
+#[derive(Debug, Clone)]
+pub struct DetectionRun {
+    /// The images that ran, in data-set order.
+    pub samples: Vec<Sample>,
+    /// `detections[i]` are those of `samples[i]`.
+    pub detections: Vec<Vec<Detection>>,
+    /// Wall time of the whole run, decoding included.
+    pub elapsed: Duration,
+    /// Images that could not be read (left out of `samples`).
+    pub problems: Problems,
+}
+
+impl DetectionRun {
+    pub fn images_per_second(&self) -> f64 {
+        let seconds = self.elapsed.as_secs_f64();
+        if seconds > 0.0 {
+            self.samples.len() as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Runs `model` on every sample: `threads` images at a time (0 = one per core), each
+/// worker thread owning one single-threaded [`Detector`]. `on_image` is called after
+/// each image, from the workers (for a progress bar).
+///
+/// The workers are plain threads pulling the next image from a counter, not a rayon
+/// pool: a detector's engine runs on its own rayon pool, and a rayon worker waiting on
+/// another pool steals more work meanwhile, which would nest detectors.
+pub fn detect_samples(
+    model: &Model,
+    samples: Vec<Sample>,
+    config: &DetectConfig,
+    threads: usize,
+    on_image: &(dyn Fn() + Sync),
+) -> Result<DetectionRun, EvalError> {
+    let start = Instant::now();
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    }
+    .clamp(1, samples.len().max(1));
+    let next = AtomicUsize::new(0);
+    let worker = || -> Result<Vec<(usize, ImageOutcome)>, EvalError> {
+        let mut detector = Detector::new(model.clone(), 1)?;
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(sample) = samples.get(index) else {
+                return Ok(done);
+            };
+            let outcome = read_image(sample).and_then(|image| {
+                detector
+                    .detect(&image, config)
+                    .map(|(found, _)| found)
+                    .map_err(|e| format!("{}: {e}", sample.image_path.display()))
+            });
+            done.push((index, outcome));
+            on_image();
+        }
+    };
+    let finished = std::thread::scope(|scope| {
+        let handles = (0..threads)
+            .map(|i| {
+                std::thread::Builder::new()
+                    .name(format!("tinyssd-eval-{i}"))
+                    .spawn_scoped(scope, worker)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(EvalError::Threads)?;
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    let mut outcomes: Vec<Option<ImageOutcome>> = (0..samples.len()).map(|_| None).collect();
+    for (index, outcome) in finished.into_iter().flatten() {
+        outcomes[index] = Some(outcome);
+    }
+
+    let mut run = DetectionRun {
+        samples: Vec::with_capacity(samples.len()),
+        detections: Vec::with_capacity(samples.len()),
+        elapsed: Duration::ZERO,
+        problems: Problems::default(),
+    };
+    for (sample, outcome) in samples.into_iter().zip(outcomes) {
+        match outcome.unwrap_or_else(|| Err("not run".to_owned())) {
+            Ok(detections) => {
+                run.samples.push(sample);
+                run.detections.push(detections);
+            }
+            Err(message) => run.problems.push(ProblemKind::UnreadableImage, message),
+        }
+    }
+    run.elapsed = start.elapsed();
+    Ok(run)
+}
+
+/// One image's detections, or why it could not be read.
+type ImageOutcome = Result<Vec<Detection>, String>;
+
+fn read_image(sample: &Sample) -> Result<image::RgbImage, String> {
+    let path = &sample.image_path;
+    let image = image::ImageReader::open(path)
+        .map_err(|e| format!("{}: cannot open: {e}", path.display()))?
+        .with_guessed_format()
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?
+        .decode()
+        .map_err(|e| format!("{}: not a readable image: {e}", path.display()))?
+        .to_rgb8();
+    if image.dimensions() != (sample.width, sample.height) {
+        return Err(format!(
+            "{}: the image is {} x {} pixels but its annotation says {} x {}",
+            path.display(),
+            image.width(),
+            image.height(),
+            sample.width,
+            sample.height
+        ));
+    }
+    Ok(image)
+}
+
+/// One class's score on the split.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassEvaluation {
+    pub class_id: usize,
+    pub name: String,
+    /// VOC2007 11-point interpolated AP, 0..1.
+    pub ap11: f64,
+    /// All-point AP (VOC2010+), 0..1.
+    pub ap_all: f64,
+    /// Non-difficult ground truths.
+    pub num_gt: usize,
+    /// Detections of the class over the split (those matched to difficult objects included).
+    pub num_detections: usize,
+    #[serde(skip)]
+    pub curve: PrCurve,
+}
+
+/// Per-class AP and their means over the object classes (background excluded). A class
+/// without ground truth in the split scores 0 and still counts in the mean, as in
+/// `training/evaluate.py`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    pub map11: f64,
+    pub map_all: f64,
+    pub classes: Vec<ClassEvaluation>,
+}
+
+/// Scores `detections[i]` against `samples[i]`'s objects, class by class.
+pub fn evaluate(
+    class_names: &[String],
+    samples: &[Sample],
+    detections: &[Vec<Detection>],
+    iou_threshold: f32,
+) -> Evaluation {
+    let classes: Vec<ClassEvaluation> = (1..class_names.len())
+        .map(|class_id| {
+            let ground_truth: Vec<Vec<GroundTruthBox>> = samples
+                .iter()
+                .map(|s| {
+                    s.objects
+                        .iter()
+                        .filter(|o| o.class_id == class_id)
+                        .map(|o| GroundTruthBox {
+                            bbox: o.bbox,
+                            difficult: o.difficult,
+                        })
+                        .collect()
+                })
+                .collect();
+            let scored: Vec<ScoredBox> = detections
+                .iter()
+                .enumerate()
+                .flat_map(|(image, found)| {
+                    found
+                        .iter()
+                        .filter(|d| d.class_id == class_id)
+                        .map(move |d| ScoredBox {
+                            image,
+                            score: d.score,
+                            bbox: d.bbox,
+                        })
+                })
+                .collect();
+            let curve = match_detections(&scored, &ground_truth, iou_threshold);
+            ClassEvaluation {
+                class_id,
+                name: class_names[class_id].clone(),
+                ap11: curve.ap_11_point(),
+                ap_all: curve.ap_all_point(),
+                num_gt: curve.num_positives,
+                num_detections: scored.len(),
+                curve,
+            }
+        })
+        .collect();
+    let mean = |f: fn(&ClassEvaluation) -> f64| {
+        if classes.is_empty() {
+            0.0
+        } else {
+            classes.iter().map(f).sum::<f64>() / classes.len() as f64
+        }
+    };
+    Evaluation {
+        map11: mean(|c| c.ap11),
+        map_all: mean(|c| c.ap_all),
+        classes,
+    }
+}
+
+/// The settings the VOC protocol expects: every detection above 0.01, NMS at 0.45,
+/// at most 200 per image.
+pub fn protocol_config(num_classes: usize) -> DetectConfig {
+    DetectConfig::uniform(num_classes, PROTOCOL_THRESHOLD)
+}
+
+/// The score floor of the protocol's detections.
+pub const PROTOCOL_THRESHOLD: f32 = 0.01;
