@@ -5,7 +5,10 @@
 
 pub mod detect;
 pub mod engine;
+pub mod eval;
 pub mod model;
+pub mod pipeline;
+pub mod ui;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,10 @@
 //! Command-line arguments and the subcommands, each a thin layer over the library.
 
+mod app;
 mod bench;
 mod detect;
+mod eval;
+mod tune;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -9,12 +12,19 @@ use std::process::ExitCode;
 
 pub const EXIT_ERROR: u8 = 2;
 
-/// Real-time object detection with Tiny SSD.
+/// Real-time object detection with Tiny SSD. Without a subcommand: the live app.
 #[derive(Debug, Parser)]
-#[command(name = "tinyssd", version, about)]
+#[command(
+    name = "tinyssd",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    app: app::AppArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -23,6 +33,12 @@ enum Command {
     Detect(detect::DetectArgs),
     /// Measure latency: the network alone, the whole frame, and each layer.
     Bench(bench::BenchArgs),
+    /// Score the model on labelled VOC images: per-class AP and mAP (VOC2007 protocol).
+    Eval(eval::EvalArgs),
+    /// Choose per-class thresholds on labelled VOC images and write a threshold profile.
+    Tune(tune::TuneArgs),
+    /// The live window: camera (or images, or the demo) with boxes drawn (the default).
+    App(app::AppArgs),
 }
 
 /// The model to load, shared by every subcommand.
@@ -56,7 +72,10 @@ impl ModelArgs {
     }
 
     fn detector(&self) -> anyhow::Result<tinyssd::detect::Detector> {
-        Ok(tinyssd::detect::Detector::new(self.load_model()?, self.threads)?)
+        Ok(tinyssd::detect::Detector::new(
+            self.load_model()?,
+            self.threads,
+        )?)
     }
 }
 
@@ -73,9 +92,15 @@ pub fn parse_unit_interval(text: &str) -> Result<f32, String> {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return app::run(&cli.app);
+    };
+    match command {
         Command::Detect(args) => detect::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Tune(args) => tune::run(&args),
+        Command::App(args) => app::run(&args),
     }
 }
 

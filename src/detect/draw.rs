@@ -6,25 +6,46 @@ use image::{Rgb, RgbImage};
 use imageproc::drawing::{draw_filled_rect_mut, draw_hollow_rect_mut, draw_text_mut, text_size};
 use imageproc::rect::Rect;
 
-/// A distinct, readable colour for each class id (golden-angle hues).
+/// Kelly's colours of maximum contrast (without black and white), one per VOC class:
+/// neighbouring and frequent classes (person, chair, bottle, cat) stay distinguishable.
+const PALETTE: [[u8; 3]; 20] = [
+    [255, 179, 0],   // vivid yellow
+    [128, 62, 117],  // strong purple
+    [255, 104, 0],   // vivid orange
+    [166, 189, 215], // very light blue
+    [193, 0, 32],    // vivid red
+    [206, 162, 98],  // greyish yellow
+    [0, 125, 52],    // vivid green
+    [246, 118, 142], // strong purplish pink
+    [0, 83, 138],    // strong blue
+    [255, 122, 92],  // strong yellowish pink
+    [83, 55, 122],   // strong violet
+    [255, 142, 0],   // vivid orange yellow
+    [179, 40, 81],   // strong purplish red
+    [244, 200, 0],   // vivid greenish yellow
+    [127, 24, 13],   // strong reddish brown
+    [147, 170, 0],   // vivid yellowish green
+    [89, 51, 21],    // deep yellowish brown
+    [241, 58, 19],   // vivid reddish orange
+    [35, 44, 22],    // dark olive green
+    [129, 112, 102], // medium grey
+];
+
+/// The colour of a class id (1 = the first real class; background and ids past the
+/// palette wrap around).
 pub fn class_color(class_id: usize) -> [u8; 3] {
-    let hue = (class_id as f32 * 137.508) % 360.0;
-    hsv_to_rgb(hue, 0.75, 0.95)
+    PALETTE[(class_id + PALETTE.len() - 1) % PALETTE.len()]
 }
 
-fn hsv_to_rgb(hue: f32, saturation: f32, value: f32) -> [u8; 3] {
-    let c = value * saturation;
-    let x = c * (1.0 - ((hue / 60.0) % 2.0 - 1.0).abs());
-    let (r, g, b) = match (hue / 60.0) as u32 {
-        0 => (c, x, 0.0),
-        1 => (x, c, 0.0),
-        2 => (0.0, c, x),
-        3 => (0.0, x, c),
-        4 => (x, 0.0, c),
-        _ => (c, 0.0, x),
-    };
-    let m = value - c;
-    [r, g, b].map(|v| ((v + m) * 255.0).round() as u8)
+/// Black or white, whichever reads better on the class colour.
+pub fn label_text_color(class_id: usize) -> [u8; 3] {
+    let [r, g, b] = class_color(class_id).map(f32::from);
+    let luminance = 0.299 * r + 0.587 * g + 0.114 * b;
+    if luminance > 140.0 {
+        [0, 0, 0]
+    } else {
+        [255, 255, 255]
+    }
 }
 
 /// Draws each detection's box (2 px wide) and a "label 0.87" tag above it.
@@ -55,7 +76,15 @@ pub fn draw_detections(image: &mut RgbImage, detections: &[Detection]) {
             Rect::at(x, tag_y).of_size(text_w + 6, text_h + 4),
             color,
         );
-        draw_text_mut(image, Rgb([0, 0, 0]), x + 3, tag_y + 1, scale, &font, &text);
+        draw_text_mut(
+            image,
+            Rgb(label_text_color(detection.class_id)),
+            x + 3,
+            tag_y + 1,
+            scale,
+            &font,
+            &text,
+        );
     }
 }
 
@@ -64,11 +93,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn neighbouring_classes_get_different_colours() {
-        for id in 0..20 {
-            assert_ne!(class_color(id), class_color(id + 1));
-        }
-        assert_eq!(hsv_to_rgb(0.0, 1.0, 1.0), [255, 0, 0]);
-        assert_eq!(hsv_to_rgb(240.0, 1.0, 1.0), [0, 0, 255]);
+    fn every_voc_class_has_its_own_colour() {
+        let colours: std::collections::HashSet<[u8; 3]> = (1..=20).map(class_color).collect();
+        assert_eq!(colours.len(), 20);
     }
 }

@@ -4,8 +4,10 @@ pub mod detector;
 pub mod draw;
 pub mod postprocess;
 pub mod preprocess;
+pub mod profile;
 
 pub use detector::{Detector, DetectorError, Timings};
-pub use draw::{class_color, draw_detections};
+pub use draw::{class_color, draw_detections, label_text_color};
 pub use postprocess::{DetectConfig, Detection, Postprocessor};
 pub use preprocess::Preprocessor;
+pub use profile::{ProfileError, ThresholdProfile};

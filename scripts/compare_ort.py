@@ -1,6 +1,6 @@
 """Our engine against ONNX Runtime's CPU provider and PyTorch eager, side by side in one run.
 
-    python3 benches/compare_ort.py [--model models/tinyssd_voc.safetensors] [--runs 200]
+    python3 scripts/compare_ort.py [--model models/tinyssd_voc.safetensors] [--runs 200]
 
 Exports the same weights to ONNX (through the PyTorch twin in training/), feeds both
 engines the same input, checks that the outputs agree (max abs diff <= 1e-3), then
