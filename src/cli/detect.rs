@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tinyssd::detect::{DetectConfig, Detection, Detector, draw_detections};
+use tinyssd::detect::{DetectConfig, Detection, Detector, draw_detections, read_image};
 
 #[derive(Debug, clap::Args)]
 pub struct DetectArgs {
@@ -76,13 +76,7 @@ fn detect_one<'a>(
     path: &'a Path,
     out_dir: Option<&Path>,
 ) -> anyhow::Result<ImageReport<'a>> {
-    let image = image::ImageReader::open(path)
-        .with_context(|| format!("{}: cannot open", path.display()))?
-        .with_guessed_format()
-        .with_context(|| format!("{}: cannot read", path.display()))?
-        .decode()
-        .with_context(|| format!("{}: not a readable PNG or JPEG image", path.display()))?
-        .to_rgb8();
+    let image = read_image(path).with_context(|| format!("{}: cannot use it", path.display()))?;
     let (detections, _) = detector
         .detect(&image, config)
         .with_context(|| format!("{}: detection failed", path.display()))?;

@@ -2,12 +2,14 @@
 
 pub mod detector;
 pub mod draw;
+pub mod image_io;
 pub mod postprocess;
 pub mod preprocess;
 pub mod profile;
 
 pub use detector::{Detector, DetectorError, Timings};
 pub use draw::{class_color, draw_detections, label_text_color};
+pub use image_io::{ImageReadError, decode_image, read_image};
 pub use postprocess::{DetectConfig, Detection, Postprocessor};
 pub use preprocess::Preprocessor;
 pub use profile::{ProfileError, ThresholdProfile};

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Largest profile file read; a real one is a few hundred bytes.
+pub const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     #[error("cannot read the threshold profile {path}: {source}")]
@@ -27,6 +30,8 @@ pub enum ProfileError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("{path} is {size} bytes, too large for a threshold profile (at most {MAX_PROFILE_BYTES})")]
+    TooLarge { path: PathBuf, size: u64 },
     #[error("{path}: {what} is {value}, not between 0 and 1")]
     OutOfRange {
         path: PathBuf,
@@ -97,12 +102,25 @@ impl ThresholdProfile {
     }
 
     pub fn load(path: &Path) -> Result<ThresholdProfile, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+        let read = |source| ProfileError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let size = std::fs::metadata(path).map_err(read)?.len();
+        if size > MAX_PROFILE_BYTES {
+            return Err(ProfileError::TooLarge {
+                path: path.to_path_buf(),
+                size,
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(read)?;
+        ThresholdProfile::parse(&text, path)
+    }
+
+    /// Reads a profile from JSON text; `path` only names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<ThresholdProfile, ProfileError> {
         let profile: ThresholdProfile =
-            serde_json::from_str(&text).map_err(|source| ProfileError::Parse {
+            serde_json::from_str(text).map_err(|source| ProfileError::Parse {
                 path: path.to_path_buf(),
                 source,
             })?;

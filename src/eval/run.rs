@@ -118,13 +118,8 @@ type ImageOutcome = Result<Vec<Detection>, String>;
 
 fn read_image(sample: &Sample) -> Result<image::RgbImage, String> {
     let path = &sample.image_path;
-    let image = image::ImageReader::open(path)
-        .map_err(|e| format!("{}: cannot open: {e}", path.display()))?
-        .with_guessed_format()
-        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?
-        .decode()
-        .map_err(|e| format!("{}: not a readable image: {e}", path.display()))?
-        .to_rgb8();
+    let image =
+        crate::detect::read_image(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if image.dimensions() != (sample.width, sample.height) {
         return Err(format!(
             "{}: the image is {} x {} pixels but its annotation says {} x {}",

@@ -112,6 +112,7 @@ impl Model {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
         let arch = Architecture::tiny_ssd();
+        check_header_length(bytes)?;
         let (_, header) = SafeTensors::read_metadata(bytes)
             .map_err(|e| ModelError::NotSafetensors(e.to_string()))?;
         let tensors = SafeTensors::deserialize(bytes)
@@ -151,6 +152,26 @@ impl Model {
     }
 }
 
+/// A safetensors file starts with the length of its JSON header (u64, little-endian).
+/// A length the file cannot hold (a corrupt or hostile file claiming terabytes) is
+/// refused before anything is parsed or allocated.
+fn check_header_length(bytes: &[u8]) -> Result<(), ModelError> {
+    let Some((length, rest)) = bytes.split_first_chunk::<8>() else {
+        return Err(ModelError::NotSafetensors(format!(
+            "the file has {} bytes, too few for a safetensors header",
+            bytes.len()
+        )));
+    };
+    let claimed = u64::from_le_bytes(*length);
+    if claimed > rest.len() as u64 {
+        return Err(ModelError::NotSafetensors(format!(
+            "the header claims {claimed} bytes but only {} follow",
+            rest.len()
+        )));
+    }
+    Ok(())
+}
+
 fn read_tensor(tensors: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
     let view = tensors
         .tensor(name)
@@ -177,13 +198,17 @@ fn read_tensor(tensors: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec
 pub fn decode_floats(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
     match dtype {
         Dtype::F16 => Some(
-            data.chunks_exact(2)
-                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            data.as_chunks::<2>()
+                .0
+                .iter()
+                .map(|&b| half::f16::from_le_bytes(b).to_f32())
                 .collect(),
         ),
         Dtype::F32 => Some(
-            data.chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            data.as_chunks::<4>()
+                .0
+                .iter()
+                .map(|&b| f32::from_le_bytes(b))
                 .collect(),
         ),
         _ => None,

@@ -2,6 +2,7 @@
 //! ([`SourceSpec`]) and the file-based sources (a folder or list of images, one image).
 //! Cameras live in [`super::camera`], the built-in demo in [`super::demo`].
 
+use crate::detect::ImageReadError;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -194,21 +195,16 @@ fn is_image_file(path: &Path) -> bool {
 
 /// Decodes a PNG or JPEG file to RGB.
 pub fn read_rgb(path: &Path) -> Result<RgbImage, SourceError> {
-    let reader = image::ImageReader::open(path).map_err(|error| SourceError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    let reader = reader
-        .with_guessed_format()
-        .map_err(|error| SourceError::Io {
+    crate::detect::read_image(path).map_err(|error| match error {
+        ImageReadError::Io(error) => SourceError::Io {
             path: path.to_path_buf(),
             error,
-        })?;
-    let image = reader.decode().map_err(|e| SourceError::Decode {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    Ok(image.to_rgb8())
+        },
+        other => SourceError::Decode {
+            path: path.to_path_buf(),
+            message: other.to_string(),
+        },
+    })
 }
 
 /// Images played in a loop at a fixed rate: the files of a folder (sorted by name)
