@@ -2,23 +2,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
-fn tinyssd(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tinyssd"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use common::{stderr, stdout, tinyssd};
 
 const GOLDEN: &str = "tests/golden/weights.safetensors";
 

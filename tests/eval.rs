@@ -3,8 +3,9 @@
 
 mod common;
 
+use common::{class_names, stderr, stdout, tinyssd};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use tinyssd::detect::{DetectConfig, Detection, ThresholdProfile};
 use tinyssd::eval::ap::{ap_11_point, ap_all_point};
 use tinyssd::eval::data::parse_json_lines;
@@ -15,35 +16,8 @@ use tinyssd::eval::{
 };
 use tinyssd::model::Corners;
 
-const VOC_CLASSES: [&str; 21] = [
-    "background",
-    "aeroplane",
-    "bicycle",
-    "bird",
-    "boat",
-    "bottle",
-    "bus",
-    "car",
-    "cat",
-    "chair",
-    "cow",
-    "diningtable",
-    "dog",
-    "horse",
-    "motorbike",
-    "person",
-    "pottedplant",
-    "sheep",
-    "sofa",
-    "train",
-    "tvmonitor",
-];
 const CAT: usize = 8;
 const DOG: usize = 12;
-
-fn class_names() -> Vec<String> {
-    VOC_CLASSES.iter().map(|s| (*s).to_owned()).collect()
-}
 
 fn corners(x_min: f32, y_min: f32, x_max: f32, y_max: f32) -> Corners {
     Corners {
@@ -80,7 +54,10 @@ fn fixture_detections(ids: &[&str]) -> Vec<Vec<Detection>> {
         let label = row["label"].as_str().expect("label");
         let b: Vec<f32> = serde_json::from_value(row["bbox"].clone()).expect("bbox");
         per_image[image].push(Detection {
-            class_id: VOC_CLASSES.iter().position(|c| *c == label).expect("class"),
+            class_id: class_names()
+                .iter()
+                .position(|c| c == label)
+                .expect("class"),
             label: label.into(),
             score: row["score"].as_f64().expect("score") as f32,
             bbox: corners(b[0], b[1], b[2], b[3]),
@@ -546,22 +523,6 @@ fn plots_are_written_as_png() {
 }
 
 const GOLDEN: &str = "tests/golden/weights.safetensors";
-
-fn tinyssd(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tinyssd"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn good_voc() -> TinyVoc {
     let voc = TinyVoc::new();

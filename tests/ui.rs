@@ -11,35 +11,12 @@ use tinyssd::model::Corners;
 use tinyssd::pipeline::{FrameResult, PipelineEvent};
 use tinyssd::ui::{App, AppState, Command, SettingsStore};
 
-const VOC: [&str; 21] = [
-    "background",
-    "aeroplane",
-    "bicycle",
-    "bird",
-    "boat",
-    "bottle",
-    "bus",
-    "car",
-    "cat",
-    "chair",
-    "cow",
-    "diningtable",
-    "dog",
-    "horse",
-    "motorbike",
-    "person",
-    "pottedplant",
-    "sheep",
-    "sofa",
-    "train",
-    "tvmonitor",
-];
 const CAT: usize = 8;
 const DOG: usize = 12;
 const PERSON: usize = 15;
 
 fn names() -> Vec<String> {
-    VOC.iter().map(|s| s.to_string()).collect()
+    tinyssd::model::Architecture::tiny_ssd().class_names.clone()
 }
 
 fn state_with(store: SettingsStore) -> AppState {
@@ -49,7 +26,7 @@ fn state_with(store: SettingsStore) -> AppState {
 fn detection(class_id: usize, score: f32, x: f32) -> Detection {
     Detection {
         class_id,
-        label: VOC[class_id].into(),
+        label: names()[class_id].as_str().into(),
         score,
         bbox: Corners {
             x_min: x,

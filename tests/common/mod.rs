@@ -3,6 +3,7 @@
 
 use safetensors::SafeTensors;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use tinyssd::model::weights::decode_floats;
 
 pub fn repo_path(relative: &str) -> PathBuf {
@@ -48,4 +49,26 @@ pub fn max_relative_error(actual: &[f32], expected: &[f32]) -> f32 {
         .zip(expected)
         .fold(0.0_f32, |m, (a, e)| m.max((a - e).abs()));
     diff / scale
+}
+
+/// The 21 class names of Tiny SSD v1 (background first), from the architecture table.
+pub fn class_names() -> Vec<String> {
+    tinyssd::model::Architecture::tiny_ssd().class_names.clone()
+}
+
+/// Runs the real `tinyssd` binary from the repository root.
+pub fn tinyssd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tinyssd"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
