@@ -16,7 +16,7 @@ pub struct DetectArgs {
     #[command(flatten)]
     model: ModelArgs,
     /// Confidence threshold for every class (default: the model's suggestion).
-    #[arg(long, value_parser = parse_unit_interval, value_name = "X")]
+    #[arg(long, value_parser = parse_unit_interval::<f32>, value_name = "X")]
     threshold: Option<f32>,
     /// Print JSON instead of text.
     #[arg(long)]

@@ -79,12 +79,15 @@ impl ModelArgs {
     }
 }
 
-/// A probability in 0..=1, for threshold flags.
-pub fn parse_unit_interval(text: &str) -> Result<f32, String> {
-    let value: f32 = text
+/// A probability in 0..=1, for threshold and precision flags (f32 or f64).
+pub fn parse_unit_interval<T>(text: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + From<u8>,
+{
+    let value: T = text
         .parse()
         .map_err(|_| format!("'{text}' is not a number"))?;
-    if (0.0..=1.0).contains(&value) {
+    if value >= T::from(0) && value <= T::from(1) {
         Ok(value)
     } else {
         Err(format!("{value} is not between 0 and 1"))

@@ -1,8 +1,8 @@
 //! `tinyssd tune`: per-class confidence thresholds chosen on a labelled split, written as
 //! a threshold profile the app loads.
 
-use super::ModelArgs;
 use super::eval::{DataArgs, finish};
+use super::{ModelArgs, parse_unit_interval};
 use anyhow::Context;
 use std::io::Write;
 use std::path::PathBuf;
@@ -19,7 +19,8 @@ pub struct TuneArgs {
     #[command(flatten)]
     model: ModelArgs,
     /// Per class, the lowest threshold whose precision reaches P (default: the best F1).
-    #[arg(long, value_parser = parse_precision, value_name = "P")]
+    // An f64, so that 0.8 means 4 of 5 exactly.
+    #[arg(long, value_parser = parse_unit_interval::<f64>, value_name = "P")]
     target_precision: Option<f64>,
     /// Where to write the threshold profile (JSON).
     #[arg(long, default_value = "threshold_profile.json", value_name = "FILE")]
@@ -30,18 +31,6 @@ pub struct TuneArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-}
-
-/// A precision in 0..=1, kept as f64 so that 0.8 means 4 of 5 exactly.
-fn parse_precision(text: &str) -> Result<f64, String> {
-    let value: f64 = text
-        .parse()
-        .map_err(|_| format!("'{text}' is not a number"))?;
-    if (0.0..=1.0).contains(&value) {
-        Ok(value)
-    } else {
-        Err(format!("{value} is not between 0 and 1"))
-    }
 }
 
 #[derive(serde::Serialize)]
