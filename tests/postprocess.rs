@@ -125,3 +125,44 @@ fn boxes_are_clipped_to_the_image() {
     assert_eq!((b.x_min, b.y_min), (0.0, 0.0));
     assert!((b.x_max - 50.0).abs() < 1e-3 && (b.y_max - 25.0).abs() < 1e-3);
 }
+
+#[test]
+fn skipping_hopeless_boxes_changes_nothing() {
+    // 40 far-apart boxes (no NMS interplay) with pseudo-random logits: the detections
+    // must be exactly the (box, class) pairs whose softmax probability passes.
+    let priors: Vec<_> = (0..40)
+        .map(|i| (0.025 + 0.025 * i as f32, 0.5, 0.01, 0.01))
+        .collect();
+    let mut post = postprocessor(&priors);
+    let mut seed = 7u32;
+    let mut next = || {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (seed >> 8) as f32 / (1 << 24) as f32 * 8.0 - 4.0
+    };
+    let conf: Vec<f32> = (0..40 * CLASSES).map(|_| next()).collect();
+    for threshold in [0.05, 0.3, 0.6] {
+        let mut expected = Vec::new();
+        for (prior, logits) in conf.chunks_exact(CLASSES).enumerate() {
+            let sum: f32 = logits.iter().map(|l| l.exp()).sum();
+            for class in 1..CLASSES {
+                if logits[class].exp() / sum > threshold {
+                    expected.push((prior, class));
+                }
+            }
+        }
+        let found = post.run(&vec![0.0; 40 * 4], &conf, &config(threshold), 1000, 100);
+        let mut found: Vec<_> = found
+            .iter()
+            .map(|d| {
+                (
+                    ((d.bbox.x_min + 5.0) / 25.0).round() as usize - 1,
+                    d.class_id,
+                )
+            })
+            .collect();
+        found.sort_unstable();
+        expected.sort_unstable();
+        assert!(!expected.is_empty() && expected.len() < 40 * (CLASSES - 1));
+        assert_eq!(found, expected, "threshold {threshold}");
+    }
+}

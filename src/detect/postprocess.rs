@@ -67,7 +67,7 @@ pub struct Postprocessor {
     class_names: Vec<Arc<str>>,
     // Scratch, kept between frames so a frame allocates nothing.
     probabilities: Vec<f32>,
-    candidates: Vec<Candidate>,
+    candidates_by_class: Vec<Vec<Candidate>>,
     kept: Vec<Kept>,
 }
 
@@ -99,7 +99,7 @@ impl Postprocessor {
             variances,
             class_names: class_names.into_iter().map(Arc::from).collect(),
             probabilities: Vec::new(),
-            candidates: Vec::new(),
+            candidates_by_class: Vec::new(),
             kept: Vec::new(),
         }
     }
@@ -135,34 +135,49 @@ impl Postprocessor {
         detections: &mut Vec<Detection>,
     ) {
         let classes = self.class_names.len();
-        self.probabilities.clear();
-        self.probabilities.extend_from_slice(conf);
-        self.probabilities
-            .chunks_exact_mut(classes)
-            .for_each(softmax);
+        // A class's probability is at most 1 / (1 + e^(background - class logit)), so a
+        // box whose best class logit does not beat the background logit by
+        // ln(t / (1 - t)) for the lowest threshold t cannot pass: most boxes are skipped
+        // before any exponential.
+        let lowest = config
+            .thresholds
+            .iter()
+            .skip(1)
+            .copied()
+            .fold(1.0f32, f32::min);
+        // (Less a hair, so rounding at the boundary never drops a box that passes.)
+        let margin = (lowest / (1.0 - lowest)).ln() - 1e-3;
+        self.candidates_by_class.resize_with(classes, Vec::new);
+        self.candidates_by_class.iter_mut().for_each(Vec::clear);
+        for (prior, logits) in conf.chunks_exact(classes).enumerate() {
+            let best = logits[1..]
+                .iter()
+                .copied()
+                .fold(f32::NEG_INFINITY, f32::max);
+            if best - logits[0] <= margin {
+                continue;
+            }
+            self.probabilities.clear();
+            self.probabilities.extend_from_slice(logits);
+            softmax(&mut self.probabilities);
+            for (class, &score) in self.probabilities.iter().enumerate().skip(1) {
+                if score > config.thresholds.get(class).copied().unwrap_or(1.0) {
+                    self.candidates_by_class[class].push(Candidate { prior, score });
+                }
+            }
+        }
 
         self.kept.clear();
         for class in 1..classes {
-            let threshold = config.thresholds.get(class).copied().unwrap_or(1.0);
-            self.candidates.clear();
-            self.candidates.extend(
-                self.probabilities
-                    .chunks_exact(classes)
-                    .enumerate()
-                    .map(|(prior, p)| Candidate {
-                        prior,
-                        score: p[class],
-                    })
-                    .filter(|c| c.score > threshold),
-            );
+            let candidates = &mut self.candidates_by_class[class];
             // Best first; equal scores keep the lower box index first, so ties are
             // deterministic (an unstable sort on a total order: no allocation).
-            self.candidates
+            candidates
                 .sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.prior.cmp(&b.prior)));
-            self.candidates.truncate(config.candidates_per_class);
+            candidates.truncate(config.candidates_per_class);
 
             let first_of_class = self.kept.len();
-            for &candidate in &self.candidates {
+            for &candidate in candidates.iter() {
                 let offset = &loc[candidate.prior * 4..candidate.prior * 4 + 4];
                 let bbox = decode(&self.priors[candidate.prior], offset, &self.variances);
                 if self.kept[first_of_class..]
