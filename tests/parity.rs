@@ -45,6 +45,26 @@ fn outputs_and_feature_maps_match_pytorch() {
     }
 }
 
+/// Every micro-kernel this CPU can run (the portable fallback always) gives the same
+/// network outputs.
+#[test]
+fn every_instruction_set_matches_pytorch() {
+    use tinyssd::engine::ops::gemm::Isa;
+    let golden = Golden::load();
+    let model = Model::load(&golden_weights()).expect("golden weights load");
+    let (input, _) = golden.tensor("input");
+    for isa in Isa::available() {
+        let mut engine = Engine::with_isa(model.clone(), 2, isa).expect("engine starts");
+        engine.input_mut().copy_from_slice(&input);
+        engine.forward();
+        for (name, actual) in [("loc", engine.loc()), ("conf", engine.conf())] {
+            let (expected, _) = golden.tensor(name);
+            let err = max_relative_error(actual, &expected);
+            assert!(err <= TOLERANCE, "{isa:?} {name}: relative error {err}");
+        }
+    }
+}
+
 #[test]
 fn repeated_forward_passes_give_identical_outputs() {
     let (mut engine, _) = run_engine(2);

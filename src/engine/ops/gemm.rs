@@ -32,6 +32,21 @@ impl Isa {
         Isa::Portable
     }
 
+    /// Every instruction set this CPU can run, the portable fallback first.
+    pub fn available() -> Vec<Isa> {
+        let mut isas = vec![Isa::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                isas.push(Isa::Avx2Fma);
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                isas.push(Isa::Avx512);
+            }
+        }
+        isas
+    }
+
     /// Rows of the weight panel (output channels per tile).
     pub fn mr(self) -> usize {
         match self {
@@ -394,20 +409,6 @@ mod tests {
     use super::*;
     use crate::engine::ops::columns::{ConvGeometry, direct_offsets, pack_columns};
 
-    fn isas() -> Vec<Isa> {
-        let mut isas = vec![Isa::Portable];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                isas.push(Isa::Avx2Fma);
-            }
-            if std::is_x86_feature_detected!("avx512f") {
-                isas.push(Isa::Avx512);
-            }
-        }
-        isas
-    }
-
     /// Every kernel, reading packed or direct columns, against a plain triple loop,
     /// on sizes that leave partial tiles.
     #[test]
@@ -436,7 +437,7 @@ mod tests {
         };
         let g = ConvGeometry::new(depth, 1, pixels, 1, 1, 0);
         let direct = direct_offsets(&layout, &g).expect("stride 1 reads directly");
-        for isa in isas() {
+        for isa in Isa::available() {
             let nr = isa.nr();
             let matrix = ndarray::ArrayView2::from_shape((rows, depth), &weight).expect("shape");
             let packed = PackedWeights::new(isa, matrix, &bias);
