@@ -2,6 +2,12 @@
 //! engine ([`engine`]) and the pre- and post-processing around it ([`detect`]).
 //!
 //! Data flows one way: frame -> tensor -> raw outputs -> detections -> overlay.
+//!
+//! No panics on data a user or a device controls: `unwrap` is linted everywhere
+//! (Cargo.toml), `expect` in the library here, and indexing in the modules that
+//! parse files, frames and arguments (each says so at its top). Internal invariants
+//! that keep an `expect` or an index carry a local `#[allow]` saying why they hold.
+#![cfg_attr(not(test), warn(clippy::expect_used))]
 
 pub mod detect;
 pub mod engine;

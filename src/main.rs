@@ -1,6 +1,8 @@
 //! `tinyssd`: parse the command line, run it, report errors ripgrep-style.
 //! Exit codes: 0 success, 2 error (including bad arguments).
 
+#![warn(clippy::expect_used)]
+
 mod cli;
 
 use clap::Parser;

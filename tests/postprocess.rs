@@ -144,8 +144,8 @@ fn skipping_hopeless_boxes_changes_nothing() {
         let mut expected = Vec::new();
         for (prior, logits) in conf.chunks_exact(CLASSES).enumerate() {
             let sum: f32 = logits.iter().map(|l| l.exp()).sum();
-            for class in 1..CLASSES {
-                if logits[class].exp() / sum > threshold {
+            for (class, logit) in logits.iter().enumerate().skip(1) {
+                if logit.exp() / sum > threshold {
                     expected.push((prior, class));
                 }
             }

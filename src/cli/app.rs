@@ -1,5 +1,6 @@
 //! `tinyssd` (or `tinyssd app`): the live window. Only options and start-up here;
 //! the app itself is [`tinyssd::ui::App`].
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::ModelArgs;
 use anyhow::{Context, anyhow};
@@ -72,7 +73,12 @@ pub fn run(args: &AppArgs) -> anyhow::Result<ExitCode> {
         options,
         Box::new(move |cc| Ok(Box::new(App::new(cc, detector, launch, store)))),
     )
-    .map_err(|e| anyhow!("cannot open the window: {e}"))?;
+    .map_err(|e| {
+        anyhow!(
+            "cannot open the window: {e}\n  the app needs a desktop session (X11 or Wayland); \
+             for image files without a window use `tinyssd detect`"
+        )
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,5 +1,6 @@
 //! `tinyssd bench`: latency of the network alone and of a whole camera-like frame,
 //! per thread count, with a per-layer profile and the throughput achieved.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::ModelArgs;
 use anyhow::{Context, bail};
@@ -53,7 +54,12 @@ impl Latency {
     fn of(mut samples: Vec<Duration>) -> Latency {
         samples.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        let at = |q: f64| ms(samples[((samples.len() - 1) as f64 * q).round() as usize]);
+        let last = samples.len().saturating_sub(1);
+        let at = |q: f64| {
+            samples
+                .get((last as f64 * q).round() as usize)
+                .map_or(0.0, |&d| ms(d))
+        };
         Latency {
             median: at(0.5),
             p90: at(0.9),

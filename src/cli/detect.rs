@@ -1,4 +1,5 @@
 //! `tinyssd detect`: run the detector on image files.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::{EXIT_ERROR, ModelArgs, parse_unit_interval};
 use anyhow::Context;
@@ -76,7 +77,7 @@ fn detect_one<'a>(
     path: &'a Path,
     out_dir: Option<&Path>,
 ) -> anyhow::Result<ImageReport<'a>> {
-    let image = read_image(path).with_context(|| format!("{}: cannot use it", path.display()))?;
+    let image = read_image(path).with_context(|| path.display().to_string())?;
     let (detections, _) = detector
         .detect(&image, config)
         .with_context(|| format!("{}: detection failed", path.display()))?;

@@ -1,4 +1,5 @@
 //! `tinyssd eval`: VOC2007-protocol mAP of the model on a labelled split.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::{EXIT_ERROR, ModelArgs};
 use anyhow::Context;

@@ -1,4 +1,5 @@
 //! Command-line arguments and the subcommands, each a thin layer over the library.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 mod app;
 mod bench;
@@ -60,7 +61,6 @@ impl ModelArgs {
     }
 
     fn load_model(&self) -> anyhow::Result<tinyssd::model::Model> {
-        use anyhow::Context;
         let path = self.path();
         if self.model.is_none() && !path.exists() {
             anyhow::bail!(
@@ -68,7 +68,13 @@ impl ModelArgs {
                 path.display()
             );
         }
-        tinyssd::model::Model::load(&path).context("cannot load the model")
+        tinyssd::model::Model::load(&path).map_err(|error| {
+            let hint = model_hint(&error);
+            anyhow::anyhow!(
+                "cannot load the model: {:#}\n  {hint}",
+                anyhow::Error::new(error)
+            )
+        })
     }
 
     fn detector(&self) -> anyhow::Result<tinyssd::detect::Detector> {
@@ -76,6 +82,23 @@ impl ModelArgs {
             self.load_model()?,
             self.threads,
         )?)
+    }
+}
+
+/// What to do about a model that does not load.
+fn model_hint(error: &tinyssd::model::ModelError) -> &'static str {
+    use tinyssd::model::ModelError;
+    match error {
+        ModelError::Io { .. } => {
+            "check the path given to --model (or leave it out for the shipped model)"
+        }
+        ModelError::TooLarge { .. } | ModelError::NotSafetensors(_) => {
+            "--model must name a .safetensors file exported by `python -m training.export`"
+        }
+        _ => {
+            "this build runs Tiny SSD v1 on the 20 VOC classes: export a matching model with \
+             `python -m training.export` (training/README.md), or pass --model with one"
+        }
     }
 }
 

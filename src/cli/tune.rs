@@ -1,5 +1,6 @@
 //! `tinyssd tune`: per-class confidence thresholds chosen on a labelled split, written as
 //! a threshold profile the app loads.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::eval::{DataArgs, finish};
 use super::{ModelArgs, parse_unit_interval};

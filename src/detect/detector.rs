@@ -16,6 +16,9 @@ pub enum DetectorError {
     Engine(#[from] EngineError),
     #[error("the image is empty ({width} x {height} pixels)")]
     EmptyImage { width: u32, height: u32 },
+    /// Raised by the pipeline's worker when a processor panics (the panic is contained).
+    #[error("the detector crashed on this frame (the next frame is tried)")]
+    Panicked,
 }
 
 /// Where one frame's time went.

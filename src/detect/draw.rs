@@ -50,6 +50,8 @@ pub fn label_text_color(class_id: usize) -> [u8; 3] {
 
 /// Draws each detection's box (2 px wide) and a "label 0.87" tag above it.
 pub fn draw_detections(image: &mut RgbImage, detections: &[Detection]) {
+    // The font is compiled in (egui's own) and parsed by egui at every start.
+    #[allow(clippy::expect_used)]
     let font = FontRef::try_from_slice(epaint_default_fonts::UBUNTU_LIGHT)
         .expect("the font bundled with egui is valid");
     let scale = PxScale::from((image.height() as f32 / 30.0).clamp(12.0, 28.0));

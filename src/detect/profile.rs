@@ -4,6 +4,7 @@
 //! ```json
 //! { "name": "voc-f1", "thresholds": { "cat": 0.42, "person": 0.37 }, "nms_iou": 0.45 }
 //! ```
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::postprocess::DetectConfig;
 use serde::{Deserialize, Serialize};
@@ -30,7 +31,9 @@ pub enum ProfileError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("{path} is {size} bytes, too large for a threshold profile (at most {MAX_PROFILE_BYTES})")]
+    #[error(
+        "{path} is {size} bytes, too large for a threshold profile (at most {MAX_PROFILE_BYTES})"
+    )]
     TooLarge { path: PathBuf, size: u64 },
     #[error("{path}: {what} is {value}, not between 0 and 1")]
     OutOfRange {

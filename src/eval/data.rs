@@ -10,6 +10,7 @@
 //! that plain IoU there equals VOC's "+1" IoU on the original numbers.
 //!
 //! Bad entries do not stop a run: each becomes a [`Problem`], counted and reported.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::EvalError;
 use crate::model::Corners;

@@ -118,8 +118,7 @@ type ImageOutcome = Result<Vec<Detection>, String>;
 
 fn read_image(sample: &Sample) -> Result<image::RgbImage, String> {
     let path = &sample.image_path;
-    let image =
-        crate::detect::read_image(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let image = crate::detect::read_image(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if image.dimensions() != (sample.width, sample.height) {
         return Err(format!(
             "{}: the image is {} x {} pixels but its annotation says {} x {}",

@@ -1,5 +1,6 @@
 //! Loading a Tiny SSD model from safetensors: metadata, then every tensor checked
 //! against the architecture by name, shape and dtype.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::architecture::{Architecture, ConvSpec, DefaultBoxConfig};
 use ndarray::Array2;

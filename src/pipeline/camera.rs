@@ -1,5 +1,6 @@
 //! Cameras through nokhwa: listing them, and a [`FrameSource`] that opens a camera
 //! lazily, decodes each frame to RGB once, and reopens it after a failure.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::source::{CameraSelector, FrameSource, SourceError};
 use image::RgbImage;
@@ -41,6 +42,51 @@ pub fn list_cameras() -> Result<Vec<CameraEntry>, SourceError> {
             name: info.human_name(),
         })
         .collect())
+}
+
+/// The camera library's error as ours, saying what to do where the cause is known:
+/// a camera busy in another program, one we may not open, one that is gone.
+pub fn camera_error(camera: &CameraSelector, error: &nokhwa::NokhwaError) -> SourceError {
+    SourceError::Camera {
+        camera: camera.to_string(),
+        message: explain_camera_failure(&error.to_string()),
+    }
+}
+
+/// `message` (from the camera library or the OS) with advice in front when its cause
+/// is recognised; otherwise unchanged.
+pub fn explain_camera_failure(message: &str) -> String {
+    let lower = message.to_lowercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| lower.contains(n));
+    let advice = if has(&["busy", "os error 16", "in use", "already open"]) {
+        Some(
+            "it is in use by another program (a video call, another tinyssd?): \
+             close that program and the camera is picked up again",
+        )
+    } else if has(&[
+        "permission denied",
+        "os error 13",
+        "not permitted",
+        "access denied",
+    ]) {
+        Some(
+            "this user may not open it: on Linux join the `video` group \
+             (sudo usermod -aG video $USER, then log in again)",
+        )
+    } else if has(&[
+        "no such file",
+        "os error 2)",
+        "no such device",
+        "os error 19",
+    ]) {
+        Some("it is not there (unplugged?): plug it in, or pick another camera or the demo")
+    } else {
+        None
+    };
+    match advice {
+        Some(advice) => format!("{advice} [{message}]"),
+        None => message.to_string(),
+    }
 }
 
 /// A camera as a frame source. `next_frame` blocks until the camera delivers.
@@ -90,9 +136,9 @@ impl CameraSource {
 
     fn open(&mut self) -> Result<Camera, SourceError> {
         let index = self.resolve_index()?;
-        let camera_error = |message: String| SourceError::Camera {
+        let panicked = |message: &str| SourceError::Camera {
             camera: self.selector.to_string(),
-            message,
+            message: message.to_string(),
         };
         let wanted = CameraFormat::new(
             Resolution::new(WANTED_WIDTH, WANTED_HEIGHT),
@@ -114,8 +160,8 @@ impl CameraSource {
             camera.open_stream()?;
             Ok::<Camera, nokhwa::NokhwaError>(camera)
         })
-        .map_err(|_| camera_error("the camera library panicked while opening it".into()))?;
-        let camera = opened.map_err(|e| camera_error(e.to_string()))?;
+        .map_err(|_| panicked("the camera library panicked while opening it"))?;
+        let camera = opened.map_err(|e| camera_error(&self.selector, &e))?;
         let format = camera.camera_format();
         self.label = format!(
             "camera {index}: {} ({}x{} {} fps)",
@@ -149,7 +195,7 @@ impl FrameSource for CameraSource {
             // The camera failed or went away: close it; the next call reopens it.
             Ok(Err(e)) => {
                 close(camera);
-                return Err(error(e.to_string()));
+                return Err(camera_error(&self.selector, &e));
             }
             Err(_) => {
                 close(camera);

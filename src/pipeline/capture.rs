@@ -2,11 +2,13 @@
 //! each frame, and offers it to the worker through a latest-wins slot. A source
 //! that fails is reported, ripgrep-style (counted, shown, the loop goes on), and
 //! read again after a backoff.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::channel::{LatestSender, Offer};
-use super::source::{FrameSource, SourceOpener};
+use super::source::{FrameSource, SourceError, SourceOpener};
 use super::{Frame, PipelineEvent, Shared, Waker};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -86,13 +88,17 @@ impl CaptureLoop {
                 // Keep the rhythm, but after a stall start afresh instead of bursting.
                 next_due = (next_due + interval).max(Instant::now());
             }
-            if !matches!(
-                self.stop.try_recv(),
-                Err(crossbeam_channel::TryRecvError::Empty)
-            ) {
+            if self.stop_requested() {
                 return;
             }
-            match source.next_frame() {
+            let read = catch_unwind(AssertUnwindSafe(|| source.next_frame()))
+                .unwrap_or_else(|_| Err(SourceError::Other("the source panicked".into())));
+            // A source that blocked past a stop request (a stalled camera) must not
+            // slip its late frame in front of the next source's.
+            if self.stop_requested() {
+                return;
+            }
+            match read {
                 Ok(image) => {
                     self.announce(source, &mut announced);
                     if failures > 0 {
@@ -135,9 +141,15 @@ impl CaptureLoop {
         }
     }
 
+    fn stop_requested(&self) -> bool {
+        !matches!(
+            self.stop.try_recv(),
+            Err(crossbeam_channel::TryRecvError::Empty)
+        )
+    }
+
     fn send_event(&self, event: PipelineEvent) {
-        // The receiver lives as long as the pipeline; if it is gone nobody is listening.
-        let _ = self.events.send(event);
+        super::send_event(&self.events, event);
         (self.wake)();
     }
 }

@@ -1,5 +1,6 @@
 //! "Latest wins" hand-over between threads: a channel of capacity 1 where a new item
 //! replaces one nobody has taken yet. Nothing ever queues behind a slow consumer.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 

@@ -52,6 +52,9 @@ impl DemoSource {
     }
 
     /// The frame at position `frame` of the loop (the source itself just counts up).
+    // Indexes the bundled photos (never empty: `PHOTOS` is a constant and `new` fails
+    // if one does not decode) modulo their count.
+    #[allow(clippy::indexing_slicing)]
     pub fn render(&self, frame: u64) -> RgbImage {
         let per_photo = ((SECONDS_PER_PHOTO * self.fps).round() as u64).max(1);
         let (photo_index, step) = (
@@ -86,6 +89,8 @@ impl DemoSource {
 
 /// Bilinear resampling of the window at (x0, y0) with `scale` source pixels per
 /// output pixel into a `width` x `height` image.
+// Every tap is clamped to the source's size, a bundled photo, never empty.
+#[allow(clippy::indexing_slicing)]
 fn sample_window(
     src: &RgbImage,
     x0: f32,

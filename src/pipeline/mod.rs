@@ -12,6 +12,7 @@
 //! calls the [`Waker`] (the app passes `egui::Context::request_repaint`). Source
 //! failures and detector errors arrive as [`PipelineEvent`]s. [`Pipeline::shutdown`]
 //! (also run on drop) stops both threads and joins them within a deadline.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 mod camera;
 mod capture;
@@ -20,7 +21,7 @@ mod demo;
 mod source;
 mod worker;
 
-pub use camera::{CameraEntry, CameraSource, list_cameras};
+pub use camera::{CameraEntry, CameraSource, camera_error, explain_camera_failure, list_cameras};
 pub use capture::{FIRST_BACKOFF, MAX_BACKOFF, backoff};
 pub use channel::{LatestSender, Offer, latest};
 pub use demo::DemoSource;
@@ -40,6 +41,18 @@ use std::time::{Duration, Instant};
 
 /// Called by the threads when they have something for the UI.
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Events waiting for the UI at most; more are dropped (and logged) rather than
+/// queued, so a UI that stops reading (a minimised window) cannot make memory grow.
+pub const EVENT_BACKLOG: usize = 256;
+
+/// Sends `event` if the UI's backlog has room; the receiver lives as long as the
+/// pipeline, and if it is gone nobody is listening.
+fn send_event(events: &Sender<PipelineEvent>, event: PipelineEvent) {
+    if let Err(crossbeam_channel::TrySendError::Full(event)) = events.try_send(event) {
+        log::warn!("the UI is not reading events; dropped {event:?}");
+    }
+}
 
 /// How long [`Pipeline`]'s drop waits for its threads.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(1);
@@ -191,7 +204,7 @@ impl Pipeline {
     ) -> std::io::Result<Pipeline> {
         let (frames_tx, frames_rx) = latest::<Frame>();
         let (results_tx, results_rx) = latest::<FrameResult>();
-        let (events_tx, events_rx) = unbounded();
+        let (events_tx, events_rx) = crossbeam_channel::bounded(EVENT_BACKLOG);
         let (configs_tx, configs_rx) = unbounded();
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
         let shared = Arc::new(Shared::default());
@@ -309,5 +322,24 @@ impl Pipeline {
 impl Drop for Pipeline {
     fn drop(&mut self) {
         self.shutdown(SHUTDOWN_DEADLINE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_the_ui_does_not_read_are_capped_not_queued() {
+        let (tx, rx) = crossbeam_channel::bounded(EVENT_BACKLOG);
+        for _ in 0..EVENT_BACKLOG + 10 {
+            send_event(
+                &tx,
+                PipelineEvent::DetectFailed {
+                    message: "x".into(),
+                },
+            );
+        }
+        assert_eq!(rx.len(), EVENT_BACKLOG);
     }
 }

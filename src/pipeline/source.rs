@@ -1,6 +1,7 @@
 //! Where frames come from: the [`FrameSource`] trait, the `--source` syntax
 //! ([`SourceSpec`]) and the file-based sources (a folder or list of images, one image).
 //! Cameras live in [`super::camera`], the built-in demo in [`super::demo`].
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use crate::detect::ImageReadError;
 use image::RgbImage;
@@ -283,9 +284,14 @@ impl FrameSource for ImageListSource {
     }
 
     fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
-        let path = &self.files[self.next % self.files.len()];
-        self.next = (self.next + 1) % self.files.len();
-        read_rgb(path)
+        let path = self
+            .files
+            .get(self.next)
+            .or(self.files.first())
+            .ok_or_else(|| SourceError::Other("no images given".to_string()))?;
+        let path = path.clone();
+        self.next = (self.next + 1) % self.files.len().max(1);
+        read_rgb(&path)
     }
 
     fn frame_interval(&self) -> Option<Duration> {

@@ -1,11 +1,13 @@
 //! The inference worker thread: owns the detector, takes the newest frame, runs it
 //! with the newest settings and hands (frame, detections, timings) to the UI.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::channel::{LatestSender, Offer};
 use super::{Frame, FrameResult, PipelineEvent, Shared, Waker};
 use crate::detect::{DetectConfig, Detection, Detector, DetectorError, Timings};
 use crossbeam_channel::{Receiver, Sender, select};
 use image::RgbImage;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -57,7 +59,12 @@ impl WorkerLoop {
                 self.config = config;
             }
             let counters = &self.shared.counters;
-            match self.processor.process(&frame.image, &self.config) {
+            let processor = &mut self.processor;
+            let config = &self.config;
+            let outcome =
+                catch_unwind(AssertUnwindSafe(|| processor.process(&frame.image, config)))
+                    .unwrap_or(Err(DetectorError::Panicked));
+            match outcome {
                 Ok((detections, timings)) => {
                     counters.processed.fetch_add(1, Ordering::Relaxed);
                     let result = FrameResult {
@@ -80,9 +87,12 @@ impl WorkerLoop {
                     });
                     if !repeated {
                         log::warn!("detection failed on frame {}: {message}", frame.seq);
-                        let _ = self.events.send(PipelineEvent::DetectFailed {
-                            message: message.clone(),
-                        });
+                        super::send_event(
+                            &self.events,
+                            PipelineEvent::DetectFailed {
+                                message: message.clone(),
+                            },
+                        );
                         last_report = Some((message, Instant::now()));
                     }
                 }

@@ -209,7 +209,7 @@ impl App {
     pub fn run(&mut self, command: Command, ctx: &egui::Context) {
         match command {
             Command::TogglePause => {
-                self.state.paused = !self.state.paused;
+                self.state.set_paused(!self.state.paused, Instant::now());
                 if let Some(pipeline) = &self.pipeline {
                     pipeline.set_paused(self.state.paused);
                 }

@@ -80,6 +80,9 @@ pub fn top_bar(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Comma
         if let Some(error) = &state.source_error {
             banner(ui, ERROR_COLOR, error);
         }
+        if let Some(stall) = state.stall_note(Instant::now()) {
+            banner(ui, Color32::from_rgb(220, 160, 40), &stall);
+        }
         if let Some(note) = &state.source_note {
             banner(ui, Color32::from_rgb(90, 150, 220), note);
         }

@@ -2,6 +2,7 @@
 //! thresholds last used (a [`ThresholdProfile`], the format `tinyssd tune` writes and
 //! the profile buttons save and load), hidden classes and the folders. Derives serde
 //! with `#[serde(default)]`, so files written by older versions still load.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use crate::detect::ThresholdProfile;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,7 @@
 //! The app's state, apart from any drawing: thresholds, what is shown, the newest
 //! frame, live numbers and messages. The panels read and edit it; tests drive it
 //! directly.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::settings::{Settings, SettingsError, SettingsStore};
 use super::stats::LiveStats;
@@ -12,19 +13,27 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// The worker reports every box at least this confident (or down to the class's
 /// slider, when lower); the UI filters by the sliders, so they act at once.
 pub const DETECT_FLOOR: f32 = 0.1;
+/// No new frame for this long (and three times the usual gap) counts as a stall.
+pub const STALL_AFTER: Duration = Duration::from_secs(2);
 /// How long a notice stays up.
 pub const NOTICE_FOR: Duration = Duration::from_secs(6);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
-    #[error("no frame to save yet")]
+    #[error("no frame to save yet: wait for the first picture")]
     NoFrame,
-    #[error("cannot create the snapshot folder {}: {error}", path.display())]
+    #[error(
+        "cannot create the snapshot folder {}: {error}; type another folder in the snapshot field",
+        path.display()
+    )]
     Folder {
         path: PathBuf,
         error: std::io::Error,
     },
-    #[error("cannot write {}: {error}", path.display())]
+    #[error(
+        "cannot write {}: {error}; is the folder writable? Type another folder in the snapshot field",
+        path.display()
+    )]
     Write {
         path: PathBuf,
         error: image::ImageError,
@@ -55,6 +64,8 @@ pub struct AppState {
     pub paused: bool,
     /// The frame on screen and its detections (all of them, down to the floor).
     pub current: Option<FrameResult>,
+    /// When the current frame arrived, and the gap before it (for stall detection).
+    frame_arrived: Option<(Instant, Duration)>,
     pub stats: LiveStats,
     /// What the source is ("demo", "camera 0: ...").
     pub source_name: String,
@@ -90,6 +101,7 @@ impl AppState {
             profile_path: String::new(),
             paused: false,
             current: None,
+            frame_arrived: None,
             stats: LiveStats::default(),
             source_name: String::new(),
             source_description: String::new(),
@@ -104,8 +116,8 @@ impl AppState {
         state.snapshot_dir = settings.snapshot_dir.clone();
         state.profile_path = settings.profile_path.clone();
         state.apply_profile(&settings.profile);
-        for (id, name) in state.class_names.iter().enumerate().skip(1) {
-            state.shown[id] = !settings.hidden.contains(name);
+        for (shown, name) in state.shown.iter_mut().zip(&state.class_names).skip(1) {
+            *shown = !settings.hidden.contains(name);
         }
         if let Some(problem) = problem {
             state.notify_error(problem);
@@ -165,6 +177,10 @@ impl AppState {
 
     /// A new frame from the pipeline, shown from now on.
     pub fn on_result(&mut self, result: FrameResult, now: Instant) {
+        let gap = self.frame_arrived.map_or(Duration::ZERO, |(last, _)| {
+            now.saturating_duration_since(last)
+        });
+        self.frame_arrived = Some((now, gap));
         let latency = now.saturating_duration_since(result.captured_at);
         self.stats.on_result(&result.timings, latency);
         self.current = Some(result);
@@ -203,6 +219,40 @@ impl AppState {
                 self.notify_error(format!("detection failed: {message}"));
             }
         }
+    }
+
+    /// Pauses or resumes; on resuming, the wait for the next frame starts afresh.
+    pub fn set_paused(&mut self, paused: bool, now: Instant) {
+        if self.paused
+            && !paused
+            && let Some((arrived, _)) = &mut self.frame_arrived
+        {
+            *arrived = now;
+        }
+        self.paused = paused;
+    }
+
+    /// Says so when frames flowed and then stopped coming without an error (a camera
+    /// driver stuck in a read): no new frame for [`STALL_AFTER`] and three times the
+    /// last gap between frames. None while paused or while a source error is shown.
+    pub fn stall_note(&self, now: Instant) -> Option<String> {
+        let (arrived, gap) = self.frame_arrived?;
+        let waited = now.saturating_duration_since(arrived);
+        let stalled = !self.paused
+            && self.source_error.is_none()
+            && gap > Duration::ZERO
+            && waited > STALL_AFTER.max(gap * 3);
+        stalled.then(|| {
+            format!(
+                "no new frame from {} for {:.0} s; still waiting (pick another source to switch)",
+                if self.source_name.is_empty() {
+                    "the source"
+                } else {
+                    &self.source_name
+                },
+                waited.as_secs_f32()
+            )
+        })
     }
 
     pub fn notify(&mut self, text: impl Into<String>) {
@@ -277,7 +327,7 @@ impl AppState {
             .iter()
             .enumerate()
             .skip(1)
-            .filter(|&(id, _)| !self.shown[id])
+            .filter(|&(id, _)| !self.shown.get(id).copied().unwrap_or(true))
             .map(|(_, name)| name.clone())
             .collect()
     }
