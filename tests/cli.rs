@@ -105,37 +105,22 @@ fn a_corrupt_image_fails_clearly() {
 
 #[test]
 fn bad_arguments_and_bad_models_exit_2_with_a_message() {
-    let out = tinyssd(&["detect", "assets/chelsea.png", "--threshold", "1.5"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("1.5 is not between 0 and 1"),
-        "{}",
-        stderr(&out)
+    let fails_with = |args: &[&str], message: &str| {
+        let out = tinyssd(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+    };
+    let detect = |extra: &[&'static str]| [&["detect", "assets/chelsea.png"][..], extra].concat();
+    fails_with(
+        &detect(&["--threshold", "1.5"]),
+        "1.5 is not between 0 and 1",
     );
-
-    let out = tinyssd(&[
-        "detect",
-        "assets/chelsea.png",
-        "--model",
-        "missing.safetensors",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("cannot read missing.safetensors"),
-        "{}",
-        stderr(&out)
+    fails_with(
+        &detect(&["--model", "missing.safetensors"]),
+        "cannot read missing.safetensors",
     );
-
-    let out = tinyssd(&[
-        "detect",
-        "assets/chelsea.png",
-        "--model",
-        "assets/coffee.png",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("not a safetensors file"),
-        "{}",
-        stderr(&out)
+    fails_with(
+        &detect(&["--model", "assets/coffee.png"]),
+        "not a safetensors file",
     );
 }

@@ -165,6 +165,17 @@ fn quick() -> Box<QuickProcessor> {
     })
 }
 
+/// A pipeline on `source` with the quick fake detector, 3 classes at 0.5.
+fn start_quick(source: FaultySource) -> Pipeline {
+    Pipeline::start(
+        opener(source),
+        quick(),
+        DetectConfig::uniform(3, 0.5),
+        waker(),
+    )
+    .expect("threads start")
+}
+
 fn waker() -> Waker {
     Arc::new(|| {})
 }
@@ -322,13 +333,7 @@ fn a_source_that_stalls_for_seconds_resumes_and_the_ui_keeps_its_frame() {
             Step::Frame(64, 48)
         }
     });
-    let mut pipeline = Pipeline::start(
-        opener(source),
-        quick(),
-        DetectConfig::uniform(3, 0.5),
-        waker(),
-    )
-    .expect("threads start");
+    let mut pipeline = start_quick(source);
     let mut ui = Ui::new();
     ui.run(&pipeline, Duration::from_secs(3), |ui| {
         ui.results.last().is_some_and(|r| r.seq >= 10)
@@ -374,8 +379,7 @@ fn a_stalled_source_does_not_hold_up_shutdown_or_leak_into_the_next_source() {
             Step::Frame(32, 24)
         }
     });
-    let mut pipeline = Pipeline::start(opener(a), quick(), DetectConfig::uniform(3, 0.5), waker())
-        .expect("threads start");
+    let mut pipeline = start_quick(a);
     let mut ui = Ui::new();
     ui.run(&pipeline, Duration::from_millis(300), |_| false);
     let (b, _) = FaultySource::new(50.0, 2, |_, _| Step::Frame(40, 30));
@@ -425,13 +429,7 @@ fn a_source_that_errors_every_third_frame_keeps_going() {
             Step::Frame(48, 36)
         }
     });
-    let mut pipeline = Pipeline::start(
-        opener(source),
-        quick(),
-        DetectConfig::uniform(3, 0.5),
-        waker(),
-    )
-    .expect("threads start");
+    let mut pipeline = start_quick(source);
     let mut ui = Ui::new();
     ui.run(&pipeline, Duration::from_secs(6), |ui| {
         ui.events
@@ -476,13 +474,7 @@ fn a_source_that_disappears_and_comes_back_is_picked_up_again() {
             Step::Frame(64, 48)
         }
     });
-    let mut pipeline = Pipeline::start(
-        opener(source),
-        quick(),
-        DetectConfig::uniform(3, 0.5),
-        waker(),
-    )
-    .expect("threads start");
+    let mut pipeline = start_quick(source);
     let mut ui = Ui::new();
     let mut banner_seen = false;
     let start = Instant::now();
