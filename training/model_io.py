@@ -40,7 +40,8 @@ def save_model_file(model: TinySSD, path: Path, source: str,
     write_safetensors(tensors, Path(path), model_metadata(source, score_threshold))
 
 
-_DTYPE_NAMES = {torch.float16: "F16", torch.float32: "F32", torch.float64: "F64"}
+_DTYPE_NAMES = {torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32", torch.float64: "F64",
+                torch.int64: "I64"}
 
 
 def write_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
@@ -56,7 +57,8 @@ def write_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: di
         t = tensors[name].detach().contiguous().cpu()
         if t.dtype not in _DTYPE_NAMES:
             raise ValueError(f"tensor {name!r} has unsupported dtype {t.dtype}")
-        data = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        # flattened first: a "contiguous" tensor with size-1 dims may still carry odd strides
+        data = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
         header[name] = {"dtype": _DTYPE_NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)

@@ -20,15 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .data import DEFAULT_DATA_ROOT, ImageCache, load_packed, train_val_records
-from .dataset import EpochSampler, TrainDataset
+from .data import DEFAULT_DATA_ROOT, ImageCache, train_val_records
 from .evaluate import evaluate
-from .loss import multibox_loss
-from .model import TinySSD, load_reference_state_dict
-from .model_io import normalize, read_model_file
+from .bn_calibration import calibration_batches, model_from_file
+from .model import TinySSD
+from .optimise import make_optimizer, train_loader, train_step
 
 LOG_FIELDS = ["step", "epoch", "train_seconds", "lr", "loss", "loc_loss", "conf_loss", "images_per_s", "val_map11", "val_map_all"]
 
@@ -36,13 +34,12 @@ LOG_FIELDS = ["step", "epoch", "train_seconds", "lr", "loss", "loc_loss", "conf_
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA_ROOT, help="VOC root holding VOC2007/ and VOC2012/")
-    p.add_argument("--packed", type=Path, help="use a pack from training.pack_gpu_data instead of --data")
     p.add_argument("--out", type=Path, required=True, help="run folder, e.g. runs/main")
     duration = p.add_mutually_exclusive_group()
     duration.add_argument("--minutes", type=float, help="planned training time; the LR schedule spans it")
     duration.add_argument("--iterations", type=int, help="planned iterations; the LR schedule spans them")
     p.add_argument("--resume", action="store_true", help="continue runs/NAME/last.pt exactly")
-    p.add_argument("--init", type=Path, help="start from an exported .safetensors model (BN starts as identity)")
+    p.add_argument("--init", type=Path, help="start from an exported .safetensors model (BN calibrated to keep its function)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--weight-decay", type=float, default=0.05)
@@ -68,17 +65,6 @@ def learning_rate(progress: float, base_lr: float, warmup: float) -> float:
     return base_lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / (1 - warmup))))
 
 
-def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """No weight decay on biases and BatchNorm parameters (the 1-D tensors)."""
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def _worker_init(_):
-    torch.set_num_threads(1)  # workers share the same few cores with the main process
-
-
 class Trainer:
     def __init__(self, args: argparse.Namespace):
         self.args = args
@@ -87,20 +73,17 @@ class Trainer:
         random.seed(args.seed)
         np.random.seed(args.seed)
         self.device = torch.device(args.device)
-        if args.packed:
-            self.train_records, self.val_records, self.train_images, self.val_images = load_packed(args.packed)
-        else:
-            self.train_records, self.val_records = train_val_records(args.data)
-            self.train_images = ImageCache(self.train_records, "train")
-            self.val_images = ImageCache(self.val_records, "val")
+        self.train_records, self.val_records = train_val_records(args.data)
+        self.train_images = ImageCache(self.train_records, "train")
+        self.val_images = ImageCache(self.val_records, "val")
         print(f"training on {len(self.train_records)} images, validating on {len(self.val_records)}")
-        self.model = TinySSD(batch_norm=True)
         if args.init:
-            tensors, metadata = read_model_file(args.init)
-            load_reference_state_dict(self.model, {k: v.float() for k, v in tensors.items()})
-            print(f"initialised from {args.init} ({metadata.get('source', '')})")
+            self.model = model_from_file(args.init, calibration_batches(self.train_records, self.train_images, 256))
+            print(f"initialised from {args.init}, batch norm calibrated on 256 training images")
+        else:
+            self.model = TinySSD(batch_norm=True)
         self.model.to(self.device).to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, args.weight_decay), lr=args.lr)
+        self.optimizer = make_optimizer(self.model, args.lr, args.weight_decay)
         self.step, self.train_seconds, self.best_map, self.last_map = 0, 0.0, -1.0, None
         args.out.mkdir(parents=True, exist_ok=True)
         if args.resume:
@@ -155,27 +138,10 @@ class Trainer:
         return self.train_seconds / (60 * self.args.minutes)
 
     # --- loop --------------------------------------------------------------------------
-    def loader(self) -> DataLoader:
-        seen = self.step * self.args.batch_size
-        sampler = EpochSampler(len(self.train_records), self.args.seed, *divmod(seen, len(self.train_records)))
-        dataset = TrainDataset(self.train_records, self.train_images, self.args.seed, self.args.max_expand)
-        return DataLoader(dataset, batch_size=self.args.batch_size, sampler=sampler, num_workers=self.args.workers,
-                          worker_init_fn=_worker_init, persistent_workers=self.args.workers > 0,
-                          pin_memory=self.device.type == "cuda", prefetch_factor=4 if self.args.workers else None)
-
-    def train_step(self, images, loc_t, conf_t) -> tuple[float, float, float]:
+    def train_step(self, batch) -> tuple[float, float, float]:
         """One optimiser step; returns (lr, loc loss, conf loss)."""
         lr = learning_rate(self.progress(), self.args.lr, self.args.warmup)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        x = normalize(images.to(self.device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16):
-            loc, conf = self.model(x)
-        loc_loss, conf_loss = multibox_loss(loc, conf, loc_t.to(self.device, non_blocking=True),
-                                            conf_t.to(self.device, non_blocking=True))
-        self.optimizer.zero_grad(set_to_none=True)
-        (loc_loss + conf_loss).backward()
-        self.optimizer.step()
+        loc_loss, conf_loss = train_step(self.model, self.optimizer, batch, lr, self.device)
         return lr, loc_loss.item(), conf_loss.item()
 
     def validate(self) -> None:
@@ -208,15 +174,16 @@ class Trainer:
                    bar_format=None if total else "{desc}: {n_fmt} it [{elapsed}{postfix}]")
         last_checkpoint = last_eval = self.train_seconds
         window_loss, window_images, window_start = [], 0, time.perf_counter()
-        batches = iter(self.loader())
+        batches = iter(train_loader(self.train_records, self.train_images, args.seed, args.max_expand,
+                                    args.batch_size, self.step * args.batch_size, args.workers, self.device))
         while self.progress() < 1.0:
             tick = time.perf_counter()
-            images, loc_t, conf_t = next(batches)
-            lr, loc_loss, conf_loss = self.train_step(images, loc_t, conf_t)
+            batch = next(batches)
+            lr, loc_loss, conf_loss = self.train_step(batch)
             self.step += 1
             self.train_seconds += time.perf_counter() - tick
             window_loss.append((loc_loss, conf_loss))
-            window_images += images.shape[0]
+            window_images += batch[0].shape[0]
             bar.update(1)
             if self.step % 10 == 0:
                 rate = window_images / (time.perf_counter() - window_start)

@@ -1,0 +1,78 @@
+"""Batch norm that starts from the statistics of the data, so an exported model keeps its function.
+
+An exported model has batch norm folded into its convolutions. Loaded into the training
+network with identity batch norm, training mode normalises every channel by its batch
+statistics instead, which changes the function (the damage `--init` used to do). Here each
+batch norm gets the running mean and variance of its input over a few calibration batches,
+and gamma = sqrt(var + eps), beta = mean, so it undoes its own normalisation: in eval mode
+the network computes the file's function exactly, and in training mode batch statistics
+close to the running ones give nearly the same function.
+"""
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .model import TinySSD, load_reference_state_dict
+from .model_io import normalize, read_model_file
+from .optimise import train_loader
+
+
+@torch.no_grad()
+def calibrate_batchnorm(model: nn.Module, batches) -> int:
+    """Sets every BatchNorm2d of `model` from its inputs over `batches` (network inputs); returns the image count.
+
+    The model's batch norms must compute the identity in eval mode (as after
+    model.load_reference_state_dict), so each one sees the inputs the file's function gives it.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    sums = {m: torch.zeros(m.num_features, dtype=torch.float64) for m in norms}
+    squares = {m: torch.zeros(m.num_features, dtype=torch.float64) for m in norms}
+    counts = {m: 0 for m in norms}
+
+    def collect(module, inputs):
+        x = inputs[0].detach().double().transpose(0, 1).flatten(1)  # [C, N*H*W]
+        sums[module] += x.sum(1).cpu()
+        squares[module] += (x * x).sum(1).cpu()
+        counts[module] += x.shape[1]
+
+    hooks = [m.register_forward_pre_hook(collect) for m in norms]
+    was_training = model.training
+    model.eval()
+    images = 0
+    try:
+        for x in batches:
+            model(x)
+            images += x.shape[0]
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    if images == 0:
+        raise ValueError("batch-norm calibration needs at least one batch")
+    for m in norms:
+        mean = sums[m] / counts[m]
+        var = (squares[m] / counts[m] - mean * mean).clamp(min=0)
+        m.running_mean.copy_(mean)
+        m.running_var.copy_(var)
+        m.weight.copy_(torch.sqrt(var + m.eps))
+        m.bias.copy_(mean)
+    return images
+
+
+def calibration_batches(records, images, count: int, seed: int = 0, max_expand: float = 3.0,
+                        batch_size: int = 16):
+    """Network inputs of `count` augmented training images: the distribution batch norm sees in training,
+    so the running statistics are what a batch-norm network trained on this data would hold."""
+    batches = train_loader(records, images, seed, max_expand, batch_size, 0, 0, torch.device("cpu"))
+    for _, (x, _, _) in zip(range(max(1, count // batch_size)), batches):
+        yield normalize(x)
+
+
+def model_from_file(path: Path, batches) -> TinySSD:
+    """A batch-norm network computing the model file's function, batch norm calibrated on `batches`."""
+    tensors, _ = read_model_file(path)
+    model = TinySSD(batch_norm=True)
+    load_reference_state_dict(model, {k: v.float() for k, v in tensors.items()})
+    calibrate_batchnorm(model, batches)
+    return model

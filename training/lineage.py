@@ -1,0 +1,409 @@
+"""One training lineage that every working period, on any machine, continues.
+
+    python -m training.lineage convert --checkpoint ../shared/training/last.pt   # start from a train.py run
+    python -m training.lineage init --model models/tinyssd_voc.safetensors       # or from an exported model
+    python -m training.lineage train --for-minutes 120                           # or --until 23:40
+    python -m training.lineage finish                                            # stop, cool, evaluate, ship, record
+    python -m training.lineage status
+
+`train` continues training/state/lineage.safetensors at the schedule's constant peak rate
+until its deadline or SIGTERM/SIGINT, saving every few minutes and on exit. `finish` stops
+a running `train` (it saves), runs a cooldown branch from a copy of the state (the lineage
+itself stays un-cooled), exports the branch's weights and EMA as candidates, scores them and
+the shipped model with `tinyssd eval` on the JPEG files, ships a candidate only if it beats
+the shipped model, and adds the period's row to training/state/record.csv.
+`training/lineage.sh start|stop|finish|status` wraps these for everyday use.
+"""
+import argparse
+import datetime
+import hashlib
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import torch
+from .arch import REPO_ROOT
+from .bn_calibration import calibration_batches, model_from_file
+from .data import DEFAULT_DATA_ROOT, ImageCache, train_val_records
+from .ema import DEFAULT_MAX_DECAY
+from .model import TinySSD
+from .model_io import save_model_file
+from .optimise import train_loader, train_step
+from .schedule import cooldown_lr
+from .lineage_state import (STATE_PATH, LineageError, LineageState, data_hash, load_state,
+                            read_meta)
+
+LOG_DIR = Path(os.environ.get("TINYSSD_LINEAGE_LOG", Path.home() / ".cache" / "tinyssd" / "lineage"))
+WORK_DIR = REPO_ROOT / "cache" / "lineage"  # candidates and evaluations (git-ignored)
+DEFAULTS = {"peak_lr": 2e-3, "warmup_images": 8000, "batch_size": 32, "weight_decay": 0.05, "max_expand": 3.0,
+            "ema_decay": DEFAULT_MAX_DECAY}
+
+
+def pid_path(state: Path) -> Path:
+    """Where a running `train` of this state file leaves its pid (one per state file)."""
+    digest = hashlib.sha256(str(Path(state).resolve()).encode()).hexdigest()[:12]
+    return WORK_DIR / f"train-{digest}.pid"
+
+
+def running_trainer(state: Path) -> int | None:
+    """The pid of a live `train` of this state, if any; a stale pid file is removed."""
+    path = pid_path(state)
+    if not path.exists():
+        return None
+    pid = int(path.read_text())
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        path.unlink(missing_ok=True)
+        return None
+    return pid
+
+
+class Stop:
+    """Set by SIGTERM / SIGINT; the loop ends after the step in progress and saves."""
+
+    def __init__(self):
+        self.requested = False
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, _frame):
+        self.requested = True
+        print(f"\n{signal.Signals(signum).name}: saving the state after this step", flush=True)
+
+
+def parse_deadline(until: str | None, for_minutes: float | None, now: datetime.datetime | None = None) -> float | None:
+    """Epoch seconds of the deadline: `until` is a local HH:MM (the next one to come), or minutes from now."""
+    now = now or datetime.datetime.now()
+    if for_minutes is not None:
+        if for_minutes <= 0:
+            raise ValueError(f"--for-minutes must be positive, got {for_minutes}")
+        return (now + datetime.timedelta(minutes=for_minutes)).timestamp()
+    if until is None:
+        return None
+    try:
+        clock = datetime.datetime.strptime(until, "%H:%M").time()
+    except ValueError:
+        raise ValueError(f"--until wants a time of day as HH:MM (e.g. 23:40), got {until!r}") from None
+    deadline = datetime.datetime.combine(now.date(), clock)
+    if deadline <= now:
+        deadline += datetime.timedelta(days=1)
+    return deadline.timestamp()
+
+
+class LineageTrainer:
+    """Runs steps of a LineageState over a record list; the learning rate comes from `lr_at`."""
+
+    def __init__(self, state: LineageState, records, images, workers: int = 2, device: str = "cpu",
+                 log=print, log_every: int = 50):
+        if data_hash(records) != state.meta["data_hash"]:
+            raise LineageError("the state's data hash does not match these records")
+        self.state, self.records, self.images = state, records, images
+        self.workers, self.device, self.log, self.log_every = workers, torch.device(device), log, log_every
+        self.state.model.to(self.device).train()
+
+    def batches(self):
+        meta = self.state.meta
+        return iter(train_loader(self.records, self.images, meta["seed"], meta["max_expand"], meta["batch_size"],
+                                 meta["images_seen"] - meta.get("sampler_offset", 0), self.workers, self.device))
+
+    def run(self, steps: int | None = None, deadline: float | None = None, stop: Stop | None = None,
+            lr_at=None, save_every_s: float | None = None, save_path: Path | None = None) -> int:
+        """Trains until `steps` steps, the deadline or a stop request; returns the steps done."""
+        meta, period = self.state.meta, self.state.meta["period"]
+        lr_at = lr_at or (lambda done: self.state.schedule.lr(meta["images_seen"]))
+        batches = self.batches()
+        done, last_save = 0, time.monotonic()
+        window = {"loss": 0.0, "images": 0, "start": time.monotonic()}
+        while steps is None or done < steps:
+            if (stop and stop.requested) or (deadline and time.time() >= deadline):
+                break
+            tick = time.perf_counter()
+            try:
+                batch = next(batches)
+            except Exception:
+                if stop and stop.requested:  # a worker was interrupted too
+                    break
+                raise
+            lr = lr_at(done)
+            loc_loss, conf_loss = train_step(self.state.model, self.state.optimizer, batch, lr, self.device)
+            self.state.ema.update()
+            n = batch[0].shape[0]
+            seconds = time.perf_counter() - tick
+            meta["images_seen"] += n
+            meta["steps"] += 1
+            meta["train_seconds"] += seconds
+            period["images"] += n
+            period["steps"] += 1
+            period["train_seconds"] += seconds
+            done += 1
+            window["loss"] += float(loc_loss + conf_loss)
+            window["images"] += n
+            if done % self.log_every == 0:
+                rate = window["images"] / (time.monotonic() - window["start"])
+                self.log(f"{datetime.datetime.now():%H:%M:%S} images {meta['images_seen']} "
+                         f"epoch {meta['images_seen'] / len(self.records):.2f} lr {lr:.2e} "
+                         f"loss {window['loss'] / self.log_every:.3f} {rate:.1f} img/s "
+                         f"period {period['train_seconds'] / 60:.1f} min")
+                window = {"loss": 0.0, "images": 0, "start": time.monotonic()}
+            if save_every_s and save_path and time.monotonic() - last_save >= save_every_s:
+                self.state.save(save_path)
+                last_save = time.monotonic()
+        return done
+
+
+# --- commands ----------------------------------------------------------------------------
+def _records(args):
+    train, _ = train_val_records(args.data)
+    return train
+
+
+def _new_meta(records, origin: dict, seed: int, images_seen: int = 0, train_seconds: float = 0.0,
+              warmup_from: float | None = None) -> dict:
+    return {"seed": seed, "batch_size": DEFAULTS["batch_size"], "weight_decay": DEFAULTS["weight_decay"],
+            "max_expand": DEFAULTS["max_expand"], "ema_decay": DEFAULTS["ema_decay"], "data_hash": data_hash(records),
+            "images_seen": images_seen, "train_seconds": train_seconds, "origin": origin,
+            "schedule": {"peak_lr": DEFAULTS["peak_lr"], "warmup_start": images_seen,
+                         "warmup_images": DEFAULTS["warmup_images"],
+                         "warmup_from": DEFAULTS["peak_lr"] * 0.01 if warmup_from is None else warmup_from}}
+
+
+def _refuse_overwrite(path: Path, new_lineage: bool) -> None:
+    if path.exists() and not new_lineage:
+        raise LineageError(f"{path} already holds a lineage ({read_meta(path)['images_seen']} images seen); "
+                           "pass --new-lineage to replace it (the old one stays in git history)")
+
+
+def cmd_convert(args) -> None:
+    """A lineage from a training.train checkpoint (weights with batch norm, AdamW state, step)."""
+    _refuse_overwrite(args.state, args.new_lineage)
+    records = _records(args)
+    ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    if not ckpt.get("batch_norm"):
+        raise LineageError(f"{args.checkpoint} has no batch norm; use `init --model` for folded models")
+    run_args = ckpt["args"]
+    batch_size = int(run_args.get("batch_size", DEFAULTS["batch_size"]))
+    if batch_size != DEFAULTS["batch_size"]:
+        raise LineageError(f"{args.checkpoint} trained with batch {batch_size}, the lineage uses {DEFAULTS['batch_size']}")
+    model = TinySSD(batch_norm=True)
+    model.load_state_dict(ckpt["model"])
+    model.to(memory_format=torch.channels_last)
+    last_lr = ckpt["optimizer"]["param_groups"][0]["lr"]
+    origin = {"kind": "train.py checkpoint", "path": str(args.checkpoint), "step": ckpt["step"],
+              "train_seconds": ckpt["train_seconds"], "note": args.note}
+    meta = _new_meta(records, origin, int(run_args.get("seed", 0)), ckpt["step"] * batch_size,
+                     ckpt["train_seconds"], warmup_from=last_lr)
+    state = LineageState.create(model, meta, ckpt["optimizer"])
+    args.state.parent.mkdir(parents=True, exist_ok=True)
+    state.save(args.state)
+    print(f"lineage created at {args.state} from {args.checkpoint}: {state.images_seen} images seen, "
+          f"{state.meta['train_seconds'] / 3600:.2f} training hours, warm-up {last_lr:.2e} -> "
+          f"{DEFAULTS['peak_lr']:.0e} over {DEFAULTS['warmup_images']} images")
+
+
+def cmd_init(args) -> None:
+    """A lineage from an exported model (batch norm calibrated) or, without --model, from scratch."""
+    _refuse_overwrite(args.state, args.new_lineage)
+    records = _records(args)
+    if args.model:
+        images = ImageCache(records, "train")
+        model = model_from_file(args.model, calibration_batches(records, images, args.calibration_images))
+        origin = {"kind": "model file", "path": str(args.model), "calibration_images": args.calibration_images}
+    else:
+        torch.manual_seed(args.seed)
+        model = TinySSD(batch_norm=True)
+        origin = {"kind": "random initialisation", "seed": args.seed}
+    model.to(memory_format=torch.channels_last)
+    state = LineageState.create(model, _new_meta(records, {**origin, "note": args.note}, args.seed))
+    args.state.parent.mkdir(parents=True, exist_ok=True)
+    state.save(args.state)
+    print(f"lineage created at {args.state} ({origin['kind']})")
+
+
+def _open_log():
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_file = open(LOG_DIR / "train.log", "a", buffering=1)
+
+    def log(line: str) -> None:
+        print(line, file=log_file)
+        print(line, flush=True)
+    return log
+
+
+def cmd_train(args) -> None:
+    deadline = parse_deadline(args.until, args.for_minutes)
+    if (pid := running_trainer(args.state)) is not None:
+        raise LineageError(f"pid {pid} is already training {args.state}")
+    torch.set_num_threads(args.threads)
+    records = _records(args)
+    state = load_state(args.state, data_hash(records), args.new_lineage)
+    images = ImageCache(records, "train")
+    log = _open_log()
+    stop = Stop()
+    stop.install()
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    pid_file = pid_path(args.state)
+    pid_file.write_text(str(os.getpid()))
+    try:
+        until = f" until {datetime.datetime.fromtimestamp(deadline):%H:%M}" if deadline else ""
+        log(f"{datetime.datetime.now():%H:%M:%S} training the lineage{until}: {state.images_seen} images seen, "
+            f"{state.meta['train_seconds'] / 3600:.2f} h, lr {state.schedule.lr(state.images_seen):.2e}, "
+            f"{args.threads} thread(s), {args.workers} loader workers")
+        trainer = LineageTrainer(state, records, images, args.workers, args.device, log)
+        done = trainer.run(deadline=deadline, stop=stop, save_every_s=60 * args.save_minutes, save_path=args.state)
+        state.save(args.state)
+        log(f"{datetime.datetime.now():%H:%M:%S} saved after {done} steps: {state.images_seen} images seen, "
+            f"{state.meta['train_seconds'] / 3600:.2f} h; this period {state.meta['period']['train_seconds'] / 60:.1f} min")
+    finally:
+        if pid_file.exists() and pid_file.read_text() == str(os.getpid()):
+            pid_file.unlink()
+
+
+def stop_running_trainer(state: Path, timeout_s: float = 300) -> bool:
+    """Sends SIGTERM to a running `train` of `state` and waits for it to save and exit; False if none ran."""
+    pid = running_trainer(state)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    print(f"stopping the lineage's training (pid {pid}); it saves first")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(1)
+    raise LineageError(f"training process {pid} did not stop within {timeout_s:.0f} s")
+
+
+def cooldown_images(period_images: int, fraction: float, min_images: int, max_images: int) -> int:
+    return int(min(max_images, max(min_images, fraction * period_images)))
+
+
+def cmd_cooldown(args) -> dict:
+    """Branch: a copy of the state, LR falling linearly to 0; exports its weights and EMA as candidates."""
+    torch.set_num_threads(args.threads)
+    records = _records(args)
+    state = load_state(args.state, data_hash(records))
+    images = ImageCache(records, "train")
+    total = cooldown_images(state.meta["period"]["images"], args.fraction, args.min_images, args.max_images)
+    steps = math.ceil(total / state.meta["batch_size"])
+    start_lr = state.schedule.lr(state.images_seen)
+    print(f"cooldown branch: {steps} steps ({steps * state.meta['batch_size']} images), lr {start_lr:.2e} -> 0")
+    trainer = LineageTrainer(state, records, images, args.workers, args.device, log_every=25)
+    tick = time.perf_counter()
+    batch = state.meta["batch_size"]
+    trainer.run(steps=steps, lr_at=lambda done: cooldown_lr(start_lr, done * batch, steps * batch))
+    seconds = time.perf_counter() - tick
+    args.out.mkdir(parents=True, exist_ok=True)
+    description = (f"tinyssd training lineage, {state.meta['train_seconds'] / 3600:.2f} training hours, "
+                   f"{state.images_seen} images seen, cooled over {steps * batch} images, exported "
+                   f"{datetime.date.today().isoformat()}")
+    candidates = {}
+    model = state.model.to("cpu").eval()
+    candidates["cooled"] = args.out / "cooled.safetensors"
+    save_model_file(model, candidates["cooled"], description + " (weights)")
+    ema_model = TinySSD(batch_norm=True)
+    ema_model.load_state_dict(state.ema.shadow)
+    candidates["cooled_ema"] = args.out / "cooled_ema.safetensors"
+    save_model_file(ema_model.eval(), candidates["cooled_ema"], description + " (EMA of the weights)")
+    print(f"cooldown done in {seconds / 60:.1f} min: candidates {', '.join(str(p) for p in candidates.values())}")
+    return {"images": steps * batch, "seconds": seconds, "candidates": candidates}
+
+
+def cmd_finish(args) -> None:
+    from .lineage_record import finish_period
+    stop_running_trainer(args.state)
+    cooled = cmd_cooldown(args)
+    finish_period(args, cooled)
+
+
+def cmd_stop(args) -> None:
+    if not stop_running_trainer(args.state):
+        print("no lineage training is running")
+
+
+def cmd_running(args) -> int:
+    pid = running_trainer(args.state)
+    if pid is not None:
+        print(pid)
+    return 0 if pid is not None else 1
+
+
+def cmd_status(args) -> None:
+    meta = read_meta(args.state)
+    pid = running_trainer(args.state)
+    print(f"state: {args.state}\nimages seen: {meta['images_seen']} ({meta['steps']} steps in this lineage)\n"
+          f"training hours: {meta['train_seconds'] / 3600:.2f}\nthis period: {meta['period']['train_seconds'] / 60:.1f} "
+          f"min, {meta['period']['images']} images since {meta['period']['started']}\n"
+          f"schedule: {meta['schedule']}\norigin: {meta['origin']}\ntraining running: "
+          f"{'no' if pid is None else f'yes, pid {pid}'}\nlog: {LOG_DIR / 'train.log'}")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--state", type=Path, default=STATE_PATH)
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA_ROOT, help="VOC root holding VOC2007/ and VOC2012/")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name, func, help_text):
+        q = sub.add_parser(name, help=help_text)
+        q.set_defaults(func=func)
+        return q
+
+    def compute(q):
+        q.add_argument("--threads", type=int, default=1, help="torch threads of the main process")
+        q.add_argument("--workers", type=int, default=2, help="data-loader processes (augmentation)")
+        q.add_argument("--device", default="cpu")
+
+    q = add("convert", cmd_convert, "start the lineage from a training.train checkpoint")
+    q.add_argument("--checkpoint", type=Path, required=True)
+    q.add_argument("--note", default="")
+    q.add_argument("--new-lineage", action="store_true", help="replace an existing state")
+    q = add("init", cmd_init, "start the lineage from an exported model (or from scratch)")
+    q.add_argument("--model", type=Path, help="exported .safetensors; batch norm is calibrated on training images")
+    q.add_argument("--calibration-images", type=int, default=256)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--note", default="")
+    q.add_argument("--new-lineage", action="store_true", help="replace an existing state")
+    q = add("train", cmd_train, "continue the lineage until a deadline or SIGTERM/SIGINT")
+    when = q.add_mutually_exclusive_group()
+    when.add_argument("--until", help="local time of day HH:MM")
+    when.add_argument("--for-minutes", type=float)
+    q.add_argument("--save-minutes", type=float, default=5.0)
+    q.add_argument("--new-lineage", action="store_true", help="accept a state made on other training data")
+    compute(q)
+    for name, func, text in (("cooldown", cmd_cooldown, "cooldown branch and candidate export only"),
+                             ("finish", cmd_finish, "stop, cooldown, evaluate, ship if better, record")):
+        q = add(name, func, text)
+        q.add_argument("--fraction", type=float, default=0.12, help="cooldown length as a share of the period's images")
+        q.add_argument("--min-images", type=int, default=2000)
+        q.add_argument("--max-images", type=int, default=16000, help="caps the cooldown (~10 min on 2 CPU cores)")
+        q.add_argument("--out", type=Path, default=WORK_DIR / "candidates")
+        q.add_argument("--tinyssd", type=Path, default=REPO_ROOT / "target" / "release" / "tinyssd")
+        q.add_argument("--split", type=Path, default=REPO_ROOT / "training" / "val_split.txt")
+        q.add_argument("--shipped", type=Path, default=REPO_ROOT / "models" / "tinyssd_voc.safetensors")
+        q.add_argument("--kind", default="CPU", help="the record's label for this period (CPU, GPU burst)")
+        compute(q)
+    add("stop", cmd_stop, "stop a running `train` (it saves first)")
+    add("status", cmd_status, "print the state's position and the running process")
+    add("running", cmd_running, "print the pid of a running `train` (exit 0), or exit 1 if none")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except (LineageError, ValueError) as err:
+        print(f"lineage: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The optimisation pieces shared by `training.train` and `training.lineage`.
+
+AdamW without weight decay on biases and BatchNorm parameters, the training data loader
+(deterministic order: see dataset.EpochSampler) and one bf16-autocast training step.
+"""
+import signal
+
+import torch
+from torch.utils.data import DataLoader
+
+from .dataset import EpochSampler, TrainDataset
+from .loss import multibox_loss
+from .model_io import normalize
+
+
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """No weight decay on biases and BatchNorm parameters (the 1-D tensors)."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    return torch.optim.AdamW(parameter_groups(model, weight_decay), lr=lr)
+
+
+def _worker_init(_):
+    torch.set_num_threads(1)  # workers share the same few cores with the main process
+    # Ctrl-C reaches the whole process group; the main process saves and stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def train_loader(records, images, seed: int, max_expand: float, batch_size: int, images_seen: int,
+                 workers: int, device: torch.device) -> DataLoader:
+    """Batches continuing the seeded sampling order after `images_seen` images."""
+    sampler = EpochSampler(len(records), seed, *divmod(images_seen, len(records)))
+    dataset = TrainDataset(records, images, seed, max_expand)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                      worker_init_fn=_worker_init, persistent_workers=workers > 0,
+                      pin_memory=device.type == "cuda", prefetch_factor=4 if workers else None)
+
+
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch, lr: float,
+               device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step at learning rate `lr`; returns the (loc, conf) losses, detached."""
+    images, loc_t, conf_t = batch
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    x = normalize(images.to(device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device.type, dtype=torch.bfloat16):
+        loc, conf = model(x)
+    loc_loss, conf_loss = multibox_loss(loc, conf, loc_t.to(device, non_blocking=True),
+                                        conf_t.to(device, non_blocking=True))
+    optimizer.zero_grad(set_to_none=True)
+    (loc_loss + conf_loss).backward()
+    optimizer.step()
+    return loc_loss.detach(), conf_loss.detach()

@@ -1,0 +1,213 @@
+import datetime
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from training import lineage
+from training.bn_calibration import model_from_file
+from training.data import Record
+from training.ema import ModelEMA
+from training.lineage_record import choose
+from training.lineage_state import LineageError, LineageState, data_hash, load_state
+from training.model import TinySSD, load_reference_state_dict
+from training.model_io import load_model_file, read_model_file, save_model_file
+from training.schedule import Schedule, cooldown_lr
+
+
+def synthetic_set(n: int = 6):
+    rng = np.random.default_rng(0)
+    records, images = [], []
+    for i in range(n):
+        h, w = 90 + 5 * i, 120 - 4 * i
+        image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        box = np.array([[10 + i, 12, w - 20, h - 15 - i]], np.float32)
+        image[12:h - 15 - i, 10 + i:w - 20] //= 2  # something box-shaped to find
+        records.append(Record("synthetic", str(i), Path(f"{i}.jpg"), w, h, box, np.array([1 + i % 20]),
+                              np.array([False])))
+        images.append(image)
+    return records, images
+
+
+def new_state(records) -> LineageState:
+    torch.manual_seed(0)
+    model = TinySSD(batch_norm=True).to(memory_format=torch.channels_last)
+    meta = lineage._new_meta(records, {"kind": "test"}, seed=3)
+    meta["batch_size"] = 2
+    meta["schedule"].update(warmup_images=4)  # steps at both warm-up and peak rates
+    return LineageState.create(model, meta)
+
+
+def trainer(state, data):
+    return lineage.LineageTrainer(state, *data, workers=0, log=lambda _: None)
+
+
+def everything(state: LineageState) -> dict:
+    out = {f"model/{k}": v.clone() for k, v in state.model.state_dict().items()}
+    out.update({f"ema/{k}": v.clone() for k, v in state.ema.shadow.items()})
+    for name, p in state.model.named_parameters():
+        for kind in ("exp_avg", "exp_avg_sq"):
+            out[f"{kind}/{name}"] = state.optimizer.state[p][kind].clone()
+    return out
+
+
+def test_resume_from_a_saved_state_continues_exactly(tmp_path):
+    torch.set_num_threads(1)
+    data = synthetic_set()
+    # straight through, with the periodic save a long run makes in the middle
+    straight = new_state(data[0])
+    trainer(straight, data).run(steps=2)
+    straight.save(tmp_path / "middle.safetensors")
+    trainer(straight, data).run(steps=2)
+    # two halves: stop after the save, continue from the file in a fresh state
+    first = new_state(data[0])
+    trainer(first, data).run(steps=2)
+    first.save(tmp_path / "half.safetensors")
+    resumed = load_state(tmp_path / "half.safetensors", data_hash(data[0]))
+    trainer(resumed, data).run(steps=2)
+
+    assert resumed.meta["images_seen"] == straight.meta["images_seen"] == 8
+    assert resumed.meta["steps"] == 4 and resumed.ema.updates == straight.ema.updates == 4
+    a, b = everything(straight), everything(resumed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert not torch.equal(a["model/conv1.conv.weight"], new_state(data[0]).model.conv1.conv.weight)
+
+
+def test_saving_rounds_only_the_moments_a_little(tmp_path):
+    """The stored (bfloat16) moments change the continued run, but barely."""
+    torch.set_num_threads(1)
+    data = synthetic_set()
+    saved, unsaved = new_state(data[0]), new_state(data[0])
+    trainer(saved, data).run(steps=2)
+    saved.save(tmp_path / "s.safetensors")
+    trainer(unsaved, data).run(steps=2)
+    trainer(saved, data).run(steps=1)
+    trainer(unsaved, data).run(steps=1)
+    for (k, x), y in zip(saved.model.state_dict().items(), unsaved.model.state_dict().values()):
+        if x.is_floating_point():
+            assert torch.allclose(x, y, rtol=1e-3, atol=1e-4), k
+
+
+def test_a_state_for_other_data_or_another_network_is_refused(tmp_path):
+    records, _ = synthetic_set()
+    state = new_state(records)
+    path = tmp_path / "s.safetensors"
+    state.save(path)
+    other = data_hash(records[:-1])
+    with pytest.raises(LineageError, match="another list of training images.*--new-lineage"):
+        load_state(path, other)
+    restarted = load_state(path, other, new_lineage=True)
+    assert restarted.meta["data_hash"] == other and restarted.meta["sampler_offset"] == 0
+    assert restarted.meta["restarts"][0]["old_data_hash"] == data_hash(records)
+
+    state.meta["architecture_hash"] = "0" * 16
+    state.save(path)
+    with pytest.raises(LineageError, match="another network"):
+        load_state(path, data_hash(records), new_lineage=True)
+    with pytest.raises(LineageError, match="no lineage state"):
+        load_state(tmp_path / "absent.safetensors")
+
+
+def test_state_file_layout(tmp_path):
+    records, _ = synthetic_set()
+    state = new_state(records)
+    path = tmp_path / "s.safetensors"
+    state.save(path)
+    from safetensors import safe_open
+    with safe_open(str(path), framework="pt") as f:
+        keys = list(f.keys())
+        assert f.get_tensor("model/conv1.conv.weight").dtype == torch.float32
+        assert f.get_tensor("ema/conv1.bn.running_var").dtype == torch.float32
+    assert sum(k.startswith("model/") for k in keys) == sum(k.startswith("ema/") for k in keys)
+    assert not any(k.startswith("adam/") for k in keys)  # no step taken yet, no moments
+
+
+def test_init_from_a_model_file_keeps_its_function(tmp_path):
+    torch.manual_seed(1)
+    trained = TinySSD(batch_norm=True)
+    for m in trained.modules():  # a "trained" network: BN far from identity
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.3, 3.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    path = tmp_path / "exported.safetensors"
+    save_model_file(trained.eval(), path, source="test")
+    calibration, held_out = torch.randn(4, 3, 300, 300), torch.randn(4, 3, 300, 300)
+
+    with torch.no_grad():
+        reference = load_model_file(path).eval()(held_out)[1]  # the file's own function
+        calibrated = model_from_file(path, [calibration[:2], calibration[2:]])
+        identity = TinySSD(batch_norm=True)  # what --init used to do: BN as identity
+        load_reference_state_dict(identity, {k: v.float() for k, v in read_model_file(path)[0].items()})
+        assert torch.allclose(calibrated.eval()(held_out)[1], reference, rtol=1e-4, atol=1e-4)
+        # training mode normalises by batch statistics: calibrated BN stays close, identity BN does not
+        error_calibrated = (calibrated.train()(held_out)[1] - reference).abs().mean() / reference.abs().mean()
+        error_identity = (identity.train()(held_out)[1] - reference).abs().mean() / reference.abs().mean()
+    assert error_calibrated < 0.05, error_calibrated
+    assert error_identity > 10 * error_calibrated, (error_identity, error_calibrated)
+
+
+def test_schedule_warms_up_once_then_holds_the_peak():
+    s = Schedule(peak_lr=2e-3, warmup_start=1000, warmup_images=800, warmup_from=2e-4)
+    assert s.lr(1000) == pytest.approx(2e-4)
+    assert s.lr(1400) == pytest.approx(1.1e-3)
+    assert s.lr(1800) == s.lr(10 ** 9) == 2e-3
+    assert cooldown_lr(2e-3, 0, 100) == 2e-3 and cooldown_lr(2e-3, 50, 100) == pytest.approx(1e-3)
+    assert cooldown_lr(2e-3, 100, 100) == 0.0
+    assert lineage.cooldown_images(100_000, 0.12, 2000, 16000) == 12000
+    assert lineage.cooldown_images(1000, 0.12, 2000, 16000) == 2000
+
+
+def test_ema_decay_ramps_to_its_maximum():
+    model = torch.nn.Linear(2, 1)
+    ema = ModelEMA(model, max_decay=0.9998)
+    assert ema.decay() == pytest.approx(0.1)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    before = ema.shadow["weight"].clone()
+    ema.update()
+    assert torch.allclose(ema.shadow["weight"], before + 0.9 * (1.0 - before))
+    assert ModelEMA(model, updates=10 ** 6).decay() == 0.9998
+
+
+def test_deadlines():
+    now = datetime.datetime(2026, 12, 2, 22, 0)
+    assert lineage.parse_deadline("23:40", None, now) == datetime.datetime(2026, 12, 2, 23, 40).timestamp()
+    assert lineage.parse_deadline("01:10", None, now) == datetime.datetime(2026, 12, 3, 1, 10).timestamp()
+    assert lineage.parse_deadline(None, 30, now) == datetime.datetime(2026, 12, 2, 22, 30).timestamp()
+    assert lineage.parse_deadline(None, None, now) is None
+    with pytest.raises(ValueError, match="HH:MM"):
+        lineage.parse_deadline("25:99", None, now)
+    with pytest.raises(ValueError, match="positive"):
+        lineage.parse_deadline(None, 0, now)
+
+
+def test_a_deadline_in_the_past_trains_nothing():
+    data = synthetic_set()
+    state = new_state(data[0])
+    assert trainer(state, data).run(deadline=1.0) == 0 and state.meta["images_seen"] == 0
+
+
+def test_stopping_when_nothing_runs_is_safe(tmp_path, monkeypatch):
+    monkeypatch.setattr(lineage, "WORK_DIR", tmp_path)
+    state = tmp_path / "state.safetensors"
+    assert lineage.stop_running_trainer(state) is False
+    child = os.fork()
+    if child == 0:
+        os._exit(0)
+    os.waitpid(child, 0)  # a pid that no longer runs: a stale file from a killed trainer
+    lineage.pid_path(state).write_text(str(child))
+    assert lineage.stop_running_trainer(state) is False and not lineage.pid_path(state).exists()
+    assert lineage.pid_path(state) != lineage.pid_path(tmp_path / "other.safetensors")
+
+
+def test_the_better_candidate_ships_only_above_the_shipped_model():
+    shipped = {"map11": 0.20, "map_all": 0.18}
+    assert choose({"cooled": {"map11": 0.22, "map_all": 0.2}, "cooled_ema": {"map11": 0.21, "map_all": 0.21}},
+                  shipped) == ("cooled", True)
+    assert choose({"cooled": {"map11": 0.20, "map_all": 0.19}}, shipped) == ("cooled", False)
