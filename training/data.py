@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from .arch import CLASS_NAMES, REPO_ROOT
 
@@ -166,6 +165,7 @@ class ImageCache:
 
     @staticmethod
     def _build(records: list[Record], blob_path: Path, index_path: Path, workers: int, name: str) -> None:
+        from tqdm import tqdm  # here only: the GPU machine, which imports this module, has no tqdm
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         offsets, shapes, offset = [], [], 0
         tmp = blob_path.with_suffix(".tmp")

@@ -79,37 +79,48 @@ def ship(candidate: Path, shipped: Path) -> None:
     tmp.replace(shipped)
 
 
-def finish_period(args, cooled: dict) -> dict:
-    """Evaluates, ships if better, appends the record row and starts a new period in the state."""
-    eval_dir = args.out / "eval"
+def score_candidates(args, candidates: dict[str, Path], eval_dir: Path) -> dict:
+    """tinyssd eval of the shipped model and each candidate in one run; ships the best if it is better."""
     eval_dir.mkdir(parents=True, exist_ok=True)
     print("scoring with tinyssd eval (file-based, as the app sees images)")
     shipped = tinyssd_eval(args.tinyssd, args.shipped, args.data, args.split)
-    scores = {name: tinyssd_eval(args.tinyssd, path, args.data, args.split) for name, path in cooled["candidates"].items()}
+    scores = {name: tinyssd_eval(args.tinyssd, path, args.data, args.split) for name, path in candidates.items()}
     for name, result in {"shipped": shipped, **scores}.items():
         (eval_dir / f"{name}.json").write_text(json.dumps(result, indent=1))
         print(f"  {name:10s} mAP {100 * result['map11']:.2f} (11-point) {100 * result['map_all']:.2f} (all-point)")
     best, better = choose(scores, shipped)
     if better:
-        ship(cooled["candidates"][best], args.shipped)
+        ship(candidates[best], args.shipped)
         print(f"shipped {best}: {100 * scores[best]['map11']:.2f} > {100 * shipped['map11']:.2f}")
     else:
         print(f"not shipped: best candidate {best} {100 * scores[best]['map11']:.2f} <= shipped {100 * shipped['map11']:.2f}")
+    return {"shipped": shipped, "scores": scores, "best": best, "better": better,
+            "shipped_now": scores[best] if better else shipped}
 
+
+def record_row(kind: str, machine: str, cores: int, tally: dict, cooldown_images: int, meta: dict,
+               scored: dict) -> dict:
+    """The record's row for a period (tally: its train_seconds and images) scored by score_candidates."""
+    best = scored["scores"][scored["best"]]
+    return {"date": datetime.date.today().isoformat(), "kind": kind, "machine": machine, "cores": cores,
+            "train_minutes": f"{tally['train_seconds'] / 60:.1f}", "images": tally["images"],
+            "images_per_s": f"{tally['images'] / max(tally['train_seconds'], 1e-9):.1f}",
+            "cooldown_images": cooldown_images, "lineage_hours": f"{meta['train_seconds'] / 3600:.3f}",
+            "lineage_images": meta["images_seen"], "candidate": scored["best"], "map11": f"{100 * best['map11']:.2f}",
+            "map_all": f"{100 * best['map_all']:.2f}", "shipped_map11": f"{100 * scored['shipped']['map11']:.2f}",
+            "shipped": "yes" if scored["better"] else "no"}
+
+
+def finish_period(args, cooled: dict) -> dict:
+    """Scores the cooled candidates, ships if better, appends the row and starts a new period in the state."""
+    scored = score_candidates(args, cooled["candidates"], args.out / "eval")
     state = load_state(args.state)
-    period = state.meta["period"]
-    row = {"date": datetime.date.today().isoformat(), "kind": args.kind, "machine": machine_description(),
-           "cores": os.cpu_count(), "train_minutes": f"{period['train_seconds'] / 60:.1f}", "images": period["images"],
-           "images_per_s": f"{period['images'] / max(period['train_seconds'], 1e-9):.1f}",
-           "cooldown_images": cooled["images"], "lineage_hours": f"{state.meta['train_seconds'] / 3600:.3f}",
-           "lineage_images": state.images_seen, "candidate": best, "map11": f"{100 * scores[best]['map11']:.2f}",
-           "map_all": f"{100 * scores[best]['map_all']:.2f}", "shipped_map11": f"{100 * shipped['map11']:.2f}",
-           "shipped": "yes" if better else "no"}
+    row = record_row(args.kind, machine_description(), os.cpu_count(), state.meta["period"], cooled["images"],
+                     state.meta, scored)
     append_row(row)
     state.meta["period"] = new_period()
     state.save(args.state)
-    final = scores[best] if better else shipped
-    update_card(final, args)
+    update_card(scored["shipped_now"], args)
     return row
 
 
@@ -163,7 +174,7 @@ def update_card(shipped_eval: dict, args, card: Path = CARD_PATH) -> None:
     with tempfile.TemporaryDirectory() as plots:
         tinyssd_eval(args.tinyssd, args.shipped, args.data, args.split, Path(plots))
         shutil.copyfile(Path(plots) / "summary.png", SUMMARY_CHART_PATH)
-    from safetensors import safe_open
+    from .safetensors_fallback import safe_open
     with safe_open(str(args.shipped), framework="pt") as f:
         shipped_eval = {**shipped_eval, "source": (f.metadata() or {}).get("source", "")}
     text = card.read_text()

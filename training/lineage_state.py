@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 
 from .arch import ARCH, REPO_ROOT
 from .ema import ModelEMA
 from .model import TinySSD
 from .model_io import write_safetensors
 from .optimise import make_optimizer
+from .safetensors_fallback import safe_open
 from .schedule import Schedule
 
 STATE_PATH = REPO_ROOT / "training" / "state" / "lineage.safetensors"

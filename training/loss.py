@@ -15,18 +15,30 @@ def match(gt_boxes: torch.Tensor, gt_labels: torch.Tensor, priors: torch.Tensor,
     Each ground truth gets its best prior; then every prior with IoU >= threshold gets
     its best ground truth. Returns (loc targets [P, 4], class targets [P], 0 = background).
     """
-    num_priors = priors.shape[0]
     if gt_boxes.numel() == 0:
-        return torch.zeros(num_priors, 4), torch.zeros(num_priors, dtype=torch.int64)
-    overlaps = iou(gt_boxes, cxcywh_to_xyxy(priors))  # [G, P]
-    best_gt_overlap, best_gt = overlaps.max(dim=0)
-    best_prior = overlaps.argmax(dim=1)
-    # Force each ground truth's best prior to it (later ground truths win ties, as in SSD).
-    best_gt_overlap[best_prior] = 2.0
-    best_gt[best_prior] = torch.arange(len(best_prior))
-    labels = gt_labels[best_gt].clone()
-    labels[best_gt_overlap < threshold] = 0
-    return encode(gt_boxes[best_gt], priors), labels
+        return torch.zeros(priors.shape[0], 4), torch.zeros(priors.shape[0], dtype=torch.int64)
+    valid = torch.ones(1, len(gt_boxes), dtype=torch.bool)
+    loc, labels = match_batch(gt_boxes[None], gt_labels[None], valid, priors, threshold)
+    return loc[0], labels[0]
+
+
+def match_batch(gt_boxes: torch.Tensor, gt_labels: torch.Tensor, valid: torch.Tensor, priors: torch.Tensor,
+                threshold: float = MATCH_THRESHOLD) -> tuple[torch.Tensor, torch.Tensor]:
+    """`match` for a batch of images at once: ground truths padded to [N, G, 4] / [N, G], `valid` [N, G]
+    marks the real ones. Returns (loc targets [N, P, 4], class targets [N, P])."""
+    overlaps = iou(gt_boxes, cxcywh_to_xyxy(priors)).masked_fill(~valid[..., None], -1.0)  # [N, G, P]
+    best_gt_overlap, best_gt = overlaps.max(dim=1)
+    best_prior = overlaps.argmax(dim=2)  # [N, G]
+    # Force each ground truth's best prior to it; later ground truths win ties, as in SSD
+    # (the largest index among the ground truths that chose the prior; padding never wins).
+    gt_index = torch.arange(gt_boxes.shape[1], device=gt_boxes.device).expand_as(best_prior)
+    forced = torch.full_like(best_gt, -1).scatter_reduce_(1, best_prior, gt_index.masked_fill(~valid, -1), "amax")
+    is_forced = forced >= 0
+    best_gt = torch.where(is_forced, forced, best_gt)
+    best_gt_overlap = best_gt_overlap.masked_fill(is_forced, 2.0)
+    labels = torch.gather(gt_labels, 1, best_gt).masked_fill(best_gt_overlap < threshold, 0)
+    matched = torch.gather(gt_boxes, 1, best_gt[..., None].expand(-1, -1, 4))
+    return encode(matched, priors), labels
 
 
 def multibox_loss(loc_pred: torch.Tensor, conf_pred: torch.Tensor, loc_target: torch.Tensor,
@@ -39,7 +51,9 @@ def multibox_loss(loc_pred: torch.Tensor, conf_pred: torch.Tensor, loc_target: t
     positive = conf_target > 0
     num_pos = positive.sum(dim=1, keepdim=True)
     normaliser = num_pos.sum().clamp(min=1).float()
-    loc_loss = F.smooth_l1_loss(loc_pred[positive].float(), loc_target[positive], reduction="sum")
+    # Masks rather than boolean indexing: same sums, and no device-to-host sync (indexing by a mask must
+    # learn its size), so a GPU can queue steps ahead.
+    loc_loss = torch.where(positive[..., None], F.smooth_l1_loss(loc_pred.float(), loc_target, reduction="none"), 0).sum()
     ce = F.cross_entropy(conf_pred.float().flatten(0, 1), conf_target.flatten(), reduction="none").view_as(conf_target)
     with torch.no_grad():
         negative_loss = ce.masked_fill(positive, float("-inf"))
@@ -47,5 +61,5 @@ def multibox_loss(loc_pred: torch.Tensor, conf_pred: torch.Tensor, loc_target: t
         rank = order.argsort(dim=1)
         # positives rank last (-inf), so `& ~positive` only matters when negatives run out
         negative = (rank < negatives_per_positive * num_pos) & ~positive
-    conf_loss = ce[positive | negative].sum()
+    conf_loss = torch.where(positive | negative, ce, 0).sum()
     return loc_loss / normaliser, conf_loss / normaliser

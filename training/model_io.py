@@ -9,10 +9,11 @@ import struct
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 
 from .arch import ARCH, CLASS_NAMES, DEFAULT_BOXES, INPUT_SIZE
 from .model import TinySSD, load_reference_state_dict, reference_state_dict
+from .safetensors_fallback import safe_open
+from .tensor_cache import constant
 
 # x = (pixel / 255 - mean) / std per RGB channel; training uses exactly this too.
 MEAN = (0.485, 0.456, 0.406)
@@ -101,6 +102,6 @@ def load_checkpoint_model(path: Path) -> tuple[TinySSD, dict]:
 
 def normalize(images_uint8: torch.Tensor) -> torch.Tensor:
     """uint8 RGB [N, 3, H, W] -> network input, (pixel / 255 - mean) / std."""
-    mean = torch.tensor(MEAN, device=images_uint8.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=images_uint8.device).view(1, 3, 1, 1)
+    mean = constant(MEAN, torch.float32, images_uint8.device).view(1, 3, 1, 1)
+    std = constant(STD, torch.float32, images_uint8.device).view(1, 3, 1, 1)
     return (images_uint8.float() / 255.0 - mean) / std

@@ -3,7 +3,7 @@ import math
 import torch
 
 from training.box_coder import cxcywh_to_xyxy
-from training.loss import match, multibox_loss
+from training.loss import match, match_batch, multibox_loss
 
 
 def _priors():
@@ -51,3 +51,22 @@ def test_smooth_l1_normalised_by_positives():
     loc[0, 5, 2] = 9.0  # a negative: no loc loss
     loc_loss, _ = multibox_loss(loc, torch.zeros(1, 8, 21), loc_t, conf_target)
     assert torch.isclose(loc_loss, torch.tensor((0.125 + 2.5) / 2))
+
+
+def test_match_batch_ignores_padding_and_equals_match_per_image():
+    priors = _priors()
+    images = [cxcywh_to_xyxy(priors[[0, 3]]) + 0.01, torch.tensor([[0.62, 0.02, 0.70, 0.10]]), torch.zeros(0, 4)]
+    labels = [torch.tensor([4, 9]), torch.tensor([3]), torch.zeros(0, dtype=torch.int64)]
+    # padding that would win every prior if it counted
+    gt = torch.tensor([[0.0, 0.0, 1.0, 1.0]]).repeat(3, 2, 1)
+    gt_labels = torch.full((3, 2), 17)
+    valid = torch.zeros(3, 2, dtype=torch.bool)
+    for i, (boxes, lab) in enumerate(zip(images, labels)):
+        gt[i, : len(boxes)], gt_labels[i, : len(boxes)], valid[i, : len(boxes)] = boxes, lab, True
+    loc_b, conf_b = match_batch(gt, gt_labels, valid, priors)
+    for i, (boxes, lab) in enumerate(zip(images, labels)):
+        loc, conf = match(boxes, lab, priors)
+        assert torch.equal(conf_b[i], conf)
+        assert torch.allclose(loc_b[i][conf > 0], loc[conf > 0])
+    assert conf_b[2].eq(0).all() and not conf_b.eq(17).any()
+    assert conf_b[0, 0] == 4 and conf_b[0, 3] == 9
