@@ -41,6 +41,10 @@ fn wrong_arguments_say_what_is_expected() {
         &["detect", "x.png", "--threshold", "2"],
         &["not between 0 and 1"],
     );
+    assert_fails(
+        &["bench", "--frame", "640x"],
+        &["'640x' is not WIDTHxHEIGHT", "1 to 12000"],
+    );
     assert_fails(&["--no-such-flag"], &["unexpected argument", "--help"]);
     assert_fails(
         &["--source", "images:no/such/folder", "--model", GOLDEN],

@@ -6,10 +6,14 @@ tests/golden/weights.safetensors: a randomly initialised network in the model-fi
 tests/golden/tensors.safetensors: `input` (float16), and float32 `loc`, `conf`, `priors`,
 `feature.<source>` maps, computed in float64 from the float16 weights and input exactly
 as stored, so the reference carries no rounding of its own.
+tests/golden/pil_bilinear/*.png: assets (or a crop of one) resized to a square with PIL's
+BILINEAR, the filter training resizes with, for the Rust resampling test (tests/parity.rs)
+and the Python evaluation transform's (training/tests/test_transforms.py).
 """
 import math
 
 import torch
+from PIL import Image
 from torch import nn
 
 from .arch import INPUT_SIZE, REPO_ROOT
@@ -19,6 +23,27 @@ from .priors import default_boxes
 
 GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
 FEATURES = ("fire8", "fire9", "fire10", "conv13_2")
+RESIZE_DIR = GOLDEN_DIR / "pil_bilinear"
+# (asset, crop box or None, output side): shrinking both axes, shrinking a lot, shrinking one
+# axis while growing the other, and growing both.
+RESIZE_CASES = (("astronaut", None, 300), ("coffee", None, 150), ("chelsea", None, 320),
+                ("chelsea", (200, 60, 300, 140), 160))
+
+
+def resize_reference_name(asset: str, crop, size: int) -> str:
+    crop_part = "" if crop is None else "_crop_" + "_".join(map(str, crop))
+    return f"{asset}{crop_part}_{size}.png"
+
+
+def write_resize_references() -> None:
+    RESIZE_DIR.mkdir(parents=True, exist_ok=True)
+    for asset, crop, size in RESIZE_CASES:
+        image = Image.open(REPO_ROOT / "assets" / f"{asset}.png").convert("RGB")
+        if crop is not None:
+            image = image.crop(crop)
+        path = RESIZE_DIR / resize_reference_name(asset, crop, size)
+        image.resize((size, size), Image.BILINEAR).save(path)
+        print(f"wrote {path.relative_to(REPO_ROOT)} ({path.stat().st_size / 1e3:.0f} kB)")
 
 
 def random_model(seed: int = 0) -> TinySSD:
@@ -80,6 +105,7 @@ def main() -> None:
         f = features[name]
         print(f"  feature.{name} {tuple(f.shape)} mean {f.mean():.3f} std {f.std():.3f}")
     print(f"  loc std {loc.std():.3f}, conf std {conf.std():.3f}")
+    write_resize_references()
 
 
 if __name__ == "__main__":

@@ -12,9 +12,6 @@ use std::time::{Duration, Instant};
 use tinyssd::detect::{Detector, Timings};
 use tinyssd::model::Architecture;
 
-/// The camera-like frame the whole-frame measurement decodes every time.
-const FRAME_SIZE: (u32, u32) = (640, 480);
-
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     #[command(flatten)]
@@ -25,9 +22,12 @@ pub struct BenchArgs {
     /// Untimed runs before each measurement.
     #[arg(long, default_value_t = 10, value_name = "N")]
     warmup: usize,
-    /// Photo for the whole-frame measurement, re-encoded once as a 640x480 JPEG.
+    /// Photo for the whole-frame measurement, re-encoded once as a JPEG of `--frame` size.
     #[arg(long, default_value = "assets/astronaut.png", value_name = "IMAGE")]
     image: PathBuf,
+    /// Size of the camera-like frame the whole-frame measurement decodes every time.
+    #[arg(long, default_value = "640x480", value_name = "WIDTHxHEIGHT", value_parser = parse_frame_size)]
+    frame: (u32, u32),
     /// Print the time of every layer.
     #[arg(long)]
     layers: bool,
@@ -100,6 +100,8 @@ struct LayerTime {
 #[derive(Debug, Serialize)]
 struct Report {
     macs_per_frame: usize,
+    /// Width and height of the decoded camera-like frame.
+    frame_size: (u32, u32),
     runs: usize,
     cpu: CpuPeak,
     results: Vec<ThreadResult>,
@@ -122,7 +124,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let model = args.model.load_model()?;
     let input = args.input.as_deref().map(read_input).transpose()?;
-    let frame_jpeg = camera_frame(&args.image)?;
+    let frame_jpeg = camera_frame(&args.image, args.frame)?;
     let thread_counts: Vec<usize> = match args.model.threads {
         0 => (1..=std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
         n => vec![n],
@@ -140,6 +142,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let report = Report {
         macs_per_frame: tinyssd::engine::Plan::new(Architecture::tiny_ssd()).total_macs(),
+        frame_size: args.frame,
         runs: args.runs,
         cpu: cpu_peak(),
         results,
@@ -237,8 +240,22 @@ fn profile_layers(detector: &mut Detector, args: &BenchArgs) -> Vec<LayerTime> {
         .collect()
 }
 
-/// The photo resized to 640x480 and JPEG-encoded, as a webcam delivers MJPEG.
-fn camera_frame(path: &Path) -> anyhow::Result<Vec<u8>> {
+fn parse_frame_size(text: &str) -> Result<(u32, u32), String> {
+    let side = |s: &str| match s.parse::<u32>() {
+        Ok(n) if (1..=tinyssd::detect::MAX_IMAGE_SIDE).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not WIDTHxHEIGHT with sides from 1 to {}",
+            tinyssd::detect::MAX_IMAGE_SIDE
+        )),
+    };
+    let (width, height) = text
+        .split_once('x')
+        .ok_or_else(|| format!("'{text}' is not WIDTHxHEIGHT (as 640x480)"))?;
+    Ok((side(width)?, side(height)?))
+}
+
+/// The photo resized to width x height and JPEG-encoded, as a webcam delivers MJPEG.
+fn camera_frame(path: &Path, (width, height): (u32, u32)) -> anyhow::Result<Vec<u8>> {
     let path = if path.exists() {
         path.to_path_buf()
     } else {
@@ -246,11 +263,7 @@ fn camera_frame(path: &Path) -> anyhow::Result<Vec<u8>> {
     };
     let photo = image::open(&path)
         .with_context(|| format!("{}: not a readable image", path.display()))?
-        .resize_exact(
-            FRAME_SIZE.0,
-            FRAME_SIZE.1,
-            image::imageops::FilterType::Triangle,
-        )
+        .resize_exact(width, height, image::imageops::FilterType::Triangle)
         .to_rgb8();
     let mut jpeg = Vec::new();
     photo.write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)?;
@@ -332,9 +345,11 @@ fn cpu_peak() -> CpuPeak {
 fn print_report(report: &Report, layers: bool) {
     let cpu = &report.cpu;
     println!(
-        "{:.2} M multiply-accumulates per frame, {} timed runs; CPU: {} at {:.2} GHz, peak {:.1} GMAC/s per core ({} fp32 FMA/cycle)",
+        "{:.2} M multiply-accumulates per frame, {} timed runs, whole frames {}x{}; CPU: {} at {:.2} GHz, peak {:.1} GMAC/s per core ({} fp32 FMA/cycle)",
         report.macs_per_frame as f64 / 1e6,
         report.runs,
+        report.frame_size.0,
+        report.frame_size.1,
         cpu.model,
         cpu.ghz,
         cpu.gmac_per_s_per_core,

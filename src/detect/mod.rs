@@ -6,6 +6,7 @@ pub mod image_io;
 pub mod postprocess;
 pub mod preprocess;
 pub mod profile;
+pub mod resample;
 
 pub use detector::{Detector, DetectorError, Timings};
 pub use draw::{class_color, draw_detections, label_text_color};

@@ -3,6 +3,7 @@
 //! overlay can be seen tracking the objects.
 
 use super::source::{FrameSource, SourceError, interval_for_fps};
+use crate::detect::resample::{Resampler, Window};
 use image::{ImageFormat, RgbImage};
 use std::time::Duration;
 
@@ -87,10 +88,8 @@ impl DemoSource {
     }
 }
 
-/// Bilinear resampling of the window at (x0, y0) with `scale` source pixels per
-/// output pixel into a `width` x `height` image.
-// Every tap is clamped to the source's size, a bundled photo, never empty.
-#[allow(clippy::indexing_slicing)]
+/// The window at (x0, y0) with `scale` source pixels per output pixel, resampled into a
+/// `width` x `height` image as the detector resamples frames.
 fn sample_window(
     src: &RgbImage,
     x0: f32,
@@ -99,30 +98,22 @@ fn sample_window(
     width: u32,
     height: u32,
 ) -> RgbImage {
-    let (sw, sh) = (src.width() as usize, src.height() as usize);
-    let data = src.as_raw();
     let mut out = RgbImage::new(width, height);
-    let columns: Vec<(usize, usize, f32)> = (0..width)
-        .map(|x| {
-            let sx = (x0 + (x as f32 + 0.5) * scale - 0.5).clamp(0.0, (sw - 1) as f32);
-            let left = sx.floor() as usize;
-            (left, (left + 1).min(sw - 1), sx - left as f32)
-        })
-        .collect();
-    for (y, row) in out.chunks_exact_mut(width as usize * 3).enumerate() {
-        let sy = (y0 + (y as f32 + 0.5) * scale - 0.5).clamp(0.0, (sh - 1) as f32);
-        let top = sy.floor() as usize;
-        let bottom = (top + 1).min(sh - 1);
-        let fy = sy - top as f32;
-        for (pixel, &(left, right, fx)) in row.chunks_exact_mut(3).zip(&columns) {
-            for c in 0..3 {
-                let at = |xx: usize, yy: usize| data[(yy * sw + xx) * 3 + c] as f32;
-                let upper = at(left, top) + (at(right, top) - at(left, top)) * fx;
-                let lower = at(left, bottom) + (at(right, bottom) - at(left, bottom)) * fx;
-                pixel[c] = (upper + (lower - upper) * fy).round() as u8;
+    let window = Window {
+        x: x0,
+        y: y0,
+        width: width as f32 * scale,
+        height: height as f32 * scale,
+    };
+    let mut rows = out.chunks_exact_mut(width as usize * 3);
+    Resampler::default().run(src, window, (width as usize, height as usize), |_, rgb| {
+        if let Some(row) = rows.next() {
+            for (byte, &value) in row.iter_mut().zip(rgb) {
+                // A weighted mean of bytes: within 0..=255.
+                *byte = value.round() as u8;
             }
         }
-    }
+    });
     out
 }
 

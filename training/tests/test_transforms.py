@@ -1,7 +1,10 @@
 import numpy as np
 import pytest
+from PIL import Image
 
-from training.transforms import FILL, geometric_augment, photometric_distort, train_transform
+from training.arch import REPO_ROOT
+from training.golden import RESIZE_CASES, RESIZE_DIR, resize_reference_name
+from training.transforms import FILL, geometric_augment, photometric_distort, resize_only, train_transform
 
 RECT = (60, 40, 140, 100)  # x0, y0, x1, y1 in pixels (continuous corners)
 COLOUR = (255, 0, 255)
@@ -68,3 +71,22 @@ def test_train_transform_boxes_are_normalised_and_valid():
         _, out_boxes, _ = train_transform(image, boxes, labels, np.random.default_rng(seed))
         assert ((out_boxes >= 0) & (out_boxes <= 1)).all()
         assert (out_boxes[:, 2:] > out_boxes[:, :2]).all()
+
+
+@pytest.mark.parametrize("asset, crop, size", RESIZE_CASES)
+def test_resize_only_gives_the_references_the_rust_preprocessing_matches(asset, crop, size):
+    # tests/parity.rs holds the Rust pre-processing to these same files (within rounding).
+    image = Image.open(REPO_ROOT / "assets" / f"{asset}.png").convert("RGB")
+    if crop is not None:
+        image = image.crop(crop)
+    expected = np.asarray(Image.open(RESIZE_DIR / resize_reference_name(asset, crop, size)).convert("RGB"))
+    np.testing.assert_array_equal(resize_only(np.asarray(image), size), expected)
+
+
+def test_resize_only_averages_every_pixel_when_it_shrinks():
+    # One bright column in four, shrunk by 4: the widened triangle gives the stripes' mean
+    # (255 / 4) inside; plain bilinear would read columns 1 and 2 of each four, both dark.
+    stripes = np.zeros((40, 80, 3), np.uint8)
+    stripes[:, ::4] = 255
+    out = resize_only(stripes, 20)
+    assert (out[1:-1, 1:-1] == 64).all()
