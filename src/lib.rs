@@ -12,6 +12,7 @@
 pub mod detect;
 pub mod engine;
 pub mod eval;
+pub mod files;
 pub mod model;
 pub mod pipeline;
 pub mod ui;

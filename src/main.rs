@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) if cli::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("tinyssd: {error:#}");
+            eprintln!("tinyssd: {}", cli::terminal_safe(&format!("{error:#}")));
             ExitCode::from(cli::EXIT_ERROR)
         }
     }

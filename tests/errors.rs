@@ -319,7 +319,7 @@ fn a_profile_that_cannot_be_used_is_reported_and_the_defaults_kept() {
         (
             "huge.json",
             vec![b' '; 2 * 1024 * 1024],
-            "too large for a threshold profile",
+            "more than the 1048576 a threshold profile can be",
         ),
         (
             "bad.json",

@@ -477,7 +477,7 @@ fn threshold_profile_round_trips() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("profiles/voc.json");
-    profile.save(&path).expect("save");
+    profile.save(&path, false).expect("save");
     let loaded = ThresholdProfile::load(&path).expect("load");
     assert_eq!(loaded, profile);
     let applied = loaded.apply(&DetectConfig::uniform(names.len(), 0.5), &names);

@@ -245,3 +245,26 @@ fn missing_file_names_the_path() {
     let err = Model::load(std::path::Path::new("no/such/model.safetensors")).expect_err("missing");
     assert!(err.to_string().contains("no/such/model.safetensors"));
 }
+
+#[test]
+fn class_names_must_be_unique_non_empty_and_printable() {
+    let names = common::class_names();
+    for (index, bad, wanted) in [
+        (8, "person", "'person' appears more than once"),
+        (8, " ", "a class name is empty"),
+        (8, "cat\u{1b}[2J", "holds control characters"),
+    ] {
+        let mut edited = names.clone();
+        edited[index] = bad.to_owned();
+        let mut parts = golden_parts();
+        parts.metadata.insert(
+            "class_names".into(),
+            serde_json::to_string(&edited).expect("json"),
+        );
+        let msg = message(parts.load());
+        assert!(
+            msg.contains("class_names") && msg.contains(wanted),
+            "{bad:?}: {msg}"
+        );
+    }
+}

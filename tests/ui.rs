@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tinyssd::detect::{DetectConfig, Detection, ThresholdProfile, Timings};
 use tinyssd::model::Corners;
 use tinyssd::pipeline::{FrameResult, PipelineEvent};
-use tinyssd::ui::{App, AppState, Command, SettingsStore};
+use tinyssd::ui::{App, AppState, Command, ProfileSaved, SettingsStore};
 
 const CAT: usize = 8;
 const DOG: usize = 12;
@@ -221,7 +221,10 @@ fn a_saved_profile_loads_back_identical() {
     state.profile_path = path.display().to_string();
     let saved_thresholds = state.thresholds.clone();
     let saved = state.profile("evening");
-    assert_eq!(state.save_profile().expect("saved"), path);
+    assert_eq!(
+        state.save_profile().expect("saved"),
+        ProfileSaved::Saved(path.clone())
+    );
 
     state.reset_to_defaults();
     assert_ne!(state.thresholds, saved_thresholds);

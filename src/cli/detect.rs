@@ -1,13 +1,16 @@
 //! `tinyssd detect`: run the detector on image files.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
-use super::{EXIT_ERROR, ModelArgs, parse_unit_interval};
+use super::{EXIT_ERROR, ModelArgs, exists_error, parse_unit_interval, terminal_safe};
 use anyhow::Context;
+use image::{ImageFormat, RgbImage};
 use serde::Serialize;
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tinyssd::detect::{DetectConfig, Detection, Detector, draw_detections, read_image};
+use tinyssd::files::{FileId, WriteError, create_output, numbered_path};
 
 #[derive(Debug, clap::Args)]
 pub struct DetectArgs {
@@ -22,16 +25,24 @@ pub struct DetectArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// Write each image with its detections drawn to DIR/<name>.png.
+    /// Write each image with its detections drawn to DIR/<name>.png; names that two
+    /// images (or an image itself) would share are numbered apart: <name>-2.png, ...
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
+    /// Replace drawings already in DIR (input images are never replaced).
+    #[arg(long, requires = "out_dir")]
+    force: bool,
 }
 
+/// One image's result. Paths that are not UTF-8 are written lossily (U+FFFD for the
+/// bytes that are not), so the JSON stays whole whatever the file names.
 #[derive(Serialize)]
-struct ImageReport<'a> {
-    image: &'a Path,
+struct ImageReport {
+    image: String,
     width: u32,
     height: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drawn_to: Option<String>,
     detections: Vec<Detection>,
 }
 
@@ -46,23 +57,30 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
     }
 
+    let outputs = match &args.out_dir {
+        Some(dir) => drawing_paths(dir, &args.images),
+        None => Vec::new(),
+    };
+
     let mut stdout = std::io::stdout().lock();
     let mut reports = Vec::new();
     let mut failed = false;
-    for path in &args.images {
+    for (index, path) in args.images.iter().enumerate() {
+        let drawing = outputs.get(index).map(|out| (out.as_path(), args.force));
         // One bad image is reported and the others still run, as grep does with files.
-        match detect_one(&mut detector, &config, path, args.out_dir.as_deref()) {
+        match detect_one(&mut detector, &config, path, drawing) {
             Ok(report) if args.json => reports.push(report),
             Ok(report) => print_text(&mut stdout, &report)?,
             Err(error) => {
-                eprintln!("tinyssd: {error:#}");
+                eprintln!("tinyssd: {}", terminal_safe(&format!("{error:#}")));
                 failed = true;
             }
         }
     }
     if args.json {
-        serde_json::to_writer_pretty(&mut stdout, &reports)?;
-        writeln!(stdout)?;
+        // Encoded whole before anything is printed: an error cannot leave half a document.
+        let text = serde_json::to_string_pretty(&reports)?;
+        writeln!(stdout, "{text}")?;
     }
     Ok(if failed {
         ExitCode::from(EXIT_ERROR)
@@ -71,40 +89,80 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn detect_one<'a>(
+/// Where each image's drawing goes: `DIR/<stem>.png`, numbered apart from the other
+/// drawings of this run and from the input images themselves.
+fn drawing_paths(dir: &Path, images: &[PathBuf]) -> Vec<PathBuf> {
+    let inputs: HashSet<FileId> = images.iter().filter_map(|p| FileId::of(p)).collect();
+    let mut taken: HashSet<PathBuf> = HashSet::new();
+    let mut planned: Vec<PathBuf> = Vec::with_capacity(images.len());
+    for image in images {
+        let stem = image
+            .file_stem()
+            .map_or_else(|| "image".into(), |s| s.to_string_lossy());
+        let path = numbered_path(dir, &stem, ".png", |candidate| {
+            taken.contains(candidate)
+                || FileId::of(candidate).is_some_and(|id| inputs.contains(&id))
+        });
+        taken.insert(path.clone());
+        planned.push(path);
+    }
+    planned
+}
+
+fn detect_one(
     detector: &mut Detector,
     config: &DetectConfig,
-    path: &'a Path,
-    out_dir: Option<&Path>,
-) -> anyhow::Result<ImageReport<'a>> {
-    let image = read_image(path).with_context(|| path.display().to_string())?;
+    path: &Path,
+    drawing: Option<(&Path, bool)>,
+) -> anyhow::Result<ImageReport> {
+    let mut image = read_image(path).with_context(|| path.display().to_string())?;
     let (detections, _) = detector
         .detect(&image, config)
         .with_context(|| format!("{}: detection failed", path.display()))?;
-    if let Some(dir) = out_dir {
-        let mut annotated = image.clone();
-        draw_detections(&mut annotated, &detections);
-        let stem = path.file_stem().unwrap_or(path.as_os_str());
-        let out = dir.join(stem).with_extension("png");
-        annotated
-            .save(&out)
-            .with_context(|| format!("cannot write {}", out.display()))?;
-    }
+    let (width, height) = image.dimensions();
+    let drawn_to = match drawing {
+        Some((out, replace)) => {
+            draw_detections(&mut image, &detections);
+            write_png(&image, out, replace)?;
+            Some(out.to_string_lossy().into_owned())
+        }
+        None => None,
+    };
     Ok(ImageReport {
-        image: path,
-        width: image.width(),
-        height: image.height(),
+        image: path.to_string_lossy().into_owned(),
+        width,
+        height,
+        drawn_to,
         detections,
     })
 }
 
+fn write_png(image: &RgbImage, out: &Path, replace: bool) -> anyhow::Result<()> {
+    let cannot = || format!("cannot write {}", out.display());
+    let file = match create_output(out, replace) {
+        Ok(file) => file,
+        Err(WriteError::Exists) => return Err(exists_error(out)),
+        Err(WriteError::Io(error)) => return Err(anyhow::Error::new(error).context(cannot())),
+    };
+    image
+        .write_to(&mut std::io::BufWriter::new(file), ImageFormat::Png)
+        .with_context(cannot)
+}
+
 fn print_text(out: &mut impl Write, report: &ImageReport) -> std::io::Result<()> {
     let count = report.detections.len();
+    let drawn = match &report.drawn_to {
+        Some(path) => format!(" (drawn to {path})"),
+        None => String::new(),
+    };
     writeln!(
         out,
-        "{}: {count} detection{}",
-        report.image.display(),
-        if count == 1 { "" } else { "s" }
+        "{}",
+        terminal_safe(&format!(
+            "{}: {count} detection{}{drawn}",
+            report.image,
+            if count == 1 { "" } else { "s" }
+        ))
     )?;
     for d in &report.detections {
         let b = &d.bbox;

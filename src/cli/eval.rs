@@ -1,7 +1,7 @@
 //! `tinyssd eval`: VOC2007-protocol mAP of the model on a labelled split.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
-use super::{EXIT_ERROR, ModelArgs};
+use super::{EXIT_ERROR, ModelArgs, terminal_safe};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -61,6 +61,13 @@ pub struct Scored {
 }
 
 impl DataArgs {
+    /// The files this run reads (for the outputs never to replace them).
+    pub fn inputs(&self) -> Vec<&Path> {
+        std::iter::once(self.data.as_path())
+            .chain(self.split.as_deref())
+            .collect()
+    }
+
     /// Loads the model and the data, runs every image with a progress bar, and scores.
     pub fn score(&self, model_args: &ModelArgs) -> anyhow::Result<Scored> {
         let model = model_args.load_model()?;
@@ -86,7 +93,7 @@ impl DataArgs {
             );
         }
         let threads = match model_args.threads {
-            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            0 => tinyssd::engine::cores(),
             n => n,
         }
         .min(dataset.samples.len());
@@ -135,7 +142,8 @@ impl DataArgs {
 #[derive(Serialize)]
 struct JsonReport<'a> {
     data: String,
-    split: Option<&'a Path>,
+    /// Lossy where the path is not UTF-8, so the JSON is always whole.
+    split: Option<String>,
     model: String,
     images: usize,
     seconds: f64,
@@ -157,7 +165,11 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         let report = JsonReport {
             data: scored.dataset.source.to_string(),
-            split: args.data.split.as_deref(),
+            split: args
+                .data
+                .split
+                .as_ref()
+                .map(|s| s.to_string_lossy().into_owned()),
             model: args.model.path().display().to_string(),
             images: scored.run.samples.len(),
             seconds: scored.run.elapsed.as_secs_f64(),
@@ -175,7 +187,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         writeln!(
             out,
             "VOC2007 protocol on {}: {} images in {:.1} s, {:.1} images/s ({} thread{})",
-            args.data.describe(&scored),
+            terminal_safe(&args.data.describe(&scored)),
             scored.run.samples.len(),
             scored.run.elapsed.as_secs_f64(),
             scored.run.images_per_second(),
@@ -257,7 +269,7 @@ fn report_problems(problems: &Problems) {
         let n = shown.entry(problem.kind).or_default();
         *n += 1;
         if *n <= PER_KIND {
-            eprintln!("tinyssd: {problem}");
+            eprintln!("tinyssd: {}", terminal_safe(&problem.to_string()));
         }
     }
     for (kind, n) in shown {

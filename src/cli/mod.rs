@@ -8,6 +8,7 @@ mod eval;
 mod tune;
 
 use clap::{Parser, Subcommand};
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -48,8 +49,8 @@ pub struct ModelArgs {
     /// Model file (safetensors). Default: the shipped models/tinyssd_voc.safetensors.
     #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
-    /// Inference threads; 0 uses every core.
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Inference threads; 0 uses every core (at most 4 per core).
+    #[arg(long, default_value_t = 0, value_parser = parse_threads, value_name = "N")]
     threads: usize,
 }
 
@@ -87,19 +88,61 @@ impl ModelArgs {
 
 /// What to do about a model that does not load.
 fn model_hint(error: &tinyssd::model::ModelError) -> &'static str {
+    use tinyssd::files::ReadError;
     use tinyssd::model::ModelError;
     match error {
-        ModelError::Io { .. } => {
-            "check the path given to --model (or leave it out for the shipped model)"
+        ModelError::Read {
+            error: ReadError::TooLarge { .. },
+            ..
         }
-        ModelError::TooLarge { .. } | ModelError::NotSafetensors(_) => {
+        | ModelError::NotSafetensors(_) => {
             "--model must name a .safetensors file exported by `python -m training.export`"
+        }
+        ModelError::Read { .. } => {
+            "check the path given to --model (or leave it out for the shipped model)"
         }
         _ => {
             "this build runs Tiny SSD v1 on the 20 VOC classes: export a matching model with \
              `python -m training.export` (training/README.md), or pass --model with one"
         }
     }
+}
+
+/// A thread count the engine accepts (the bound is the engine's).
+fn parse_threads(text: &str) -> Result<usize, String> {
+    let threads: usize = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a whole number"))?;
+    tinyssd::engine::check_threads(threads).map_err(|error| error.to_string())
+}
+
+/// Refuses to replace `path` (an existing file the user did not name for replacing).
+pub fn exists_error(path: &std::path::Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} exists already: pass --force to replace it, or choose another name",
+        path.display()
+    )
+}
+
+/// `text` for the terminal, its control characters (which can move the cursor, clear
+/// the screen or retitle the window when a file name carries them) written escaped as
+/// `\u{1b}`; line breaks kept.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n';
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if unsafe_char(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 /// A probability in 0..=1, for threshold and precision flags (f32 or f64).

@@ -3,15 +3,17 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::eval::{DataArgs, finish};
-use super::{ModelArgs, parse_unit_interval};
+use super::{ModelArgs, exists_error, parse_unit_interval, terminal_safe};
 use anyhow::Context;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tinyssd::detect::{DetectConfig, ThresholdProfile};
+use tinyssd::detect::{DetectConfig, ProfileError, ThresholdProfile};
+use tinyssd::eval::Source;
 use tinyssd::eval::run::PROTOCOL_THRESHOLD;
 use tinyssd::eval::tune::tune;
 use tinyssd::eval::{ClassThreshold, TuneGoal};
+use tinyssd::files::{WriteError, same_file};
 
 #[derive(Debug, clap::Args)]
 pub struct TuneArgs {
@@ -26,6 +28,9 @@ pub struct TuneArgs {
     /// Where to write the threshold profile (JSON).
     #[arg(long, default_value = "threshold_profile.json", value_name = "FILE")]
     out: PathBuf,
+    /// Replace FILE if it exists (never an input of the run).
+    #[arg(long)]
+    force: bool,
     /// The profile's name (default: after the goal, e.g. "best F1").
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
@@ -37,13 +42,21 @@ pub struct TuneArgs {
 #[derive(serde::Serialize)]
 struct JsonReport<'a> {
     profile: &'a ThresholdProfile,
-    out: &'a std::path::Path,
+    /// Lossy where the path is not UTF-8, so the JSON is always whole.
+    out: String,
     images: usize,
     classes: &'a [ClassThreshold],
 }
 
 pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
+    // Checked before the run as well, not to refuse only after minutes of work.
+    check_out(args, &[])?;
     let scored = args.data.score(&args.model)?;
+    let annotations = match &scored.dataset.source {
+        Source::JsonLines { file } => file.as_path(),
+        Source::VocXml { list, .. } => list.as_path(),
+    };
+    check_out(args, &[annotations])?;
     let metadata = &scored.model.metadata;
     let fallback = metadata
         .score_threshold
@@ -71,14 +84,21 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
     }
     let profile = ThresholdProfile::from_config(name, &config, &metadata.class_names);
     profile
-        .save(&args.out)
+        .save(&args.out, args.force)
+        .map_err(|error| match error {
+            ProfileError::Write {
+                error: WriteError::Exists,
+                ..
+            } => exists_error(&args.out),
+            other => anyhow::Error::new(other),
+        })
         .context("cannot save the tuned thresholds")?;
 
     let mut out = std::io::stdout().lock();
     if args.json {
         let report = JsonReport {
             profile: &profile,
-            out: &args.out,
+            out: args.out.to_string_lossy().into_owned(),
             images: scored.run.samples.len(),
             classes: &chosen,
         };
@@ -96,14 +116,30 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
             scored.run.images_per_second()
         )?;
         print_table(&mut out, &chosen)?;
-        writeln!(
-            out,
-            "wrote profile '{}' to {}",
-            profile.name,
-            args.out.display()
-        )?;
+        let wrote = format!("wrote profile '{}' to {}", profile.name, args.out.display());
+        writeln!(out, "{}", terminal_safe(&wrote))?;
     }
     Ok(finish(&mut out, &scored, !args.json)?)
+}
+
+/// Refuses an `--out` that is one of the run's inputs (`more` besides the data, split
+/// and model files), or that exists without `--force`.
+fn check_out(args: &TuneArgs, more: &[&Path]) -> anyhow::Result<()> {
+    let model = args.model.path();
+    let mut inputs = args.data.inputs();
+    inputs.push(model.as_path());
+    inputs.extend_from_slice(more);
+    if let Some(input) = inputs.iter().find(|input| same_file(input, &args.out)) {
+        anyhow::bail!(
+            "--out {} is an input of this run ({}): choose another file",
+            args.out.display(),
+            input.display()
+        );
+    }
+    if !args.force && std::fs::symlink_metadata(&args.out).is_ok() {
+        return Err(exists_error(&args.out));
+    }
+    Ok(())
 }
 
 fn print_table(out: &mut impl Write, chosen: &[ClassThreshold]) -> std::io::Result<()> {

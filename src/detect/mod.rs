@@ -10,7 +10,10 @@ pub mod resample;
 
 pub use detector::{Detector, DetectorError, Timings};
 pub use draw::{class_color, draw_detections, label_text_color};
-pub use image_io::{ImageReadError, MAX_IMAGE_SIDE, decode_image, read_image};
+pub use image_io::{
+    ImageReadError, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, PixelBudget, PixelPermit, decode_image,
+    read_image,
+};
 pub use postprocess::{DetectConfig, Detection, Postprocessor};
 pub use preprocess::Preprocessor;
 pub use profile::{ProfileError, ThresholdProfile};

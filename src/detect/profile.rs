@@ -7,8 +7,10 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::postprocess::DetectConfig;
+use crate::files::{ReadError, WriteError, create_output, read_text_capped};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Largest profile file read; a real one is a few hundred bytes.
@@ -16,26 +18,16 @@ pub const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("cannot read the threshold profile {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot write the threshold profile {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path} is not a threshold profile: {source}")]
+    #[error("cannot read the threshold profile {}: {error}", path.display())]
+    Read { path: PathBuf, error: ReadError },
+    #[error("cannot write the threshold profile {}: {error}", path.display())]
+    Write { path: PathBuf, error: WriteError },
+    #[error("{} is not a threshold profile: {error}", path.display())]
     Parse {
         path: PathBuf,
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
-    #[error(
-        "{path} is {size} bytes, too large for a threshold profile (at most {MAX_PROFILE_BYTES})"
-    )]
-    TooLarge { path: PathBuf, size: u64 },
-    #[error("{path}: {what} is {value}, not between 0 and 1")]
+    #[error("{}: {what} is {value}, not between 0 and 1", path.display())]
     OutOfRange {
         path: PathBuf,
         what: String,
@@ -105,49 +97,46 @@ impl ThresholdProfile {
     }
 
     pub fn load(path: &Path) -> Result<ThresholdProfile, ProfileError> {
-        let read = |source| ProfileError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(read)?.len();
-        if size > MAX_PROFILE_BYTES {
-            return Err(ProfileError::TooLarge {
-                path: path.to_path_buf(),
-                size,
-            });
-        }
-        let text = std::fs::read_to_string(path).map_err(read)?;
+        let text =
+            read_text_capped(path, MAX_PROFILE_BYTES, "a threshold profile").map_err(|error| {
+                ProfileError::Read {
+                    path: path.to_path_buf(),
+                    error,
+                }
+            })?;
         ThresholdProfile::parse(&text, path)
     }
 
     /// Reads a profile from JSON text; `path` only names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<ThresholdProfile, ProfileError> {
         let profile: ThresholdProfile =
-            serde_json::from_str(text).map_err(|source| ProfileError::Parse {
+            serde_json::from_str(text).map_err(|error| ProfileError::Parse {
                 path: path.to_path_buf(),
-                source,
+                error,
             })?;
         profile.validate(path)?;
         Ok(profile)
     }
 
-    /// Writes pretty JSON, creating the parent folder if needed.
-    pub fn save(&self, path: &Path) -> Result<(), ProfileError> {
+    /// Writes pretty JSON, creating the parent folder if needed. An existing file is
+    /// replaced only with `replace` (the user said so).
+    pub fn save(&self, path: &Path, replace: bool) -> Result<(), ProfileError> {
         self.validate(path)?;
-        let write = |source| ProfileError::Write {
+        let write = |error| ProfileError::Write {
             path: path.to_path_buf(),
-            source,
+            error,
         };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(write)?;
-        }
-        let mut text =
-            serde_json::to_string_pretty(self).map_err(|source| ProfileError::Parse {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let mut text = serde_json::to_string_pretty(self).map_err(|error| ProfileError::Parse {
+            path: path.to_path_buf(),
+            error,
+        })?;
         text.push('\n');
-        std::fs::write(path, text).map_err(write)
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| write(WriteError::Io(e)))?;
+        }
+        create_output(path, replace)
+            .and_then(|mut file| file.write_all(text.as_bytes()).map_err(WriteError::Io))
+            .map_err(write)
     }
 
     fn validate(&self, path: &Path) -> Result<(), ProfileError> {

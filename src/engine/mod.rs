@@ -16,11 +16,34 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("cannot start {threads} inference threads: {source}")]
+    #[error("cannot start {threads} inference threads: {error}")]
     ThreadPool {
         threads: usize,
-        source: rayon::ThreadPoolBuildError,
+        error: rayon::ThreadPoolBuildError,
     },
+    #[error(
+        "{threads} threads is too many: at most {max} on this machine ({MAX_THREADS_PER_CORE} per core); 0 uses one per core"
+    )]
+    TooManyThreads { threads: usize, max: usize },
+}
+
+/// Most threads per core a run may ask for: beyond the cores they only take turns
+/// (1000 threads took 8 s for one image on 2 cores).
+pub const MAX_THREADS_PER_CORE: usize = 4;
+
+/// The cores this process may use (1 when that cannot be told).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// `threads` if it is a thread count worth running (0 meaning one per core), for the
+/// engine's pool and for the eval workers alike.
+pub fn check_threads(threads: usize) -> Result<usize, EngineError> {
+    let max = cores() * MAX_THREADS_PER_CORE;
+    if threads > max {
+        return Err(EngineError::TooManyThreads { threads, max });
+    }
+    Ok(threads)
 }
 
 /// Runs Tiny SSD on one image at a time. Owns every buffer it needs, so a worker
@@ -48,10 +71,10 @@ impl Engine {
     /// and benchmarks of the fallbacks.
     pub fn with_isa(model: Model, threads: usize, isa: Isa) -> Result<Engine, EngineError> {
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
+            .num_threads(check_threads(threads)?)
             .thread_name(|i| format!("tinyssd-engine-{i}"))
             .build()
-            .map_err(|source| EngineError::ThreadPool { threads, source })?;
+            .map_err(|error| EngineError::ThreadPool { threads, error })?;
         let plan = Plan::new(crate::model::Architecture::tiny_ssd());
         let buffers = (0..plan.shapes.len())
             .map(|id| vec![0.0; plan.layout(id).buffer_len()])

@@ -13,6 +13,7 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::EvalError;
+use crate::files::read_text_capped;
 use crate::model::Corners;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -22,6 +23,12 @@ use std::path::{Path, PathBuf};
 /// How far (pixels) a box may stick out of its image before it counts as a problem;
 /// the JSON-lines boxes are rounded to 2 decimals.
 const BOX_TOLERANCE: f32 = 0.5;
+/// Largest annotation file read: a JSON-lines set (VOC2007 trainval is 1.5 MB).
+const MAX_ANNOTATIONS_BYTES: u64 = 256 * 1024 * 1024;
+/// Largest list of image ids read (VOC2007 trainval's is 55 KB).
+const MAX_ID_LIST_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest VOCdevkit XML annotation of one image read (they are about 1 KB).
+const MAX_XML_BYTES: u64 = 1024 * 1024;
 
 /// One labelled object, its box in continuous pixel coordinates.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -61,16 +68,19 @@ pub enum ProblemKind {
     UnknownClass,
     /// An id (of the split file or the image list) with no annotation.
     UnknownId,
+    /// An image annotated (or listed) more than once; counted once, as first annotated.
+    DuplicateId,
 }
 
 impl ProblemKind {
-    pub const ALL: [ProblemKind; 6] = [
+    pub const ALL: [ProblemKind; 7] = [
         ProblemKind::MissingImage,
         ProblemKind::UnreadableImage,
         ProblemKind::MalformedRecord,
         ProblemKind::BoxOutsideImage,
         ProblemKind::UnknownClass,
         ProblemKind::UnknownId,
+        ProblemKind::DuplicateId,
     ];
 
     /// What it is called in reports, for `count` of them.
@@ -89,6 +99,8 @@ impl ProblemKind {
             ProblemKind::UnknownClass => "unknown class names",
             ProblemKind::UnknownId if one => "id without annotation",
             ProblemKind::UnknownId => "ids without annotation",
+            ProblemKind::DuplicateId if one => "duplicated image id",
+            ProblemKind::DuplicateId => "duplicated image ids",
         }
     }
 }
@@ -230,13 +242,13 @@ impl Dataset {
         let mut problems = Problems::default();
         let annotated = match &source {
             Source::JsonLines { file } => {
-                let text = read_text(file)?;
+                let text = read_text(file, MAX_ANNOTATIONS_BYTES, "a JSON-lines annotation file")?;
                 parse_json_lines(&text, file, class_names, &mut problems)
             }
             Source::VocXml { year_dir, list } => {
                 let ids = match &split {
                     Some((_, ids)) => ids.clone(),
-                    None => parse_id_list(&read_text(list)?),
+                    None => parse_id_list(&read_text(list, MAX_ID_LIST_BYTES, "a list of ids")?),
                 };
                 read_voc_xml(year_dir, &ids, class_names, &mut problems)
             }
@@ -263,6 +275,7 @@ impl Dataset {
             }
         };
 
+        let annotated = first_of_each_id(annotated, &source, &mut problems);
         let mut absent = 0;
         let mut samples = Vec::with_capacity(annotated.len());
         for sample in annotated {
@@ -284,6 +297,28 @@ impl Dataset {
             problems,
         })
     }
+}
+
+/// Keeps one sample per id, the first: a repeated line or id would otherwise count its
+/// objects and detections twice.
+fn first_of_each_id(samples: Vec<Sample>, source: &Source, problems: &mut Problems) -> Vec<Sample> {
+    let mut seen = HashSet::new();
+    samples
+        .into_iter()
+        .filter(|sample| {
+            let first = seen.insert(sample.id.clone());
+            if !first {
+                problems.push(
+                    ProblemKind::DuplicateId,
+                    format!(
+                        "{source}: image {} appears more than once (counted once)",
+                        sample.id
+                    ),
+                );
+            }
+            first
+        })
+        .collect()
 }
 
 const EXPECTED: &str = "a .jsonl file, or a folder holding <YEAR>/<SET>.jsonl \
@@ -337,7 +372,7 @@ pub fn locate(path: &Path, year: &str, image_set: &str) -> Result<Source, EvalEr
 
 /// Ids, one per line; blank lines and `#` comments skipped. Errors when it lists none.
 pub fn read_split_file(path: &Path) -> Result<Vec<String>, EvalError> {
-    let ids = parse_id_list(&read_text(path)?);
+    let ids = parse_id_list(&read_text(path, MAX_ID_LIST_BYTES, "a split file")?);
     if ids.is_empty() {
         return Err(EvalError::EmptySplit {
             path: path.to_path_buf(),
@@ -355,10 +390,10 @@ fn parse_id_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn read_text(path: &Path) -> Result<String, EvalError> {
-    std::fs::read_to_string(path).map_err(|source| EvalError::Io {
+fn read_text(path: &Path, limit: u64, what: &'static str) -> Result<String, EvalError> {
+    read_text_capped(path, limit, what).map_err(|error| EvalError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -464,7 +499,7 @@ fn read_voc_xml(
     let mut samples = Vec::with_capacity(ids.len());
     for id in ids {
         let xml = year_dir.join("Annotations").join(format!("{id}.xml"));
-        let text = match std::fs::read_to_string(&xml) {
+        let text = match read_text_capped(&xml, MAX_XML_BYTES, "a VOC annotation") {
             Ok(text) => text,
             Err(error) => {
                 problems.push(

@@ -25,15 +25,22 @@ pub enum EvalError {
         reason: String,
         expected: String,
     },
-    #[error("cannot read {path}: {source}")]
-    Io {
+    #[error("cannot read {}: {error}", path.display())]
+    Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: crate::files::ReadError,
+    },
+    #[error("cannot create the folder {}: {error}", path.display())]
+    Folder {
+        path: PathBuf,
+        error: std::io::Error,
     },
     #[error("the split file {path} lists no image ids")]
     EmptySplit { path: PathBuf },
     #[error(transparent)]
     Detector(#[from] crate::detect::DetectorError),
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
     #[error("cannot start the evaluation threads: {0}")]
     Threads(std::io::Error),
     #[error("cannot draw {path}: {message}")]

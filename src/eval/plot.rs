@@ -200,9 +200,9 @@ pub fn write_all(
     evaluation: &Evaluation,
     title: &str,
 ) -> Result<Vec<PathBuf>, EvalError> {
-    std::fs::create_dir_all(dir).map_err(|source| EvalError::Io {
+    std::fs::create_dir_all(dir).map_err(|error| EvalError::Folder {
         path: dir.to_path_buf(),
-        source,
+        error,
     })?;
     let mut written = Vec::with_capacity(evaluation.classes.len() + 1);
     for class in &evaluation.classes {

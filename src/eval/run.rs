@@ -3,7 +3,7 @@
 use super::EvalError;
 use super::ap::{GroundTruthBox, PrCurve, ScoredBox, match_detections};
 use super::data::{ProblemKind, Problems, Sample};
-use crate::detect::{DetectConfig, Detection, Detector};
+use crate::detect::{DetectConfig, Detection, Detector, PixelBudget, PixelPermit};
 use crate::model::Model;
 use serde::Serialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,7 +34,8 @@ impl DetectionRun {
 }
 
 /// Runs `model` on every sample: `threads` images at a time (0 = one per core), each
-/// worker thread owning one single-threaded [`Detector`]. `on_image` is called after
+/// worker thread owning one single-threaded [`Detector`]; the workers' images share one
+/// [`PixelBudget`], so more workers do not take more memory for large images. `on_image` is called after
 /// each image, from the workers (for a progress bar).
 ///
 /// The workers are plain threads pulling the next image from a counter, not a rayon
@@ -48,12 +49,13 @@ pub fn detect_samples(
     on_image: &(dyn Fn() + Sync),
 ) -> Result<DetectionRun, EvalError> {
     let start = Instant::now();
-    let threads = match threads {
-        0 => std::thread::available_parallelism().map_or(1, usize::from),
+    let threads = match crate::engine::check_threads(threads)? {
+        0 => crate::engine::cores(),
         n => n,
     }
     .clamp(1, samples.len().max(1));
     let next = AtomicUsize::new(0);
+    let budget = PixelBudget::default();
     let worker = || -> Result<Vec<(usize, ImageOutcome)>, EvalError> {
         let mut detector = Detector::new(model.clone(), 1)?;
         let mut done = Vec::new();
@@ -62,7 +64,8 @@ pub fn detect_samples(
             let Some(sample) = samples.get(index) else {
                 return Ok(done);
             };
-            let outcome = read_image(sample).and_then(|image| {
+            // The permit keeps the pixels counted until the detections are out.
+            let outcome = read_image(&budget, sample).and_then(|(image, _permit)| {
                 detector
                     .detect(&image, config)
                     .map(|(found, _)| found)
@@ -116,9 +119,14 @@ pub fn detect_samples(
 /// One image's detections, or why it could not be read.
 type ImageOutcome = Result<Vec<Detection>, String>;
 
-fn read_image(sample: &Sample) -> Result<image::RgbImage, String> {
+fn read_image<'a>(
+    budget: &'a PixelBudget,
+    sample: &Sample,
+) -> Result<(image::RgbImage, PixelPermit<'a>), String> {
     let path = &sample.image_path;
-    let image = crate::detect::read_image(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (image, permit) = budget
+        .read_image(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     if image.dimensions() != (sample.width, sample.height) {
         return Err(format!(
             "{}: the image is {} x {} pixels but its annotation says {} x {}",
@@ -129,7 +137,7 @@ fn read_image(sample: &Sample) -> Result<image::RgbImage, String> {
             sample.height
         ));
     }
-    Ok(image)
+    Ok((image, permit))
 }
 
 /// One class's score on the split.

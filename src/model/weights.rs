@@ -3,6 +3,7 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::architecture::{Architecture, ConvSpec, DefaultBoxConfig};
+use crate::files::{ReadError, read_capped};
 use ndarray::Array2;
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
@@ -14,13 +15,8 @@ const MAX_MODEL_BYTES: u64 = 256 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("cannot read {path}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("model file is {size} bytes, more than the {MAX_MODEL_BYTES} a Tiny SSD model can be")]
-    TooLarge { size: u64 },
+    #[error("cannot read {}: {error}", path.display())]
+    Read { path: PathBuf, error: ReadError },
     #[error("not a safetensors file (or truncated/corrupt): {0}")]
     NotSafetensors(String),
     #[error(
@@ -99,15 +95,12 @@ pub struct Model {
 
 impl Model {
     pub fn load(path: &Path) -> Result<Model, ModelError> {
-        let io = |source| ModelError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(io)?.len();
-        if size > MAX_MODEL_BYTES {
-            return Err(ModelError::TooLarge { size });
-        }
-        let bytes = std::fs::read(path).map_err(io)?;
+        let bytes = read_capped(path, MAX_MODEL_BYTES, "a Tiny SSD model").map_err(|error| {
+            ModelError::Read {
+                path: path.to_path_buf(),
+                error,
+            }
+        })?;
         Model::from_bytes(&bytes)
     }
 
@@ -216,6 +209,28 @@ pub fn decode_floats(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
     }
 }
 
+/// Class names label every box: each must say something, be printable and differ from
+/// the others (a duplicate would report a cat as "person").
+fn check_class_names(names: &[String]) -> Result<(), ModelError> {
+    let mut seen = BTreeSet::new();
+    for name in names {
+        let reason = if name.trim().is_empty() {
+            "a class name is empty".to_owned()
+        } else if name.chars().any(char::is_control) {
+            format!("the class name {name:?} holds control characters")
+        } else if !seen.insert(name.as_str()) {
+            format!("the class name '{name}' appears more than once")
+        } else {
+            continue;
+        };
+        return Err(ModelError::BadMetadata {
+            key: "class_names",
+            reason,
+        });
+    }
+    Ok(())
+}
+
 fn parse_metadata(
     entries: &HashMap<String, String>,
     arch: &Architecture,
@@ -254,6 +269,7 @@ fn parse_metadata(
             expected: arch.num_classes(),
         });
     }
+    check_class_names(&class_names)?;
     let value = json("input_size")?;
     let input_size: usize =
         serde_json::from_value(value.clone()).map_err(|_| typed("input_size", value))?;

@@ -4,7 +4,7 @@
 
 use super::source::{FrameSource, SourceError, interval_for_fps};
 use crate::detect::resample::{Resampler, Window};
-use image::{ImageFormat, RgbImage};
+use image::RgbImage;
 use std::time::Duration;
 
 pub const DEFAULT_FPS: f32 = 30.0;
@@ -32,11 +32,11 @@ impl DemoSource {
         let photos = PHOTOS
             .iter()
             .map(|(name, bytes)| {
-                image::load_from_memory_with_format(bytes, ImageFormat::Png)
-                    .map(|image| (name.to_string(), image.to_rgb8()))
-                    .map_err(|e| SourceError::Decode {
+                crate::detect::decode_image(bytes)
+                    .map(|image| (name.to_string(), image))
+                    .map_err(|error| SourceError::Image {
                         path: format!("assets/{name}.png").into(),
-                        message: e.to_string(),
+                        error,
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -33,8 +33,11 @@ pub enum SourceError {
         path: PathBuf,
         error: std::io::Error,
     },
-    #[error("{}: not a readable PNG or JPEG image ({message})", path.display())]
-    Decode { path: PathBuf, message: String },
+    #[error("{}: {error}", path.display())]
+    Image {
+        path: PathBuf,
+        error: ImageReadError,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -196,15 +199,9 @@ fn is_image_file(path: &Path) -> bool {
 
 /// Decodes a PNG or JPEG file to RGB.
 pub fn read_rgb(path: &Path) -> Result<RgbImage, SourceError> {
-    crate::detect::read_image(path).map_err(|error| match error {
-        ImageReadError::Io(error) => SourceError::Io {
-            path: path.to_path_buf(),
-            error,
-        },
-        other => SourceError::Decode {
-            path: path.to_path_buf(),
-            message: other.to_string(),
-        },
+    crate::detect::read_image(path).map_err(|error| SourceError::Image {
+        path: path.to_path_buf(),
+        error,
     })
 }
 

@@ -4,7 +4,7 @@
 use super::command::Command;
 use super::panels;
 use super::settings::SettingsStore;
-use super::state::AppState;
+use super::state::{AppState, ProfileSaved};
 use crate::detect::{DetectConfig, Detector};
 use crate::pipeline::{Pipeline, SHUTDOWN_DEADLINE, ShutdownReport, SourceSpec};
 use egui::{ColorImage, TextureHandle, TextureOptions};
@@ -223,7 +223,13 @@ impl App {
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             }
             Command::SaveProfile => match self.state.save_profile() {
-                Ok(path) => self.state.notify(format!("saved {}", path.display())),
+                Ok(ProfileSaved::Saved(path)) => {
+                    self.state.notify(format!("saved {}", path.display()));
+                }
+                Ok(ProfileSaved::AskToReplace(path)) => self.state.notify_error(format!(
+                    "{} exists already: press Save again to replace it, or type another file name",
+                    path.display()
+                )),
                 Err(error) => self.state.notify_error(error.to_string()),
             },
             Command::LoadProfile => self.state.load_profile(),

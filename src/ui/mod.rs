@@ -7,6 +7,7 @@ mod app;
 mod command;
 mod panels;
 mod settings;
+mod stamp;
 mod state;
 mod stats;
 
@@ -16,5 +17,5 @@ pub use panels::{NO_CAMERA, SIDE_PANEL_WIDTH, color32};
 pub use settings::{
     Settings, SettingsError, SettingsStore, default_profile_path, default_snapshot_dir,
 };
-pub use state::{AppState, DETECT_FLOOR, Notice, SnapshotError, snapshot_name};
+pub use state::{AppState, DETECT_FLOOR, Notice, ProfileSaved, SnapshotError, snapshot_name};
 pub use stats::{FrameHistory, LiveStats, MeanDuration, RateMeter};

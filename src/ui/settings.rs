@@ -4,10 +4,13 @@
 //! with `#[serde(default)]`, so files written by older versions still load.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+use super::stamp::utc_stamp;
 use crate::detect::ThresholdProfile;
+use crate::files::{ReadError, numbered_path, read_text_capped};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -33,6 +36,22 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), SettingsError>
     let temporary = path.with_extension("json.tmp");
     std::fs::write(&temporary, text + "\n").map_err(io)?;
     std::fs::rename(&temporary, path).map_err(io)
+}
+
+/// Largest settings file read; a real one is about a kilobyte.
+const MAX_SETTINGS_BYTES: u64 = 1024 * 1024;
+
+/// Renames the file at `path` to `<name>.broken-<UTC time>` beside it (numbered apart
+/// from an earlier one of the same second); returns the new path.
+fn move_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "settings.json".into(), |n| n.to_string_lossy());
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let stem = format!("{name}.broken-{}", utc_stamp(SystemTime::now()));
+    let aside = numbered_path(dir, &stem, "", |p| p.symlink_metadata().is_ok());
+    std::fs::rename(path, &aside)?;
+    Ok(aside)
 }
 
 /// Kept between runs.
@@ -126,34 +145,39 @@ impl SettingsStore {
     }
 
     /// The stored settings; defaults when there are none yet. A damaged file gives
-    /// the defaults and the reason, never an error that stops the app.
-    pub fn load(&self) -> (Settings, Option<String>) {
-        let Some(path) = &self.path else {
+    /// the defaults and the reason, never an error that stops the app; it is moved
+    /// aside (`settings.json.broken-<UTC time>`) first, so that saving the defaults on
+    /// quit cannot replace it. When it cannot be moved, this run saves no settings.
+    pub fn load(&mut self) -> (Settings, Option<String>) {
+        let Some(path) = self.path.clone() else {
             return (Settings::default(), None);
         };
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let problem = match read_text_capped(&path, MAX_SETTINGS_BYTES, "a settings file") {
+            Ok(text) => match serde_json::from_str::<Settings>(&text)
+                .map_err(|e| e.to_string())
+                .and_then(Settings::checked)
+            {
+                Ok(settings) => return (settings, None),
+                Err(problem) => problem,
+            },
+            Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 return (Settings::default(), None);
             }
-            Err(e) => {
-                return (
-                    Settings::default(),
-                    Some(format!("cannot read {}: {e}", path.display())),
-                );
+            Err(e) => e.to_string(),
+        };
+        let moved = move_aside(&path);
+        let what = match &moved {
+            Ok(aside) => format!("kept it as {}", aside.display()),
+            Err(error) => {
+                self.path = None;
+                format!("cannot move it aside ({error}), so this run saves no settings")
             }
         };
-        let loaded = serde_json::from_str::<Settings>(&text).map_err(|e| e.to_string());
-        match loaded.and_then(Settings::checked) {
-            Ok(settings) => (settings, None),
-            Err(e) => (
-                Settings::default(),
-                Some(format!(
-                    "ignored the saved settings {} ({e}); using the defaults",
-                    path.display()
-                )),
-            ),
-        }
+        let message = format!(
+            "cannot use the saved settings {} ({problem}); {what}; using the defaults",
+            path.display()
+        );
+        (Settings::default(), Some(message))
     }
 
     pub fn save(&self, settings: &Settings) -> Result<(), SettingsError> {

@@ -4,8 +4,10 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::settings::{Settings, SettingsError, SettingsStore};
+use super::stamp::utc_stamp;
 use super::stats::LiveStats;
 use crate::detect::{DetectConfig, Detection, ProfileError, ThresholdProfile, draw_detections};
+use crate::files::{WriteError, numbered_path};
 use crate::pipeline::{CameraEntry, FrameResult, PipelineEvent, list_cameras};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -78,7 +80,19 @@ pub struct AppState {
     pub cameras: Vec<CameraEntry>,
     /// Why the camera list is empty or could not be read.
     pub camera_note: Option<String>,
+    /// Profile files saved by this run: saved again without asking.
+    profiles_saved: Vec<PathBuf>,
+    /// A profile file that exists and that Save, pressed again soon, is to replace.
+    replace_asked: Option<(PathBuf, Instant)>,
     store: SettingsStore,
+}
+
+/// What pressing Save did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileSaved {
+    Saved(PathBuf),
+    /// The file exists and this run did not write it: nothing written yet.
+    AskToReplace(PathBuf),
 }
 
 impl AppState {
@@ -110,6 +124,8 @@ impl AppState {
             notice: None,
             cameras: Vec::new(),
             camera_note: None,
+            profiles_saved: Vec::new(),
+            replace_asked: None,
             store,
         };
         let (settings, problem) = state.store.load();
@@ -340,15 +356,37 @@ impl AppState {
         self.all_threshold = self.thresholds.get(1).copied().unwrap_or(0.5);
     }
 
-    /// Saves the thresholds to the profile file (named after the file).
-    pub fn save_profile(&mut self) -> Result<PathBuf, ProfileError> {
+    /// Saves the thresholds to the profile file (named after the file). A file this
+    /// run has not written is replaced only when Save is pressed again while the
+    /// notice asking for it is up.
+    pub fn save_profile(&mut self) -> Result<ProfileSaved, ProfileError> {
+        let now = Instant::now();
         let path = PathBuf::from(self.profile_path.trim());
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        self.profile(&name).save(&path)?;
-        Ok(path)
+        let confirmed = self.profiles_saved.contains(&path)
+            || self.replace_asked.as_ref().is_some_and(|(asked, since)| {
+                *asked == path && now.saturating_duration_since(*since) < NOTICE_FOR
+            });
+        match self.profile(&name).save(&path, confirmed) {
+            Ok(()) => {
+                self.replace_asked = None;
+                if !self.profiles_saved.contains(&path) {
+                    self.profiles_saved.push(path.clone());
+                }
+                Ok(ProfileSaved::Saved(path))
+            }
+            Err(ProfileError::Write {
+                error: WriteError::Exists,
+                ..
+            }) => {
+                self.replace_asked = Some((path.clone(), now));
+                Ok(ProfileSaved::AskToReplace(path))
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Loads the profile file. A file that cannot be used leaves the defaults in
@@ -387,7 +425,9 @@ impl AppState {
             path: dir.clone(),
             error,
         })?;
-        let path = unique_path(&dir, &snapshot_name(SystemTime::now()));
+        let name = snapshot_name(SystemTime::now());
+        let stem = name.trim_end_matches(".png");
+        let path = numbered_path(&dir, stem, ".png", Path::exists);
         image
             .save_with_format(&path, image::ImageFormat::Png)
             .map_err(|error| SnapshotError::Write {
@@ -428,44 +468,11 @@ impl AppState {
 
 /// `tinyssd-20260131-142501-123.png`, in UTC.
 pub fn snapshot_name(time: SystemTime) -> String {
-    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since_epoch.as_secs();
-    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "tinyssd-{year:04}{month:02}{day:02}-{:02}{:02}{:02}-{:03}.png",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60,
-        since_epoch.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn unique_path(dir: &Path, name: &str) -> PathBuf {
-    let first = dir.join(name);
-    if !first.exists() {
-        return first;
-    }
-    let stem = name.trim_end_matches(".png");
-    (2..)
-        .map(|n| dir.join(format!("{stem}-{n}.png")))
-        .find(|p| !p.exists())
-        .unwrap_or(first)
+    let millis = time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_millis();
+    format!("tinyssd-{}-{millis:03}.png", utc_stamp(time))
 }
 
 #[cfg(test)]
@@ -476,7 +483,5 @@ mod tests {
     fn snapshot_names_carry_the_utc_time() {
         let time = UNIX_EPOCH + Duration::from_millis(1_769_869_501_123);
         assert_eq!(snapshot_name(time), "tinyssd-20260131-142501-123.png");
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 }

@@ -6,7 +6,9 @@
 #![allow(dead_code)] // each includer uses a subset
 
 use std::path::Path;
-use tinyssd::detect::{DetectConfig, MAX_IMAGE_SIDE, Preprocessor, ThresholdProfile};
+use tinyssd::detect::{
+    DetectConfig, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, Preprocessor, ThresholdProfile,
+};
 use tinyssd::eval::Problems;
 use tinyssd::model::Model;
 
@@ -67,6 +69,7 @@ pub fn image_decode(data: &[u8]) {
     if let Ok(image) = tinyssd::detect::decode_image(data) {
         let (width, height) = image.dimensions();
         assert!(width > 0 && height > 0 && width <= MAX_IMAGE_SIDE && height <= MAX_IMAGE_SIDE);
+        assert!(u64::from(width) * u64::from(height) <= MAX_IMAGE_PIXELS);
         let normalization = tinyssd::model::Normalization {
             channel_order: tinyssd::model::ChannelOrder::Rgb,
             mean: [0.5; 3],

@@ -1,0 +1,9 @@
+//! The file rules every reader and writer of the crate follows: read only regular files,
+//! never more than a cap ([`read`]); never replace an input, an earlier output of the
+//! same run or (unless told to) any existing file ([`write`]).
+
+pub mod read;
+pub mod write;
+
+pub use read::{ReadError, read_capped, read_text_capped};
+pub use write::{FileId, WriteError, create_output, numbered_path, same_file};

@@ -1,0 +1,520 @@
+//! Careless and hostile inputs: nothing the user made is lost (outputs never replace an
+//! input, an earlier output of the run, or an existing file nobody said to replace),
+//! no special file hangs a reader or fills the memory, no image bomb is decoded, and
+//! nothing wrong passes without a word (truncated or rotated photos, duplicated ids,
+//! bad class names, control characters, non-UTF-8 names, repeated causes).
+
+mod common;
+
+use common::{class_names, repo_path, stderr, stdout, tinyssd};
+use image::RgbImage;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use tinyssd::detect::{DetectConfig, ImageReadError, ThresholdProfile, decode_image};
+use tinyssd::eval::{DataOptions, Dataset, ProblemKind};
+use tinyssd::ui::{AppState, ProfileSaved, SettingsStore};
+
+const GOLDEN: &str = "tests/golden/weights.safetensors";
+/// Longer than any of these runs takes, far shorter than a hang.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn picture(width: u32, height: u32) -> RgbImage {
+    image::open(repo_path("assets/chelsea.png"))
+        .expect("asset")
+        .resize_exact(width, height, image::imageops::FilterType::Triangle)
+        .to_rgb8()
+}
+
+fn encoded(image: &RgbImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut bytes), format)
+        .expect("encode");
+    bytes
+}
+
+fn write(path: &Path, bytes: &[u8]) -> PathBuf {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(path, bytes).expect("write");
+    path.to_path_buf()
+}
+
+fn text(path: &Path) -> &str {
+    path.to_str().expect("utf-8 temp path")
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Runs the binary; a run still going after [`DEADLINE`] is killed and fails the test.
+fn tinyssd_within(args: &[&std::ffi::OsStr]) -> Output {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tinyssd"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    // Drained while it runs, so that a full pipe cannot stall it.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            pipe.read_to_end(&mut bytes).map(|_| bytes)
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped")));
+    let err = drain(Box::new(child.stderr.take().expect("piped")));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            child.kill().expect("kill");
+            panic!("tinyssd {args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let collect = |reader: std::thread::JoinHandle<std::io::Result<Vec<u8>>>| {
+        reader.join().expect("reader").expect("read")
+    };
+    Output {
+        status,
+        stdout: collect(out),
+        stderr: collect(err),
+    }
+}
+
+fn os(args: &[&str]) -> Vec<std::ffi::OsString> {
+    args.iter().map(Into::into).collect()
+}
+
+fn run_within(args: &[&str]) -> Output {
+    let args = os(args);
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    tinyssd_within(&refs)
+}
+
+/// Runs `f` on a thread and fails the test if it has not returned by [`DEADLINE`].
+fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || send.send(f()));
+    receive.recv_timeout(DEADLINE).expect("returned in time")
+}
+
+fn fifo(path: &Path) -> PathBuf {
+    let made = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    path.to_path_buf()
+}
+
+fn app_state(store: SettingsStore) -> AppState {
+    AppState::new(class_names(), DetectConfig::uniform(21, 0.5), store)
+}
+
+#[test]
+fn detect_never_draws_over_an_input_or_its_own_drawings() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let small = picture(64, 48);
+    let jpeg = write(
+        &dir.path().join("a/photo.jpg"),
+        &encoded(&small, image::ImageFormat::Jpeg),
+    );
+    let png = write(
+        &dir.path().join("b/photo.png"),
+        &encoded(&small, image::ImageFormat::Png),
+    );
+    let out = dir.path().join("out");
+    // An input inside the output folder, under the name its drawing would take.
+    let inside = write(
+        &out.join("x.png"),
+        &encoded(&small, image::ImageFormat::Png),
+    );
+    let original = read(&inside);
+    let args = [
+        "detect",
+        text(&jpeg),
+        text(&png),
+        text(&inside),
+        "--model",
+        GOLDEN,
+        "--out-dir",
+        text(&out),
+    ];
+    let first = tinyssd(&args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(read(&inside), original, "the input is untouched");
+    for name in ["photo.png", "photo-2.png", "x-2.png"] {
+        assert!(out.join(name).is_file(), "{name}: {}", stdout(&first));
+    }
+    assert!(
+        stdout(&first).contains(&format!("(drawn to {})", out.join("photo-2.png").display())),
+        "{}",
+        stdout(&first)
+    );
+
+    // A second run finds drawings there: it replaces none of them without --force.
+    write(&out.join("photo.png"), b"mine");
+    let again = tinyssd(&args);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("photo.png exists already: pass --force to replace it"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(read(&out.join("photo.png")), b"mine");
+
+    let forced = tinyssd(&[&args[..], &["--force"]].concat());
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert_ne!(read(&out.join("photo.png")), b"mine");
+    assert_eq!(
+        read(&inside),
+        original,
+        "not even --force replaces an input"
+    );
+}
+
+/// A VOC root with one labelled image, `VOC2007/trainval.jsonl` listing `lines` times.
+fn tiny_voc(dir: &Path, lines: usize) -> PathBuf {
+    let image = picture(160, 120);
+    write(
+        &dir.join("VOC2007/JPEGImages/000001.jpg"),
+        &encoded(&image, image::ImageFormat::Jpeg),
+    );
+    let line = r#"{"id": "000001", "width": 160, "height": 120, "objects": [{"name": "cat", "bbox": [20, 10, 120, 90]}]}"#;
+    write(
+        &dir.join("VOC2007/trainval.jsonl"),
+        vec![line; lines].join("\n").as_bytes(),
+    )
+}
+
+#[test]
+fn tune_replaces_no_file_without_force_and_never_its_input() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let annotations = tiny_voc(dir.path(), 1);
+    let mine = write(&dir.path().join("mine.json"), b"precious");
+    let tune = |out: &Path, force: bool| {
+        let mut args = vec![
+            "tune",
+            "--data",
+            text(dir.path()),
+            "--model",
+            GOLDEN,
+            "--out",
+            text(out),
+        ];
+        if force {
+            args.push("--force");
+        }
+        tinyssd(&args)
+    };
+    let refused = tune(&mine, false);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("mine.json exists already: pass --force"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(read(&mine), b"precious");
+
+    let original = read(&annotations);
+    let input = tune(&annotations, true);
+    assert_eq!(input.status.code(), Some(2));
+    assert!(
+        stderr(&input).contains("is an input of this run"),
+        "{}",
+        stderr(&input)
+    );
+    assert_eq!(read(&annotations), original);
+
+    let forced = tune(&mine, true);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    ThresholdProfile::load(&mine).expect("replaced by a profile");
+}
+
+#[test]
+fn the_apps_save_asks_before_replacing_a_file_it_did_not_write() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write(&dir.path().join("mine.json"), b"precious");
+    let mut state = app_state(SettingsStore::none());
+    state.profile_path = path.display().to_string();
+    assert_eq!(
+        state.save_profile().expect("no error"),
+        ProfileSaved::AskToReplace(path.clone())
+    );
+    assert_eq!(read(&path), b"precious");
+    assert_eq!(
+        state.save_profile().expect("saved"),
+        ProfileSaved::Saved(path.clone())
+    );
+    ThresholdProfile::load(&path).expect("a profile now");
+    // A file this run wrote is saved again without asking.
+    state.thresholds[1] = 0.3;
+    assert_eq!(
+        state.save_profile().expect("saved"),
+        ProfileSaved::Saved(path.clone())
+    );
+    assert_eq!(
+        ThresholdProfile::load(&path).expect("loads").thresholds["aeroplane"],
+        0.3
+    );
+}
+
+#[test]
+fn unreadable_settings_are_moved_aside_before_anything_is_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write(&dir.path().join("settings.json"), b"{ broken but precious");
+    let state = app_state(SettingsStore::at(path.clone()));
+    let notice = state.notice.clone().expect("a notice").text;
+    let aside: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| text(p).contains("settings.json.broken-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{notice}");
+    assert!(
+        notice.contains(&format!("kept it as {}", aside[0].display())),
+        "{notice}"
+    );
+    assert_eq!(read(&aside[0]), b"{ broken but precious");
+
+    state.save_settings().expect("saved");
+    let (_, problem) = SettingsStore::at(path).load();
+    assert_eq!(problem, None, "the defaults were saved under the old name");
+    assert_eq!(read(&aside[0]), b"{ broken but precious");
+}
+
+#[test]
+fn special_files_are_refused_at_once_not_read_forever() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pipe = fifo(&dir.path().join("pipe.json"));
+    let named_pipe = "a named pipe (FIFO), not a regular file";
+
+    let profile_pipe = pipe.clone();
+    let notice = within(move || {
+        let mut state = app_state(SettingsStore::none());
+        state.profile_path = profile_pipe.display().to_string();
+        state.load_profile();
+        state.notice.map(|n| n.text)
+    })
+    .expect("a notice");
+    assert!(notice.contains(named_pipe), "{notice}");
+
+    let settings_pipe = fifo(&dir.path().join("settings.json"));
+    let notice = within(move || {
+        app_state(SettingsStore::at(settings_pipe))
+            .notice
+            .map(|n| n.text)
+    })
+    .expect("a notice");
+    assert!(notice.contains(named_pipe), "{notice}");
+
+    let voc = tempfile::tempdir().expect("temp dir");
+    tiny_voc(voc.path(), 1);
+    for (args, wanted) in [
+        (vec!["detect", text(&pipe), "--model", GOLDEN], named_pipe),
+        (
+            vec!["detect", "assets/chelsea.png", "--model", "/dev/zero"],
+            "cannot read /dev/zero: it is a device, not a regular file",
+        ),
+        (
+            vec![
+                "eval",
+                "--data",
+                text(voc.path()),
+                "--model",
+                GOLDEN,
+                "--split",
+                "/dev/zero",
+            ],
+            "cannot read /dev/zero: it is a device",
+        ),
+    ] {
+        let out = run_within(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(wanted), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn error_messages_say_their_cause_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for args in [
+        vec!["detect", text(dir.path()), "--model", GOLDEN],
+        vec!["detect", "assets/chelsea.png", "--model", text(dir.path())],
+    ] {
+        let out = tinyssd(&args);
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert_eq!(
+            err.matches("a folder, not a regular file").count(),
+            1,
+            "{err}"
+        );
+        for line in err.lines() {
+            let parts: Vec<&str> = line.split(": ").collect();
+            assert!(parts.windows(2).all(|w| w[0] != w[1]), "repeated: {line}");
+        }
+    }
+}
+
+#[test]
+fn a_decompression_bomb_is_refused_from_its_header() {
+    // 632 bytes of JPEG declaring 12000 x 12000 pixels (432 MB decoded).
+    let bomb = read(&repo_path(
+        "tests/fuzz/seeds/image_decode/bomb_12000x12000.jpg",
+    ));
+    let started = Instant::now();
+    let error = decode_image(&bomb).expect_err("refused");
+    assert!(
+        matches!(
+            error,
+            ImageReadError::TooManyPixels {
+                width: 12000,
+                height: 12000
+            }
+        ),
+        "{error}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1), "not decoded");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write(&dir.path().join("bomb.jpg"), &bomb);
+    let out_dir = dir.path().join("out");
+    let out = tinyssd(&[
+        "detect",
+        text(&path),
+        "--model",
+        GOLDEN,
+        "--out-dir",
+        text(&out_dir),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("bomb.jpg: the image is too large to decode (12000 x 12000 is 144.0 megapixels; at most 50.0 are decoded)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_dir(&out_dir).expect("list").count(), 0);
+}
+
+#[test]
+fn a_truncated_jpeg_is_reported_not_padded_with_grey() {
+    let full = encoded(&picture(160, 120), image::ImageFormat::Jpeg);
+    let cut = &full[..full.len() * 2 / 3];
+    assert!(
+        matches!(decode_image(cut), Err(ImageReadError::Truncated)),
+        "{:?}",
+        decode_image(cut).map(|i| i.dimensions())
+    );
+    // What follows the end marker (phones append videos) is no truncation.
+    let trailing = [&full[..], b"\xFF\xDAappended data"].concat();
+    assert_eq!(
+        decode_image(&trailing).expect("decodes").dimensions(),
+        (160, 120)
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write(&dir.path().join("cut.jpg"), cut);
+    let out = tinyssd(&["detect", text(&path), "--model", GOLDEN]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cut.jpg: the image data ends early"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn exif_orientation_turns_the_picture_upright() {
+    let plain = encoded(&picture(40, 20), image::ImageFormat::Jpeg);
+    // APP1 Exif, little-endian TIFF, one IFD entry: Orientation (0x0112) = 6, "rotate
+    // 90 degrees clockwise to display".
+    let mut exif = b"\xFF\xE1\x00\x22Exif\x00\x00II*\x00\x08\x00\x00\x00\x01\x00".to_vec();
+    exif.extend_from_slice(b"\x12\x01\x03\x00\x01\x00\x00\x00\x06\x00\x00\x00\x00\x00\x00\x00");
+    let rotated = [&plain[..2], &exif, &plain[2..]].concat();
+    let upright = decode_image(&rotated).expect("decodes");
+    assert_eq!(upright.dimensions(), (20, 40));
+    let expected = image::imageops::rotate90(&decode_image(&plain).expect("decodes"));
+    assert_eq!(upright, expected);
+}
+
+#[test]
+fn a_thread_count_beyond_the_machine_is_refused_with_the_bound() {
+    let out = run_within(&[
+        "detect",
+        "assets/chelsea.png",
+        "--model",
+        GOLDEN,
+        "--threads",
+        "100000",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("100000 threads is too many: at most"), "{err}");
+    assert!(err.contains("per core"), "{err}");
+}
+
+#[test]
+fn control_characters_in_file_names_reach_the_terminal_escaped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shown = write(
+        &dir.path().join("title\u{1b}]0;pwned\u{7}.png"),
+        &encoded(&picture(64, 48), image::ImageFormat::Png),
+    );
+    let missing = dir.path().join("clear\u{1b}[2J.png");
+    let out = tinyssd(&["detect", text(&shown), text(&missing), "--model", GOLDEN]);
+    assert_eq!(out.status.code(), Some(2));
+    let (stdout, stderr) = (stdout(&out), stderr(&out));
+    assert!(
+        stdout.contains("title\\u{1b}]0;pwned\\u{7}.png: "),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("clear\\u{1b}[2J.png: cannot open"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains('\u{1b}') && !stderr.contains('\u{1b}'));
+}
+
+#[test]
+fn json_output_is_whole_whatever_the_file_names() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let latin1 = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xE9.png"));
+    write(&latin1, &encoded(&picture(64, 48), image::ImageFormat::Png));
+    let out = tinyssd_within(&[
+        "detect".as_ref(),
+        latin1.as_os_str(),
+        "assets/coffee.png".as_ref(),
+        "--model".as_ref(),
+        GOLDEN.as_ref(),
+        "--json".as_ref(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reports: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("whole JSON");
+    let reports = reports.as_array().expect("an array");
+    assert_eq!(reports.len(), 2);
+    let name = reports[0]["image"].as_str().expect("a string");
+    assert!(name.ends_with("caf\u{FFFD}.png"), "{name}");
+    assert_eq!(reports[1]["image"], "assets/coffee.png");
+}
+
+#[test]
+fn a_duplicated_image_id_counts_once_and_is_reported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    tiny_voc(dir.path(), 2);
+    let dataset =
+        Dataset::load(dir.path(), &DataOptions::default(), &class_names()).expect("loads");
+    assert_eq!(dataset.samples.len(), 1);
+    assert_eq!(dataset.problems.count(ProblemKind::DuplicateId), 1);
+    assert_eq!(dataset.problems.len(), 1);
+}
