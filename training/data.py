@@ -10,7 +10,6 @@ Images are decoded once, resized so the longer side is at most CACHE_MAX_SIDE, a
 in one flat uint8 array saved under cache/ (git-ignored), memory-mapped by later runs.
 """
 import hashlib
-import io
 import json
 import random
 import xml.etree.ElementTree as ET
@@ -200,20 +199,6 @@ class ImageFiles:
         return np.asarray(Image.open(self.paths[i]).convert("RGB"), np.uint8)
 
 
-class PackedImages:
-    """Images of a pack (training.pack_gpu_data): JPEG bytes in one blob, decoded on access."""
-
-    def __init__(self, blob: np.ndarray, entries: list[dict]):
-        self.blob, self.entries = blob, entries
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        start, length = self.entries[i]["offset"], self.entries[i]["length"]
-        return np.asarray(Image.open(io.BytesIO(self.blob[start: start + length].tobytes())).convert("RGB"))
-
-
 def record_to_json(record: Record) -> dict:
     return {"year": record.year, "id": record.image_id, "width": record.width, "height": record.height,
             "boxes": record.boxes.tolist(), "labels": record.labels.tolist(), "difficult": record.difficult.tolist()}
@@ -223,14 +208,3 @@ def record_from_json(d: dict) -> Record:
     return Record(d["year"], d["id"], Path(d["year"]) / f"{d['id']}.jpg", d["width"], d["height"],
                   np.asarray(d["boxes"], np.float32).reshape(-1, 4), np.asarray(d["labels"], np.int64),
                   np.asarray(d["difficult"], bool))
-
-
-def load_packed(pack_dir: Path):
-    """(train records, val records, train images, val images) from a pack folder."""
-    index = json.loads((Path(pack_dir) / "index.json").read_text())
-    blob = np.fromfile(Path(pack_dir) / "images.bin", dtype=np.uint8)
-    out = []
-    for split in ("train", "val"):
-        out.append([record_from_json(e) for e in index[split]])
-    out += [PackedImages(blob, index["train"]), PackedImages(blob, index["val"])]
-    return tuple(out)

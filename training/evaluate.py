@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .arch import CLASS_NAMES, NUM_CLASSES
 from .box_coder import decode, iou
-from .data import DEFAULT_DATA_ROOT, ImageFiles, Record, load_packed, records_for_ids
+from .data import DEFAULT_DATA_ROOT, ImageFiles, Record, records_for_ids
 from .dataset import EvalDataset
 from .model import TinySSD
 from .model_io import load_checkpoint_model, load_model_file, normalize
@@ -172,19 +172,13 @@ def main() -> None:
     source.add_argument("--checkpoint", type=Path, help="training checkpoint (.pt)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_ROOT)
     parser.add_argument("--split", type=Path, default=Path(__file__).resolve().parent / "val_split.txt")
-    parser.add_argument("--packed", type=Path, help="evaluate the val images of a training.pack_gpu_data pack instead")
     parser.add_argument("--out", type=Path, help="folder for results.md and the PR curves")
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
     model = load_model_file(args.model) if args.model else load_checkpoint_model(args.checkpoint)[0]
-    if args.packed:
-        _, records, _, images = load_packed(args.packed)
-        split_name = f"{args.packed} val"
-    else:
-        records = records_for_ids(args.data, args.split)
-        # Full-size files, not the training cache: the same pixels the Rust `eval` reads.
-        images = ImageFiles(records)
-        split_name = args.split.name
+    records = records_for_ids(args.data, args.split)
+    images = ImageFiles(records)  # full-size files, not the training cache: the pixels the Rust `eval` reads
+    split_name = args.split.name
     device = "cuda" if torch.cuda.is_available() else "cpu"
     results = evaluate(model.to(device), records, images, args.batch_size, device=device)
     title = f"{args.model or args.checkpoint} on {split_name} ({len(records)} images)"
