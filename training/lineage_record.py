@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from .arch import REPO_ROOT
+from .csv_log import append_csv_row
 from .lineage_state import load_state, new_period
 
 RECORD_PATH = REPO_ROOT / "training" / "state" / "record.csv"
@@ -69,12 +70,7 @@ def read_record(path: Path = RECORD_PATH) -> list[dict]:
 
 
 def append_row(row: dict, path: Path = RECORD_PATH) -> None:
-    new = not path.exists()
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, RECORD_FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    append_csv_row(path, RECORD_FIELDS, row)
 
 
 def ship(candidate: Path, shipped: Path) -> None:

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from .data import DEFAULT_DATA_ROOT, ImageCache, train_val_records
 from .evaluate import evaluate
 from .bn_calibration import calibration_batches, model_from_file
+from .csv_log import append_csv_row
 from .model import TinySSD
 from .optimise import make_optimizer, train_loader, train_step
 
@@ -158,13 +159,7 @@ class Trainer:
             self._save("best.pt")
 
     def _log(self, row: dict) -> None:
-        path = self.args.out / "log.csv"
-        new = not path.exists()
-        with open(path, "a", newline="") as f:
-            writer = csv.DictWriter(f, LOG_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        append_csv_row(self.args.out / "log.csv", LOG_FIELDS, row)
 
     def run(self) -> None:
         args = self.args
