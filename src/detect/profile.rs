@@ -139,21 +139,24 @@ impl ThresholdProfile {
             .map_err(write)
     }
 
-    fn validate(&self, path: &Path) -> Result<(), ProfileError> {
-        let values = self
-            .thresholds
+    /// The first value outside 0..=1 (a class threshold or the NMS IoU), as (what, value):
+    /// the one range rule for files and for the app's remembered settings.
+    pub fn out_of_range(&self) -> Option<(String, f32)> {
+        self.thresholds
             .iter()
             .map(|(n, &v)| (format!("the threshold of {n}"), v))
-            .chain(std::iter::once(("nms_iou".to_owned(), self.nms_iou)));
-        for (what, value) in values {
-            if !(0.0..=1.0).contains(&value) {
-                return Err(ProfileError::OutOfRange {
-                    path: path.to_path_buf(),
-                    what,
-                    value,
-                });
-            }
+            .chain(std::iter::once(("nms_iou".to_owned(), self.nms_iou)))
+            .find(|(_, value)| !(0.0..=1.0).contains(value))
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ProfileError> {
+        match self.out_of_range() {
+            Some((what, value)) => Err(ProfileError::OutOfRange {
+                path: path.to_path_buf(),
+                what,
+                value,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 }

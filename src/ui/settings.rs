@@ -82,18 +82,10 @@ impl Default for Settings {
 impl Settings {
     /// The settings if every threshold is a number in 0..=1.
     fn checked(self) -> Result<Settings, String> {
-        let values = self
-            .profile
-            .thresholds
-            .iter()
-            .map(|(name, v)| (name.as_str(), *v))
-            .chain(std::iter::once(("nms_iou", self.profile.nms_iou)));
-        for (what, value) in values {
-            if !(0.0..=1.0).contains(&value) {
-                return Err(format!("{what} is {value}, not between 0 and 1"));
-            }
+        match self.profile.out_of_range() {
+            Some((what, value)) => Err(format!("{what} is {value}, not between 0 and 1")),
+            None => Ok(self),
         }
-        Ok(self)
     }
 }
 
