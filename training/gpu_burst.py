@@ -48,7 +48,6 @@ from .data import DEFAULT_DATA_ROOT, Record
 from .dataset import EpochSampler, cached_boxes
 from .gpu_augment import augment_batch
 from .lineage_state import STATE_PATH, LineageError, LineageState, data_hash, load_state, read_meta
-from .model import TinySSD
 from .model_io import read_model_file, save_model_file
 from .optimise import train_step
 from .pack_gpu_data import DEFAULT_PACK, read_pack
@@ -225,12 +224,6 @@ def record_burst(meta: dict, settings: dict, main: dict, started: float, device:
     return entry
 
 
-def export_ema(state: LineageState, path: Path, description: str) -> None:
-    model = TinySSD(batch_norm=True)
-    model.load_state_dict({k: v.detach().cpu() for k, v in state.ema.shadow.items()})
-    save_model_file(model.eval(), path, description)
-
-
 def write_summary(out: Path, summary: dict) -> None:
     """summary.json, with what would come back from OUT: every file, its size, and whether it fits."""
     own_size = 0
@@ -284,11 +277,11 @@ def run_burst(args) -> dict:
                                steps=planned)
         cooldown |= {"planned_steps": planned, "complete": cooldown["steps"] == planned, "start_lr": top}
         meta = state.meta
-        export_ema(state, args.out / MODEL_FILE,
-                   f"tinyssd training lineage, {meta['train_seconds'] / 3600:.2f} training hours, {meta['images_seen']} "
-                   f"images seen, the last {main['images']} in a GPU burst ({summary['device']}, batch {batch}, "
-                   f"{main['seconds'] / 60:.1f} min); EMA of a cooldown over {cooldown['images']} images, exported "
-                   f"{datetime.date.today().isoformat()}")
+        save_model_file(state.ema_model(), args.out / MODEL_FILE,
+                        f"tinyssd training lineage, {meta['train_seconds'] / 3600:.2f} training hours, {meta['images_seen']} "
+                        f"images seen, the last {main['images']} in a GPU burst ({summary['device']}, batch {batch}, "
+                        f"{main['seconds'] / 60:.1f} min); EMA of a cooldown over {cooldown['images']} images, exported "
+                        f"{datetime.date.today().isoformat()}")
         summary |= {"status": "ok", "cooldown": cooldown, "wall_seconds": round(time.time() - started, 1)}
         print(f"cooldown: {cooldown['steps']} of {planned} steps; model exported after {summary['wall_seconds']} s")
         return summary

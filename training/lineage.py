@@ -308,10 +308,8 @@ def cmd_cooldown(args) -> dict:
     model = state.model.to("cpu").eval()
     candidates["cooled"] = args.out / "cooled.safetensors"
     save_model_file(model, candidates["cooled"], description + " (weights)")
-    ema_model = TinySSD(batch_norm=True)
-    ema_model.load_state_dict(state.ema.shadow)
     candidates["cooled_ema"] = args.out / "cooled_ema.safetensors"
-    save_model_file(ema_model.eval(), candidates["cooled_ema"], description + " (EMA of the weights)")
+    save_model_file(state.ema_model(), candidates["cooled_ema"], description + " (EMA of the weights)")
     print(f"cooldown done in {seconds / 60:.1f} min: candidates {', '.join(str(p) for p in candidates.values())}")
     return {"images": steps * batch, "seconds": seconds, "candidates": candidates}
 

@@ -76,6 +76,12 @@ class LineageState:
                 "train_seconds": 0.0, "ema_updates": 0, "created": now_iso(), "period": new_period(), **meta}
         return cls(model, ModelEMA(model, full["ema_decay"], full["ema_updates"]), optimizer, full)
 
+    def ema_model(self) -> TinySSD:
+        """The EMA weights and batch-norm buffers as a network on the CPU, in eval mode (what is exported)."""
+        model = TinySSD(batch_norm=True)
+        model.load_state_dict({k: v.detach().cpu() for k, v in self.ema.shadow.items()})
+        return model.eval()
+
     # --- saving -----------------------------------------------------------------------
     def tensors(self) -> dict[str, torch.Tensor]:
         """Everything the file holds; rounds the live moments to their stored precision first."""
