@@ -511,7 +511,7 @@ fn plots_are_written_as_png() {
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let written =
-        tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture").expect("plots");
+        tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", false).expect("plots");
     assert_eq!(written.len(), 21);
     let cat = image::open(dir.path().join("pr_cat.png")).expect("a PNG");
     assert_eq!((cat.width(), cat.height()), (480, 480));
@@ -520,6 +520,36 @@ fn plots_are_written_as_png() {
         .to_rgb8();
     // Some bar is drawn in the bar colour.
     assert!(summary.pixels().any(|p| p.0 == [70, 130, 180]));
+}
+
+#[test]
+fn plots_replace_charts_only_when_asked() {
+    let file = common::repo_path("tests/fixtures/eval/ground_truth.jsonl");
+    let text = std::fs::read_to_string(&file).expect("fixture");
+    let samples = parse_json_lines(&text, &file, &class_names(), &mut Problems::default());
+    let ids: Vec<&str> = samples.iter().map(|s| s.id.as_str()).collect();
+    let evaluation = evaluate(
+        &class_names(),
+        &samples,
+        &fixture_detections(&ids),
+        VOC_IOU_THRESHOLD,
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mine = dir.path().join("summary.png");
+    std::fs::write(&mine, "the user's own file").expect("write");
+    let refused = tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", false);
+    assert!(
+        matches!(&refused, Err(tinyssd::eval::EvalError::Exists(path)) if *path == mine),
+        "{refused:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&mine).expect("kept"),
+        "the user's own file"
+    );
+    // Nothing is written when one chart would replace a file.
+    assert!(!dir.path().join("pr_cat.png").exists());
+    tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", true).expect("replaced");
+    assert!(image::open(&mine).is_ok());
 }
 
 const GOLDEN: &str = "tests/golden/weights.safetensors";

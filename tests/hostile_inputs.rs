@@ -10,9 +10,11 @@ use common::{class_names, repo_path, stderr, stdout, tinyssd};
 use image::RgbImage;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tinyssd::detect::{DetectConfig, ImageReadError, ThresholdProfile, decode_image};
+use tinyssd::detect::{DetectConfig, Detector, ImageReadError, ThresholdProfile, decode_image};
 use tinyssd::eval::{DataOptions, Dataset, ProblemKind};
+use tinyssd::pipeline::{Pipeline, PipelineEvent, SourceSpec};
 use tinyssd::ui::{AppState, ProfileSaved, SettingsStore};
 
 const GOLDEN: &str = "tests/golden/weights.safetensors";
@@ -404,6 +406,76 @@ fn a_decompression_bomb_is_refused_from_its_header() {
         stderr(&out)
     );
     assert_eq!(std::fs::read_dir(&out_dir).expect("list").count(), 0);
+}
+
+#[test]
+fn an_image_the_app_cannot_decode_is_reported_once_then_shown_when_it_changes() {
+    let bomb = read(&repo_path(
+        "tests/fuzz/seeds/image_decode/bomb_12000x12000.jpg",
+    ));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write(&dir.path().join("bomb.jpg"), &bomb);
+    let detector = Detector::from_file(&repo_path(GOLDEN), 1).expect("golden weights");
+    let mut pipeline = Pipeline::start(
+        SourceSpec::Image(path.clone()).opener(Some(50.0)),
+        Box::new(detector),
+        DetectConfig::uniform(class_names().len(), 0.5),
+        Arc::new(|| {}),
+    )
+    .expect("threads start");
+    let mut events = Vec::new();
+    let watch = |events: &mut Vec<PipelineEvent>,
+                 how_long: Duration,
+                 done: &dyn Fn(&[PipelineEvent]) -> bool| {
+        let start = Instant::now();
+        while start.elapsed() < how_long && !done(events) {
+            events.extend(pipeline.events());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    // At 50 fps with the old backoff this is five failed decodes; now one, then a wait.
+    watch(&mut events, Duration::from_millis(1500), &|_| false);
+    let failed = events
+        .iter()
+        .filter(|e| matches!(e, PipelineEvent::SourceFailed { .. }))
+        .count();
+    let waiting: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            PipelineEvent::SourceWaiting { message, .. } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, 1, "{events:?}");
+    assert_eq!(waiting.len(), 1, "{events:?}");
+    assert!(
+        waiting[0].contains("too large to decode") && waiting[0].contains("once the file changes"),
+        "{}",
+        waiting[0]
+    );
+
+    // The user mends the file: it is read again and frames flow.
+    std::fs::write(&path, encoded(&picture(64, 48), image::ImageFormat::Jpeg)).expect("mend");
+    watch(&mut events, Duration::from_secs(10), &|events| {
+        events
+            .iter()
+            .any(|e| matches!(e, PipelineEvent::SourceRecovered { .. }))
+    });
+    let mut shown = pipeline.try_recv();
+    let start = Instant::now();
+    while shown.is_none() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+        shown = pipeline.try_recv();
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, PipelineEvent::SourceRecovered { .. })),
+        "{events:?}"
+    );
+    let shown = shown.expect("a frame of the mended file");
+    assert_eq!(shown.image.dimensions(), (64, 48));
+    pipeline.shutdown(Duration::from_secs(1));
 }
 
 #[test]

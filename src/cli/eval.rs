@@ -48,6 +48,9 @@ pub struct EvalArgs {
     /// Write a precision-recall curve per class and a summary chart (PNG) into DIR.
     #[arg(long, value_name = "DIR")]
     plots: Option<PathBuf>,
+    /// Replace charts already in the --plots folder.
+    #[arg(long, requires = "plots")]
+    force: bool,
 }
 
 /// A labelled split run through the model: what both `eval` and `tune` start from.
@@ -198,7 +201,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(dir) = &args.plots {
         let title = format!("{} images", scored.run.samples.len());
-        let written = tinyssd::eval::plot::write_all(dir, evaluation, &title)?;
+        let written = tinyssd::eval::plot::write_all(dir, evaluation, &title, args.force)?;
         eprintln!(
             "tinyssd: wrote {} charts to {}",
             written.len(),

@@ -3,6 +3,7 @@
 
 use super::EvalError;
 use super::run::{ClassEvaluation, Evaluation};
+use crate::files::{WriteError, numbered_path};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::{Path, PathBuf};
@@ -25,9 +26,11 @@ fn register_font() -> Result<(), String> {
         .clone()
 }
 
-/// Draws into an RGB buffer of `size` and saves it as PNG at `path`.
+/// Draws into an RGB buffer of `size` and saves it as PNG at `path` (replacing a file
+/// there only when `replace`).
 fn render(
     path: &Path,
+    replace: bool,
     size: (u32, u32),
     draw: impl FnOnce(DrawingArea<BitMapBackend, plotters::coord::Shift>) -> Result<(), String>,
 ) -> Result<(), EvalError> {
@@ -45,7 +48,14 @@ fn render(
     }
     let image = image::RgbImage::from_raw(size.0, size.1, buffer)
         .ok_or_else(|| fail("the picture buffer has the wrong size".to_owned()))?;
-    image.save(path).map_err(|e| fail(e.to_string()))
+    let file = match crate::files::create_output(path, replace) {
+        Ok(file) => file,
+        Err(WriteError::Exists) => return Err(EvalError::Exists(path.to_path_buf())),
+        Err(WriteError::Io(error)) => return Err(fail(error.to_string())),
+    };
+    image
+        .write_to(&mut std::io::BufWriter::new(file), image::ImageFormat::Png)
+        .map_err(|e| fail(e.to_string()))
 }
 
 fn text_error(e: impl std::fmt::Display) -> String {
@@ -53,10 +63,10 @@ fn text_error(e: impl std::fmt::Display) -> String {
 }
 
 /// One class's precision-recall curve.
-pub fn pr_curve(path: &Path, class: &ClassEvaluation) -> Result<(), EvalError> {
+fn pr_curve(path: &Path, replace: bool, class: &ClassEvaluation) -> Result<(), EvalError> {
     let recall = class.curve.recall();
     let precision = class.curve.precision();
-    render(path, (480, 480), |root| {
+    render(path, replace, (480, 480), |root| {
         let caption = format!(
             "{}: AP {:.1} (11-point) / {:.1} (all-point)",
             class.name,
@@ -88,10 +98,15 @@ pub fn pr_curve(path: &Path, class: &ClassEvaluation) -> Result<(), EvalError> {
 
 /// AP per class as horizontal bars (11-point filled, all-point as an outline, the value
 /// written beside), and the mAP as a line.
-pub fn summary(path: &Path, evaluation: &Evaluation, title: &str) -> Result<(), EvalError> {
+fn summary(
+    path: &Path,
+    replace: bool,
+    evaluation: &Evaluation,
+    title: &str,
+) -> Result<(), EvalError> {
     let classes = &evaluation.classes;
     let rows = classes.len().max(1) as i32;
-    render(path, (800, 120 + 26 * rows as u32), |root| {
+    render(path, replace, (800, 120 + 26 * rows as u32), |root| {
         let caption = format!(
             "{title}: mAP {:.1} (11-point) / {:.1} (all-point)",
             100.0 * evaluation.map11,
@@ -194,26 +209,46 @@ pub fn summary(path: &Path, evaluation: &Evaluation, title: &str) -> Result<(), 
 }
 
 /// Writes `pr_<class>.png` for every class and `summary.png` into `dir` (created if
-/// needed); returns the files written.
+/// needed); returns the files written. Charts already there are replaced only when
+/// `replace`; otherwise nothing is written and the first of them is named. Two classes
+/// whose names make the same file name get numbered files.
 pub fn write_all(
     dir: &Path,
     evaluation: &Evaluation,
     title: &str,
+    replace: bool,
 ) -> Result<Vec<PathBuf>, EvalError> {
     std::fs::create_dir_all(dir).map_err(|error| EvalError::Folder {
         path: dir.to_path_buf(),
         error,
     })?;
-    let mut written = Vec::with_capacity(evaluation.classes.len() + 1);
-    for class in &evaluation.classes {
-        let path = dir.join(format!("pr_{}.png", file_safe(&class.name)));
-        pr_curve(&path, class)?;
-        written.push(path);
+    let summary_path = dir.join("summary.png");
+    let mut paths = class_chart_paths(dir, evaluation, &summary_path);
+    paths.push(summary_path);
+    if !replace && let Some(existing) = paths.iter().find(|path| path.symlink_metadata().is_ok()) {
+        return Err(EvalError::Exists(existing.clone()));
     }
-    let path = dir.join("summary.png");
-    summary(&path, evaluation, title)?;
-    written.push(path);
-    Ok(written)
+    for (class, path) in evaluation.classes.iter().zip(&paths) {
+        pr_curve(path, replace, class)?;
+    }
+    if let Some(summary_path) = paths.last() {
+        summary(summary_path, replace, evaluation, title)?;
+    }
+    Ok(paths)
+}
+
+/// Where [`write_all`] puts each class's curve: never the summary's file, never another
+/// class's.
+fn class_chart_paths(dir: &Path, evaluation: &Evaluation, summary: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = Vec::with_capacity(evaluation.classes.len() + 1);
+    for class in &evaluation.classes {
+        let stem = format!("pr_{}", file_safe(&class.name));
+        let path = numbered_path(dir, &stem, ".png", |p| {
+            p == summary || paths.iter().any(|taken| taken == p)
+        });
+        paths.push(path);
+    }
+    paths
 }
 
 /// Class names come from the model file: keep them to safe file-name characters.

@@ -47,6 +47,27 @@ pub fn read_capped(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8
     Ok(bytes)
 }
 
+/// What tells whether a file changed since it was last looked at: its length, its
+/// modification time and which file the path leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileVersion {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    id: Option<super::FileId>,
+}
+
+impl FileVersion {
+    /// None when nothing is at `path`.
+    pub fn of(path: &Path) -> Option<FileVersion> {
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(FileVersion {
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+            id: super::FileId::from_metadata(&metadata),
+        })
+    }
+}
+
 /// [`read_capped`] for text files.
 pub fn read_text_capped(path: &Path, limit: u64, what: &'static str) -> Result<String, ReadError> {
     String::from_utf8(read_capped(path, limit, what)?).map_err(|_| ReadError::NotText)

@@ -43,8 +43,11 @@ pub struct FileId {
 impl FileId {
     /// None when nothing is at `path` (or, off Unix, always).
     pub fn of(path: &Path) -> Option<FileId> {
-        let metadata = std::fs::metadata(path).ok()?;
-        identify(&metadata)
+        FileId::from_metadata(&std::fs::metadata(path).ok()?)
+    }
+
+    pub(crate) fn from_metadata(metadata: &std::fs::Metadata) -> Option<FileId> {
+        identify(metadata)
     }
 }
 

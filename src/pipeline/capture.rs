@@ -71,6 +71,7 @@ impl CaptureLoop {
         let mut announced = String::new();
         self.announce(source, &mut announced);
         let mut failures = 0u32;
+        let mut waiting = false;
         let mut next_due = Instant::now();
         loop {
             if self.shared.paused.load(Ordering::Relaxed) {
@@ -100,6 +101,7 @@ impl CaptureLoop {
             }
             match read {
                 Ok(image) => {
+                    waiting = false;
                     self.announce(source, &mut announced);
                     if failures > 0 {
                         failures = 0;
@@ -118,7 +120,24 @@ impl CaptureLoop {
                         counters.dropped.fetch_add(1, Ordering::Relaxed);
                     }
                 }
+                Err(error) if error.waits_for_a_change() => {
+                    // Said once: trying again costs a look at the files, not a decode.
+                    if !waiting {
+                        waiting = true;
+                        failures = failures.max(1);
+                        log::warn!("{error}");
+                        self.send_event(PipelineEvent::SourceWaiting {
+                            source: source.name(),
+                            message: error.to_string(),
+                        });
+                    }
+                    if wait_or_stop(&self.stop, MAX_BACKOFF) {
+                        return;
+                    }
+                    next_due = Instant::now();
+                }
                 Err(error) => {
+                    waiting = false;
                     failures = failures.saturating_add(1);
                     self.shared
                         .counters

@@ -97,6 +97,12 @@ pub enum PipelineEvent {
         failures: u32,
         retry_in: Duration,
     },
+    /// The source has nothing it can show until a file changes; it is not reported
+    /// again while it waits.
+    SourceWaiting {
+        source: String,
+        message: String,
+    },
     /// Frames flow again after failures.
     SourceRecovered {
         source: String,

@@ -4,8 +4,10 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use crate::detect::ImageReadError;
+use crate::files::FileVersion;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -38,8 +40,30 @@ pub enum SourceError {
         path: PathBuf,
         error: ImageReadError,
     },
+    /// Every file failed and none has changed since: decoding them again would fail
+    /// again (and a decompression bomb costs a lot to find out).
+    #[error("{}", waiting_message(*.files, .last))]
+    NothingDecodable { files: usize, last: String },
     #[error("{0}")]
     Other(String),
+}
+
+impl SourceError {
+    /// Whether trying again can only help once a file changes, so the capture thread
+    /// need not report each try.
+    pub fn waits_for_a_change(&self) -> bool {
+        matches!(self, SourceError::NothingDecodable { .. })
+    }
+}
+
+fn waiting_message(files: usize, last: &str) -> String {
+    if files == 1 {
+        format!("{last}; it is read again once the file changes")
+    } else {
+        format!(
+            "none of the {files} images can be shown ({last}); each is read again once it changes"
+        )
+    }
 }
 
 /// A stream of RGB frames. `next_frame` may block (a camera waits for its next frame);
@@ -207,12 +231,15 @@ pub fn read_rgb(path: &Path) -> Result<RgbImage, SourceError> {
 
 /// Images played in a loop at a fixed rate: the files of a folder (sorted by name)
 /// and/or files given one by one. Each frame is decoded when it is due, so a large
-/// folder costs no memory; an unreadable file is reported and the next one follows.
+/// folder costs no memory; an unreadable file is reported once and then skipped until
+/// it changes, and the next one follows.
 pub struct ImageListSource {
     files: Vec<PathBuf>,
     next: usize,
     interval: Duration,
     name: String,
+    /// The files that failed, as they were then, with why.
+    failed: HashMap<PathBuf, (FileVersion, String)>,
 }
 
 impl ImageListSource {
@@ -257,6 +284,7 @@ impl ImageListSource {
             next: 0,
             interval: interval_for_fps(fps),
             name,
+            failed: HashMap::new(),
         })
     }
 
@@ -281,14 +309,39 @@ impl FrameSource for ImageListSource {
     }
 
     fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
-        let path = self
-            .files
-            .get(self.next)
-            .or(self.files.first())
-            .ok_or_else(|| SourceError::Other("no images given".to_string()))?;
-        let path = path.clone();
-        self.next = (self.next + 1) % self.files.len().max(1);
-        read_rgb(&path)
+        let mut last_failure = None;
+        for _ in 0..self.files.len() {
+            let Some(path) = self.files.get(self.next).cloned() else {
+                break;
+            };
+            self.next = (self.next + 1) % self.files.len();
+            let version = FileVersion::of(&path);
+            if let Some((failed_version, message)) = self.failed.get(&path)
+                && Some(*failed_version) == version
+            {
+                last_failure = Some(message.clone());
+                continue;
+            }
+            return match read_rgb(&path) {
+                Ok(image) => {
+                    self.failed.remove(&path);
+                    Ok(image)
+                }
+                Err(error) => {
+                    if let Some(version) = version {
+                        self.failed.insert(path, (version, error.to_string()));
+                    }
+                    Err(error)
+                }
+            };
+        }
+        Err(match last_failure {
+            Some(last) => SourceError::NothingDecodable {
+                files: self.files.len(),
+                last,
+            },
+            None => SourceError::Other("no images given".to_string()),
+        })
     }
 
     fn frame_interval(&self) -> Option<Duration> {

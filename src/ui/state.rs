@@ -226,6 +226,10 @@ impl AppState {
                     retry_in.as_secs_f32()
                 ));
             }
+            PipelineEvent::SourceWaiting { source, message } => {
+                self.source_name = source;
+                self.source_error = Some(message);
+            }
             PipelineEvent::SourceRecovered { source } => {
                 self.source_name = source;
                 self.source_error = None;
