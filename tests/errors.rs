@@ -291,7 +291,7 @@ fn a_busy_camera_shows_a_banner_that_says_what_to_do_and_is_retried() {
     }
     assert!(pipeline.shutdown(Duration::from_secs(1)).joined);
     assert_eq!(failures, 2, "retried after the backoff");
-    let banner = state.source_error.expect("a banner");
+    let banner = state.source.error.expect("a banner");
     assert!(banner.contains("in use by another program"), "{banner}");
     assert!(banner.contains("trying again in"), "{banner}");
 }

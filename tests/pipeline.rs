@@ -287,7 +287,7 @@ fn a_source_error_reaches_the_ui_state_and_clears_on_recovery() {
         for event in pipeline.events() {
             events.push(event.clone());
             state.on_event(event);
-            banners.extend(state.source_error.clone());
+            banners.extend(state.source.error.clone());
         }
         if events
             .iter()
@@ -314,7 +314,7 @@ fn a_source_error_reaches_the_ui_state_and_clears_on_recovery() {
         banners.iter().any(|b| b.contains("unplugged")),
         "{banners:?}"
     );
-    assert_eq!(state.source_error, None, "the banner goes once frames flow");
+    assert_eq!(state.source.error, None, "the banner goes once frames flow");
     assert_eq!(pipeline.stats().source_errors, 2);
 }
 
@@ -332,7 +332,7 @@ fn a_source_that_cannot_open_is_reported_not_fatal() {
     .expect("threads start");
     let mut state = test_state();
     let start = Instant::now();
-    while state.source_error.is_none() && start.elapsed() < Duration::from_secs(1) {
+    while state.source.error.is_none() && start.elapsed() < Duration::from_secs(1) {
         pipeline
             .events()
             .into_iter()
@@ -341,11 +341,12 @@ fn a_source_that_cannot_open_is_reported_not_fatal() {
     }
     assert!(
         state
-            .source_error
+            .source
+            .error
             .as_deref()
             .is_some_and(|e| e.contains("no camera")),
         "{:?}",
-        state.source_error
+        state.source.error
     );
     assert!(pipeline.shutdown(Duration::from_secs(1)).joined);
 }

@@ -211,7 +211,7 @@ impl Ui {
             self.state.on_event(event);
         }
         if let Some(result) = pipeline.try_recv() {
-            self.state.source_error = None;
+            self.state.source.error = None;
             self.state.on_result(result.clone(), Instant::now());
             self.results.push(result);
         }
@@ -348,7 +348,7 @@ fn a_source_that_stalls_for_seconds_resumes_and_the_ui_keeps_its_frame() {
         "nothing new while stalled"
     );
     assert!(ui.state.current.is_some());
-    assert_eq!(ui.state.source_error, None, "a slow source is not an error");
+    assert_eq!(ui.state.source.error, None, "a slow source is not an error");
     let note = ui
         .state
         .stall_note(Instant::now())
@@ -461,7 +461,7 @@ fn a_source_that_errors_every_third_frame_keeps_going() {
     assert!(stats.processed >= 8, "{stats:?}");
     // The last thing that happened decides the banner: a frame clears it.
     let last_was_frame = !matches!(ui.events.last(), Some(PipelineEvent::SourceFailed { .. }));
-    assert_eq!(ui.state.source_error.is_none(), last_was_frame);
+    assert_eq!(ui.state.source.error.is_none(), last_was_frame);
 }
 
 #[test]
@@ -480,7 +480,7 @@ fn a_source_that_disappears_and_comes_back_is_picked_up_again() {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(6) {
         ui.poll(&pipeline);
-        banner_seen |= ui.state.source_error.is_some();
+        banner_seen |= ui.state.source.error.is_some();
         if ui
             .events
             .iter()
@@ -513,7 +513,7 @@ fn a_source_that_disappears_and_comes_back_is_picked_up_again() {
         .filter(|e| matches!(e, PipelineEvent::SourceRecovered { .. }))
         .count();
     assert_eq!(recovered, 1);
-    assert_eq!(ui.state.source_error, None, "the banner is gone");
+    assert_eq!(ui.state.source.error, None, "the banner is gone");
     assert!(
         ui.state
             .notice

@@ -348,13 +348,14 @@ fn the_real_app_starts_plays_and_stops_within_a_second() {
         // The default start says there is no camera and plays the demo.
         assert!(
             state
-                .source_note
+                .source
+                .note
                 .as_deref()
                 .is_some_and(|n| n.contains("No camera")),
             "{:?}",
-            state.source_note
+            state.source.note
         );
-        assert_eq!(state.source_name, "demo");
+        assert_eq!(state.source.name, "demo");
         assert_eq!(
             state.current.as_ref().map(|f| f.image.dimensions()),
             Some((640, 480))

@@ -72,16 +72,16 @@ impl App {
             detector.default_config(),
             store,
         );
-        state.refresh_cameras();
+        state.source.refresh_cameras();
         let source = launch
             .source
             .clone()
-            .unwrap_or_else(|| match state.cameras.first() {
+            .unwrap_or_else(|| match state.source.cameras.first() {
                 Some(camera) => {
                     SourceSpec::Camera(crate::pipeline::CameraSelector::Index(camera.index))
                 }
                 None => {
-                    state.source_note = Some(
+                    state.source.note = Some(
                         "No camera found: showing the demo. Pick a camera in the side panel \
                          once one is connected (Refresh lists them again)."
                             .to_string(),
@@ -190,7 +190,7 @@ impl App {
         }
         if let Some(result) = pipeline.try_recv() {
             // A frame means the source works, whatever the last event said.
-            self.state.source_error = None;
+            self.state.source.error = None;
             self.state.on_result(result, now);
         }
     }
@@ -242,8 +242,8 @@ impl App {
             )),
             Command::UseDemo => self.switch_source(SourceSpec::Demo),
             Command::RefreshCameras => {
-                self.state.refresh_cameras();
-                let found = self.state.cameras.len();
+                self.state.source.refresh_cameras();
+                let found = self.state.source.cameras.len();
                 self.state.notify(format!(
                     "{found} camera{} found",
                     if found == 1 { "" } else { "s" }
@@ -256,13 +256,13 @@ impl App {
         let Some(pipeline) = &mut self.pipeline else {
             return;
         };
-        self.state.source_error = None;
-        self.state.source_note = None;
+        self.state.source.error = None;
+        self.state.source.note = None;
         if let Err(error) = pipeline.switch_source(source.opener(self.fps)) {
             self.state
                 .notify_error(format!("cannot start reading {source}: {error}"));
         }
-        self.state.source_name = source.to_string();
+        self.state.source.name = source.to_string();
     }
 
     /// Stops the threads (also done on drop); saves the settings.

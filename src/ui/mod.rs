@@ -17,5 +17,7 @@ pub use panels::{NO_CAMERA, SIDE_PANEL_WIDTH, color32};
 pub use settings::{
     Settings, SettingsError, SettingsStore, default_profile_path, default_snapshot_dir,
 };
-pub use state::{AppState, DETECT_FLOOR, Notice, ProfileSaved, SnapshotError, snapshot_name};
+pub use state::{
+    AppState, DETECT_FLOOR, Notice, ProfileSaved, SnapshotError, SourceStatus, snapshot_name,
+};
 pub use stats::{FrameHistory, LiveStats, MeanDuration, RateMeter};

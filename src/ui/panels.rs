@@ -50,8 +50,8 @@ pub fn top_bar(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Comma
         ui.horizontal(|ui| {
             ui.heading("tinyssd");
             ui.separator();
-            ui.label(RichText::new(&state.source_name).strong())
-                .on_hover_text(&state.source_description);
+            ui.label(RichText::new(&state.source.name).strong())
+                .on_hover_text(&state.source.description);
             ui.separator();
             let pause = if state.paused { "Resume" } else { "Pause" };
             if ui.button(pause).on_hover_text("Space").clicked() {
@@ -77,13 +77,13 @@ pub fn top_bar(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Comma
                 }
             });
         });
-        if let Some(error) = &state.source_error {
+        if let Some(error) = &state.source.error {
             banner(ui, ERROR_COLOR, error);
         }
         if let Some(stall) = state.stall_note(Instant::now()) {
             banner(ui, Color32::from_rgb(220, 160, 40), &stall);
         }
-        if let Some(note) = &state.source_note {
+        if let Some(note) = &state.source.note {
             banner(ui, Color32::from_rgb(90, 150, 220), note);
         }
         if let Some(notice) = state.live_notice(Instant::now()) {
@@ -140,7 +140,7 @@ pub fn side_panel(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Co
 
 fn source_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Command>) {
     ui.horizontal(|ui| {
-        let has_cameras = !state.cameras.is_empty();
+        let has_cameras = !state.source.cameras.is_empty();
         let label = ui.label("Camera");
         let picker = ui.add_enabled_ui(has_cameras, |ui| {
             egui::ComboBox::from_id_salt("camera")
@@ -151,7 +151,7 @@ fn source_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Co
                 })
                 .width(110.0)
                 .show_ui(ui, |ui| {
-                    for camera in &state.cameras {
+                    for camera in &state.source.cameras {
                         let label = format!("{}: {}", camera.index, camera.name);
                         if ui.selectable_label(false, label).clicked() {
                             commands.push(Command::UseCamera(camera.index));
@@ -161,7 +161,7 @@ fn source_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Co
                 .response
                 .labelled_by(label.id)
         });
-        if let Some(note) = &state.camera_note {
+        if let Some(note) = &state.source.camera_note {
             picker.inner.on_disabled_hover_text(note);
         }
         if ui
@@ -181,9 +181,10 @@ fn source_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Co
     });
     // A failure to list the cameras is worth a line; "none found" says the rest.
     if let Some(note) = state
+        .source
         .camera_note
         .as_ref()
-        .filter(|_| state.cameras.is_empty())
+        .filter(|_| state.source.cameras.is_empty())
         && note != NO_CAMERA
     {
         ui.label(RichText::new(note).weak());
@@ -270,10 +271,10 @@ pub fn video(ui: &mut egui::Ui, state: &AppState, texture: Option<&TextureHandle
     egui::CentralPanel::default().show(ui, |ui| {
         let (Some(texture), Some(frame)) = (texture, state.current.as_ref()) else {
             ui.centered_and_justified(|ui| {
-                let what = if state.source_name.is_empty() {
+                let what = if state.source.name.is_empty() {
                     "the source"
                 } else {
-                    state.source_name.as_str()
+                    state.source.name.as_str()
                 };
                 ui.label(format!("Waiting for frames from {what}…"));
             });

@@ -1,0 +1,290 @@
+//! The app's state, apart from any drawing: thresholds, what is shown, the newest
+//! frame, live numbers and messages. The panels read and edit it; tests drive it
+//! directly. The source's status ([`source`]), the profile file ([`profiles`]) and
+//! snapshots ([`snapshot`]) have rooms of their own.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
+
+mod profiles;
+mod snapshot;
+mod source;
+
+pub use profiles::ProfileSaved;
+pub use snapshot::{SnapshotError, snapshot_name};
+pub use source::SourceStatus;
+
+use super::settings::{Settings, SettingsError, SettingsStore};
+use super::stats::LiveStats;
+use crate::detect::{DetectConfig, Detection, ThresholdProfile};
+use crate::pipeline::{FrameResult, PipelineEvent};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The worker reports every box at least this confident (or down to the class's
+/// slider, when lower); the UI filters by the sliders, so they act at once.
+pub const DETECT_FLOOR: f32 = 0.1;
+/// How long a notice stays up.
+pub const NOTICE_FOR: Duration = Duration::from_secs(6);
+
+/// A one-line message for the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub is_error: bool,
+    pub since: Instant,
+}
+
+pub struct AppState {
+    pub class_names: Vec<String>,
+    /// The model's suggestion, for "Defaults".
+    pub defaults: DetectConfig,
+    /// Per class id; index 0 (background) unused.
+    pub thresholds: Vec<f32>,
+    /// Per class id: false hides the class's boxes.
+    pub shown: Vec<bool>,
+    /// The slider that moves every class at once.
+    pub all_threshold: f32,
+    pub nms_iou: f32,
+    pub snapshot_dir: String,
+    pub profile_path: String,
+    pub paused: bool,
+    /// The frame on screen and its detections (all of them, down to the floor).
+    pub current: Option<FrameResult>,
+    pub stats: LiveStats,
+    pub source: SourceStatus,
+    pub notice: Option<Notice>,
+    /// Profile files saved by this run: saved again without asking.
+    profiles_saved: Vec<PathBuf>,
+    /// A profile file that exists and that Save, pressed again soon, is to replace.
+    replace_asked: Option<(PathBuf, Instant)>,
+    store: SettingsStore,
+}
+
+impl AppState {
+    /// The state for a model with these classes and defaults, with the settings
+    /// restored from `store` (or the defaults, and a notice, if they are damaged).
+    pub fn new(class_names: Vec<String>, defaults: DetectConfig, store: SettingsStore) -> AppState {
+        let classes = class_names.len();
+        let mut defaults = defaults;
+        defaults
+            .thresholds
+            .resize(classes, DetectConfig::DEFAULT_THRESHOLD);
+        let mut state = AppState {
+            class_names,
+            thresholds: defaults.thresholds.clone(),
+            shown: vec![true; classes],
+            all_threshold: defaults
+                .thresholds
+                .get(1)
+                .copied()
+                .unwrap_or(DetectConfig::DEFAULT_THRESHOLD),
+            nms_iou: defaults.nms_iou,
+            defaults,
+            snapshot_dir: String::new(),
+            profile_path: String::new(),
+            paused: false,
+            current: None,
+            stats: LiveStats::default(),
+            source: SourceStatus::default(),
+            notice: None,
+            profiles_saved: Vec::new(),
+            replace_asked: None,
+            store,
+        };
+        let (settings, problem) = state.store.load();
+        state.snapshot_dir = settings.snapshot_dir.clone();
+        state.profile_path = settings.profile_path.clone();
+        state.apply_profile(&settings.profile);
+        for (shown, name) in state.shown.iter_mut().zip(&state.class_names).skip(1) {
+            *shown = !settings.hidden.contains(name);
+        }
+        if let Some(problem) = problem {
+            state.notify_error(problem);
+        }
+        state
+    }
+
+    /// The detections the user wants to see: class shown and score at its threshold.
+    pub fn visible_detections(&self) -> impl Iterator<Item = &Detection> {
+        self.current
+            .iter()
+            .flat_map(|frame| frame.detections.iter())
+            .filter(|d| self.is_visible(d))
+    }
+
+    pub fn is_visible(&self, detection: &Detection) -> bool {
+        let id = detection.class_id;
+        self.shown.get(id).copied().unwrap_or(false) && detection.score >= self.threshold(id)
+    }
+
+    fn threshold(&self, class_id: usize) -> f32 {
+        self.thresholds.get(class_id).copied().unwrap_or(1.0)
+    }
+
+    /// Boxes per class id in the current frame that pass the class's threshold
+    /// (hidden classes included, so the user sees what is hidden).
+    pub fn counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.class_names.len()];
+        for d in self.current.iter().flat_map(|f| f.detections.iter()) {
+            if d.score >= self.threshold(d.class_id)
+                && let Some(count) = counts.get_mut(d.class_id)
+            {
+                *count += 1;
+            }
+        }
+        counts
+    }
+
+    /// The settings the worker should detect with.
+    pub fn worker_config(&self) -> DetectConfig {
+        DetectConfig {
+            thresholds: self
+                .thresholds
+                .iter()
+                .map(|t| t.min(DETECT_FLOOR))
+                .collect(),
+            nms_iou: self.nms_iou,
+            ..self.defaults.clone()
+        }
+    }
+
+    /// Moves every class's threshold to `value`.
+    pub fn set_all_thresholds(&mut self, value: f32) {
+        self.all_threshold = value;
+        self.thresholds.iter_mut().skip(1).for_each(|t| *t = value);
+    }
+
+    /// A new frame from the pipeline, shown from now on.
+    pub fn on_result(&mut self, result: FrameResult, now: Instant) {
+        self.source.on_frame(now);
+        let latency = now.saturating_duration_since(result.captured_at);
+        self.stats.on_result(&result.timings, latency);
+        self.current = Some(result);
+    }
+
+    pub fn on_event(&mut self, event: PipelineEvent) {
+        if let PipelineEvent::DetectFailed { message } = &event {
+            self.notify_error(format!("detection failed: {message}"));
+        } else if let Some(news) = self.source.on_event(event) {
+            self.notify(news);
+        }
+    }
+
+    /// Pauses or resumes; on resuming, the wait for the next frame starts afresh.
+    pub fn set_paused(&mut self, paused: bool, now: Instant) {
+        if self.paused && !paused {
+            self.source.on_resume(now);
+        }
+        self.paused = paused;
+    }
+
+    /// The source's stall note ([`SourceStatus::stall_note`]); none while paused.
+    pub fn stall_note(&self, now: Instant) -> Option<String> {
+        if self.paused {
+            return None;
+        }
+        self.source.stall_note(now)
+    }
+
+    pub fn notify(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            is_error: false,
+            since: Instant::now(),
+        });
+    }
+
+    pub fn notify_error(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        log::warn!("{text}");
+        self.notice = Some(Notice {
+            text,
+            is_error: true,
+            since: Instant::now(),
+        });
+    }
+
+    /// The notice, while it is fresh.
+    pub fn live_notice(&self, now: Instant) -> Option<&Notice> {
+        self.notice
+            .as_ref()
+            .filter(|n| now.saturating_duration_since(n.since) < NOTICE_FOR)
+    }
+
+    /// The current thresholds and NMS overlap as a profile named `name`.
+    pub fn profile(&self, name: &str) -> ThresholdProfile {
+        ThresholdProfile::from_config(name, &self.config(), &self.class_names)
+    }
+
+    /// The settings as the user sees them (the worker gets [`Self::worker_config`]).
+    pub fn config(&self) -> DetectConfig {
+        DetectConfig {
+            thresholds: self.thresholds.clone(),
+            nms_iou: self.nms_iou,
+            ..self.defaults.clone()
+        }
+    }
+
+    /// Takes a profile's values; classes it does not name get the model's defaults.
+    /// Returns the classes it names that this model does not have.
+    pub fn apply_profile(&mut self, profile: &ThresholdProfile) -> Vec<String> {
+        let config = profile.apply(&self.defaults, &self.class_names);
+        self.thresholds = config
+            .thresholds
+            .iter()
+            .map(|t| {
+                if t.is_finite() {
+                    t.clamp(0.0, 1.0)
+                } else {
+                    DetectConfig::DEFAULT_THRESHOLD
+                }
+            })
+            .collect();
+        self.nms_iou = if config.nms_iou.is_finite() {
+            config.nms_iou.clamp(0.0, 1.0)
+        } else {
+            self.defaults.nms_iou
+        };
+        profile
+            .unknown_classes(&self.class_names)
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Which classes are hidden, by name.
+    pub fn hidden(&self) -> std::collections::BTreeSet<String> {
+        self.class_names
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|&(id, _)| !self.shown.get(id).copied().unwrap_or(true))
+            .map(|(_, name)| name.clone())
+            .collect()
+    }
+
+    /// Back to the model's suggestion, every class shown.
+    pub fn reset_to_defaults(&mut self) {
+        self.thresholds = self.defaults.thresholds.clone();
+        self.shown.fill(true);
+        self.nms_iou = self.defaults.nms_iou;
+        self.all_threshold = self
+            .thresholds
+            .get(1)
+            .copied()
+            .unwrap_or(DetectConfig::DEFAULT_THRESHOLD);
+    }
+
+    /// What is remembered between runs.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            profile: self.profile("last used"),
+            hidden: self.hidden(),
+            profile_path: self.profile_path.clone(),
+            snapshot_dir: self.snapshot_dir.clone(),
+        }
+    }
+
+    pub fn save_settings(&self) -> Result<(), SettingsError> {
+        self.store.save(&self.settings())
+    }
+}

@@ -1,0 +1,91 @@
+//! Snapshots: the frame on screen with its visible boxes, saved as a PNG named after
+//! the UTC time, never over an existing file.
+
+use super::AppState;
+use crate::detect::{Detection, draw_detections};
+use crate::files::{WriteError, create_output, numbered_path};
+use crate::ui::stamp::utc_stamp;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("no frame to save yet: wait for the first picture")]
+    NoFrame,
+    #[error(
+        "cannot create the snapshot folder {}: {error}; type another folder in the snapshot field",
+        path.display()
+    )]
+    Folder {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "cannot write {}: {error}; is the folder writable? Type another folder in the snapshot field",
+        path.display()
+    )]
+    Write {
+        path: PathBuf,
+        error: image::ImageError,
+    },
+}
+
+impl AppState {
+    /// Saves the current frame, with the visible boxes drawn, as a PNG in the
+    /// snapshot folder; returns its path.
+    pub fn save_snapshot(&self) -> Result<PathBuf, SnapshotError> {
+        let frame = self.current.as_ref().ok_or(SnapshotError::NoFrame)?;
+        let mut image = frame.image.clone();
+        let visible: Vec<Detection> = self.visible_detections().cloned().collect();
+        draw_detections(&mut image, &visible);
+        let dir = PathBuf::from(self.snapshot_dir.trim());
+        std::fs::create_dir_all(&dir).map_err(|error| SnapshotError::Folder {
+            path: dir.clone(),
+            error,
+        })?;
+        let name = snapshot_name(SystemTime::now());
+        let stem = name.trim_end_matches(".png");
+        let write_error = |path: &Path, error| SnapshotError::Write {
+            path: path.to_path_buf(),
+            error: image::ImageError::IoError(error),
+        };
+        // Two snapshots in one millisecond (or a file of that name) get numbered names;
+        // the file is created without replacing, so a name taken meanwhile is skipped too.
+        let (path, file) = loop {
+            let path = numbered_path(&dir, stem, ".png", |p| p.symlink_metadata().is_ok());
+            match create_output(&path, false) {
+                Ok(file) => break (path, file),
+                Err(WriteError::Exists) => continue,
+                Err(WriteError::Io(error)) => return Err(write_error(&path, error)),
+            }
+        };
+        image
+            .write_to(&mut std::io::BufWriter::new(file), image::ImageFormat::Png)
+            .map_err(|error| SnapshotError::Write {
+                path: path.clone(),
+                error,
+            })?;
+        Ok(path)
+    }
+}
+
+/// `tinyssd-20260131-142501-123.png`, in UTC.
+pub fn snapshot_name(time: SystemTime) -> String {
+    let millis = time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_millis();
+    format!("tinyssd-{}-{millis:03}.png", utc_stamp(time))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn snapshot_names_carry_the_utc_time() {
+        let time = UNIX_EPOCH + Duration::from_millis(1_769_869_501_123);
+        assert_eq!(snapshot_name(time), "tinyssd-20260131-142501-123.png");
+    }
+}
