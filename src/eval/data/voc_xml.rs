@@ -1,0 +1,132 @@
+//! The VOCdevkit layout: one XML annotation per image in `Annotations/`.
+
+use super::voc_box::RawObject;
+use super::{ProblemKind, Problems, Sample};
+use crate::files::read_text_capped;
+use std::path::{Path, PathBuf};
+
+/// Largest VOCdevkit XML annotation of one image read (they are about 1 KB).
+const MAX_XML_BYTES: u64 = 1024 * 1024;
+
+pub(super) fn read_voc_xml(
+    year_dir: &Path,
+    ids: &[String],
+    class_names: &[String],
+    problems: &mut Problems,
+) -> Vec<Sample> {
+    let mut samples = Vec::with_capacity(ids.len());
+    for id in ids {
+        let xml = year_dir.join("Annotations").join(format!("{id}.xml"));
+        let text = match read_text_capped(&xml, MAX_XML_BYTES, "a VOC annotation") {
+            Ok(text) => text,
+            Err(error) => {
+                problems.push(
+                    ProblemKind::UnknownId,
+                    format!(
+                        "{}: cannot read the annotation of {id}: {error}",
+                        xml.display()
+                    ),
+                );
+                continue;
+            }
+        };
+        let image_path = year_dir.join("JPEGImages").join(format!("{id}.jpg"));
+        if let Some(sample) = parse_voc_xml(&text, &xml, id, image_path, class_names, problems) {
+            samples.push(sample);
+        }
+    }
+    samples
+}
+
+/// Parses one VOCdevkit annotation. A file that cannot be read as one is recorded in
+/// `problems` and gives None; bad objects are dropped (and recorded).
+pub fn parse_voc_xml(
+    text: &str,
+    file: &Path,
+    id: &str,
+    image_path: PathBuf,
+    class_names: &[String],
+    problems: &mut Problems,
+) -> Option<Sample> {
+    let place = file.display().to_string();
+    match parse_voc_xml_inner(text) {
+        Ok((width, height, raw)) => {
+            let objects = raw
+                .iter()
+                .filter_map(|(name, bbox, difficult)| {
+                    let raw = RawObject {
+                        name,
+                        bbox: *bbox,
+                        difficult: *difficult,
+                    };
+                    raw.convert(width, height, class_names, &place, problems)
+                })
+                .collect();
+            Some(Sample {
+                id: id.to_owned(),
+                image_path,
+                width,
+                height,
+                image_present: true,
+                objects,
+            })
+        }
+        Err(message) => {
+            problems.push(ProblemKind::MalformedRecord, format!("{place}: {message}"));
+            None
+        }
+    }
+}
+
+type RawXmlObject = (String, [f32; 4], bool);
+
+fn parse_voc_xml_inner(text: &str) -> Result<(u32, u32, Vec<RawXmlObject>), String> {
+    let document = roxmltree::Document::parse(text).map_err(|e| e.to_string())?;
+    let root = document.root_element();
+    if !root.has_tag_name("annotation") {
+        return Err(format!(
+            "the root element is <{}>, not <annotation>",
+            root.tag_name().name()
+        ));
+    }
+    let size = child(root, "size").ok_or("no <size>")?;
+    let dimension = |tag: &str| -> Result<u32, String> {
+        let text = child_text(size, tag).ok_or(format!("no <size><{tag}>"))?;
+        match text.parse::<f32>() {
+            Ok(v) if v >= 1.0 && v.fract() == 0.0 && v <= u32::MAX as f32 => Ok(v as u32),
+            _ => Err(format!("<{tag}>{text}</{tag}> is not an image size")),
+        }
+    };
+    let (width, height) = (dimension("width")?, dimension("height")?);
+    let mut objects = Vec::new();
+    for object in root.children().filter(|n| n.has_tag_name("object")) {
+        let name = child_text(object, "name").ok_or("an <object> without <name>")?;
+        let difficult = match child_text(object, "difficult") {
+            None | Some("0") | Some("") => false,
+            Some("1") => true,
+            Some(other) => return Err(format!("<difficult>{other}</difficult> is not 0 or 1")),
+        };
+        let bndbox = child(object, "bndbox").ok_or(format!("the {name} has no <bndbox>"))?;
+        let mut bbox = [0.0; 4];
+        for (value, tag) in bbox.iter_mut().zip(["xmin", "ymin", "xmax", "ymax"]) {
+            let text =
+                child_text(bndbox, tag).ok_or(format!("the {name} has no <bndbox><{tag}>"))?;
+            *value = text
+                .parse()
+                .map_err(|_| format!("the {name}'s <{tag}>{text}</{tag}> is not a number"))?;
+        }
+        objects.push((name.to_owned(), bbox, difficult));
+    }
+    Ok((width, height, objects))
+}
+
+fn child<'a, 'input>(
+    node: roxmltree::Node<'a, 'input>,
+    tag: &str,
+) -> Option<roxmltree::Node<'a, 'input>> {
+    node.children().find(|n| n.has_tag_name(tag))
+}
+
+fn child_text<'a>(node: roxmltree::Node<'a, '_>, tag: &str) -> Option<&'a str> {
+    child(node, tag).map(|n| n.text().unwrap_or("").trim())
+}
