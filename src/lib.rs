@@ -1,5 +1,7 @@
 //! Tiny SSD object detection: the network as data ([`model`]), our inference
-//! engine ([`engine`]) and the pre- and post-processing around it ([`detect`]).
+//! engine ([`engine`]) and the pre- and post-processing around it ([`detect`]);
+//! evaluation on labelled data ([`eval`]); with the `app` feature (on by default), the
+//! frame pipeline and the live window (`pipeline`, `ui`).
 //!
 //! Data flows one way: frame -> tensor -> raw outputs -> detections -> overlay.
 //!
@@ -14,7 +16,9 @@ pub mod engine;
 pub mod eval;
 pub mod files;
 pub mod model;
+#[cfg(feature = "app")]
 pub mod pipeline;
+#[cfg(feature = "app")]
 pub mod ui;
 
 use std::path::PathBuf;

@@ -1,6 +1,7 @@
 //! Command-line arguments and the subcommands, each a thin layer over the library.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+#[cfg(feature = "app")]
 mod app;
 mod bench;
 mod detect;
@@ -25,6 +26,7 @@ pub const EXIT_ERROR: u8 = 2;
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[cfg(feature = "app")]
     #[command(flatten)]
     app: app::AppArgs,
 }
@@ -40,6 +42,7 @@ enum Command {
     /// Choose per-class thresholds on labelled VOC images and write a threshold profile.
     Tune(tune::TuneArgs),
     /// The live window: camera (or images, or the demo) with boxes drawn (the default).
+    #[cfg(feature = "app")]
     App(app::AppArgs),
 }
 
@@ -162,13 +165,20 @@ where
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let Some(command) = cli.command else {
+        #[cfg(feature = "app")]
         return app::run(&cli.app);
+        #[cfg(not(feature = "app"))]
+        anyhow::bail!(
+            "this tinyssd was built without the live app (cargo feature `app`): \
+             use tinyssd detect, eval, tune or bench"
+        );
     };
     match command {
         Command::Detect(args) => detect::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Tune(args) => tune::run(&args),
+        #[cfg(feature = "app")]
         Command::App(args) => app::run(&args),
     }
 }
