@@ -1,5 +1,7 @@
 //! The engine allocates nothing per frame: every buffer is made once, when it starts.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tinyssd::engine::Engine;
@@ -35,9 +37,7 @@ fn frames_do_not_allocate_once_warm() {
 }
 
 fn forward_passes_do_not_allocate() {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/weights.safetensors");
-    let model = Model::load(&path).expect("golden weights load");
+    let model = Model::load(&common::golden_weights()).expect("golden weights load");
     for threads in [1, 2] {
         let mut engine = Engine::new(model.clone(), threads).expect("engine starts");
         engine.input_mut().fill(0.25);
@@ -55,9 +55,8 @@ fn forward_passes_do_not_allocate() {
 }
 
 fn whole_frames_do_not_allocate() {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/weights.safetensors");
-    let mut detector = tinyssd::detect::Detector::from_file(&path, 2).expect("detector");
+    let mut detector =
+        tinyssd::detect::Detector::from_file(&common::golden_weights(), 2).expect("detector");
     let config = tinyssd::detect::DetectConfig::uniform(21, 0.3);
     let frame =
         image::open(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/chelsea.png"))

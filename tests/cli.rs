@@ -2,9 +2,7 @@
 
 mod common;
 
-use common::{stderr, stdout, tinyssd};
-
-const GOLDEN: &str = "tests/golden/weights.safetensors";
+use common::{GOLDEN, stderr, stdout, tinyssd};
 
 #[test]
 fn detect_prints_detections_and_writes_an_annotated_png() {

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{stderr, tinyssd};
+use common::{GOLDEN, stderr, tinyssd};
 use image::RgbImage;
 use std::path::Path;
 use std::sync::Arc;
@@ -17,8 +17,6 @@ use tinyssd::pipeline::{
     CameraSelector, FrameSource, Pipeline, PipelineEvent, SourceError, camera_error, opener,
 };
 use tinyssd::ui::{AppState, SettingsStore};
-
-const GOLDEN: &str = "tests/golden/weights.safetensors";
 
 fn assert_fails(args: &[&str], wanted: &[&str]) {
     let out = tinyssd(args);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{class_names, stderr, stdout, tinyssd};
+use common::{GOLDEN, class_names, stderr, stdout, tinyssd};
 
 use std::path::{Path, PathBuf};
 use tinyssd::detect::{DetectConfig, Detection, ThresholdProfile};
@@ -551,8 +551,6 @@ fn plots_replace_charts_only_when_asked() {
     tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", true).expect("replaced");
     assert!(image::open(&mine).is_ok());
 }
-
-const GOLDEN: &str = "tests/golden/weights.safetensors";
 
 fn good_voc() -> TinyVoc {
     let voc = TinyVoc::new();

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{class_names, repo_path, stderr, stdout, tinyssd};
+use common::{GOLDEN, class_names, repo_path, stderr, stdout, tinyssd};
 use image::RgbImage;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -17,7 +17,6 @@ use tinyssd::eval::{DataOptions, Dataset, ProblemKind};
 use tinyssd::pipeline::{Pipeline, PipelineEvent, SourceSpec};
 use tinyssd::ui::{AppState, ProfileSaved, SettingsStore};
 
-const GOLDEN: &str = "tests/golden/weights.safetensors";
 /// Longer than any of these runs takes, far shorter than a hang.
 const DEADLINE: Duration = Duration::from_secs(60);
 

@@ -2,22 +2,19 @@
 //! a slow worker makes frames drop (never queue), shutdown is quick, and source
 //! failures reach the app's state. Fast: a few seconds in all, no display.
 
+mod common;
+
+use common::app::{FakeProcessor, three_class_state};
+use common::golden_weights;
 use image::{Rgb, RgbImage};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tinyssd::detect::{DetectConfig, Detection, Detector, DetectorError, Timings};
-use tinyssd::model::Corners;
+use tinyssd::detect::{DetectConfig, Detector};
 use tinyssd::pipeline::{
-    FrameProcessor, FrameResult, FrameSource, Pipeline, PipelineEvent, SourceError, SourceSpec,
-    Waker, interval_for_fps, opener,
+    FrameResult, FrameSource, Pipeline, PipelineEvent, SourceError, SourceSpec, Waker,
+    interval_for_fps, opener,
 };
-use tinyssd::ui::{AppState, SettingsStore};
-
-fn golden_weights() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/weights.safetensors")
-}
 
 /// Frames of a given size at a fixed rate, each a different shade.
 struct SyntheticSource {
@@ -51,37 +48,6 @@ impl FrameSource for SyntheticSource {
 
     fn frame_interval(&self) -> Option<Duration> {
         Some(interval_for_fps(self.fps))
-    }
-}
-
-/// A detector that takes its time and finds one box.
-struct SlowProcessor {
-    delay: Duration,
-}
-
-impl FrameProcessor for SlowProcessor {
-    fn process(
-        &mut self,
-        image: &RgbImage,
-        _config: &DetectConfig,
-    ) -> Result<(Vec<Detection>, Timings), DetectorError> {
-        std::thread::sleep(self.delay);
-        let detection = Detection {
-            class_id: 15,
-            label: "person".into(),
-            score: 0.9,
-            bbox: Corners {
-                x_min: 0.0,
-                y_min: 0.0,
-                x_max: image.width() as f32 / 2.0,
-                y_max: image.height() as f32 / 2.0,
-            },
-        };
-        let timings = Timings {
-            network: self.delay,
-            ..Timings::default()
-        };
-        Ok((vec![detection], timings))
     }
 }
 
@@ -154,7 +120,7 @@ fn frames_are_dropped_not_queued_when_the_worker_is_slower() {
     let (wake, _) = counting_waker();
     let mut pipeline = Pipeline::start(
         opener(SyntheticSource::new(200.0, (64, 48))),
-        Box::new(SlowProcessor { delay }),
+        Box::new(FakeProcessor::new(delay)),
         DetectConfig::uniform(21, 0.5),
         wake,
     )
@@ -202,9 +168,7 @@ fn shutdown_completes_within_a_second() {
         let (wake, _) = counting_waker();
         let mut pipeline = Pipeline::start(
             opener(BlockingSource),
-            Box::new(SlowProcessor {
-                delay: Duration::from_millis(150),
-            }),
+            Box::new(FakeProcessor::new(Duration::from_millis(150))),
             DetectConfig::uniform(21, 0.5),
             wake,
         )
@@ -219,9 +183,7 @@ fn shutdown_completes_within_a_second() {
     let (wake, _) = counting_waker();
     let pipeline = Pipeline::start(
         opener(SyntheticSource::new(30.0, (32, 24))),
-        Box::new(SlowProcessor {
-            delay: Duration::from_millis(100),
-        }),
+        Box::new(FakeProcessor::new(Duration::from_millis(100))),
         DetectConfig::uniform(21, 0.5),
         wake,
     )
@@ -258,27 +220,17 @@ impl FrameSource for FlakySource {
     }
 }
 
-fn test_state() -> AppState {
-    let names: Vec<String> = ["background", "aeroplane", "bicycle"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    AppState::new(names, DetectConfig::uniform(3, 0.5), SettingsStore::none())
-}
-
 #[test]
 fn a_source_error_reaches_the_ui_state_and_clears_on_recovery() {
     let (wake, _) = counting_waker();
     let mut pipeline = Pipeline::start(
         opener(FlakySource { calls: 0 }),
-        Box::new(SlowProcessor {
-            delay: Duration::from_millis(1),
-        }),
+        Box::new(FakeProcessor::new(Duration::from_millis(1))),
         DetectConfig::uniform(3, 0.5),
         wake,
     )
     .expect("threads start");
-    let mut state = test_state();
+    let mut state = three_class_state();
     let mut banners = Vec::new();
     let mut events = Vec::new();
     let start = Instant::now();
@@ -323,14 +275,12 @@ fn a_source_that_cannot_open_is_reported_not_fatal() {
     let (wake, _) = counting_waker();
     let mut pipeline = Pipeline::start(
         Box::new(|| Err(SourceError::NoCamera)),
-        Box::new(SlowProcessor {
-            delay: Duration::from_millis(1),
-        }),
+        Box::new(FakeProcessor::new(Duration::from_millis(1))),
         DetectConfig::uniform(3, 0.5),
         wake,
     )
     .expect("threads start");
-    let mut state = test_state();
+    let mut state = three_class_state();
     let start = Instant::now();
     while state.source.error.is_none() && start.elapsed() < Duration::from_secs(1) {
         pipeline
@@ -358,9 +308,7 @@ fn a_missing_camera_is_retried_without_panicking() {
     let spec: SourceSpec = "camera:0".parse().expect("valid spec");
     let mut pipeline = Pipeline::start(
         spec.opener(None),
-        Box::new(SlowProcessor {
-            delay: Duration::from_millis(1),
-        }),
+        Box::new(FakeProcessor::new(Duration::from_millis(1))),
         DetectConfig::uniform(3, 0.5),
         wake,
     )
@@ -427,14 +375,12 @@ fn a_folder_of_images_loops_and_a_bad_file_is_reported() {
     let (wake, _) = counting_waker();
     let mut pipeline = Pipeline::start(
         spec.opener(Some(50.0)),
-        Box::new(SlowProcessor {
-            delay: Duration::from_millis(1),
-        }),
+        Box::new(FakeProcessor::new(Duration::from_millis(1))),
         DetectConfig::uniform(21, 0.5),
         wake,
     )
     .expect("threads start");
-    let mut state = test_state();
+    let mut state = three_class_state();
     let mut results = Vec::new();
     let start = Instant::now();
     while start.elapsed() < Duration::from_millis(800) {
@@ -497,7 +443,7 @@ fn detector_errors_are_reported_once_a_second_not_per_frame() {
         .collect();
     assert_eq!(failures.len(), 1, "{events:?}");
     assert!(pipeline.stats().detect_errors > 10);
-    let mut state = test_state();
+    let mut state = three_class_state();
     events.into_iter().for_each(|e| state.on_event(e));
     let notice = state.notice.expect("a message");
     assert!(

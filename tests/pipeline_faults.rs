@@ -8,22 +8,18 @@
 //! - results taken by the UI + `stale_results` = `processed`;
 //! - `source_errors` = the errors the source really returned.
 
+mod common;
+
+use common::app::{FakeProcessor, no_waker, three_class_state};
+use common::golden_detector;
 use image::{Rgb, RgbImage};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tinyssd::detect::{DetectConfig, Detection, Detector, DetectorError, Timings};
-use tinyssd::model::Corners;
+use tinyssd::detect::{DetectConfig, Timings};
 use tinyssd::pipeline::{
-    FrameProcessor, FrameResult, FrameSource, Pipeline, PipelineEvent, PipelineStats, SourceError,
-    Waker, opener,
+    FrameResult, FrameSource, Pipeline, PipelineEvent, PipelineStats, SourceError, opener,
 };
-use tinyssd::ui::{AppState, SettingsStore};
-
-fn golden_detector() -> Detector {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/weights.safetensors");
-    Detector::from_file(&path, 1).expect("golden weights load")
-}
+use tinyssd::ui::AppState;
 
 /// What the fault-injecting source did, as seen from inside it.
 #[derive(Debug, Default, Clone)]
@@ -116,53 +112,8 @@ impl FrameSource for FaultySource {
     }
 }
 
-/// A quick fake detector: one box covering the top-left quarter; it can be told to
-/// panic on some frames.
-struct QuickProcessor {
-    calls: u64,
-    panic_every: Option<u64>,
-}
-
-impl FrameProcessor for QuickProcessor {
-    fn process(
-        &mut self,
-        image: &RgbImage,
-        _config: &DetectConfig,
-    ) -> Result<(Vec<Detection>, Timings), DetectorError> {
-        self.calls += 1;
-        if self
-            .panic_every
-            .is_some_and(|n| self.calls.is_multiple_of(n))
-        {
-            panic!("injected detector panic");
-        }
-        if image.width() == 0 || image.height() == 0 {
-            return Err(DetectorError::EmptyImage {
-                width: image.width(),
-                height: image.height(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(2));
-        let detection = Detection {
-            class_id: 1,
-            label: "aeroplane".into(),
-            score: 0.9,
-            bbox: Corners {
-                x_min: 0.0,
-                y_min: 0.0,
-                x_max: image.width() as f32 / 2.0,
-                y_max: image.height() as f32 / 2.0,
-            },
-        };
-        Ok((vec![detection], Timings::default()))
-    }
-}
-
-fn quick() -> Box<QuickProcessor> {
-    Box::new(QuickProcessor {
-        calls: 0,
-        panic_every: None,
-    })
+fn quick() -> Box<FakeProcessor> {
+    Box::new(FakeProcessor::new(Duration::from_millis(2)))
 }
 
 /// A pipeline on `source` with the quick fake detector, 3 classes at 0.5.
@@ -171,21 +122,9 @@ fn start_quick(source: FaultySource) -> Pipeline {
         opener(source),
         quick(),
         DetectConfig::uniform(3, 0.5),
-        waker(),
+        no_waker(),
     )
     .expect("threads start")
-}
-
-fn waker() -> Waker {
-    Arc::new(|| {})
-}
-
-fn test_state() -> AppState {
-    let names: Vec<String> = ["background", "aeroplane", "bicycle"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    AppState::new(names, DetectConfig::uniform(3, 0.5), SettingsStore::none())
 }
 
 /// The UI side, as the app's `poll` does it: events into the state, the newest result
@@ -199,7 +138,7 @@ struct Ui {
 impl Ui {
     fn new() -> Ui {
         Ui {
-            state: test_state(),
+            state: three_class_state(),
             results: Vec::new(),
             events: Vec::new(),
         }
@@ -288,7 +227,7 @@ fn frames_of_any_size_are_resized_and_empty_ones_are_counted() {
         opener(source),
         Box::new(detector),
         DetectConfig::uniform(21, 0.0),
-        waker(),
+        no_waker(),
     )
     .expect("threads start");
     let mut ui = Ui::new();
@@ -531,15 +470,12 @@ fn panics_in_the_source_or_the_detector_are_contained_and_counted() {
             Step::Frame(32, 24)
         }
     });
-    let processor = Box::new(QuickProcessor {
-        calls: 0,
-        panic_every: Some(4),
-    });
+    let processor = Box::new(FakeProcessor::panicking_every(Duration::from_millis(2), 4));
     let mut pipeline = Pipeline::start(
         opener(source),
         processor,
         DetectConfig::uniform(3, 0.5),
-        waker(),
+        no_waker(),
     )
     .expect("threads start");
     let mut ui = Ui::new();
@@ -562,7 +498,7 @@ fn panics_in_the_source_or_the_detector_are_contained_and_counted() {
 
 #[test]
 fn the_stall_note_follows_the_frames_and_the_pause_button() {
-    let mut state = test_state();
+    let mut state = three_class_state();
     let t0 = Instant::now();
     let result = |seq| FrameResult {
         seq,

@@ -14,13 +14,15 @@
 //! (100,000 frames by default; `TINYSSD_SOAK_PROCESSOR=fake` swaps the detector for a
 //! quick stand-in that still pre-processes every frame, to cover many frames fast.)
 
+mod common;
+
 use image::RgbImage;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::path::PathBuf;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
-use tinyssd::detect::{DetectConfig, Detection, Detector, DetectorError, Preprocessor, Timings};
+use tinyssd::detect::{DetectConfig, Detection, DetectorError, Preprocessor, Timings};
 use tinyssd::model::{ChannelOrder, Normalization};
 use tinyssd::pipeline::{DemoSource, FrameProcessor, Pipeline, PipelineStats, opener};
 
@@ -125,8 +127,7 @@ impl FrameProcessor for FakeDetector {
 }
 
 fn golden_detector() -> Box<dyn FrameProcessor> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/weights.safetensors");
-    Box::new(Detector::from_file(&path, 1).expect("golden weights load"))
+    Box::new(common::golden_detector())
 }
 
 #[derive(Debug)]

@@ -2,6 +2,8 @@
 //! checkboxes filter the boxes of the next frame, profiles round-trip, damaged files
 //! give a message and the defaults.
 
+mod common;
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use image::RgbImage;
@@ -325,9 +327,7 @@ fn a_snapshot_is_the_annotated_frame_as_png() {
 
 #[test]
 fn the_real_app_starts_plays_and_stops_within_a_second() {
-    let weights =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/weights.safetensors");
-    let detector = tinyssd::detect::Detector::from_file(&weights, 1).expect("golden weights");
+    let detector = common::golden_detector();
     let cc = eframe::CreationContext::_new_kittest(egui::Context::default());
     let app = App::new(
         &cc,

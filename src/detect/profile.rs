@@ -126,10 +126,9 @@ impl ThresholdProfile {
             path: path.to_path_buf(),
             error,
         };
-        let mut text = serde_json::to_string_pretty(self).map_err(|error| ProfileError::Parse {
-            path: path.to_path_buf(),
-            error,
-        })?;
+        // (Cannot fail for this plain struct; were it to, it is a write that failed.)
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|error| write(WriteError::Io(std::io::Error::other(error))))?;
         text.push('\n');
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| write(WriteError::Io(e)))?;

@@ -10,9 +10,21 @@ pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-/// Random-weight model exported by `python -m training.golden`.
+#[cfg(feature = "app")]
+pub mod app;
+
+/// Random-weight model exported by `python -m training.golden`, relative to the
+/// repository root (where [`tinyssd`] runs the binary).
+pub const GOLDEN: &str = "tests/golden/weights.safetensors";
+
+/// [`GOLDEN`] as a full path.
 pub fn golden_weights() -> PathBuf {
-    repo_path("tests/golden/weights.safetensors")
+    repo_path(GOLDEN)
+}
+
+/// The detector on the golden model, one thread.
+pub fn golden_detector() -> tinyssd::detect::Detector {
+    tinyssd::detect::Detector::from_file(&golden_weights(), 1).expect("golden weights load")
 }
 
 /// Reference tensors from the PyTorch twin, by name, as f32 with their shapes.

@@ -1,0 +1,89 @@
+//! Stand-ins for the app's tests: a fake detector and a small app state.
+
+use image::RgbImage;
+use std::sync::Arc;
+use std::time::Duration;
+use tinyssd::detect::{DetectConfig, Detection, DetectorError, Timings};
+use tinyssd::model::Corners;
+use tinyssd::pipeline::{FrameProcessor, Waker};
+use tinyssd::ui::{AppState, SettingsStore};
+
+/// A fake detector: takes `delay`, then finds one aeroplane over the top-left quarter.
+/// It refuses empty frames as the real one does, and can be told to panic on every
+/// `panic_every`th frame.
+pub struct FakeProcessor {
+    pub delay: Duration,
+    pub panic_every: Option<u64>,
+    calls: u64,
+}
+
+impl FakeProcessor {
+    pub fn new(delay: Duration) -> FakeProcessor {
+        FakeProcessor {
+            delay,
+            panic_every: None,
+            calls: 0,
+        }
+    }
+
+    pub fn panicking_every(delay: Duration, frames: u64) -> FakeProcessor {
+        FakeProcessor {
+            panic_every: Some(frames),
+            ..FakeProcessor::new(delay)
+        }
+    }
+}
+
+impl FrameProcessor for FakeProcessor {
+    fn process(
+        &mut self,
+        image: &RgbImage,
+        _config: &DetectConfig,
+    ) -> Result<(Vec<Detection>, Timings), DetectorError> {
+        self.calls += 1;
+        if self
+            .panic_every
+            .is_some_and(|n| self.calls.is_multiple_of(n))
+        {
+            panic!("injected detector panic");
+        }
+        if image.width() == 0 || image.height() == 0 {
+            return Err(DetectorError::EmptyImage {
+                width: image.width(),
+                height: image.height(),
+            });
+        }
+        std::thread::sleep(self.delay);
+        let detection = Detection {
+            class_id: 1,
+            label: "aeroplane".into(),
+            score: 0.9,
+            bbox: Corners {
+                x_min: 0.0,
+                y_min: 0.0,
+                x_max: image.width() as f32 / 2.0,
+                y_max: image.height() as f32 / 2.0,
+            },
+        };
+        let timings = Timings {
+            network: self.delay,
+            ..Timings::default()
+        };
+        Ok((vec![detection], timings))
+    }
+}
+
+/// App state for a three-class model (background, aeroplane, bicycle) at 0.5, with
+/// nothing remembered.
+pub fn three_class_state() -> AppState {
+    let names: Vec<String> = ["background", "aeroplane", "bicycle"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    AppState::new(names, DetectConfig::uniform(3, 0.5), SettingsStore::none())
+}
+
+/// A waker that does nothing (no window to repaint).
+pub fn no_waker() -> Waker {
+    Arc::new(|| {})
+}
