@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages that building, testing and running tinyssd need on Debian.
 #   libclang-dev, pkg-config: nokhwa's V4L2 backend runs bindgen at build time.
+#   ffmpeg:                   plays `--source video:FILE` (and makes the video tests' clip).
 #   xvfb, mesa, imagemagick:  only for `scripts/screenshot.sh` (the app seen under Xvfb).
 # Usage: scripts/setup.sh [--with-screenshot]
 set -euo pipefail
 
-packages=(libclang-dev clang pkg-config)
+packages=(libclang-dev clang pkg-config ffmpeg)
 if [[ "${1:-}" == "--with-screenshot" ]]; then
   packages+=(xvfb libgl1-mesa-dri mesa-vulkan-drivers imagemagick x11-utils fonts-dejavu-core)
 fi

@@ -68,6 +68,12 @@ impl FileVersion {
     }
 }
 
+/// Refuses anything at `path` but a regular file (for a file another program is to
+/// read, such as a video handed to ffmpeg).
+pub fn check_regular_file(path: &Path) -> Result<(), ReadError> {
+    check_kind(&std::fs::metadata(path).map_err(ReadError::Io)?)
+}
+
 /// [`read_capped`] for text files.
 pub fn read_text_capped(path: &Path, limit: u64, what: &'static str) -> Result<String, ReadError> {
     String::from_utf8(read_capped(path, limit, what)?).map_err(|_| ReadError::NotText)

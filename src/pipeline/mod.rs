@@ -19,6 +19,7 @@ mod capture;
 mod channel;
 mod demo;
 mod source;
+mod video;
 mod worker;
 
 pub use camera::{CameraEntry, CameraSource, camera_error, explain_camera_failure, list_cameras};
@@ -29,6 +30,7 @@ pub use source::{
     CameraSelector, DEFAULT_IMAGE_FPS, FrameSource, ImageListSource, SourceError, SourceOpener,
     SourceSpec, interval_for_fps, opener, read_rgb,
 };
+pub use video::{MAX_VIDEO_SIDE, VideoInfo, VideoSource, decoded_size, parse_probe, probe};
 pub use worker::FrameProcessor;
 
 use crate::detect::{DetectConfig, Detection, Timings};

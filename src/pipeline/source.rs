@@ -20,7 +20,9 @@ pub const DEFAULT_IMAGE_FPS: f32 = 2.0;
 /// once it runs: the capture thread reports them and tries again.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("'{0}' is not a source: use camera:0, camera:NAME, images:DIR, image:FILE or demo")]
+    #[error(
+        "'{0}' is not a source: use camera:0, camera:NAME, images:DIR, image:FILE, video:FILE or demo"
+    )]
     BadSpec(String),
     #[error("no camera found")]
     NoCamera,
@@ -44,6 +46,8 @@ pub enum SourceError {
     /// again (and a decompression bomb costs a lot to find out).
     #[error("{}", waiting_message(*.files, .last))]
     NothingDecodable { files: usize, last: String },
+    #[error("{}: {message}", path.display())]
+    Video { path: PathBuf, message: String },
     #[error("{0}")]
     Other(String),
 }
@@ -113,12 +117,13 @@ impl fmt::Display for CameraSelector {
 }
 
 /// The `--source` argument: `camera:0`, `camera:NAME`, `images:DIR` (or
-/// `images:a.png,b.jpg`), `image:FILE` or `demo`.
+/// `images:a.png,b.jpg`), `image:FILE`, `video:FILE` or `demo`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SourceSpec {
     Camera(CameraSelector),
     Images(Vec<PathBuf>),
     Image(PathBuf),
+    Video(PathBuf),
     Demo,
 }
 
@@ -149,6 +154,7 @@ impl FromStr for SourceSpec {
                     .collect(),
             )),
             "image" => Ok(SourceSpec::Image(PathBuf::from(rest))),
+            "video" => Ok(SourceSpec::Video(PathBuf::from(rest))),
             _ => Err(bad()),
         }
     }
@@ -163,14 +169,16 @@ impl fmt::Display for SourceSpec {
                 write!(f, "images:{}", list.join(","))
             }
             SourceSpec::Image(path) => write!(f, "image:{}", path.display()),
+            SourceSpec::Video(path) => write!(f, "video:{}", path.display()),
             SourceSpec::Demo => f.write_str("demo"),
         }
     }
 }
 
 impl SourceSpec {
-    /// Cheap checks worth failing on at startup: the files exist, a folder has images.
-    /// Cameras are not checked (a missing camera is a runtime fault, retried).
+    /// Cheap checks worth failing on at startup: the files exist, a folder has images,
+    /// a video is one ffmpeg can read. Cameras are not checked (a missing camera is a
+    /// runtime fault, retried).
     pub fn check(&self) -> Result<(), SourceError> {
         match self {
             SourceSpec::Camera(_) | SourceSpec::Demo => Ok(()),
@@ -178,6 +186,7 @@ impl SourceSpec {
             SourceSpec::Image(path) => {
                 ImageListSource::new(std::slice::from_ref(path), DEFAULT_IMAGE_FPS).map(|_| ())
             }
+            SourceSpec::Video(path) => super::video::probe(path).map(|_| ()),
         }
     }
 
@@ -187,8 +196,8 @@ impl SourceSpec {
         Box::new(move || spec.open(fps))
     }
 
-    /// Opens the source. `fps` paces image and demo sources (`None`: their default);
-    /// a camera runs at its own rate. A camera is opened lazily by its first frame,
+    /// Opens the source. `fps` paces image, video and demo sources (`None`: their
+    /// default, for a video its own rate); a camera runs at its own rate. A camera is opened lazily by its first frame,
     /// so a missing camera shows up as a frame error, not here.
     pub fn open(&self, fps: Option<f32>) -> Result<Box<dyn FrameSource>, SourceError> {
         Ok(match self {
@@ -201,6 +210,7 @@ impl SourceSpec {
                 std::slice::from_ref(path),
                 fps.unwrap_or(DEFAULT_IMAGE_FPS),
             )?),
+            SourceSpec::Video(path) => Box::new(super::VideoSource::open(path, fps)?),
             SourceSpec::Demo => Box::new(super::DemoSource::new(
                 fps.unwrap_or(super::demo::DEFAULT_FPS),
             )?),
@@ -372,7 +382,11 @@ mod tests {
             "image:x.png".parse::<SourceSpec>().ok(),
             Some(SourceSpec::Image("x.png".into()))
         );
-        for bad in ["", "video:1", "camera:", "images"] {
+        assert_eq!(
+            "video:clip.mp4".parse::<SourceSpec>().ok(),
+            Some(SourceSpec::Video("clip.mp4".into()))
+        );
+        for bad in ["", "movie:1", "camera:", "images", "video:"] {
             assert!(bad.parse::<SourceSpec>().is_err(), "{bad}");
         }
         let spec = SourceSpec::Camera(CameraSelector::Index(0));

@@ -1,0 +1,237 @@
+//! `--source video:FILE`: a clip made here with ffmpeg (from frames drawn by the test,
+//! no downloaded media) plays at its rate with the right colours the right way up,
+//! loops, and survives a truncated file, a file that is not a video and a machine
+//! without ffmpeg. Skipped, with a note, where ffmpeg is not installed.
+
+mod common;
+
+use common::app::FakeProcessor;
+use common::stderr;
+use image::{Rgb, RgbImage};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tinyssd::detect::DetectConfig;
+use tinyssd::pipeline::{FrameSource, Pipeline, SourceSpec, VideoSource};
+
+const WIDTH: u32 = 160;
+const HEIGHT: u32 = 120;
+const FRAMES: u32 = 20;
+const FPS: u32 = 10;
+
+fn have_ffmpeg() -> bool {
+    let runs = |program: &str| {
+        Command::new(program)
+            .arg("-version")
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    let found = runs("ffmpeg") && runs("ffprobe");
+    if !found {
+        eprintln!("skipped: ffmpeg/ffprobe are not installed (scripts/setup.sh installs them)");
+    }
+    found
+}
+
+/// Top left red, top right blue, the bottom half white: colours and orientation in one.
+/// A strip of noise along the bottom, different in each frame, keeps every frame's
+/// share of the file large (so that a truncated copy still holds whole frames).
+fn pattern(frame: u32) -> RgbImage {
+    let mut noise = u32::wrapping_mul(frame + 1, 2_654_435_761);
+    RgbImage::from_fn(WIDTH, HEIGHT, |x, y| {
+        if y >= HEIGHT - 16 {
+            noise ^= noise << 13;
+            noise ^= noise >> 17;
+            noise ^= noise << 5;
+            let [r, g, b, _] = noise.to_le_bytes();
+            return Rgb([r, g, b]);
+        }
+        match (x < WIDTH / 2, y < HEIGHT / 2) {
+            (true, true) => Rgb([230, 20, 20]),
+            (false, true) => Rgb([20, 20, 230]),
+            _ => Rgb([240, 240, 240]),
+        }
+    })
+}
+
+/// An H.264 MP4 of [`FRAMES`] frames of the pattern at [`FPS`], index at the front (so
+/// that a truncated copy still starts).
+fn make_clip(dir: &Path) -> PathBuf {
+    for index in 0..FRAMES {
+        pattern(index)
+            .save(dir.join(format!("frame{index:03}.png")))
+            .expect("frame written");
+    }
+    let clip = dir.join("clip.mp4");
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-framerate", &FPS.to_string(), "-i"])
+        .arg(dir.join("frame%03d.png"))
+        .args([
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "5",
+            "-movflags",
+            "+faststart",
+        ])
+        .arg(&clip)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    clip
+}
+
+fn near(pixel: &Rgb<u8>, wanted: [u8; 3]) -> bool {
+    pixel
+        .0
+        .iter()
+        .zip(wanted)
+        .all(|(&a, b)| a.abs_diff(b) <= 40)
+}
+
+fn assert_pattern(frame: &RgbImage) {
+    assert_eq!(frame.dimensions(), (WIDTH, HEIGHT));
+    for (x, y, wanted) in [
+        (WIDTH / 4, HEIGHT / 4, [230, 20, 20]),
+        (WIDTH * 3 / 4, HEIGHT / 4, [20, 20, 230]),
+        (WIDTH / 2, HEIGHT * 3 / 4, [240, 240, 240]),
+    ] {
+        let pixel = frame.get_pixel(x, y);
+        assert!(
+            near(pixel, wanted),
+            "({x}, {y}) is {pixel:?}, not {wanted:?}"
+        );
+    }
+}
+
+#[test]
+fn a_clip_plays_at_its_rate_the_right_way_up_and_loops() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clip = make_clip(dir.path());
+    let mut source = VideoSource::open(&clip, None).expect("a video");
+    assert_eq!(
+        source.frame_interval(),
+        Some(Duration::from_millis(1000 / u64::from(FPS)))
+    );
+    assert!(source.description().contains("160 x 120 at 10.0 fps"));
+    // Past the end twice: the loop never shows as an error.
+    for _ in 0..FRAMES * 2 + 3 {
+        let frame = source.next_frame().expect("a frame");
+        assert_pattern(&frame);
+    }
+
+    // Through the real pipeline, paced by --fps.
+    let mut pipeline = Pipeline::start(
+        SourceSpec::Video(clip).opener(Some(40.0)),
+        Box::new(FakeProcessor::new(Duration::from_millis(1))),
+        DetectConfig::uniform(3, 0.5),
+        Arc::new(|| {}),
+    )
+    .expect("threads start");
+    let start = Instant::now();
+    let mut shown = 0;
+    while start.elapsed() < Duration::from_millis(1500) {
+        if let Some(result) = pipeline.try_recv() {
+            assert_pattern(&result.image);
+            shown += 1;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let report = pipeline.shutdown(Duration::from_secs(1));
+    assert!(
+        report.joined,
+        "ffmpeg does not hold up shutdown: {report:?}"
+    );
+    let stats = pipeline.stats();
+    assert!(shown > FRAMES as usize, "looped: {shown} frames shown");
+    assert_eq!(stats.source_errors, 0, "{stats:?}");
+}
+
+#[test]
+fn a_truncated_clip_plays_what_it_has_and_says_so_once() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clip = make_clip(dir.path());
+    let bytes = std::fs::read(&clip).expect("clip");
+    std::fs::write(&clip, &bytes[..bytes.len() * 7 / 10]).expect("truncated");
+    let mut source = VideoSource::open(&clip, None).expect("its header is whole");
+    let (mut frames, mut errors) = (0, Vec::new());
+    for _ in 0..FRAMES * 3 {
+        match source.next_frame() {
+            Ok(frame) => {
+                assert_eq!(frame.dimensions(), (WIDTH, HEIGHT));
+                frames += 1;
+            }
+            Err(error) => errors.push(error.to_string()),
+        }
+    }
+    assert!(frames > 0, "the whole part plays: {errors:?}");
+    assert_eq!(errors.len(), 1, "said once: {errors:?}");
+    if let Some(error) = errors.first() {
+        assert!(
+            error.contains("clip.mp4") && error.contains("breaks"),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn a_file_that_is_not_a_video_is_refused_with_its_name() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fake = dir.path().join("notes.mp4");
+    std::fs::write(&fake, "shopping list: milk, eggs").expect("written");
+    let error = VideoSource::open(&fake, None)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        error.contains("notes.mp4") && error.contains("not a video"),
+        "{error}"
+    );
+    let folder = VideoSource::open(dir.path(), None)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(folder.contains("not a regular file"), "{folder}");
+}
+
+#[test]
+fn without_ffmpeg_the_app_says_what_to_install() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clip = dir.path().join("clip.mp4");
+    std::fs::write(&clip, b"whatever").expect("written");
+    let source = format!("video:{}", clip.display());
+    let out = Command::new(env!("CARGO_BIN_EXE_tinyssd"))
+        .args([
+            "--source",
+            &source,
+            "--no-persist",
+            "--model",
+            common::GOLDEN,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PATH", dir.path())
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("ffprobe is not installed: install ffmpeg"),
+        "{}",
+        stderr(&out)
+    );
+}
