@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tinyssd::detect::{DetectConfig, Detector};
 use tinyssd::pipeline::{
-    FrameResult, FrameSource, Pipeline, PipelineEvent, SourceError, SourceSpec, Waker,
-    interval_for_fps, opener,
+    DetectionLog, FrameResult, FrameSource, Pipeline, PipelineEvent, SourceError, SourceSpec,
+    Waker, interval_for_fps, opener,
 };
 
 /// Frames of a given size at a fixed rate, each a different shade.
@@ -112,6 +112,53 @@ fn detections_arrive_for_every_delivered_frame() {
         wakes.load(Ordering::Relaxed) >= results.len(),
         "the UI is woken"
     );
+}
+
+#[test]
+fn the_detection_log_has_a_line_per_processed_frame_after_what_was_there() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("run.jsonl");
+    std::fs::write(&path, "{\"an earlier run\": true}\n").expect("written");
+    let log = DetectionLog::open(&path).expect("opens");
+    let mut pipeline = Pipeline::start_logged(
+        opener(SyntheticSource::new(40.0, (64, 48))),
+        Box::new(FakeProcessor::new(Duration::from_millis(1))),
+        DetectConfig::uniform(3, 0.5),
+        Arc::new(|| {}),
+        Some(log),
+    )
+    .expect("threads start");
+    let results = collect(&pipeline, Duration::from_millis(600));
+    assert!(pipeline.shutdown(Duration::from_secs(1)).joined);
+    let processed = pipeline.stats().processed;
+    assert!(!results.is_empty() && processed >= results.len() as u64);
+
+    let text = std::fs::read_to_string(&path).expect("the log");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("{\"an earlier run\": true}"), "kept");
+    let records: Vec<serde_json::Value> = lines
+        .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+        .collect();
+    assert_eq!(
+        records.len() as u64,
+        processed,
+        "one line per processed frame"
+    );
+    let mut last_seq = 0;
+    for record in &records {
+        let seq = record["seq"].as_u64().expect("seq");
+        assert!(seq > last_seq, "in order");
+        last_seq = seq;
+        assert_eq!(record["source"], "synthetic");
+        assert!(record["time"].as_f64().expect("time") > 1.7e9);
+        let detection = &record["detections"][0];
+        assert_eq!(detection["class"], "aeroplane");
+        assert_eq!(detection["score"], 0.9);
+        assert_eq!(detection["box"], serde_json::json!([0.0, 0.0, 32.0, 24.0]));
+    }
+
+    let error = DetectionLog::open(dir.path()).expect_err("a folder is refused");
+    assert!(error.to_string().contains("not a regular file"), "{error}");
 }
 
 #[test]

@@ -23,6 +23,10 @@ pub struct AppArgs {
     /// Neither restore nor save the remembered settings (thresholds, folders).
     #[arg(long)]
     no_persist: bool,
+    /// Append one JSON line per processed frame (its number, time, source and every
+    /// box found down to a score of 0.1) to FILE.
+    #[arg(long, value_name = "FILE")]
+    log: Option<std::path::PathBuf>,
 }
 
 fn parse_source(text: &str) -> Result<SourceSpec, String> {
@@ -58,9 +62,14 @@ pub fn run(args: &AppArgs) -> anyhow::Result<ExitCode> {
     } else {
         SettingsStore::platform()
     };
+    let log = match &args.log {
+        Some(path) => Some(tinyssd::pipeline::DetectionLog::open(path)?),
+        None => None,
+    };
     let launch = Launch {
         source: args.source.clone(),
         fps: args.fps,
+        log,
     };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

@@ -56,10 +56,10 @@ impl CaptureLoop {
 
     /// Tells the UI what the source is, again whenever that changes (a camera
     /// names its model and format once it is open).
-    fn announce(&self, source: &dyn FrameSource, announced: &mut String) {
+    fn announce(&self, source: &dyn FrameSource, announced: &mut Arc<str>) {
         let name = source.name();
-        if name != *announced {
-            announced.clone_from(&name);
+        if *name != **announced {
+            *announced = Arc::from(name.as_str());
             self.send_event(PipelineEvent::SourceOpened {
                 source: name,
                 description: source.description(),
@@ -68,7 +68,7 @@ impl CaptureLoop {
     }
 
     fn read_frames(&self, source: &mut dyn FrameSource) {
-        let mut announced = String::new();
+        let mut announced: Arc<str> = Arc::from("");
         self.announce(source, &mut announced);
         let mut failures = 0u32;
         let mut waiting = false;
@@ -115,6 +115,7 @@ impl CaptureLoop {
                         seq,
                         image,
                         captured_at: Instant::now(),
+                        source: announced.clone(),
                     };
                     if self.frames.offer(frame) == Offer::Replaced {
                         counters.dropped.fetch_add(1, Ordering::Relaxed);

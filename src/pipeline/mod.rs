@@ -18,6 +18,7 @@ mod camera;
 mod capture;
 mod channel;
 mod demo;
+mod detection_log;
 mod source;
 mod video;
 mod worker;
@@ -26,6 +27,7 @@ pub use camera::{CameraEntry, CameraSource, camera_error, explain_camera_failure
 pub use capture::{FIRST_BACKOFF, MAX_BACKOFF, backoff};
 pub use channel::{LatestSender, Offer, latest};
 pub use demo::DemoSource;
+pub use detection_log::{DetectionLog, LogError, LogRecord, LogSummary, LoggedDetection};
 pub use source::{
     CameraSelector, DEFAULT_IMAGE_FPS, FrameSource, ImageListSource, SourceError, SourceOpener,
     SourceSpec, interval_for_fps, opener, read_rgb,
@@ -66,6 +68,8 @@ pub struct Frame {
     pub seq: u64,
     pub image: RgbImage,
     pub captured_at: Instant,
+    /// The source's name when it gave the frame.
+    pub source: Arc<str>,
 }
 
 /// A frame with what was found in it.
@@ -210,6 +214,18 @@ impl Pipeline {
         config: DetectConfig,
         wake: Waker,
     ) -> std::io::Result<Pipeline> {
+        Pipeline::start_logged(source, processor, config, wake, None)
+    }
+
+    /// [`Pipeline::start`], with every processed frame's detections written to `log`
+    /// (closed, and flushed, when the worker stops).
+    pub fn start_logged(
+        source: SourceOpener,
+        processor: Box<dyn FrameProcessor>,
+        config: DetectConfig,
+        wake: Waker,
+        log: Option<DetectionLog>,
+    ) -> std::io::Result<Pipeline> {
         let (frames_tx, frames_rx) = latest::<Frame>();
         let (results_tx, results_rx) = latest::<FrameResult>();
         let (events_tx, events_rx) = crossbeam_channel::bounded(EVENT_BACKLOG);
@@ -219,6 +235,7 @@ impl Pipeline {
         let worker = worker::WorkerLoop {
             processor,
             config,
+            log,
             frames: frames_rx,
             configs: configs_rx,
             results: results_tx,

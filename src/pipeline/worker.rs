@@ -3,6 +3,7 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::channel::{LatestSender, Offer};
+use super::detection_log::{DetectionLog, LogRecord};
 use super::{Frame, FrameResult, PipelineEvent, Shared, Waker};
 use crate::detect::{DetectConfig, Detection, Detector, DetectorError, Timings};
 use crossbeam_channel::{Receiver, Sender, select};
@@ -10,7 +11,7 @@ use image::RgbImage;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Frames in, detections out: the real [`Detector`], or a fake in tests.
 pub trait FrameProcessor: Send {
@@ -34,6 +35,7 @@ impl FrameProcessor for Detector {
 pub(crate) struct WorkerLoop {
     pub processor: Box<dyn FrameProcessor>,
     pub config: DetectConfig,
+    pub log: Option<DetectionLog>,
     pub frames: Receiver<Frame>,
     pub configs: Receiver<DetectConfig>,
     pub results: LatestSender<FrameResult>,
@@ -67,6 +69,15 @@ impl WorkerLoop {
             match outcome {
                 Ok((detections, timings)) => {
                     counters.processed.fetch_add(1, Ordering::Relaxed);
+                    if let Some(log) = &self.log {
+                        let record = LogRecord::new(
+                            frame.seq,
+                            SystemTime::now(),
+                            &frame.source,
+                            &detections,
+                        );
+                        log.record(&record);
+                    }
                     let result = FrameResult {
                         seq: frame.seq,
                         image: frame.image,

@@ -6,7 +6,7 @@ use super::panels;
 use super::settings::SettingsStore;
 use super::state::{AppState, ProfileSaved};
 use crate::detect::{DetectConfig, Detector};
-use crate::pipeline::{Pipeline, SHUTDOWN_DEADLINE, ShutdownReport, SourceSpec};
+use crate::pipeline::{DetectionLog, Pipeline, SHUTDOWN_DEADLINE, ShutdownReport, SourceSpec};
 use egui::{ColorImage, TextureHandle, TextureOptions};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,12 +15,14 @@ use std::time::{Duration, Instant};
 const LOG_STATS_EVERY: Duration = Duration::from_secs(5);
 
 /// How the app starts.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Launch {
     /// `None`: the first camera, or the demo when there is none.
     pub source: Option<SourceSpec>,
     /// Frames per second for image and demo sources.
     pub fps: Option<f32>,
+    /// Where every processed frame's detections are written (`--log`).
+    pub log: Option<DetectionLog>,
 }
 
 /// The frame on screen as a texture, updated in place.
@@ -93,11 +95,12 @@ impl App {
         let wake = Arc::new(move || ctx.request_repaint());
         let mut app = App::headless(state);
         app.fps = launch.fps;
-        match Pipeline::start(
+        match Pipeline::start_logged(
             source.opener(launch.fps),
             Box::new(detector),
             app.state.worker_config(),
             wake,
+            launch.log,
         ) {
             Ok(pipeline) => {
                 app.sent_config = Some(app.state.worker_config());
