@@ -125,8 +125,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let model = args.model.load_model()?;
     let input = args.input.as_deref().map(read_input).transpose()?;
     let frame_jpeg = camera_frame(&args.image, args.frame)?;
+    // 0 threads: every count from 1 up to the one a run with 0 threads uses.
     let thread_counts: Vec<usize> = match args.model.threads {
-        0 => (1..=std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
+        0 => (1..=tinyssd::engine::resolve_threads(0)?).collect(),
         n => vec![n],
     };
 

@@ -92,11 +92,8 @@ impl DataArgs {
                     .unwrap_or_default()
             );
         }
-        let threads = match model_args.threads {
-            0 => tinyssd::engine::cores(),
-            n => n,
-        }
-        .min(dataset.samples.len());
+        let threads =
+            tinyssd::engine::resolve_threads(model_args.threads)?.min(dataset.samples.len());
         let bar = ProgressBar::new(dataset.samples.len() as u64).with_style(
             ProgressStyle::with_template(
                 "{msg} [{bar:30}] {pos}/{len} images, {per_sec}, {eta} left",

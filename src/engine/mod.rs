@@ -46,6 +46,15 @@ pub fn check_threads(threads: usize) -> Result<usize, EngineError> {
     Ok(threads)
 }
 
+/// The threads a request for `threads` runs on, checked by [`check_threads`]: 0 means
+/// one per core.
+pub fn resolve_threads(threads: usize) -> Result<usize, EngineError> {
+    Ok(match check_threads(threads)? {
+        0 => cores(),
+        n => n,
+    })
+}
+
 /// Runs Tiny SSD on one image at a time. Owns every buffer it needs, so a worker
 /// thread can own an engine and run it frame after frame without allocating.
 pub struct Engine {
@@ -71,7 +80,7 @@ impl Engine {
     /// and benchmarks of the fallbacks.
     pub fn with_isa(model: Model, threads: usize, isa: Isa) -> Result<Engine, EngineError> {
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(check_threads(threads)?)
+            .num_threads(resolve_threads(threads)?)
             .thread_name(|i| format!("tinyssd-engine-{i}"))
             .build()
             .map_err(|error| EngineError::ThreadPool { threads, error })?;
@@ -263,6 +272,22 @@ impl Engine {
     /// A layer's output (C, H, W) from the last forward pass.
     pub fn feature(&self, layer: &str) -> Option<ArrayView3<'_, f32>> {
         let id = self.plan.layer_output(layer)?;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_threads_is_one_per_core_and_too_many_are_refused() {
+        assert_eq!(resolve_threads(0).ok(), Some(cores()));
+        assert_eq!(resolve_threads(3).ok(), Some(3));
+        let too_many = cores() * MAX_THREADS_PER_CORE + 1;
+        assert!(matches!(
+            resolve_threads(too_many),
+            Err(EngineError::TooManyThreads { .. })
+        ));
+    }
+}
         let l = self.plan.layout(id);
         let shape = (l.channels, l.height, l.width).strides((l.plane(), l.row_stride(), 1));
         ArrayView3::from_shape(shape, &self.buffers[id][l.index(0, 0, 0)..]).ok()

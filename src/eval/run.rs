@@ -49,11 +49,7 @@ pub fn detect_samples(
     on_image: &(dyn Fn() + Sync),
 ) -> Result<DetectionRun, EvalError> {
     let start = Instant::now();
-    let threads = match crate::engine::check_threads(threads)? {
-        0 => crate::engine::cores(),
-        n => n,
-    }
-    .clamp(1, samples.len().max(1));
+    let threads = crate::engine::resolve_threads(threads)?.clamp(1, samples.len().max(1));
     let next = AtomicUsize::new(0);
     let budget = PixelBudget::default();
     let worker = || -> Result<Vec<(usize, ImageOutcome)>, EvalError> {
