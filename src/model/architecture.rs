@@ -210,13 +210,14 @@ impl ConvSpec {
         ]
     }
 
-    pub fn output_size(&self, input: usize) -> usize {
-        (input + 2 * self.pad - self.kernel) / self.stride + 1
-    }
-
     pub fn macs(&self, out_h: usize, out_w: usize) -> usize {
         self.out_channels * self.in_channels * self.kernel * self.kernel * out_h * out_w
     }
+}
+
+/// Output size of a convolution along one side (the last partial window dropped).
+pub fn conv_output_size(input: usize, kernel: usize, stride: usize, pad: usize) -> usize {
+    (input + 2 * pad - kernel) / stride + 1
 }
 
 /// Output size of a 3x3 stride-2 max pool with ceil rounding and no padding.
@@ -244,6 +245,13 @@ mod tests {
             .map(|c| c.weight_shape().iter().product::<usize>() + c.out_channels)
             .sum();
         assert_eq!(params, 1_187_921);
+    }
+
+    #[test]
+    fn conv_output_sizes_round_down() {
+        assert_eq!(conv_output_size(300, 3, 2, 0), 149);
+        assert_eq!(conv_output_size(18, 3, 1, 1), 18);
+        assert_eq!(conv_output_size(4, 3, 2, 3), 4);
     }
 
     #[test]
