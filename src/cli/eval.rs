@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tinyssd::eval::run::{PROTOCOL_THRESHOLD, protocol_config};
 use tinyssd::eval::{
-    DataOptions, Dataset, DetectionRun, Evaluation, ProblemKind, Problems, VOC_IOU_THRESHOLD,
+    DataOptions, Dataset, DetectionRun, Evaluation, ProblemKind, Problems, Protocol,
     detect_samples, evaluate,
 };
 use tinyssd::model::Model;
@@ -105,7 +104,7 @@ impl DataArgs {
         let run = detect_samples(
             &model,
             dataset.samples.clone(),
-            &protocol_config(class_names.len()),
+            &Protocol::voc2007().detect_config(class_names.len()),
             threads,
             &|| bar.inc(1),
         )?;
@@ -114,7 +113,7 @@ impl DataArgs {
             &class_names,
             &run.samples,
             &run.detections,
-            VOC_IOU_THRESHOLD,
+            Protocol::voc2007().match_iou,
         );
         let mut problems = dataset.problems.clone();
         problems.extend(run.problems.clone());
@@ -172,8 +171,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             seconds: scored.run.elapsed.as_secs_f64(),
             images_per_second: scored.run.images_per_second(),
             threads: scored.threads,
-            score_threshold: PROTOCOL_THRESHOLD,
-            iou_threshold: VOC_IOU_THRESHOLD,
+            score_threshold: Protocol::voc2007().score_threshold,
+            iou_threshold: Protocol::voc2007().match_iou,
             evaluation,
             absent_images: scored.dataset.absent,
             problems: scored.problems.counts(),

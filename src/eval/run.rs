@@ -224,12 +224,3 @@ pub fn evaluate(
         classes,
     }
 }
-
-/// The settings the VOC protocol expects: every detection above 0.01, NMS at 0.45,
-/// at most 200 per image.
-pub fn protocol_config(num_classes: usize) -> DetectConfig {
-    DetectConfig::uniform(num_classes, PROTOCOL_THRESHOLD)
-}
-
-/// The score floor of the protocol's detections.
-pub const PROTOCOL_THRESHOLD: f32 = 0.01;
