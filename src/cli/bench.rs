@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tinyssd::detect::{Detector, Timings};
 use tinyssd::model::Architecture;
+use tinyssd::model::architecture::BOX_COORDS;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -278,9 +279,11 @@ fn read_input(path: &Path) -> anyhow::Result<Vec<f32>> {
     let view = tensors
         .tensor("input")
         .with_context(|| format!("{}: no tensor named 'input'", path.display()))?;
-    if view.shape() != [1, 3, 300, 300] {
+    let arch = Architecture::tiny_ssd();
+    let shape = [1, arch.in_channels, arch.input_size, arch.input_size];
+    if view.shape() != shape {
         bail!(
-            "{}: 'input' has shape {:?}, expected [1, 3, 300, 300]",
+            "{}: 'input' has shape {:?}, expected {shape:?}",
             path.display(),
             view.shape()
         );
@@ -292,13 +295,13 @@ fn read_input(path: &Path) -> anyhow::Result<Vec<f32>> {
 fn save_outputs(path: &Path, loc: &[f32], conf: &[f32]) -> anyhow::Result<()> {
     let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let (loc_bytes, conf_bytes) = (bytes(loc), bytes(conf));
-    let boxes = loc.len() / 4;
+    let boxes = loc.len() / BOX_COORDS;
     let views = [
         (
             "loc",
             safetensors::tensor::TensorView::new(
                 safetensors::Dtype::F32,
-                vec![boxes, 4],
+                vec![boxes, BOX_COORDS],
                 &loc_bytes,
             )?,
         ),

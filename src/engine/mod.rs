@@ -60,9 +60,9 @@ pub fn resolve_threads(threads: usize) -> Result<usize, EngineError> {
 pub struct Engine {
     model: Model,
     plan: Plan,
-    /// Each step's convolution with its weights, prepared for `isa` (`None` for pooling).
+    /// Each step's convolution with its weights, prepared for the micro-kernel in use
+    /// (`None` for pooling).
     kernels: Vec<Option<ConvKernel>>,
-    isa: Isa,
     buffers: Vec<Vec<f32>>,
     scratch: Scratch,
     loc: Vec<f32>,
@@ -122,7 +122,6 @@ impl Engine {
             kernels,
             loc: vec![0.0; plan.head_len(Head::Loc)],
             conf: vec![0.0; plan.head_len(Head::Conf)],
-            isa,
             model,
             plan,
             buffers,
@@ -132,10 +131,6 @@ impl Engine {
 
     pub fn model(&self) -> &Model {
         &self.model
-    }
-
-    pub fn isa(&self) -> Isa {
-        self.isa
     }
 
     pub fn threads(&self) -> usize {
@@ -272,6 +267,11 @@ impl Engine {
     /// A layer's output (C, H, W) from the last forward pass.
     pub fn feature(&self, layer: &str) -> Option<ArrayView3<'_, f32>> {
         let id = self.plan.layer_output(layer)?;
+        let l = self.plan.layout(id);
+        let shape = (l.channels, l.height, l.width).strides((l.plane(), l.row_stride(), 1));
+        ArrayView3::from_shape(shape, &self.buffers[id][l.index(0, 0, 0)..]).ok()
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -286,10 +286,5 @@ mod tests {
             resolve_threads(too_many),
             Err(EngineError::TooManyThreads { .. })
         ));
-    }
-}
-        let l = self.plan.layout(id);
-        let shape = (l.channels, l.height, l.width).strides((l.plane(), l.row_stride(), 1));
-        ArrayView3::from_shape(shape, &self.buffers[id][l.index(0, 0, 0)..]).ok()
     }
 }

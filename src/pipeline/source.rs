@@ -5,7 +5,6 @@
 
 use crate::detect::ImageReadError;
 use image::RgbImage;
-use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -73,7 +72,7 @@ pub fn opener<S: FrameSource + Send + 'static>(source: S) -> SourceOpener {
 }
 
 /// Which camera: by index or by (part of) its name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CameraSelector {
     Index(u32),
     Name(String),
@@ -90,7 +89,7 @@ impl fmt::Display for CameraSelector {
 
 /// The `--source` argument: `camera:0`, `camera:NAME`, `images:DIR` (or
 /// `images:a.png,b.jpg`), `image:FILE` or `demo`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
     Camera(CameraSelector),
     Images(Vec<PathBuf>),
@@ -258,10 +257,6 @@ impl ImageListSource {
             interval: interval_for_fps(fps),
             name,
         })
-    }
-
-    pub fn files(&self) -> &[PathBuf] {
-        &self.files
     }
 }
 

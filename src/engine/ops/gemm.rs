@@ -100,10 +100,6 @@ impl PackedWeights {
         }
     }
 
-    pub fn isa(&self) -> Isa {
-        self.isa
-    }
-
     pub fn rows(&self) -> usize {
         self.rows
     }
