@@ -56,18 +56,16 @@ fn wrong_arguments_say_what_is_expected() {
 
 #[test]
 fn a_missing_model_names_the_path_and_the_flag() {
-    assert_fails(
-        &[
-            "detect",
-            "assets/chelsea.png",
-            "--model",
-            "missing.safetensors",
-        ],
-        &[
-            "cannot read missing.safetensors",
-            "check the path given to --model",
-        ],
-    );
+    // The same message from every subcommand, the app included (before any window).
+    for args in [&["detect", "assets/chelsea.png"][..], &["app"], &["bench"]] {
+        assert_fails(
+            &[args, &["--model", "missing.safetensors"]].concat(),
+            &[
+                "cannot read missing.safetensors",
+                "check the path given to --model",
+            ],
+        );
+    }
     assert_fails(
         &[
             "detect",

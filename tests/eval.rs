@@ -11,8 +11,8 @@ use tinyssd::eval::ap::{ap_11_point, ap_all_point};
 use tinyssd::eval::data::parse_json_lines;
 use tinyssd::eval::tune::{choose_threshold, stats_at};
 use tinyssd::eval::{
-    DataOptions, Dataset, GroundTruthBox, PrCurve, ProblemKind, Problems, ScoredBox, TuneGoal,
-    TuneOutcome, VOC_IOU_THRESHOLD, evaluate, match_detections,
+    DataOptions, Dataset, GroundTruthBox, PrCurve, ProblemKind, Problems, Protocol, ScoredBox,
+    TuneGoal, TuneOutcome, evaluate, match_detections,
 };
 use tinyssd::model::Corners;
 
@@ -82,7 +82,7 @@ fn ap_fixture_matches_the_hand_computed_values() {
         &class_names(),
         &samples,
         &fixture_detections(&ids),
-        VOC_IOU_THRESHOLD,
+        Protocol::voc2007().match_iou,
     );
     let cat = &evaluation.classes[CAT - 1];
     let dog = &evaluation.classes[DOG - 1];
@@ -136,7 +136,7 @@ fn difficult_objects_are_neither_true_nor_false_positives() {
         det(0, 0.8, corners(0.0, 0.0, 10.0, 10.0)), // again: still ignored, not a duplicate
         det(0, 0.7, corners(20.0, 0.0, 30.0, 10.0)), // the other one: TP
     ];
-    let curve = match_detections(&detections, &objects, VOC_IOU_THRESHOLD);
+    let curve = match_detections(&detections, &objects, Protocol::voc2007().match_iou);
     assert_eq!(curve.num_positives, 1, "difficult objects are not counted");
     assert_eq!(curve.scores, [0.7]);
     assert_eq!(curve.true_positive, [true]);
@@ -150,7 +150,7 @@ fn duplicate_detections_are_false_positives() {
         det(0, 0.6, corners(0.0, 0.0, 10.0, 9.0)),
         det(0, 0.9, corners(0.0, 0.0, 10.0, 10.0)),
     ];
-    let curve = match_detections(&detections, &objects, VOC_IOU_THRESHOLD);
+    let curve = match_detections(&detections, &objects, Protocol::voc2007().match_iou);
     // Sorted by score: the better one takes the object, the other is a duplicate.
     assert_eq!(curve.scores, [0.9, 0.6]);
     assert_eq!(curve.true_positive, [true, false]);
@@ -170,7 +170,7 @@ fn a_detection_is_judged_on_its_best_overlap_only() {
         det(0, 0.9, corners(0.0, 0.0, 10.0, 10.0)),
         det(0, 0.8, corners(0.5, 0.0, 10.5, 10.0)),
     ];
-    let curve = match_detections(&detections, &objects, VOC_IOU_THRESHOLD);
+    let curve = match_detections(&detections, &objects, Protocol::voc2007().match_iou);
     assert_eq!(curve.true_positive, [true, false]);
 }
 
@@ -178,7 +178,7 @@ fn a_detection_is_judged_on_its_best_overlap_only() {
 fn detections_in_other_images_do_not_match() {
     let objects = vec![vec![gt(corners(0.0, 0.0, 10.0, 10.0), false)], vec![]];
     let detections = [det(1, 0.9, corners(0.0, 0.0, 10.0, 10.0))];
-    let curve = match_detections(&detections, &objects, VOC_IOU_THRESHOLD);
+    let curve = match_detections(&detections, &objects, Protocol::voc2007().match_iou);
     assert_eq!(curve.true_positive, [false]);
     assert_eq!(curve.ap_11_point(), 0.0);
 }
@@ -507,7 +507,7 @@ fn plots_are_written_as_png() {
         &class_names(),
         &samples,
         &fixture_detections(&ids),
-        VOC_IOU_THRESHOLD,
+        Protocol::voc2007().match_iou,
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let written =
@@ -532,7 +532,7 @@ fn plots_replace_charts_only_when_asked() {
         &class_names(),
         &samples,
         &fixture_detections(&ids),
-        VOC_IOU_THRESHOLD,
+        Protocol::voc2007().match_iou,
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let mine = dir.path().join("summary.png");

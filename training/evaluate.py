@@ -6,8 +6,10 @@
 Detections: softmax, decode, per-class score > 0.01, per-class NMS (IoU 0.45), top 200 per
 image, boxes mapped to the image's own pixel frame. Difficult objects are neither true
 nor false positives; a detection is correct at IoU >= 0.5 with an unmatched ground truth.
+Those numbers are read from src/eval/protocol.json, which `tinyssd eval` reads too.
 """
 import argparse
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from torch.utils.data import DataLoader
 from torchvision.ops import batched_nms
 from tqdm import tqdm
 
-from .arch import CLASS_NAMES, NUM_CLASSES
+from .arch import CLASS_NAMES, NUM_CLASSES, REPO_ROOT
 from .box_coder import decode, iou
 from .data import DEFAULT_DATA_ROOT, ImageFiles, Record, records_for_ids
 from .dataset import EvalDataset
@@ -27,12 +29,17 @@ from .model_io import load_checkpoint_model, load_model_file, normalize
 from .priors import default_boxes
 
 
+PROTOCOL_PATH = REPO_ROOT / "src" / "eval" / "protocol.json"
+PROTOCOL: dict = json.loads(PROTOCOL_PATH.read_text(encoding="utf-8"))
+
+
 @dataclass
 class DetectConfig:
-    score_threshold: float = 0.01
-    nms_iou: float = 0.45
-    candidates_per_class: int = 400  # pre-NMS cap per class, as torchvision's topk_candidates
-    detections_per_image: int = 200
+    score_threshold: float = PROTOCOL["score_threshold"]
+    nms_iou: float = PROTOCOL["nms_iou"]
+    # pre-NMS cap per class, as torchvision's topk_candidates
+    candidates_per_class: int = PROTOCOL["candidates_per_class"]
+    detections_per_image: int = PROTOCOL["detections_per_image"]
 
 
 @dataclass
@@ -79,7 +86,7 @@ def ap_all_point(recall: np.ndarray, precision: np.ndarray) -> float:
 
 
 def precision_recall(detections: list[tuple[int, float, np.ndarray]], gt_boxes: list[np.ndarray],
-                     gt_difficult: list[np.ndarray], iou_threshold: float = 0.5):
+                     gt_difficult: list[np.ndarray], iou_threshold: float = PROTOCOL["match_iou"]):
     """One class: detections (image index, score, box) over the split; per-image GT boxes and flags.
 
     Returns (recall, precision) arrays over the score-sorted detections (difficult-matched ones dropped).

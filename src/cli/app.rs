@@ -49,13 +49,6 @@ pub fn run(args: &AppArgs) -> anyhow::Result<ExitCode> {
             .check()
             .with_context(|| format!("cannot use the source {source}"))?;
     }
-    let path = args.model.path();
-    if !path.exists() {
-        return Err(anyhow!(
-            "the model file {} is missing: pass --model PATH, or train and export one (training/)",
-            path.display()
-        ));
-    }
     let detector = args.model.detector()?;
     let store = if args.no_persist {
         SettingsStore::none()

@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tinyssd::eval::run::{PROTOCOL_THRESHOLD, protocol_config};
 use tinyssd::eval::{
-    DataOptions, Dataset, DetectionRun, Evaluation, ProblemKind, Problems, VOC_IOU_THRESHOLD,
+    DataOptions, Dataset, DetectionRun, Evaluation, ProblemKind, Problems, Protocol,
     detect_samples, evaluate,
 };
 use tinyssd::model::Model;
@@ -95,11 +94,8 @@ impl DataArgs {
                     .unwrap_or_default()
             );
         }
-        let threads = match model_args.threads {
-            0 => tinyssd::engine::cores(),
-            n => n,
-        }
-        .min(dataset.samples.len());
+        let threads =
+            tinyssd::engine::resolve_threads(model_args.threads)?.min(dataset.samples.len());
         let bar = ProgressBar::new(dataset.samples.len() as u64).with_style(
             ProgressStyle::with_template(
                 "{msg} [{bar:30}] {pos}/{len} images, {per_sec}, {eta} left",
@@ -111,7 +107,7 @@ impl DataArgs {
         let run = detect_samples(
             &model,
             dataset.samples.clone(),
-            &protocol_config(class_names.len()),
+            &Protocol::voc2007().detect_config(class_names.len()),
             threads,
             &|| bar.inc(1),
         )?;
@@ -120,7 +116,7 @@ impl DataArgs {
             &class_names,
             &run.samples,
             &run.detections,
-            VOC_IOU_THRESHOLD,
+            Protocol::voc2007().match_iou,
         );
         let mut problems = dataset.problems.clone();
         problems.extend(run.problems.clone());
@@ -178,8 +174,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             seconds: scored.run.elapsed.as_secs_f64(),
             images_per_second: scored.run.images_per_second(),
             threads: scored.threads,
-            score_threshold: PROTOCOL_THRESHOLD,
-            iou_threshold: VOC_IOU_THRESHOLD,
+            score_threshold: Protocol::voc2007().score_threshold,
+            iou_threshold: Protocol::voc2007().match_iou,
             evaluation,
             absent_images: scored.dataset.absent,
             problems: scored.problems.counts(),

@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tinyssd::detect::{DetectConfig, ProfileError, ThresholdProfile};
 use tinyssd::eval::Source;
-use tinyssd::eval::run::PROTOCOL_THRESHOLD;
 use tinyssd::eval::tune::tune;
-use tinyssd::eval::{ClassThreshold, TuneGoal};
+use tinyssd::eval::{ClassThreshold, Protocol, TuneGoal};
 use tinyssd::files::{WriteError, same_file};
 
 #[derive(Debug, clap::Args)]
@@ -68,7 +67,7 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
     let chosen = tune(
         &scored.evaluation.classes,
         goal,
-        PROTOCOL_THRESHOLD,
+        Protocol::voc2007().score_threshold,
         fallback,
     );
 

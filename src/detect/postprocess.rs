@@ -1,13 +1,14 @@
 //! Raw network outputs to detections: softmax, per-class threshold, box decoding,
 //! per-class NMS, a cap on the total, and boxes mapped to the image's pixels.
 
+use crate::model::architecture::BOX_COORDS;
 use crate::model::box_coder::{Corners, decode};
 use crate::model::{CenterBox, ModelMetadata, default_boxes};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::sync::Arc;
 
 /// The knobs of post-processing. Class 0 (background) is never reported.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DetectConfig {
     /// Minimum confidence per class, indexed by class id.
     pub thresholds: Vec<f32>,
@@ -45,7 +46,7 @@ impl DetectConfig {
 }
 
 /// One detected object, its box in the original image's pixels.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Detection {
     pub class_id: usize,
     /// The class name, shared with the model's list (cloning it allocates nothing).
@@ -102,10 +103,6 @@ impl Postprocessor {
             candidates_by_class: Vec::new(),
             kept: Vec::new(),
         }
-    }
-
-    pub fn priors(&self) -> &[CenterBox] {
-        &self.priors
     }
 
     /// `loc` is [boxes][4] offsets and `conf` [boxes][classes] logits, as the engine
@@ -178,7 +175,8 @@ impl Postprocessor {
 
             let first_of_class = self.kept.len();
             for &candidate in candidates.iter() {
-                let offset = &loc[candidate.prior * 4..candidate.prior * 4 + 4];
+                let first = candidate.prior * BOX_COORDS;
+                let offset = &loc[first..first + BOX_COORDS];
                 let bbox = decode(&self.priors[candidate.prior], offset, &self.variances);
                 if self.kept[first_of_class..]
                     .iter()

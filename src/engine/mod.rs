@@ -46,14 +46,23 @@ pub fn check_threads(threads: usize) -> Result<usize, EngineError> {
     Ok(threads)
 }
 
+/// The threads a request for `threads` runs on, checked by [`check_threads`]: 0 means
+/// one per core.
+pub fn resolve_threads(threads: usize) -> Result<usize, EngineError> {
+    Ok(match check_threads(threads)? {
+        0 => cores(),
+        n => n,
+    })
+}
+
 /// Runs Tiny SSD on one image at a time. Owns every buffer it needs, so a worker
 /// thread can own an engine and run it frame after frame without allocating.
 pub struct Engine {
     model: Model,
     plan: Plan,
-    /// Each step's convolution with its weights, prepared for `isa` (`None` for pooling).
+    /// Each step's convolution with its weights, prepared for the micro-kernel in use
+    /// (`None` for pooling).
     kernels: Vec<Option<ConvKernel>>,
-    isa: Isa,
     buffers: Vec<Vec<f32>>,
     scratch: Scratch,
     loc: Vec<f32>,
@@ -71,7 +80,7 @@ impl Engine {
     /// and benchmarks of the fallbacks.
     pub fn with_isa(model: Model, threads: usize, isa: Isa) -> Result<Engine, EngineError> {
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(check_threads(threads)?)
+            .num_threads(resolve_threads(threads)?)
             .thread_name(|i| format!("tinyssd-engine-{i}"))
             .build()
             .map_err(|error| EngineError::ThreadPool { threads, error })?;
@@ -113,7 +122,6 @@ impl Engine {
             kernels,
             loc: vec![0.0; plan.head_len(Head::Loc)],
             conf: vec![0.0; plan.head_len(Head::Conf)],
-            isa,
             model,
             plan,
             buffers,
@@ -123,10 +131,6 @@ impl Engine {
 
     pub fn model(&self) -> &Model {
         &self.model
-    }
-
-    pub fn isa(&self) -> Isa {
-        self.isa
     }
 
     pub fn threads(&self) -> usize {
@@ -266,5 +270,21 @@ impl Engine {
         let l = self.plan.layout(id);
         let shape = (l.channels, l.height, l.width).strides((l.plane(), l.row_stride(), 1));
         ArrayView3::from_shape(shape, &self.buffers[id][l.index(0, 0, 0)..]).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_threads_is_one_per_core_and_too_many_are_refused() {
+        assert_eq!(resolve_threads(0).ok(), Some(cores()));
+        assert_eq!(resolve_threads(3).ok(), Some(3));
+        let too_many = cores() * MAX_THREADS_PER_CORE + 1;
+        assert!(matches!(
+            resolve_threads(too_many),
+            Err(EngineError::TooManyThreads { .. })
+        ));
     }
 }

@@ -2,16 +2,14 @@
 //!
 //! One class at a time: detections of the whole split are sorted by score (best first;
 //! equal scores keep their input order); each one is compared with the ground truths of
-//! its image and takes the one it overlaps most. At IoU >= 0.5 with a non-difficult,
-//! not-yet-matched ground truth it is a true positive; a second detection of the same
-//! object is a false positive; a detection whose best overlap is a difficult object is
-//! dropped (neither true nor false positive). This is the VOC devkit's rule and the one
-//! of `training/evaluate.py`.
+//! its image and takes the one it overlaps most. At IoU >= the protocol's `match_iou`
+//! ([`super::Protocol`]) with a non-difficult, not-yet-matched ground truth it is a
+//! true positive; a second detection of the same object is a false positive; a
+//! detection whose best overlap is a difficult object is dropped (neither true nor
+//! false positive). This is the VOC devkit's rule and the one of
+//! `training/evaluate.py`.
 
 use crate::model::Corners;
-
-/// The IoU at which a detection counts as finding an object.
-pub const VOC_IOU_THRESHOLD: f32 = 0.5;
 
 /// One ground-truth object of one class, in continuous pixel coordinates.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -200,7 +198,7 @@ mod tests {
             score: 0.9,
             bbox: corners(0.0, 0.0, 10.0, 10.0),
         }];
-        let curve = match_detections(&dets, &gt, VOC_IOU_THRESHOLD);
+        let curve = match_detections(&dets, &gt, crate::eval::Protocol::voc2007().match_iou);
         assert_eq!(curve.ap_11_point(), 1.0);
         assert_eq!(curve.ap_all_point(), 1.0);
     }

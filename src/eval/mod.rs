@@ -7,11 +7,13 @@
 pub mod ap;
 pub mod data;
 pub mod plot;
+pub mod protocol;
 pub mod run;
 pub mod tune;
 
-pub use ap::{GroundTruthBox, PrCurve, ScoredBox, VOC_IOU_THRESHOLD, match_detections};
+pub use ap::{GroundTruthBox, PrCurve, ScoredBox, match_detections};
 pub use data::{DataOptions, Dataset, Object, Problem, ProblemKind, Problems, Sample, Source};
+pub use protocol::Protocol;
 pub use run::{ClassEvaluation, DetectionRun, Evaluation, detect_samples, evaluate};
 pub use tune::{ClassThreshold, TuneGoal, TuneOutcome, choose_threshold};
 

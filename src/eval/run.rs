@@ -49,11 +49,7 @@ pub fn detect_samples(
     on_image: &(dyn Fn() + Sync),
 ) -> Result<DetectionRun, EvalError> {
     let start = Instant::now();
-    let threads = match crate::engine::check_threads(threads)? {
-        0 => crate::engine::cores(),
-        n => n,
-    }
-    .clamp(1, samples.len().max(1));
+    let threads = crate::engine::resolve_threads(threads)?.clamp(1, samples.len().max(1));
     let next = AtomicUsize::new(0);
     let budget = PixelBudget::default();
     let worker = || -> Result<Vec<(usize, ImageOutcome)>, EvalError> {
@@ -228,12 +224,3 @@ pub fn evaluate(
         classes,
     }
 }
-
-/// The settings the VOC protocol expects: every detection above 0.01, NMS at 0.45,
-/// at most 200 per image.
-pub fn protocol_config(num_classes: usize) -> DetectConfig {
-    DetectConfig::uniform(num_classes, PROTOCOL_THRESHOLD)
-}
-
-/// The score floor of the protocol's detections.
-pub const PROTOCOL_THRESHOLD: f32 = 0.01;

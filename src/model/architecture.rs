@@ -3,11 +3,8 @@
 //! The JSON file is the single description of the network: the Rust loader and engine
 //! and the PyTorch twin in `training/` are all built from it.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::sync::OnceLock;
-
-/// Channels of the network's input image (RGB).
-pub const INPUT_CHANNELS: usize = 3;
 
 /// Spatial size of every max pooling window, and its stride.
 pub const POOL_KERNEL: usize = 3;
@@ -22,7 +19,7 @@ pub const BOX_COORDS: usize = 4;
 const ARCHITECTURE_JSON: &str = include_str!("architecture.json");
 
 /// The whole network: its feature layers in order and the SSD default-box sources.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Architecture {
     pub name: String,
     pub version: u32,
@@ -34,14 +31,14 @@ pub struct Architecture {
 }
 
 /// One feature layer; every convolution in it is followed by ReLU.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Layer {
     pub name: String,
     #[serde(flatten)]
     pub op: LayerOp,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum LayerOp {
     Conv {
@@ -61,14 +58,14 @@ pub enum LayerOp {
 }
 
 /// Where default boxes sit and how big they are.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct DefaultBoxConfig {
     pub variances: [f32; 4],
     pub sources: Vec<BoxSource>,
 }
 
 /// One feature map that feeds a pair of predictor convolutions.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct BoxSource {
     pub layer: String,
     pub feature_size: usize,
@@ -133,7 +130,6 @@ impl Architecture {
                         kernel,
                         stride,
                         pad,
-                        relu: true,
                     });
                     channels = out;
                 }
@@ -143,18 +139,17 @@ impl Architecture {
                     expand1x1,
                     expand3x3,
                 } => {
-                    let relu = |name: &str, cin, cout, kernel| ConvSpec {
+                    let fire_conv = |name: &str, cin, cout, kernel| ConvSpec {
                         name: format!("{}.{name}", layer.name),
                         in_channels: cin,
                         out_channels: cout,
                         kernel,
                         stride: 1,
                         pad: kernel / 2,
-                        relu: true,
                     };
-                    specs.push(relu("squeeze", channels, squeeze, 1));
-                    specs.push(relu("expand1x1", squeeze, expand1x1, 1));
-                    specs.push(relu("expand3x3", squeeze, expand3x3, 3));
+                    specs.push(fire_conv("squeeze", channels, squeeze, 1));
+                    specs.push(fire_conv("expand1x1", squeeze, expand1x1, 1));
+                    specs.push(fire_conv("expand3x3", squeeze, expand3x3, 3));
                     channels = expand1x1 + expand3x3;
                 }
             }
@@ -176,7 +171,6 @@ impl Architecture {
                     kernel: PREDICTOR_KERNEL,
                     stride: 1,
                     pad: PREDICTOR_KERNEL / 2,
-                    relu: false,
                 });
             }
         }
@@ -189,6 +183,8 @@ impl Architecture {
 }
 
 /// One convolution: the tensors `{name}.weight` [out, in, k, k] and `{name}.bias` [out].
+/// All but the `loc` and `conf` predictors are followed by ReLU (the engine's
+/// `Step::Conv` against `Step::Predict`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConvSpec {
     pub name: String,
@@ -197,7 +193,6 @@ pub struct ConvSpec {
     pub kernel: usize,
     pub stride: usize,
     pub pad: usize,
-    pub relu: bool,
 }
 
 impl ConvSpec {
@@ -209,14 +204,11 @@ impl ConvSpec {
             self.kernel,
         ]
     }
+}
 
-    pub fn output_size(&self, input: usize) -> usize {
-        (input + 2 * self.pad - self.kernel) / self.stride + 1
-    }
-
-    pub fn macs(&self, out_h: usize, out_w: usize) -> usize {
-        self.out_channels * self.in_channels * self.kernel * self.kernel * out_h * out_w
-    }
+/// Output size of a convolution along one side (the last partial window dropped).
+pub fn conv_output_size(input: usize, kernel: usize, stride: usize, pad: usize) -> usize {
+    (input + 2 * pad - kernel) / stride + 1
 }
 
 /// Output size of a 3x3 stride-2 max pool with ceil rounding and no padding.
@@ -244,6 +236,13 @@ mod tests {
             .map(|c| c.weight_shape().iter().product::<usize>() + c.out_channels)
             .sum();
         assert_eq!(params, 1_187_921);
+    }
+
+    #[test]
+    fn conv_output_sizes_round_down() {
+        assert_eq!(conv_output_size(300, 3, 2, 0), 149);
+        assert_eq!(conv_output_size(18, 3, 1, 1), 18);
+        assert_eq!(conv_output_size(4, 3, 2, 3), 4);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::anchors::CenterBox;
 const MAX_LOG_SCALE: f32 = 4.135_166_6; // ln(1000 / 16), as torchvision's bbox_xform_clip
 
 /// A box as corners, in whatever frame the caller uses (normalised or pixels).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Corners {
     pub x_min: f32,
     pub y_min: f32,

@@ -6,7 +6,7 @@ use super::architecture::{Architecture, ConvSpec, DefaultBoxConfig};
 use crate::files::{ReadError, read_capped};
 use ndarray::Array2;
 use safetensors::{Dtype, SafeTensors};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -48,7 +48,7 @@ pub enum ModelError {
 }
 
 /// Pixel order of the network input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum ChannelOrder {
     #[serde(rename = "RGB")]
     Rgb,
@@ -57,7 +57,7 @@ pub enum ChannelOrder {
 }
 
 /// Input normalisation: `x = (pixel / 255 - mean) / std`, per channel in `channel_order`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Normalization {
     pub channel_order: ChannelOrder,
     pub mean: [f32; 3],

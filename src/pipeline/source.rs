@@ -6,7 +6,6 @@
 use crate::detect::ImageReadError;
 use crate::files::FileVersion;
 use image::RgbImage;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -101,7 +100,7 @@ pub fn opener<S: FrameSource + Send + 'static>(source: S) -> SourceOpener {
 }
 
 /// Which camera: by index or by (part of) its name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CameraSelector {
     Index(u32),
     Name(String),
@@ -118,7 +117,7 @@ impl fmt::Display for CameraSelector {
 
 /// The `--source` argument: `camera:0`, `camera:NAME`, `images:DIR` (or
 /// `images:a.png,b.jpg`), `image:FILE`, `video:FILE` or `demo`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
     Camera(CameraSelector),
     Images(Vec<PathBuf>),
@@ -296,10 +295,6 @@ impl ImageListSource {
             name,
             failed: HashMap::new(),
         })
-    }
-
-    pub fn files(&self) -> &[PathBuf] {
-        &self.files
     }
 }
 

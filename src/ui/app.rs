@@ -126,14 +126,6 @@ impl App {
         }
     }
 
-    /// The app over a pipeline started elsewhere (with a fake source, say).
-    pub fn with_pipeline(state: AppState, pipeline: Pipeline) -> App {
-        App {
-            pipeline: Some(pipeline),
-            ..App::headless(state)
-        }
-    }
-
     pub fn state(&self) -> &AppState {
         &self.state
     }

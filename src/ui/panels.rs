@@ -4,7 +4,7 @@
 
 use super::command::Command;
 use super::state::AppState;
-use crate::detect::{class_color, label_text_color};
+use crate::detect::{class_color, label_tag, label_text_color};
 use egui::{
     Color32, CornerRadius, FontId, Key, Modifiers, Pos2, Rect, RichText, Sense, Stroke, StrokeKind,
     TextureHandle, Vec2,
@@ -16,6 +16,9 @@ pub const SIDE_PANEL_WIDTH: f32 = 330.0;
 /// The camera note when the list is simply empty.
 pub const NO_CAMERA: &str = "No camera found.";
 const ERROR_COLOR: Color32 = Color32::from_rgb(230, 80, 70);
+/// Padding of the tags on screen, around egui's text measure (which includes the
+/// line spacing).
+const SCREEN_TAG_PADDING: [f32; 2] = [6.0, 2.0];
 
 pub fn color32(class_id: usize) -> Color32 {
     let [r, g, b] = class_color(class_id);
@@ -295,20 +298,18 @@ pub fn video(ui: &mut egui::Ui, state: &AppState, texture: Option<&TextureHandle
             let to_screen = |x: f32, y: f32| rect.min + Vec2::new(x, y) * scale;
             let bbox = Rect::from_min_max(to_screen(b.x_min, b.y_min), to_screen(b.x_max, b.y_max));
             painter.rect_stroke(bbox, 0.0, Stroke::new(2.0, color), StrokeKind::Inside);
-            let text = format!("{} {:.2}", detection.label, detection.score);
             let [r, g, b] = label_text_color(detection.class_id);
             let text_color = Color32::from_rgb(r, g, b);
-            let galley = painter.layout_no_wrap(text, font.clone(), text_color);
-            let tag_size = galley.size() + Vec2::new(6.0, 2.0);
-            // Above the box, or inside it when the box touches the top.
-            let tag_min = if bbox.min.y - tag_size.y >= rect.min.y {
-                bbox.min - Vec2::new(0.0, tag_size.y)
-            } else {
-                bbox.min
-            };
-            let tag = Rect::from_min_size(tag_min, tag_size);
-            painter.rect_filled(tag, 2.0, color);
-            painter.galley(tag.min + Vec2::new(3.0, 1.0), galley, text_color);
+            let layout = |text: String| painter.layout_no_wrap(text, font.clone(), text_color);
+            let corner = bbox.min - rect.min;
+            let tag = label_tag(detection, corner.into(), SCREEN_TAG_PADDING, |text| {
+                layout(text.to_owned()).size().into()
+            });
+            let at = |point: [f32; 2]| rect.min + Vec2::from(point);
+            let tag_rect = Rect::from_min_size(at(tag.min), tag.size.into());
+            painter.rect_filled(tag_rect, 2.0, color);
+            // Laid out again to draw: egui keeps this frame's galleys, so it is a look-up.
+            painter.galley(at(tag.text_origin()), layout(tag.text), text_color);
         }
         if state.paused {
             let galley =

@@ -1,6 +1,6 @@
 import numpy as np
 
-from training.evaluate import ap_11_point, ap_all_point, precision_recall
+from training.evaluate import PROTOCOL, DetectConfig, ap_11_point, ap_all_point, precision_recall
 
 
 def test_toy_ap_with_difficult_ignored():
@@ -24,3 +24,12 @@ def test_toy_ap_with_difficult_ignored():
 def test_no_detections_gives_zero_ap():
     recall, precision = precision_recall([], [np.array([[0, 0, 1, 1]], np.float32)], [np.array([False])])
     assert ap_11_point(recall, precision) == 0.0 and ap_all_point(recall, precision) == 0.0
+
+
+def test_the_protocol_comes_from_the_file_tinyssd_eval_reads():
+    config = DetectConfig()
+    assert set(PROTOCOL) == {"score_threshold", "nms_iou", "candidates_per_class", "detections_per_image",
+                             "match_iou"}
+    assert (config.score_threshold, config.nms_iou) == (PROTOCOL["score_threshold"], PROTOCOL["nms_iou"])
+    assert config.candidates_per_class == PROTOCOL["candidates_per_class"]
+    assert config.detections_per_image == PROTOCOL["detections_per_image"]

@@ -4,6 +4,7 @@
 //! any other is unfolded (im2col) into packed panels ([`pack_columns`]).
 
 use super::layout::BufferLayout;
+use crate::model::architecture::conv_output_size;
 use rayon::prelude::*;
 
 /// Shape of one convolution applied to one CHW input.
@@ -28,7 +29,7 @@ impl ConvGeometry {
         stride: usize,
         pad: usize,
     ) -> Self {
-        let out = |size: usize| (size + 2 * pad - kernel) / stride + 1;
+        let out = |size: usize| conv_output_size(size, kernel, stride, pad);
         ConvGeometry {
             in_channels,
             in_h,

@@ -19,32 +19,32 @@ pub enum Isa {
 }
 
 impl Isa {
+    /// The fastest instruction set this CPU runs.
     pub fn detect() -> Isa {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx512f") {
-                return Isa::Avx512;
-            }
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                return Isa::Avx2Fma;
-            }
-        }
-        Isa::Portable
+        Isa::available().last().copied().unwrap_or(Isa::Portable)
     }
 
-    /// Every instruction set this CPU can run, the portable fallback first.
+    /// Every instruction set this CPU can run, slowest (the portable fallback) first.
     pub fn available() -> Vec<Isa> {
-        let mut isas = vec![Isa::Portable];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                isas.push(Isa::Avx2Fma);
+        [Isa::Portable, Isa::Avx2Fma, Isa::Avx512]
+            .into_iter()
+            .filter(|isa| isa.supported())
+            .collect()
+    }
+
+    /// Whether this CPU has the instructions the micro-kernel uses.
+    fn supported(self) -> bool {
+        match self {
+            Isa::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => {
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
             }
-            if std::is_x86_feature_detected!("avx512f") {
-                isas.push(Isa::Avx512);
-            }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => std::is_x86_feature_detected!("avx512f"),
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Avx2Fma | Isa::Avx512 => false,
         }
-        isas
     }
 
     /// Rows of the weight panel (output channels per tile).
@@ -98,10 +98,6 @@ impl PackedWeights {
             panels,
             bias: bias.to_vec(),
         }
-    }
-
-    pub fn isa(&self) -> Isa {
-        self.isa
     }
 
     pub fn rows(&self) -> usize {

@@ -1,0 +1,106 @@
+//! `tinyssd bench`: latency of the network alone and of a whole camera-like frame,
+//! per thread count, with a per-layer profile and the throughput achieved.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
+
+mod cpu;
+mod inputs;
+mod report;
+mod timing;
+
+use super::ModelArgs;
+use anyhow::bail;
+use cpu::CpuPeak;
+use inputs::{camera_frame, read_input, save_outputs};
+use report::{Report, print_report};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use timing::{Runs, measure, profile_layers};
+use tinyssd::detect::Detector;
+use tinyssd::model::Architecture;
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Timed runs per measurement.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    runs: usize,
+    /// Untimed runs before each measurement.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    warmup: usize,
+    /// Photo for the whole-frame measurement, re-encoded once as a JPEG of `--frame` size.
+    #[arg(long, default_value = "assets/astronaut.png", value_name = "IMAGE")]
+    image: PathBuf,
+    /// Size of the camera-like frame the whole-frame measurement decodes every time.
+    #[arg(long, default_value = "640x480", value_name = "WIDTHxHEIGHT", value_parser = parse_frame_size)]
+    frame: (u32, u32),
+    /// Print the time of every layer.
+    #[arg(long)]
+    layers: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Network input from a safetensors file (tensor `input`, 1x3x300x300), for comparisons.
+    #[arg(long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Write the network outputs (`loc`, `conf`) for that input to a safetensors file.
+    #[arg(long, value_name = "FILE", requires = "input")]
+    save_outputs: Option<PathBuf>,
+}
+
+pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    let model = args.model.load_model()?;
+    let input = args.input.as_deref().map(read_input).transpose()?;
+    let frame_jpeg = camera_frame(&args.image, args.frame)?;
+    // 0 threads: every count from 1 up to the one a run with 0 threads uses.
+    let thread_counts: Vec<usize> = match args.model.threads {
+        0 => (1..=tinyssd::engine::resolve_threads(0)?).collect(),
+        n => vec![n],
+    };
+
+    let runs = Runs {
+        warmup: args.warmup,
+        timed: args.runs,
+    };
+    let mut results = Vec::new();
+    let mut layers = Vec::new();
+    for &threads in &thread_counts {
+        let mut detector = Detector::new(model.clone(), threads)?;
+        results.push(measure(&mut detector, &frame_jpeg, runs, input.as_deref())?);
+        layers = profile_layers(&mut detector, args.runs);
+        if let (Some(path), Some(_)) = (&args.save_outputs, &input) {
+            save_outputs(path, detector.engine().loc(), detector.engine().conf())?;
+        }
+    }
+    let report = Report {
+        macs_per_frame: tinyssd::engine::Plan::new(Architecture::tiny_ssd()).total_macs(),
+        frame_size: args.frame,
+        runs: args.runs,
+        cpu: CpuPeak::of_this_machine(),
+        results,
+        layers,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report, args.layers);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_frame_size(text: &str) -> Result<(u32, u32), String> {
+    let side = |s: &str| match s.parse::<u32>() {
+        Ok(n) if (1..=tinyssd::detect::MAX_IMAGE_SIDE).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not WIDTHxHEIGHT with sides from 1 to {}",
+            tinyssd::detect::MAX_IMAGE_SIDE
+        )),
+    };
+    let (width, height) = text
+        .split_once('x')
+        .ok_or_else(|| format!("'{text}' is not WIDTHxHEIGHT (as 640x480)"))?;
+    Ok((side(width)?, side(height)?))
+}
