@@ -46,6 +46,8 @@ pub enum ImageReadError {
     Decode(String),
     #[error("the image has no pixels ({width} x {height})")]
     Empty { width: u32, height: u32 },
+    #[error("not a readable image: the decoder failed on its data (a damaged file)")]
+    DecoderFailed,
 }
 
 /// The decoder limits every user image is read with.
@@ -113,7 +115,13 @@ fn decode<T>(
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(classify)?;
+    // The decoders are third-party code fed hostile bytes: one that panics on a
+    // damaged file (zune-jpeg has, upstream) costs that file, not the run.
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        DynamicImage::from_decoder(decoder)
+    }))
+    .map_err(|_| ImageReadError::DecoderFailed)?;
+    let mut image = decoded.map_err(classify)?;
     image.apply_orientation(orientation);
     Ok((image.into_rgb8(), admitted))
 }
