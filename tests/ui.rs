@@ -186,6 +186,31 @@ fn keyboard_space_pauses_and_q_quits() {
 }
 
 #[test]
+fn tab_hides_the_panels_for_a_presentation_and_brings_them_back() {
+    let mut app = App::headless(state_with(SettingsStore::none()));
+    app.state_mut().on_result(frame(1), Instant::now());
+    let mut harness = harness(app);
+    harness.step();
+    assert!(harness.query_by_label("person threshold").is_some());
+    harness.key_press(egui::Key::Tab);
+    harness.step();
+    assert!(harness.state().state().presenting);
+    assert!(
+        harness.query_by_label("person threshold").is_none(),
+        "the side panel is hidden"
+    );
+    assert!(
+        harness.query_by_label("Snapshot").is_none(),
+        "so is the top bar"
+    );
+    assert_eq!(visible(harness.state().state()).len(), 3, "the boxes stay");
+    harness.key_press(egui::Key::Tab);
+    harness.step();
+    assert!(!harness.state().state().presenting);
+    assert!(harness.query_by_label("person threshold").is_some());
+}
+
+#[test]
 fn a_failing_source_shows_a_banner() {
     let mut app = App::headless(state_with(SettingsStore::none()));
     app.state_mut().on_event(PipelineEvent::SourceFailed {

@@ -20,6 +20,9 @@ pub struct AppArgs {
     fps: Option<f32>,
     #[command(flatten)]
     model: ModelArgs,
+    /// Start full screen (F11 toggles it; Tab hides the panels).
+    #[arg(long)]
+    fullscreen: bool,
     /// Neither restore nor save the remembered settings (thresholds, folders).
     #[arg(long)]
     no_persist: bool,
@@ -68,7 +71,8 @@ pub fn run(args: &AppArgs) -> anyhow::Result<ExitCode> {
         viewport: egui::ViewportBuilder::default()
             .with_title("tinyssd")
             .with_inner_size([1120.0, 720.0])
-            .with_min_inner_size([640.0, 420.0]),
+            .with_min_inner_size([640.0, 420.0])
+            .with_fullscreen(args.fullscreen),
         ..Default::default()
     };
     eframe::run_native(

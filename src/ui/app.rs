@@ -158,9 +158,11 @@ impl App {
             .stats
             .on_ui_frame(now, self.pipeline.as_ref().map(Pipeline::stats));
 
-        panels::top_bar(ui, &mut self.state, &mut commands);
-        panels::status_bar(ui, &self.state);
-        panels::side_panel(ui, &mut self.state, &mut commands);
+        if !self.state.presenting {
+            panels::top_bar(ui, &mut self.state, &mut commands);
+            panels::status_bar(ui, &self.state);
+            panels::side_panel(ui, &mut self.state, &mut commands);
+        }
         panels::video(ui, &self.state, self.video.handle.as_ref());
 
         for command in commands {
@@ -208,6 +210,13 @@ impl App {
                 if let Some(pipeline) = &self.pipeline {
                     pipeline.set_paused(self.state.paused);
                 }
+            }
+            Command::TogglePresenting => self.state.presenting = !self.state.presenting,
+            Command::ToggleFullscreen => {
+                let fullscreen = ctx.input(|input| input.viewport().fullscreen);
+                ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(
+                    !fullscreen.unwrap_or(false),
+                ));
             }
             Command::Snapshot => match self.state.save_snapshot() {
                 Ok(path) => self.state.notify(format!("saved {}", path.display())),

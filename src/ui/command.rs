@@ -6,6 +6,9 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     TogglePause,
+    /// Hide or show everything but the picture, its boxes and a large FPS figure.
+    TogglePresenting,
+    ToggleFullscreen,
     Snapshot,
     Quit,
     SaveProfile,

@@ -43,6 +43,12 @@ pub fn shortcuts(ui: &mut egui::Ui) -> Vec<Command> {
         if pressed(Key::Q) | pressed(Key::Escape) {
             commands.push(Command::Quit);
         }
+        if pressed(Key::Tab) {
+            commands.push(Command::TogglePresenting);
+        }
+        if pressed(Key::F11) {
+            commands.push(Command::ToggleFullscreen);
+        }
         commands
     })
 }
@@ -310,6 +316,16 @@ pub fn video(ui: &mut egui::Ui, state: &AppState, texture: Option<&TextureHandle
             painter.rect_filled(tag_rect, 2.0, color);
             // Laid out again to draw: egui keeps this frame's galleys, so it is a look-up.
             painter.galley(at(tag.text_origin()), layout(tag.text), text_color);
+        }
+        if state.presenting {
+            let fps = format!("{:.0} fps", state.stats.inference.rate());
+            let galley = painter.layout_no_wrap(fps, FontId::proportional(40.0), Color32::WHITE);
+            let tag = Rect::from_min_size(
+                rect.left_top() + Vec2::new(12.0, 12.0),
+                galley.size() + Vec2::new(20.0, 8.0),
+            );
+            painter.rect_filled(tag, 6.0, Color32::from_black_alpha(160));
+            painter.galley(tag.min + Vec2::new(10.0, 4.0), galley, Color32::WHITE);
         }
         if state.paused {
             let galley =

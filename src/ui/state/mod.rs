@@ -47,6 +47,8 @@ pub struct AppState {
     pub snapshot_dir: String,
     pub profile_path: String,
     pub paused: bool,
+    /// Presentation mode: the panels hidden (Tab).
+    pub presenting: bool,
     /// The frame on screen and its detections (all of them, down to the floor).
     pub current: Option<FrameResult>,
     pub stats: LiveStats,
@@ -82,6 +84,7 @@ impl AppState {
             snapshot_dir: String::new(),
             profile_path: String::new(),
             paused: false,
+            presenting: false,
             current: None,
             stats: LiveStats::default(),
             source: SourceStatus::default(),
