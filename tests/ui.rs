@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use tinyssd::detect::{DetectConfig, Detection, ThresholdProfile, Timings};
 use tinyssd::model::Corners;
 use tinyssd::pipeline::{FrameResult, PipelineEvent};
-use tinyssd::ui::{App, AppState, Command, ProfileSaved, SettingsStore};
+use tinyssd::ui::{
+    App, AppState, Command, NEAR_MISS_BAND, ProfileSaved, SCORE_WINDOW, SettingsStore, bin_of,
+};
 
 const CAT: usize = 8;
 const DOG: usize = 12;
@@ -208,6 +210,111 @@ fn tab_hides_the_panels_for_a_presentation_and_brings_them_back() {
     harness.step();
     assert!(!harness.state().state().presenting);
     assert!(harness.query_by_label("person threshold").is_some());
+}
+
+#[test]
+fn score_strips_count_the_candidates_of_the_last_seconds() {
+    let mut state = state_with(SettingsStore::none());
+    let start = Instant::now();
+    for seq in 1..=3 {
+        state.on_result(frame(seq), start + Duration::from_millis(100 * seq));
+    }
+    let now = start + Duration::from_millis(400);
+    let person = state.scores.histogram(PERSON, now);
+    assert_eq!(person[bin_of(0.8)], 3);
+    assert_eq!(person[bin_of(0.6)], 3);
+    assert_eq!(person.iter().sum::<u32>(), 6);
+    let dog = state.scores.histogram(DOG, now);
+    assert_eq!(dog[bin_of(0.3)], 3, "below its threshold, still counted");
+    assert_eq!(state.scores.histogram(CAT, now).iter().sum::<u32>(), 3);
+    // Older than the window: gone.
+    let later = start + Duration::from_millis(300) + SCORE_WINDOW + Duration::from_millis(1);
+    assert_eq!(state.scores.histogram(PERSON, later).iter().sum::<u32>(), 0);
+
+    // The strips are drawn beside the sliders.
+    let mut harness = harness(App::headless(state));
+    harness.step();
+    assert!(harness.query_by_label("person threshold").is_some());
+}
+
+#[test]
+fn near_misses_are_the_boxes_just_below_their_threshold() {
+    let mut state = state_with(SettingsStore::none());
+    state.on_result(frame(1), Instant::now());
+    let near = |state: &AppState| -> Vec<(usize, f32)> {
+        state.near_misses().map(|d| (d.class_id, d.score)).collect()
+    };
+    // The dog (0.3) is 0.2 below 0.5: outside the band.
+    assert_eq!(near(&state), vec![]);
+    state.thresholds[DOG] = 0.4;
+    assert_eq!(near(&state), vec![(DOG, 0.3)]);
+    // The people pass 0.5; at 0.7 the 0.6 one is a near miss, the 0.8 one is shown.
+    state.thresholds[PERSON] = 0.7;
+    assert_eq!(near(&state), vec![(PERSON, 0.6), (DOG, 0.3)]);
+    assert!(
+        near(&state)
+            .iter()
+            .all(|(id, score)| *score < state.thresholds[*id]
+                && *score >= state.thresholds[*id] - NEAR_MISS_BAND)
+    );
+    // A hidden class has no near misses either.
+    state.shown[DOG] = false;
+    assert_eq!(near(&state), vec![(PERSON, 0.6)]);
+
+    let mut harness = harness(App::headless(state));
+    harness.step();
+    harness.key_press(egui::Key::N);
+    harness.step();
+    assert!(harness.state().state().show_near_misses, "N toggles them");
+}
+
+#[test]
+fn clicking_a_box_selects_its_class_and_the_arrows_tune_it() {
+    let mut state = state_with(SettingsStore::none());
+    state.on_result(frame(1), Instant::now());
+    // Outside every box: nothing selected.
+    assert!(!state.select_at(300.0, 200.0));
+    assert_eq!(state.selected_class, None);
+    let mut harness = harness(App::headless(state));
+    harness.step();
+    // Without a selection the arrows do nothing to the thresholds.
+    harness.key_press(egui::Key::ArrowUp);
+    harness.step();
+    assert!((harness.state().state().thresholds[CAT] - 0.5).abs() < 1e-6);
+
+    // Click the cat's box (frame pixels 130..180 x 20..90) where the picture is drawn.
+    let picture = harness.get_by_label("video").rect();
+    let scale = picture.width() / 320.0;
+    let cat = picture.min + egui::vec2(155.0, 55.0) * scale;
+    harness.input_mut().events.extend([
+        egui::Event::PointerMoved(cat),
+        egui::Event::PointerButton {
+            pos: cat,
+            button: egui::PointerButton::Primary,
+            pressed: true,
+            modifiers: egui::Modifiers::NONE,
+        },
+        egui::Event::PointerButton {
+            pos: cat,
+            button: egui::PointerButton::Primary,
+            pressed: false,
+            modifiers: egui::Modifiers::NONE,
+        },
+    ]);
+    harness.step();
+    harness.step();
+    assert_eq!(harness.state().state().selected_class, Some(CAT));
+
+    harness.key_press(egui::Key::ArrowUp);
+    harness.step();
+    assert!((harness.state().state().thresholds[CAT] - 0.51).abs() < 1e-6);
+    harness.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::ArrowDown);
+    harness.step();
+    assert!((harness.state().state().thresholds[CAT] - 0.46).abs() < 1e-6);
+    assert!(
+        (harness.state().state().thresholds[PERSON] - 0.5).abs() < 1e-6,
+        "only the selected class moves"
+    );
 }
 
 #[test]

@@ -151,7 +151,7 @@ impl App {
     /// One UI pass: take what the threads sent, draw, apply the commands.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let now = Instant::now();
-        let mut commands = panels::shortcuts(ui);
+        let mut commands = panels::shortcuts(ui, self.state.selected_class.is_some());
         self.poll(now);
         self.video.show(ui.ctx(), &self.state);
         self.state
@@ -163,7 +163,7 @@ impl App {
             panels::status_bar(ui, &self.state);
             panels::side_panel(ui, &mut self.state, &mut commands);
         }
-        panels::video(ui, &self.state, self.video.handle.as_ref());
+        panels::video(ui, &mut self.state, self.video.handle.as_ref());
 
         for command in commands {
             self.run(command, ui.ctx());
@@ -212,6 +212,10 @@ impl App {
                 }
             }
             Command::TogglePresenting => self.state.presenting = !self.state.presenting,
+            Command::ToggleNearMisses => {
+                self.state.show_near_misses = !self.state.show_near_misses;
+            }
+            Command::NudgeThreshold(steps) => self.state.nudge_selected(steps),
             Command::ToggleFullscreen => {
                 let fullscreen = ctx.input(|input| input.viewport().fullscreen);
                 ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(

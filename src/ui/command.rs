@@ -9,6 +9,9 @@ pub enum Command {
     /// Hide or show everything but the picture, its boxes and a large FPS figure.
     TogglePresenting,
     ToggleFullscreen,
+    ToggleNearMisses,
+    /// Move the selected class's threshold by this many hundredths.
+    NudgeThreshold(i32),
     Snapshot,
     Quit,
     SaveProfile,

@@ -3,7 +3,7 @@
 //! Each function reads or edits [`AppState`] and returns [`Command`]s.
 
 use super::command::Command;
-use super::state::AppState;
+use super::state::{AppState, NEAR_MISS_BAND, SCORE_BINS, SCORE_WINDOW, bin_start};
 use crate::detect::{class_color, label_tag, label_text_color};
 use egui::{
     Color32, CornerRadius, FontId, Key, Modifiers, Pos2, Rect, RichText, Sense, Stroke, StrokeKind,
@@ -25,9 +25,20 @@ pub fn color32(class_id: usize) -> Color32 {
     Color32::from_rgb(r, g, b)
 }
 
-/// Space pauses, S saves a snapshot, Q or Esc quits; not while typing in a field.
-/// Runs before any widget so a focused button does not also take the space bar.
-pub fn shortcuts(ui: &mut egui::Ui) -> Vec<Command> {
+/// The keys that nudge the selected class's threshold, and by how many steps.
+const NUDGE_KEYS: [(Key, i32); 5] = [
+    (Key::ArrowUp, 1),
+    (Key::Plus, 1),
+    (Key::Equals, 1),
+    (Key::ArrowDown, -1),
+    (Key::Minus, -1),
+];
+
+/// Space pauses, S saves a snapshot, Q or Esc quits, Tab presents, F11 goes full
+/// screen, N shows near misses, and with a class selected Up/Down/+/- tune it; not
+/// while typing in a field. Runs before any widget so a focused button does not also
+/// take the space bar.
+pub fn shortcuts(ui: &mut egui::Ui, class_selected: bool) -> Vec<Command> {
     if ui.ctx().text_edit_focused() {
         return Vec::new();
     }
@@ -48,6 +59,23 @@ pub fn shortcuts(ui: &mut egui::Ui) -> Vec<Command> {
         }
         if pressed(Key::F11) {
             commands.push(Command::ToggleFullscreen);
+        }
+        if pressed(Key::N) {
+            commands.push(Command::ToggleNearMisses);
+        }
+        // The selected class's threshold: Up/+ raise it, Down/- lower it; Shift by 5.
+        // Without a selection the keys are left to the widgets.
+        let nudges = if class_selected { &NUDGE_KEYS[..] } else { &[] };
+        for &(key, step) in nudges {
+            // Shift first: a pattern without it matches a press with it too. (Only
+            // the arrows: "+" is itself typed with Shift on many keyboards.)
+            let arrow = matches!(key, Key::ArrowUp | Key::ArrowDown);
+            if arrow && input.consume_key(Modifiers::SHIFT, key) {
+                commands.push(Command::NudgeThreshold(step * 5));
+            }
+            if input.consume_key(Modifiers::NONE, key) {
+                commands.push(Command::NudgeThreshold(step));
+            }
         }
         commands
     })
@@ -223,24 +251,55 @@ fn threshold_section(ui: &mut egui::Ui, state: &mut AppState) {
                 );
             ui.end_row();
         });
+    ui.checkbox(&mut state.show_near_misses, "Near misses")
+        .on_hover_text(format!(
+            "Draw the boxes up to {NEAR_MISS_BAND:.2} below their class's threshold, dashed, \
+             with their score (N)"
+        ));
     ui.add_space(4.0);
     let counts = state.counts();
+    let now = Instant::now();
     ui.spacing_mut().item_spacing.y = 1.0;
     ui.spacing_mut().interact_size.y = 18.0;
     egui::Grid::new("classes")
-        .num_columns(3)
+        .num_columns(4)
         .striped(true)
         .show(ui, |ui| {
             for id in 1..state.class_names.len() {
                 let name = state.class_names[id].clone();
-                ui.horizontal(|ui| {
+                let selected = state.selected_class == Some(id);
+                let row = ui.horizontal(|ui| {
                     let (swatch, _) = ui.allocate_exact_size(Vec2::splat(10.0), Sense::hover());
                     ui.painter().rect_filled(swatch, 2.0, color32(id));
-                    ui.checkbox(&mut state.shown[id], &name)
+                    let label = if selected {
+                        RichText::new(&name).strong().underline()
+                    } else {
+                        RichText::new(&name)
+                    };
+                    ui.checkbox(&mut state.shown[id], label)
                         .on_hover_text(format!("Show {name} boxes"));
                 });
-                ui.add(egui::Slider::new(&mut state.thresholds[id], 0.0..=1.0).fixed_decimals(2))
+                if selected && state.scroll_to_selected {
+                    row.response.scroll_to_me(Some(egui::Align::Center));
+                    state.scroll_to_selected = false;
+                }
+                let slider = ui
+                    .add(egui::Slider::new(&mut state.thresholds[id], 0.0..=1.0).fixed_decimals(2))
                     .accessible_name(format!("{name} threshold"));
+                if selected {
+                    slider.highlight();
+                }
+                score_strip(
+                    ui,
+                    &state.scores.histogram(id, now),
+                    state.thresholds[id],
+                    id,
+                )
+                .on_hover_text(format!(
+                    "{name}: where the scores of its candidates fell in the last {} s; \
+                         coloured above the threshold",
+                    SCORE_WINDOW.as_secs()
+                ));
                 let count = counts.get(id).copied().unwrap_or(0);
                 let text = RichText::new(count.to_string()).monospace();
                 ui.label(if count == 0 || !state.shown[id] {
@@ -252,6 +311,45 @@ fn threshold_section(ui: &mut egui::Ui, state: &mut AppState) {
                 ui.end_row();
             }
         });
+}
+
+/// A small histogram of one class's recent candidate scores (0 at the left, 1 at the
+/// right), the bins at or above `threshold` in the class colour, the rest grey, and the
+/// threshold as a line across.
+fn score_strip(
+    ui: &mut egui::Ui,
+    bins: &[u32; SCORE_BINS],
+    threshold: f32,
+    class_id: usize,
+) -> egui::Response {
+    let (rect, response) = ui.allocate_exact_size(Vec2::new(60.0, 16.0), Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 1.0, ui.visuals().extreme_bg_color);
+    let tallest = bins.iter().copied().max().unwrap_or(0).max(1) as f32;
+    let width = rect.width() / SCORE_BINS as f32;
+    for (bin, &count) in bins.iter().enumerate() {
+        if count == 0 {
+            continue;
+        }
+        let height = (rect.height() - 2.0) * (count as f32 / tallest).sqrt();
+        let left = rect.left() + bin as f32 * width;
+        let bar = Rect::from_min_max(
+            Pos2::new(left, rect.bottom() - height.max(1.0)),
+            Pos2::new(left + width - 0.5, rect.bottom()),
+        );
+        let color = if bin_start(bin) + 0.5 / SCORE_BINS as f32 >= threshold {
+            color32(class_id)
+        } else {
+            Color32::GRAY
+        };
+        painter.rect_filled(bar, 0.0, color);
+    }
+    let x = rect.left() + rect.width() * threshold.clamp(0.0, 1.0);
+    painter.line_segment(
+        [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
+        Stroke::new(1.0, ui.visuals().strong_text_color()),
+    );
+    response
 }
 
 fn profile_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Command>) {
@@ -276,7 +374,7 @@ fn profile_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<C
 }
 
 /// The newest frame, fitted to the panel, with the visible boxes drawn over it.
-pub fn video(ui: &mut egui::Ui, state: &AppState, texture: Option<&TextureHandle>) {
+pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHandle>) {
     egui::CentralPanel::default().show(ui, |ui| {
         let (Some(texture), Some(frame)) = (texture, state.current.as_ref()) else {
             ui.centered_and_justified(|ui| {
@@ -293,7 +391,16 @@ pub fn video(ui: &mut egui::Ui, state: &AppState, texture: Option<&TextureHandle
         let (width, height) = (frame.image.width() as f32, frame.image.height() as f32);
         let scale = (available.width() / width).min(available.height() / height);
         let rect = Rect::from_center_size(available.center(), Vec2::new(width, height) * scale);
-        ui.allocate_rect(rect, Sense::hover());
+        let response = ui
+            .allocate_rect(rect, Sense::click())
+            .on_hover_text("Click a box to pick its class: Up/Down then tune it");
+        response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "video"));
+        if response.clicked()
+            && let Some(pointer) = response.interact_pointer_pos()
+        {
+            let at = (pointer - rect.min) / scale;
+            state.select_at(at.x, at.y);
+        }
         let painter = ui.painter_at(rect);
         let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
         painter.image(texture.id(), rect, uv, Color32::WHITE);
@@ -316,6 +423,36 @@ pub fn video(ui: &mut egui::Ui, state: &AppState, texture: Option<&TextureHandle
             painter.rect_filled(tag_rect, 2.0, color);
             // Laid out again to draw: egui keeps this frame's galleys, so it is a look-up.
             painter.galley(at(tag.text_origin()), layout(tag.text), text_color);
+        }
+        if state.show_near_misses {
+            let small = FontId::proportional(12.0);
+            for detection in state.near_misses() {
+                let color = color32(detection.class_id).gamma_multiply(0.8);
+                let b = &detection.bbox;
+                let to_screen = |x: f32, y: f32| rect.min + Vec2::new(x, y) * scale;
+                let bbox =
+                    Rect::from_min_max(to_screen(b.x_min, b.y_min), to_screen(b.x_max, b.y_max));
+                let outline = [
+                    bbox.left_top(),
+                    bbox.right_top(),
+                    bbox.right_bottom(),
+                    bbox.left_bottom(),
+                    bbox.left_top(),
+                ];
+                painter.extend(egui::Shape::dashed_line(
+                    &outline,
+                    Stroke::new(1.0, color),
+                    6.0,
+                    4.0,
+                ));
+                painter.text(
+                    bbox.left_top() + Vec2::new(3.0, 2.0),
+                    egui::Align2::LEFT_TOP,
+                    format!("{:.2}", detection.score),
+                    small.clone(),
+                    color,
+                );
+            }
         }
         if state.presenting {
             let fps = format!("{:.0} fps", state.stats.inference.rate());

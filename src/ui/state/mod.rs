@@ -5,10 +5,12 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 mod profiles;
+mod scores;
 mod snapshot;
 mod source;
 
 pub use profiles::ProfileSaved;
+pub use scores::{SCORE_BINS, SCORE_WINDOW, ScoreHistory, bin_of, bin_start};
 pub use snapshot::{SnapshotError, snapshot_name};
 pub use source::SourceStatus;
 
@@ -22,6 +24,10 @@ use std::time::{Duration, Instant};
 /// The worker reports every box at least this confident (or down to the class's
 /// slider, when lower); the UI filters by the sliders, so they act at once.
 pub const DETECT_FLOOR: f32 = 0.1;
+/// Near misses are the boxes at most this far below their class's threshold.
+pub const NEAR_MISS_BAND: f32 = 0.15;
+/// How far the arrow keys move the selected class's threshold (Shift: five times).
+pub const NUDGE_STEP: f32 = 0.01;
 /// How long a notice stays up.
 pub const NOTICE_FOR: Duration = Duration::from_secs(6);
 
@@ -49,6 +55,14 @@ pub struct AppState {
     pub paused: bool,
     /// Presentation mode: the panels hidden (Tab).
     pub presenting: bool,
+    /// Draw the boxes just below their thresholds (N).
+    pub show_near_misses: bool,
+    /// The class picked by clicking one of its boxes: the arrow keys tune it.
+    pub selected_class: Option<usize>,
+    /// The side panel should bring the selected class into view (once).
+    pub scroll_to_selected: bool,
+    /// Recent candidate scores, for the score strips.
+    pub scores: ScoreHistory,
     /// The frame on screen and its detections (all of them, down to the floor).
     pub current: Option<FrameResult>,
     pub stats: LiveStats,
@@ -85,6 +99,10 @@ impl AppState {
             profile_path: String::new(),
             paused: false,
             presenting: false,
+            show_near_misses: false,
+            selected_class: None,
+            scroll_to_selected: false,
+            scores: ScoreHistory::new(classes),
             current: None,
             stats: LiveStats::default(),
             source: SourceStatus::default(),
@@ -112,6 +130,54 @@ impl AppState {
             .iter()
             .flat_map(|frame| frame.detections.iter())
             .filter(|d| self.is_visible(d))
+    }
+
+    /// Boxes of shown classes that miss their threshold by at most [`NEAR_MISS_BAND`]:
+    /// what lowering the slider would bring in.
+    pub fn near_misses(&self) -> impl Iterator<Item = &Detection> {
+        self.current
+            .iter()
+            .flat_map(|frame| frame.detections.iter())
+            .filter(|d| {
+                let threshold = self.threshold(d.class_id);
+                self.shown.get(d.class_id).copied().unwrap_or(false)
+                    && d.score < threshold
+                    && d.score >= threshold - NEAR_MISS_BAND
+            })
+    }
+
+    /// Selects the class of the smallest visible box holding the point (in the frame's
+    /// pixels); true when one does.
+    pub fn select_at(&mut self, x: f32, y: f32) -> bool {
+        let hit = self
+            .visible_detections()
+            .filter(|d| {
+                let b = &d.bbox;
+                (b.x_min..=b.x_max).contains(&x) && (b.y_min..=b.y_max).contains(&y)
+            })
+            .min_by(|a, b| {
+                let area =
+                    |d: &Detection| (d.bbox.x_max - d.bbox.x_min) * (d.bbox.y_max - d.bbox.y_min);
+                area(a).total_cmp(&area(b))
+            })
+            .map(|d| d.class_id);
+        if hit.is_some() {
+            self.selected_class = hit;
+            self.scroll_to_selected = true;
+        }
+        hit.is_some()
+    }
+
+    /// Moves the selected class's threshold by `steps` of [`NUDGE_STEP`].
+    pub fn nudge_selected(&mut self, steps: i32) {
+        if let Some(threshold) = self
+            .selected_class
+            .and_then(|id| self.thresholds.get_mut(id))
+        {
+            let moved = *threshold + steps as f32 * NUDGE_STEP;
+            // Kept on the hundredths the slider shows.
+            *threshold = ((moved * 100.0).round() / 100.0).clamp(0.0, 1.0);
+        }
     }
 
     pub fn is_visible(&self, detection: &Detection) -> bool {
@@ -159,6 +225,7 @@ impl AppState {
     /// A new frame from the pipeline, shown from now on.
     pub fn on_result(&mut self, result: FrameResult, now: Instant) {
         self.source.on_frame(now);
+        self.scores.record(now, &result.detections);
         let latency = now.saturating_duration_since(result.captured_at);
         self.stats.on_result(&result.timings, latency);
         self.current = Some(result);
