@@ -153,7 +153,12 @@ pub fn status_bar(ui: &mut egui::Ui, state: &AppState) {
         ui.horizontal(|ui| {
             state.stats.ui(ui);
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.label(RichText::new("Space pause · S snapshot · Q/Esc quit").weak());
+                ui.label(
+                    RichText::new(
+                        "Space pause · S snapshot · N near misses · Tab present · Q/Esc quit",
+                    )
+                    .weak(),
+                );
             });
         });
     });
@@ -427,7 +432,7 @@ pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHa
         if state.show_near_misses {
             let small = FontId::proportional(12.0);
             for detection in state.near_misses() {
-                let color = color32(detection.class_id).gamma_multiply(0.8);
+                let color = color32(detection.class_id);
                 let b = &detection.bbox;
                 let to_screen = |x: f32, y: f32| rect.min + Vec2::new(x, y) * scale;
                 let bbox =
@@ -441,17 +446,18 @@ pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHa
                 ];
                 painter.extend(egui::Shape::dashed_line(
                     &outline,
-                    Stroke::new(1.0, color),
+                    Stroke::new(1.5, color),
                     6.0,
                     4.0,
                 ));
-                painter.text(
-                    bbox.left_top() + Vec2::new(3.0, 2.0),
-                    egui::Align2::LEFT_TOP,
-                    format!("{:.2}", detection.score),
-                    small.clone(),
-                    color,
-                );
+                // The score on a small tag inside the corner, lighter than a shown box's.
+                let [r, g, b] = label_text_color(detection.class_id);
+                let text = Color32::from_rgb(r, g, b);
+                let galley =
+                    painter.layout_no_wrap(format!("{:.2}", detection.score), small.clone(), text);
+                let tag = Rect::from_min_size(bbox.left_top(), galley.size() + Vec2::new(6.0, 2.0));
+                painter.rect_filled(tag, 2.0, color.gamma_multiply(0.75));
+                painter.galley(tag.min + Vec2::new(3.0, 1.0), galley, text);
             }
         }
         if state.presenting {
