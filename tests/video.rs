@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tinyssd::detect::DetectConfig;
-use tinyssd::pipeline::{FrameSource, Pipeline, SourceSpec, VideoSource};
+use tinyssd::pipeline::{FrameSource, Pipeline, Playback, SourceSpec, VideoSource};
 
 const WIDTH: u32 = 160;
 const HEIGHT: u32 = 120;
@@ -118,7 +118,7 @@ fn a_clip_plays_at_its_rate_the_right_way_up_and_loops() {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let clip = make_clip(dir.path());
-    let mut source = VideoSource::open(&clip, None).expect("a video");
+    let mut source = VideoSource::open(&clip, None, Arc::default()).expect("a video");
     assert_eq!(
         source.frame_interval(),
         Some(Duration::from_millis(1000 / u64::from(FPS)))
@@ -158,6 +158,39 @@ fn a_clip_plays_at_its_rate_the_right_way_up_and_loops() {
 }
 
 #[test]
+fn the_seek_bar_moves_the_video_and_sees_where_it_is() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clip = make_clip(dir.path());
+    let playback = Arc::new(Playback::default());
+    let mut source = VideoSource::open(&clip, None, playback.clone()).expect("a video");
+    assert_eq!(
+        playback.duration(),
+        Some(Duration::from_secs(2)),
+        "20 frames at 10 fps"
+    );
+    let ms = |playback: &Playback| playback.position().as_millis();
+    source.next_frame().expect("a frame");
+    source.next_frame().expect("a frame");
+    assert_eq!(ms(&playback), 100, "the second frame");
+    playback.seek(Duration::from_millis(1500));
+    assert_pattern(&source.next_frame().expect("a frame after the seek"));
+    assert_eq!(ms(&playback), 1500);
+    for _ in 0..4 {
+        source.next_frame().expect("a frame");
+    }
+    assert_eq!(ms(&playback), 1900, "the last frame");
+    source.next_frame().expect("from the start again");
+    assert_eq!(ms(&playback), 0);
+    // A seek past the end is the end: the video starts again, no error.
+    playback.seek(Duration::from_secs(60));
+    source.next_frame().expect("no error");
+    assert!(ms(&playback) <= 1900, "{}", ms(&playback));
+}
+
+#[test]
 fn a_truncated_clip_plays_what_it_has_and_says_so_once() {
     if !have_ffmpeg() {
         return;
@@ -166,7 +199,7 @@ fn a_truncated_clip_plays_what_it_has_and_says_so_once() {
     let clip = make_clip(dir.path());
     let bytes = std::fs::read(&clip).expect("clip");
     std::fs::write(&clip, &bytes[..bytes.len() * 7 / 10]).expect("truncated");
-    let mut source = VideoSource::open(&clip, None).expect("its header is whole");
+    let mut source = VideoSource::open(&clip, None, Arc::default()).expect("its header is whole");
     let (mut frames, mut errors) = (0, Vec::new());
     for _ in 0..FRAMES * 3 {
         match source.next_frame() {
@@ -195,7 +228,7 @@ fn a_file_that_is_not_a_video_is_refused_with_its_name() {
     let dir = tempfile::tempdir().expect("temp dir");
     let fake = dir.path().join("notes.mp4");
     std::fs::write(&fake, "shopping list: milk, eggs").expect("written");
-    let error = VideoSource::open(&fake, None)
+    let error = VideoSource::open(&fake, None, Arc::default())
         .err()
         .expect("refused")
         .to_string();
@@ -203,7 +236,7 @@ fn a_file_that_is_not_a_video_is_refused_with_its_name() {
         error.contains("notes.mp4") && error.contains("not a video"),
         "{error}"
     );
-    let folder = VideoSource::open(dir.path(), None)
+    let folder = VideoSource::open(dir.path(), None, Arc::default())
         .err()
         .expect("refused")
         .to_string();

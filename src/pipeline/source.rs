@@ -3,6 +3,7 @@
 //! Cameras live in [`super::camera`], the built-in demo in [`super::demo`].
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+use super::video::Playback;
 use crate::detect::ImageReadError;
 use crate::files::FileVersion;
 use image::RgbImage;
@@ -10,6 +11,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Frames per second for image sources when `--fps` is not given.
@@ -191,14 +193,26 @@ impl SourceSpec {
 
     /// Opens the source on the capture thread (see [`SourceSpec::open`]).
     pub fn opener(&self, fps: Option<f32>) -> SourceOpener {
+        self.opener_with_playback(fps).0
+    }
+
+    /// [`SourceSpec::opener`], and for a video the [`Playback`] its seek bar drives.
+    pub fn opener_with_playback(&self, fps: Option<f32>) -> (SourceOpener, Option<Arc<Playback>>) {
         let spec = self.clone();
-        Box::new(move || spec.open(fps))
+        let playback = matches!(self, SourceSpec::Video(_)).then(|| Arc::new(Playback::default()));
+        let shared = playback.clone();
+        (Box::new(move || spec.open(fps, shared)), playback)
     }
 
     /// Opens the source. `fps` paces image, video and demo sources (`None`: their
-    /// default, for a video its own rate); a camera runs at its own rate. A camera is opened lazily by its first frame,
+    /// default, for a video its own rate); a camera runs at its own rate. A video
+    /// reports to and takes seeks from `playback` (a fresh one when None). A camera is opened lazily by its first frame,
     /// so a missing camera shows up as a frame error, not here.
-    pub fn open(&self, fps: Option<f32>) -> Result<Box<dyn FrameSource>, SourceError> {
+    pub fn open(
+        &self,
+        fps: Option<f32>,
+        playback: Option<Arc<Playback>>,
+    ) -> Result<Box<dyn FrameSource>, SourceError> {
         Ok(match self {
             SourceSpec::Camera(selector) => Box::new(super::CameraSource::new(selector.clone())),
             SourceSpec::Images(paths) => Box::new(ImageListSource::new(
@@ -209,7 +223,11 @@ impl SourceSpec {
                 std::slice::from_ref(path),
                 fps.unwrap_or(DEFAULT_IMAGE_FPS),
             )?),
-            SourceSpec::Video(path) => Box::new(super::VideoSource::open(path, fps)?),
+            SourceSpec::Video(path) => Box::new(super::VideoSource::open(
+                path,
+                fps,
+                playback.unwrap_or_default(),
+            )?),
             SourceSpec::Demo => Box::new(super::DemoSource::new(
                 fps.unwrap_or(super::demo::DEFAULT_FPS),
             )?),

@@ -11,6 +11,7 @@ use image::RgbImage;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,64 @@ pub struct VideoInfo {
     pub height: u32,
     /// Frames per second as the file says (its average rate, else its base rate).
     pub fps: Option<f32>,
+    /// How long the file plays, when it says.
+    pub duration: Option<Duration>,
+}
+
+/// Where a playing video is, and where the user wants it: shared between the source
+/// (on the capture thread) and the seek bar (on the UI thread).
+#[derive(Debug)]
+pub struct Playback {
+    position_ms: AtomicU64,
+    duration_ms: AtomicU64,
+    seek_ms: AtomicU64,
+}
+
+const NO_SEEK: u64 = u64::MAX;
+
+impl Default for Playback {
+    fn default() -> Playback {
+        Playback {
+            position_ms: AtomicU64::new(0),
+            duration_ms: AtomicU64::new(0),
+            seek_ms: AtomicU64::new(NO_SEEK),
+        }
+    }
+}
+
+impl Playback {
+    /// The time in the file of the frame last read.
+    pub fn position(&self) -> Duration {
+        Duration::from_millis(self.position_ms.load(Ordering::Relaxed))
+    }
+
+    /// None when the file does not say.
+    pub fn duration(&self) -> Option<Duration> {
+        match self.duration_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    /// Asks the source to go on from `to` (the latest request wins).
+    pub fn seek(&self, to: Duration) {
+        self.seek_ms.store(
+            to.as_millis().min(u128::from(NO_SEEK - 1)) as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    fn take_seek(&self) -> Option<Duration> {
+        match self.seek_ms.swap(NO_SEEK, Ordering::Relaxed) {
+            NO_SEEK => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    fn set_position(&self, at: Duration) {
+        self.position_ms
+            .store(at.as_millis() as u64, Ordering::Relaxed);
+    }
 }
 
 /// Reads the first video stream's size and rate with `ffprobe`.
@@ -40,7 +99,7 @@ pub fn probe(path: &Path) -> Result<VideoInfo, SourceError> {
     crate::files::check_regular_file(path).map_err(|error| fail(error.to_string()))?;
     let output = Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
-        .arg("stream=width,height,avg_frame_rate,r_frame_rate")
+        .arg("stream=width,height,avg_frame_rate,r_frame_rate:format=duration")
         .args(["-of", "json", "--"])
         .arg(path)
         .stdin(Stdio::null())
@@ -79,10 +138,18 @@ pub fn parse_probe(json: &str) -> Result<VideoInfo, String> {
             .and_then(|v| v.as_str())
             .and_then(parse_rate)
     };
+    let duration = value
+        .get("format")
+        .and_then(|f| f.get("duration"))
+        .and_then(|d| d.as_str())
+        .and_then(|d| d.parse::<f64>().ok())
+        .filter(|d| d.is_finite() && *d > 0.0)
+        .map(Duration::from_secs_f64);
     Ok(VideoInfo {
         width,
         height,
         fps: rate("avg_frame_rate").or_else(|| rate("r_frame_rate")),
+        duration,
     })
 }
 
@@ -133,9 +200,13 @@ struct Decoder {
 }
 
 impl Decoder {
-    fn start(path: &Path, (width, height): (u32, u32)) -> Result<Decoder, String> {
+    /// Decodes from `start` on (`-ss` before `-i`: ffmpeg seeks in the container,
+    /// then decodes up to the exact frame).
+    fn start(path: &Path, (width, height): (u32, u32), start: Duration) -> Result<Decoder, String> {
         let mut child = Command::new("ffmpeg")
-            .args(["-v", "error", "-nostdin", "-i"])
+            .args(["-v", "error", "-nostdin", "-ss"])
+            .arg(format!("{:.3}", start.as_secs_f64()))
+            .arg("-i")
             .arg(path)
             .args(["-an", "-sn", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s"])
             .arg(format!("{width}x{height}"))
@@ -216,28 +287,46 @@ impl Drop for Decoder {
     }
 }
 
-/// A video file played in a loop at its own frame rate (or the one asked for).
+/// A video file played in a loop at its own frame rate (or the one asked for), from
+/// where its [`Playback`] is sought to.
 pub struct VideoSource {
     path: PathBuf,
     size: (u32, u32),
     interval: Duration,
+    /// The file's own rate: how far each frame moves the position.
+    file_fps: f32,
+    playback: Arc<Playback>,
     decoder: Option<Decoder>,
-    /// Frames read since the file was last started.
+    /// Where the current run of ffmpeg started in the file.
+    started_at: Duration,
+    /// Frames read since then.
     frames_this_pass: u64,
     /// A file that breaks is said once; later loops stop at the break silently.
     break_reported: bool,
 }
 
 impl VideoSource {
-    /// Probes the file; `fps` overrides its frame rate.
-    pub fn open(path: &Path, fps: Option<f32>) -> Result<VideoSource, SourceError> {
+    /// Probes the file; `fps` overrides its frame rate. `playback` is where the
+    /// position is told and seeks are asked for.
+    pub fn open(
+        path: &Path,
+        fps: Option<f32>,
+        playback: Arc<Playback>,
+    ) -> Result<VideoSource, SourceError> {
         let info = probe(path)?;
-        let fps = fps.or(info.fps).unwrap_or(25.0);
+        let file_fps = info.fps.unwrap_or(25.0);
+        playback.duration_ms.store(
+            info.duration.map_or(0, |d| d.as_millis() as u64),
+            Ordering::Relaxed,
+        );
         Ok(VideoSource {
             path: path.to_path_buf(),
             size: decoded_size(info.width, info.height),
-            interval: interval_for_fps(fps),
+            interval: interval_for_fps(fps.unwrap_or(file_fps)),
+            file_fps,
+            playback,
             decoder: None,
+            started_at: Duration::ZERO,
             frames_this_pass: 0,
             break_reported: false,
         })
@@ -255,13 +344,18 @@ impl VideoSource {
         let decoder = match &mut self.decoder {
             Some(decoder) => decoder,
             None => {
-                let decoder = Decoder::start(&self.path, self.size).map_err(|m| self.fail(m))?;
+                let decoder = Decoder::start(&self.path, self.size, self.started_at)
+                    .map_err(|m| self.fail(m))?;
                 self.frames_this_pass = 0;
                 self.decoder.insert(decoder)
             }
         };
         match decoder.read_frame(buffer) {
             Ok(true) => {
+                let offset = Duration::from_secs_f64(
+                    self.frames_this_pass as f64 / f64::from(self.file_fps),
+                );
+                self.playback.set_position(self.started_at + offset);
                 self.frames_this_pass += 1;
                 Ok(Some(()))
             }
@@ -287,12 +381,23 @@ impl FrameSource for VideoSource {
     }
 
     fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
+        if let Some(to) = self.playback.take_seek() {
+            self.decoder = None;
+            self.started_at = self
+                .playback
+                .duration()
+                .map_or(to, |duration| to.min(duration));
+        }
         let (width, height) = self.size;
         let mut buffer = vec![0_u8; width as usize * height as usize * 3];
         if self.read_one(&mut buffer)?.is_none() {
             let frames = self.frames_this_pass;
+            let sought = self.started_at > Duration::ZERO;
+            self.started_at = Duration::ZERO;
             let reason = self.decoder.take().and_then(Decoder::finish);
             match reason {
+                // Sought to the very end: that is the end, not a broken file.
+                _ if frames == 0 && sought => {}
                 _ if frames == 0 => {
                     return Err(self.fail(format!(
                         "no frame could be decoded ({})",
@@ -329,16 +434,17 @@ mod tests {
     #[test]
     fn probe_answers_are_read_and_odd_ones_refused() {
         let info = parse_probe(
-            r#"{"streams":[{"width":1920,"height":1080,"r_frame_rate":"30/1","avg_frame_rate":"30000/1001"}]}"#,
+            r#"{"streams":[{"width":1920,"height":1080,"r_frame_rate":"30/1","avg_frame_rate":"30000/1001"}],"format":{"duration":"12.500000"}}"#,
         )
         .expect("a video");
         assert_eq!((info.width, info.height), (1920, 1080));
         assert!((info.fps.expect("a rate") - 29.97).abs() < 0.01);
+        assert_eq!(info.duration, Some(Duration::from_millis(12_500)));
         let no_rate = parse_probe(
             r#"{"streams":[{"width":8,"height":8,"r_frame_rate":"0/0","avg_frame_rate":"0/0"}]}"#,
         )
         .expect("a video");
-        assert_eq!(no_rate.fps, None);
+        assert_eq!((no_rate.fps, no_rate.duration), (None, None));
         for bad in [
             "",
             r#"{"streams":[]}"#,

@@ -6,7 +6,9 @@ use super::panels;
 use super::settings::SettingsStore;
 use super::state::{AppState, ProfileSaved};
 use crate::detect::{DetectConfig, Detector};
-use crate::pipeline::{DetectionLog, Pipeline, SHUTDOWN_DEADLINE, ShutdownReport, SourceSpec};
+use crate::pipeline::{
+    DetectionLog, Pipeline, Playback, SHUTDOWN_DEADLINE, ShutdownReport, SourceSpec,
+};
 use egui::{ColorImage, TextureHandle, TextureOptions};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,6 +55,8 @@ impl VideoTexture {
 pub struct App {
     state: AppState,
     pipeline: Option<Pipeline>,
+    /// The playing video's position and seeks (a video source only).
+    playback: Option<Arc<Playback>>,
     video: VideoTexture,
     /// The settings the worker has, to send only changes.
     sent_config: Option<DetectConfig>,
@@ -95,8 +99,10 @@ impl App {
         let wake = Arc::new(move || ctx.request_repaint());
         let mut app = App::headless(state);
         app.fps = launch.fps;
+        let (opener, playback) = source.opener_with_playback(launch.fps);
+        app.playback = playback;
         match Pipeline::start_logged(
-            source.opener(launch.fps),
+            opener,
             Box::new(detector),
             app.state.worker_config(),
             wake,
@@ -118,6 +124,7 @@ impl App {
         App {
             state,
             pipeline: None,
+            playback: None,
             video: VideoTexture::default(),
             sent_config: None,
             fps: None,
@@ -159,7 +166,7 @@ impl App {
             .on_ui_frame(now, self.pipeline.as_ref().map(Pipeline::stats));
 
         if !self.state.presenting {
-            panels::top_bar(ui, &mut self.state, &mut commands);
+            panels::top_bar(ui, &mut self.state, self.playback.as_deref(), &mut commands);
             panels::status_bar(ui, &self.state);
             panels::side_panel(ui, &mut self.state, &mut commands);
         }
@@ -266,7 +273,9 @@ impl App {
         };
         self.state.source.error = None;
         self.state.source.note = None;
-        if let Err(error) = pipeline.switch_source(source.opener(self.fps)) {
+        let (opener, playback) = source.opener_with_playback(self.fps);
+        self.playback = playback;
+        if let Err(error) = pipeline.switch_source(opener) {
             self.state
                 .notify_error(format!("cannot start reading {source}: {error}"));
         }

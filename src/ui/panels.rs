@@ -5,11 +5,12 @@
 use super::command::Command;
 use super::state::{AppState, NEAR_MISS_BAND, SCORE_BINS, SCORE_WINDOW, bin_start};
 use crate::detect::{class_color, label_tag, label_text_color};
+use crate::pipeline::Playback;
 use egui::{
     Color32, CornerRadius, FontId, Key, Modifiers, Pos2, Rect, RichText, Sense, Stroke, StrokeKind,
     TextureHandle, Vec2,
 };
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Widest the side panel starts.
 pub const SIDE_PANEL_WIDTH: f32 = 330.0;
@@ -81,7 +82,12 @@ pub fn shortcuts(ui: &mut egui::Ui, class_selected: bool) -> Vec<Command> {
     })
 }
 
-pub fn top_bar(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Command>) {
+pub fn top_bar(
+    ui: &mut egui::Ui,
+    state: &mut AppState,
+    playback: Option<&Playback>,
+    commands: &mut Vec<Command>,
+) {
     egui::Panel::top("top_bar").show(ui, |ui| {
         ui.add_space(4.0);
         ui.horizontal(|ui| {
@@ -93,6 +99,9 @@ pub fn top_bar(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Comma
             let pause = if state.paused { "Resume" } else { "Pause" };
             if ui.button(pause).on_hover_text("Space").clicked() {
                 commands.push(Command::TogglePause);
+            }
+            if let Some(playback) = playback {
+                seek_bar(ui, playback);
             }
             if ui
                 .button("Snapshot")
@@ -316,6 +325,44 @@ fn threshold_section(ui: &mut egui::Ui, state: &mut AppState) {
                 ui.end_row();
             }
         });
+}
+
+/// A video's position as a slider: dragging it (or clicking on it) seeks, on release.
+fn seek_bar(ui: &mut egui::Ui, playback: &Playback) {
+    let Some(duration) = playback.duration() else {
+        ui.label(clock(playback.position()));
+        return;
+    };
+    let total = duration.as_secs_f32();
+    let mut at = playback.position().as_secs_f32().min(total);
+    let id = ui.scope_id().with("video seek");
+    // While dragging, the slider shows where the pointer is, not where the video is.
+    if let Some(dragged) = ui.data(|d| d.get_temp::<f32>(id)) {
+        at = dragged;
+    }
+    ui.spacing_mut().slider_width = 180.0;
+    let response = ui
+        .add(egui::Slider::new(&mut at, 0.0..=total).show_value(false))
+        .accessible_name("video position")
+        .on_hover_text("Drag or click to seek");
+    if response.dragged() {
+        ui.data_mut(|d| d.insert_temp(id, at));
+    }
+    if response.drag_stopped() || (response.changed() && !response.dragged()) {
+        ui.data_mut(|d| d.remove::<f32>(id));
+        playback.seek(Duration::from_secs_f32(at));
+    }
+    ui.label(format!(
+        "{} / {}",
+        clock(Duration::from_secs_f32(at)),
+        clock(duration)
+    ));
+}
+
+/// `1:05` for 65 s.
+fn clock(time: Duration) -> String {
+    let seconds = time.as_secs();
+    format!("{}:{:02}", seconds / 60, seconds % 60)
 }
 
 /// A small histogram of one class's recent candidate scores (0 at the left, 1 at the
