@@ -76,7 +76,7 @@ impl Engine {
         Engine::with_isa(model, threads, Isa::detect())
     }
 
-    /// An engine using a given micro-kernel (which the CPU must support), for tests
+    /// An engine using a given micro-kernel (an `Isa` is only had for one the CPU runs), for tests
     /// and benchmarks of the fallbacks.
     pub fn with_isa(model: Model, threads: usize, isa: Isa) -> Result<Engine, EngineError> {
         let pool = rayon::ThreadPoolBuilder::new()

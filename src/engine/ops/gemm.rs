@@ -10,9 +10,15 @@ use super::layout::BufferLayout;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
-/// The instruction set the micro-kernel uses, detected once.
+/// The instruction set the micro-kernel uses, and proof that this CPU has it: its
+/// field is private, and the only ways to get one ([`Isa::detect`], [`Isa::available`])
+/// ask the CPU first. So no safe call can reach an instruction the CPU lacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Isa {
+pub struct Isa(Kernel);
+
+/// The micro-kernels there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
     Avx512,
     Avx2Fma,
     Portable,
@@ -21,47 +27,60 @@ pub enum Isa {
 impl Isa {
     /// The fastest instruction set this CPU runs.
     pub fn detect() -> Isa {
-        Isa::available().last().copied().unwrap_or(Isa::Portable)
+        Isa::available()
+            .last()
+            .copied()
+            .unwrap_or(Isa(Kernel::Portable))
     }
 
     /// Every instruction set this CPU can run, slowest (the portable fallback) first.
     pub fn available() -> Vec<Isa> {
-        [Isa::Portable, Isa::Avx2Fma, Isa::Avx512]
+        [Kernel::Portable, Kernel::Avx2Fma, Kernel::Avx512]
             .into_iter()
-            .filter(|isa| isa.supported())
+            .filter(|&kernel| supported(kernel))
+            .map(Isa)
             .collect()
     }
 
-    /// Whether this CPU has the instructions the micro-kernel uses.
-    fn supported(self) -> bool {
-        match self {
-            Isa::Portable => true,
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => {
-                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-            }
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => std::is_x86_feature_detected!("avx512f"),
-            #[cfg(not(target_arch = "x86_64"))]
-            Isa::Avx2Fma | Isa::Avx512 => false,
-        }
+    /// `kernel`, when this CPU runs it.
+    pub fn of(kernel: Kernel) -> Option<Isa> {
+        supported(kernel).then_some(Isa(kernel))
+    }
+
+    pub fn kernel(self) -> Kernel {
+        self.0
     }
 
     /// Rows of the weight panel (output channels per tile).
     pub fn mr(self) -> usize {
-        match self {
-            Isa::Avx512 => 8,
-            Isa::Avx2Fma | Isa::Portable => 4,
+        match self.0 {
+            Kernel::Avx512 => 8,
+            Kernel::Avx2Fma | Kernel::Portable => 4,
         }
     }
 
     /// Columns of the pixel panel (pixels per tile).
     pub fn nr(self) -> usize {
-        match self {
-            Isa::Avx512 => 48,
-            Isa::Avx2Fma => 24,
-            Isa::Portable => 16,
+        match self.0 {
+            Kernel::Avx512 => 48,
+            Kernel::Avx2Fma => 24,
+            Kernel::Portable => 16,
         }
+    }
+}
+
+/// Whether this CPU has the instructions `kernel` uses.
+fn supported(kernel: Kernel) -> bool {
+    match kernel {
+        Kernel::Portable => true,
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2Fma => {
+            std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        }
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => std::is_x86_feature_detected!("avx512f"),
+        #[cfg(not(target_arch = "x86_64"))]
+        Kernel::Avx2Fma | Kernel::Avx512 => false,
     }
 }
 
@@ -287,16 +306,17 @@ fn micro_kernel(
 ) {
     debug_assert!(a.len() >= depth * isa.mr() && offsets.len() >= depth);
     debug_assert!(offsets.iter().all(|&o| o + isa.nr() <= b.len()));
-    match isa {
+    match isa.kernel() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: Isa::Avx512 is only chosen when the CPU has AVX-512F; `gemm` asserts
-        // that every row read stays inside `b`.
-        Isa::Avx512 => unsafe {
+        // SAFETY: an `Isa` holding Avx512 exists only on a CPU with AVX-512F (its field
+        // is private; its constructors check); `gemm` asserts that every row read
+        // stays inside `b`.
+        Kernel::Avx512 => unsafe {
             x86::kernel_avx512(depth, a.as_ptr(), b.as_ptr(), offsets.as_ptr(), tile)
         },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above, for AVX2 and FMA.
-        Isa::Avx2Fma => unsafe {
+        Kernel::Avx2Fma => unsafe {
             x86::kernel_avx2(depth, a.as_ptr(), b.as_ptr(), offsets.as_ptr(), tile)
         },
         _ => kernel_portable(depth, a, b, offsets, tile),
@@ -403,6 +423,23 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_isa_is_only_had_for_kernels_this_cpu_runs() {
+        let available = Isa::available();
+        assert_eq!(
+            available.first().map(|isa| isa.kernel()),
+            Some(Kernel::Portable)
+        );
+        for kernel in [Kernel::Portable, Kernel::Avx2Fma, Kernel::Avx512] {
+            assert_eq!(
+                Isa::of(kernel).is_some(),
+                available.iter().any(|isa| isa.kernel() == kernel),
+                "{kernel:?}"
+            );
+        }
+        assert_eq!(available.last().copied(), Some(Isa::detect()));
+    }
     use crate::engine::ops::columns::{ConvGeometry, direct_offsets, pack_columns};
 
     /// Every kernel, reading packed or direct columns, against a plain triple loop,
