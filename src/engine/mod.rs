@@ -70,6 +70,20 @@ pub struct Engine {
     pool: rayon::ThreadPool,
 }
 
+/// A step's input to read and its output to write, borrowed side by side (the plan
+/// never has a step write the buffer it reads). Nothing is moved out of `buffers`, so
+/// a kernel that panics leaves every buffer in place for the next frame.
+fn read_and_write(buffers: &mut [Vec<f32>], input: usize, output: usize) -> (&[f32], &mut [f32]) {
+    assert_ne!(input, output, "a step reads and writes different buffers");
+    if input < output {
+        let (below, from_output) = buffers.split_at_mut(output);
+        (&below[input], &mut from_output[0])
+    } else {
+        let (below, from_input) = buffers.split_at_mut(input);
+        (&from_input[0], &mut below[output])
+    }
+}
+
 impl Engine {
     /// `threads` = 0 uses one thread per core.
     pub fn new(model: Model, threads: usize) -> Result<Engine, EngineError> {
@@ -197,17 +211,8 @@ impl Engine {
                             first_channel: channel_offset,
                             relu: true,
                         };
-                        // Moving the output out of the list lets us read the input beside it.
-                        let mut out = std::mem::take(&mut buffers[output]);
-                        kernel.run(
-                            &buffers[input],
-                            &plan.layout(input),
-                            scratch,
-                            false,
-                            &mut out,
-                            layout,
-                        );
-                        buffers[output] = out;
+                        let (from, to) = read_and_write(buffers, input, output);
+                        kernel.run(from, &plan.layout(input), scratch, false, to, layout);
                     }
                     (
                         Step::Predict {
@@ -234,14 +239,8 @@ impl Engine {
                         );
                     }
                     (Step::MaxPool { input, output }, _) => {
-                        let mut out = std::mem::take(&mut buffers[output]);
-                        max_pool_ceil(
-                            &buffers[input],
-                            &plan.layout(input),
-                            &mut out,
-                            &plan.layout(output),
-                        );
-                        buffers[output] = out;
+                        let (from, to) = read_and_write(buffers, input, output);
+                        max_pool_ceil(from, &plan.layout(input), to, &plan.layout(output));
                     }
                     (Step::Conv { .. } | Step::Predict { .. }, None) => {
                         unreachable!("every convolution step has a kernel")
