@@ -51,12 +51,14 @@ fn outputs_and_feature_maps_match_pytorch() {
 /// network outputs.
 #[test]
 fn every_instruction_set_matches_pytorch() {
+    use tinyssd::engine::PackedModel;
     use tinyssd::engine::ops::gemm::Isa;
     let golden = Golden::load();
     let model = Model::load(&golden_weights()).expect("golden weights load");
     let (input, _) = golden.tensor("input");
     for isa in Isa::available() {
-        let mut engine = Engine::with_isa(model.clone(), 2, isa).expect("engine starts");
+        let packed = std::sync::Arc::new(PackedModel::with_isa(model.clone(), isa));
+        let mut engine = Engine::from_packed(packed, 2).expect("engine starts");
         engine.input_mut().copy_from_slice(&input);
         engine.forward();
         for (name, actual) in [("loc", engine.loc()), ("conf", engine.conf())] {

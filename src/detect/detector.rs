@@ -2,10 +2,11 @@
 
 use super::postprocess::{DetectConfig, Detection, Postprocessor};
 use super::preprocess::Preprocessor;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, PackedModel};
 use crate::model::{Model, ModelError, ModelMetadata};
 use image::RgbImage;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,11 +46,19 @@ pub struct Detector {
 impl Detector {
     /// `threads` = 0 uses one thread per core.
     pub fn new(model: Model, threads: usize) -> Result<Detector, DetectorError> {
-        let preprocessor =
-            Preprocessor::new(model.metadata.input_size, &model.metadata.normalization);
-        let postprocessor = Postprocessor::new(&model.metadata);
+        Detector::from_packed(Arc::new(PackedModel::new(model)), threads)
+    }
+
+    /// A detector on a model packed once and shared with others (the eval workers).
+    pub fn from_packed(
+        packed: Arc<PackedModel>,
+        threads: usize,
+    ) -> Result<Detector, DetectorError> {
+        let metadata = &packed.model().metadata;
+        let preprocessor = Preprocessor::new(metadata.input_size, &metadata.normalization);
+        let postprocessor = Postprocessor::new(metadata);
         Ok(Detector {
-            engine: Engine::new(model, threads)?,
+            engine: Engine::from_packed(packed, threads)?,
             preprocessor,
             postprocessor,
         })

@@ -1,6 +1,8 @@
-//! Our inference engine: a [`Plan`] derived once from the architecture, weights packed
-//! once for the CPU's micro-kernel, buffers allocated once, and the kernels of [`ops`]
-//! run on the engine's own thread pool.
+//! Our inference engine, shaped like tract's plan and state: a [`PackedModel`] (the
+//! [`Plan`] derived once from the architecture and the weights packed once for the
+//! CPU's micro-kernel; immutable, shared by `Arc` between every engine that runs the
+//! model) and per engine the buffers it computes into, allocated once, with its own
+//! thread pool for the kernels of [`ops`].
 
 mod conv;
 pub mod ops;
@@ -12,6 +14,7 @@ use ndarray::{ArrayView3, ShapeBuilder};
 use ops::gemm::{Isa, Layout};
 use ops::pool::max_pool_ceil;
 pub use plan::{Head, Plan, PlannedStep, Step};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,54 +58,27 @@ pub fn resolve_threads(threads: usize) -> Result<usize, EngineError> {
     })
 }
 
-/// Runs Tiny SSD on one image at a time. Owns every buffer it needs, so a worker
-/// thread can own an engine and run it frame after frame without allocating.
-pub struct Engine {
+/// The model made ready to run: its plan and each step's packed kernel. Nothing in it
+/// changes while it runs, so engines on many threads share one.
+pub struct PackedModel {
     model: Model,
     plan: Plan,
     /// Each step's convolution with its weights, prepared for the micro-kernel in use
     /// (`None` for pooling).
     kernels: Vec<Option<ConvKernel>>,
-    buffers: Vec<Vec<f32>>,
-    scratch: Scratch,
-    loc: Vec<f32>,
-    conf: Vec<f32>,
-    pool: rayon::ThreadPool,
 }
 
-/// A step's input to read and its output to write, borrowed side by side (the plan
-/// never has a step write the buffer it reads). Nothing is moved out of `buffers`, so
-/// a kernel that panics leaves every buffer in place for the next frame.
-fn read_and_write(buffers: &mut [Vec<f32>], input: usize, output: usize) -> (&[f32], &mut [f32]) {
-    assert_ne!(input, output, "a step reads and writes different buffers");
-    if input < output {
-        let (below, from_output) = buffers.split_at_mut(output);
-        (&below[input], &mut from_output[0])
-    } else {
-        let (below, from_input) = buffers.split_at_mut(input);
-        (&from_input[0], &mut below[output])
-    }
-}
-
-impl Engine {
-    /// `threads` = 0 uses one thread per core.
-    pub fn new(model: Model, threads: usize) -> Result<Engine, EngineError> {
-        Engine::with_isa(model, threads, Isa::detect())
+impl PackedModel {
+    /// Plans the network and packs its weights for the fastest kernel this CPU runs.
+    pub fn new(model: Model) -> PackedModel {
+        PackedModel::with_isa(model, Isa::detect())
     }
 
-    /// An engine using a given micro-kernel (an `Isa` is only had for one the CPU runs), for tests
-    /// and benchmarks of the fallbacks.
-    pub fn with_isa(model: Model, threads: usize, isa: Isa) -> Result<Engine, EngineError> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(resolve_threads(threads)?)
-            .thread_name(|i| format!("tinyssd-engine-{i}"))
-            .build()
-            .map_err(|error| EngineError::ThreadPool { threads, error })?;
+    /// [`PackedModel::new`] for a given micro-kernel (an `Isa` is only had for one the
+    /// CPU runs), for tests and benchmarks of the fallbacks.
+    pub fn with_isa(model: Model, isa: Isa) -> PackedModel {
         let plan = Plan::new(crate::model::Architecture::tiny_ssd());
-        let buffers = (0..plan.shapes.len())
-            .map(|id| vec![0.0; plan.layout(id).buffer_len()])
-            .collect();
-        let kernels: Vec<Option<ConvKernel>> = plan
+        let kernels = plan
             .steps
             .iter()
             .map(|planned| match planned.step {
@@ -126,25 +102,105 @@ impl Engine {
                 Step::MaxPool { .. } => None,
             })
             .collect();
-        let mut scratch = Scratch::default();
-        kernels
-            .iter()
-            .flatten()
-            .for_each(|k| k.reserve(&mut scratch));
-        Ok(Engine {
-            scratch,
-            kernels,
-            loc: vec![0.0; plan.head_len(Head::Loc)],
-            conf: vec![0.0; plan.head_len(Head::Conf)],
+        PackedModel {
             model,
             plan,
-            buffers,
-            pool,
-        })
+            kernels,
+        }
     }
 
     pub fn model(&self) -> &Model {
         &self.model
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+}
+
+/// What one engine computes into: every step's output buffer, the kernels' scratch
+/// and the two heads. Rebuilt from the packed model at any time.
+struct State {
+    buffers: Vec<Vec<f32>>,
+    scratch: Scratch,
+    loc: Vec<f32>,
+    conf: Vec<f32>,
+}
+
+impl State {
+    fn new(packed: &PackedModel) -> State {
+        let plan = &packed.plan;
+        let mut scratch = Scratch::default();
+        packed
+            .kernels
+            .iter()
+            .flatten()
+            .for_each(|k| k.reserve(&mut scratch));
+        State {
+            buffers: (0..plan.shapes.len())
+                .map(|id| vec![0.0; plan.layout(id).buffer_len()])
+                .collect(),
+            scratch,
+            loc: vec![0.0; plan.head_len(Head::Loc)],
+            conf: vec![0.0; plan.head_len(Head::Conf)],
+        }
+    }
+}
+
+/// Runs Tiny SSD on one image at a time: a shared [`PackedModel`] and buffers of its
+/// own, so a worker thread can own an engine and run it frame after frame without
+/// allocating.
+pub struct Engine {
+    packed: Arc<PackedModel>,
+    state: State,
+    pool: rayon::ThreadPool,
+    /// Test hook: the convolution step at which the next frame panics.
+    #[cfg(test)]
+    panic_at_step: Option<usize>,
+}
+
+/// A step's input to read and its output to write, borrowed side by side (the plan
+/// never has a step write the buffer it reads). Nothing is moved out of `buffers`, so
+/// a kernel that panics leaves every buffer in place for the next frame.
+fn read_and_write(buffers: &mut [Vec<f32>], input: usize, output: usize) -> (&[f32], &mut [f32]) {
+    assert_ne!(input, output, "a step reads and writes different buffers");
+    if input < output {
+        let (below, from_output) = buffers.split_at_mut(output);
+        (&below[input], &mut from_output[0])
+    } else {
+        let (below, from_input) = buffers.split_at_mut(input);
+        (&from_input[0], &mut below[output])
+    }
+}
+
+impl Engine {
+    /// `threads` = 0 uses one thread per core.
+    pub fn new(model: Model, threads: usize) -> Result<Engine, EngineError> {
+        Engine::from_packed(Arc::new(PackedModel::new(model)), threads)
+    }
+
+    /// An engine on a model packed once and shared (eval workers, the app's detector).
+    pub fn from_packed(packed: Arc<PackedModel>, threads: usize) -> Result<Engine, EngineError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(resolve_threads(threads)?)
+            .thread_name(|i| format!("tinyssd-engine-{i}"))
+            .build()
+            .map_err(|error| EngineError::ThreadPool { threads, error })?;
+        Ok(Engine {
+            state: State::new(&packed),
+            packed,
+            pool,
+            #[cfg(test)]
+            panic_at_step: None,
+        })
+    }
+
+    pub fn packed(&self) -> &Arc<PackedModel> {
+        &self.packed
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.packed.model
     }
 
     pub fn threads(&self) -> usize {
@@ -152,12 +208,13 @@ impl Engine {
     }
 
     pub fn plan(&self) -> &Plan {
-        &self.plan
+        &self.packed.plan
     }
 
     /// How step `i` of the plan runs ("winograd", "gemm", "im2col + gemm", "max pool").
     pub fn step_method(&self, i: usize) -> &'static str {
-        self.kernels
+        self.packed
+            .kernels
             .get(i)
             .and_then(Option::as_ref)
             .map_or("max pool", ConvKernel::method)
@@ -165,10 +222,10 @@ impl Engine {
 
     /// The input tensor (3 x 300 x 300, normalised) to fill before [`Engine::forward`].
     pub fn input_mut(&mut self) -> &mut [f32] {
-        let layout = self.plan.layout(plan::INPUT);
+        let layout = self.packed.plan.layout(plan::INPUT);
         debug_assert_eq!(layout.border, 0, "the first convolution pads by itself");
         let len = layout.channels * layout.plane();
-        &mut self.buffers[plan::INPUT][..len]
+        &mut self.state.buffers[plan::INPUT][..len]
     }
 
     /// Runs the network on the current input.
@@ -183,16 +240,16 @@ impl Engine {
     }
 
     fn run(&mut self, mut step_times: Option<&mut [Duration]>) {
-        let Engine {
-            plan,
-            kernels,
+        let PackedModel { plan, kernels, .. } = &*self.packed;
+        let State {
             buffers,
             scratch,
             loc,
             conf,
-            pool,
-            ..
-        } = self;
+        } = &mut self.state;
+        let pool = &self.pool;
+        #[cfg(test)]
+        let panic_at_step = self.panic_at_step.take();
         pool.install(|| {
             for (i, (planned, kernel)) in plan.steps.iter().zip(kernels.iter()).enumerate() {
                 let start = Instant::now();
@@ -212,6 +269,13 @@ impl Engine {
                             relu: true,
                         };
                         let (from, to) = read_and_write(buffers, input, output);
+                        // Where a kernel would fail: its output borrowed. (What a kernel
+                        // half wrote is its own part of the buffer, rewritten by the
+                        // next frame; it never writes the zero border.)
+                        #[cfg(test)]
+                        if panic_at_step == Some(i) {
+                            panic!("injected kernel panic at step {i}");
+                        }
                         kernel.run(from, &plan.layout(input), scratch, false, to, layout);
                     }
                     (
@@ -255,20 +319,20 @@ impl Engine {
 
     /// Box offsets, [total_boxes][4], from the last forward pass.
     pub fn loc(&self) -> &[f32] {
-        &self.loc
+        &self.state.loc
     }
 
     /// Class logits, [total_boxes][num_classes], from the last forward pass.
     pub fn conf(&self) -> &[f32] {
-        &self.conf
+        &self.state.conf
     }
 
     /// A layer's output (C, H, W) from the last forward pass.
     pub fn feature(&self, layer: &str) -> Option<ArrayView3<'_, f32>> {
-        let id = self.plan.layer_output(layer)?;
-        let l = self.plan.layout(id);
+        let id = self.packed.plan.layer_output(layer)?;
+        let l = self.packed.plan.layout(id);
         let shape = (l.channels, l.height, l.width).strides((l.plane(), l.row_stride(), 1));
-        ArrayView3::from_shape(shape, &self.buffers[id][l.index(0, 0, 0)..]).ok()
+        ArrayView3::from_shape(shape, &self.state.buffers[id][l.index(0, 0, 0)..]).ok()
     }
 }
 
@@ -285,5 +349,72 @@ mod tests {
             resolve_threads(too_many),
             Err(EngineError::TooManyThreads { .. })
         ));
+    }
+
+    fn golden_model() -> Model {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden/weights.safetensors");
+        Model::load(&path).expect("golden weights load")
+    }
+
+    fn run_on(engine: &mut Engine, value: f32) -> (Vec<f32>, Vec<f32>) {
+        engine.input_mut().fill(value);
+        engine.forward();
+        (engine.loc().to_vec(), engine.conf().to_vec())
+    }
+
+    #[test]
+    fn engines_share_one_packed_model_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<PackedModel>();
+        let packed = Arc::new(PackedModel::new(golden_model()));
+        let mut first = Engine::from_packed(packed.clone(), 1).expect("engine");
+        let expected = run_on(&mut first, 0.25);
+        let outputs: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    let packed = packed.clone();
+                    scope.spawn(move || {
+                        let mut engine = Engine::from_packed(packed, 1).expect("engine");
+                        run_on(&mut engine, 0.25)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("no panic"))
+                .collect()
+        });
+        assert!(outputs.iter().all(|out| *out == expected));
+        assert_eq!(
+            Arc::strong_count(&packed),
+            2,
+            "the workers' engines are gone"
+        );
+    }
+
+    #[test]
+    fn a_kernel_panic_is_followed_by_a_correct_next_frame() {
+        let mut engine = Engine::new(golden_model(), 1).expect("engine");
+        let expected = run_on(&mut engine, 0.5);
+        let _ = run_on(&mut engine, -0.3); // other values in every buffer
+        let convolutions: Vec<usize> = (engine.plan().steps.iter().enumerate())
+            .filter(|(_, planned)| matches!(planned.step, Step::Conv { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        let last = convolutions.len() - 1;
+        for step in [convolutions[0], convolutions[last / 2], convolutions[last]] {
+            engine.panic_at_step = Some(step);
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                engine.input_mut().fill(0.5);
+                engine.forward();
+            }));
+            assert!(panicked.is_err(), "step {step} panicked");
+            assert_eq!(
+                run_on(&mut engine, 0.5),
+                expected,
+                "after a panic at step {step}"
+            );
+        }
     }
 }

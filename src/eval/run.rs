@@ -4,8 +4,10 @@ use super::EvalError;
 use super::ap::{GroundTruthBox, PrCurve, ScoredBox, match_detections};
 use super::data::{ProblemKind, Problems, Sample};
 use crate::detect::{DetectConfig, Detection, Detector, PixelBudget, PixelPermit};
+use crate::engine::PackedModel;
 use crate::model::Model;
 use serde::Serialize;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -52,8 +54,10 @@ pub fn detect_samples(
     let threads = crate::engine::resolve_threads(threads)?.clamp(1, samples.len().max(1));
     let next = AtomicUsize::new(0);
     let budget = PixelBudget::default();
+    // Packed once: every worker runs the same weights with buffers of its own.
+    let packed = Arc::new(PackedModel::new(model.clone()));
     let worker = || -> Result<Vec<(usize, ImageOutcome)>, EvalError> {
-        let mut detector = Detector::new(model.clone(), 1)?;
+        let mut detector = Detector::from_packed(packed.clone(), 1)?;
         let mut done = Vec::new();
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
