@@ -497,18 +497,23 @@ fn threshold_profile_round_trips() {
     assert!(error.to_string().contains("cat"), "{error}");
 }
 
-#[test]
-fn plots_are_written_as_png() {
+/// The fixture's ground truth scored against its detections.
+fn fixture_evaluation() -> tinyssd::eval::Evaluation {
     let file = common::repo_path("tests/fixtures/eval/ground_truth.jsonl");
     let text = std::fs::read_to_string(&file).expect("fixture");
     let samples = parse_json_lines(&text, &file, &class_names(), &mut Problems::default());
     let ids: Vec<&str> = samples.iter().map(|s| s.id.as_str()).collect();
-    let evaluation = evaluate(
+    evaluate(
         &class_names(),
         &samples,
         &fixture_detections(&ids),
         Protocol::voc2007().match_iou,
-    );
+    )
+}
+
+#[test]
+fn plots_are_written_as_png() {
+    let evaluation = fixture_evaluation();
     let dir = tempfile::tempdir().expect("temp dir");
     let written =
         tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", false).expect("plots");
@@ -524,16 +529,7 @@ fn plots_are_written_as_png() {
 
 #[test]
 fn plots_replace_charts_only_when_asked() {
-    let file = common::repo_path("tests/fixtures/eval/ground_truth.jsonl");
-    let text = std::fs::read_to_string(&file).expect("fixture");
-    let samples = parse_json_lines(&text, &file, &class_names(), &mut Problems::default());
-    let ids: Vec<&str> = samples.iter().map(|s| s.id.as_str()).collect();
-    let evaluation = evaluate(
-        &class_names(),
-        &samples,
-        &fixture_detections(&ids),
-        Protocol::voc2007().match_iou,
-    );
+    let evaluation = fixture_evaluation();
     let dir = tempfile::tempdir().expect("temp dir");
     let mine = dir.path().join("summary.png");
     std::fs::write(&mine, "the user's own file").expect("write");
