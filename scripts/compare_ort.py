@@ -76,7 +76,7 @@ def run_ours(model_path: Path, input_path: Path, threads: int, runs: int, save: 
     cmd = [str(BINARY), "bench", "--model", str(model_path), "--threads", str(threads), "--runs", str(runs),
            "--input", str(input_path), "--json"]
     if save:
-        cmd += ["--save-outputs", str(save)]
+        cmd += ["--save-outputs", str(save), "--force"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out)["results"][0]
 

@@ -242,6 +242,52 @@ fn tune_replaces_no_file_without_force_and_never_its_input() {
 }
 
 #[test]
+fn bench_keeps_an_existing_outputs_file_unless_forced() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("input.safetensors");
+    let zeros = vec![0_u8; 3 * 300 * 300 * 4];
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1, 3, 300, 300], &zeros)
+            .expect("a tensor");
+    std::fs::write(
+        &input,
+        safetensors::serialize([("input", view)], None).expect("serialised"),
+    )
+    .expect("input written");
+    let out = write(&dir.path().join("mine.safetensors"), b"precious");
+    let bench = |extra: &[&str]| {
+        let mut args = vec![
+            "bench",
+            "--model",
+            GOLDEN,
+            "--threads",
+            "1",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--input",
+            text(&input),
+            "--save-outputs",
+            text(&out),
+        ];
+        args.extend_from_slice(extra);
+        tinyssd(&args)
+    };
+    let refused = bench(&[]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("exists already: pass --force"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(read(&out), b"precious");
+    let forced = bench(&["--force"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert!(read(&out).len() > 8, "replaced by the outputs");
+}
+
+#[test]
 fn the_apps_save_asks_before_replacing_a_file_it_did_not_write() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = write(&dir.path().join("mine.json"), b"precious");

@@ -48,8 +48,9 @@ pub fn read_input(path: &Path) -> anyhow::Result<Vec<f32>> {
         .with_context(|| format!("{}: 'input' must be F16 or F32", path.display()))
 }
 
-/// Writes the network outputs as tensors `loc` [boxes, 4] and `conf` [boxes, classes].
-pub fn save_outputs(path: &Path, loc: &[f32], conf: &[f32]) -> anyhow::Result<()> {
+/// Writes the network outputs as tensors `loc` [boxes, 4] and `conf` [boxes, classes];
+/// a file already at `path` is replaced only when `replace`.
+pub fn save_outputs(path: &Path, loc: &[f32], conf: &[f32], replace: bool) -> anyhow::Result<()> {
     let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let (loc_bytes, conf_bytes) = (bytes(loc), bytes(conf));
     let boxes = loc.len() / BOX_COORDS;
@@ -71,6 +72,14 @@ pub fn save_outputs(path: &Path, loc: &[f32], conf: &[f32]) -> anyhow::Result<()
             )?,
         ),
     ];
-    safetensors::serialize_to_file(views, None, path)
-        .with_context(|| format!("cannot write {}", path.display()))
+    let cannot = || format!("cannot write {}", path.display());
+    let bytes = safetensors::serialize(views, None).with_context(cannot)?;
+    let mut file = match tinyssd::files::create_output(path, replace) {
+        Ok(file) => file,
+        Err(tinyssd::files::WriteError::Exists) => return Err(crate::cli::exists_error(path)),
+        Err(tinyssd::files::WriteError::Io(error)) => {
+            return Err(anyhow::Error::new(error).context(cannot()));
+        }
+    };
+    std::io::Write::write_all(&mut file, &bytes).with_context(cannot)
 }

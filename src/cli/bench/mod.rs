@@ -46,6 +46,9 @@ pub struct BenchArgs {
     /// Write the network outputs (`loc`, `conf`) for that input to a safetensors file.
     #[arg(long, value_name = "FILE", requires = "input")]
     save_outputs: Option<PathBuf>,
+    /// Replace the --save-outputs file if it exists.
+    #[arg(long, requires = "save_outputs")]
+    force: bool,
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
@@ -71,8 +74,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         let mut detector = Detector::new(model.clone(), threads)?;
         results.push(measure(&mut detector, &frame_jpeg, runs, input.as_deref())?);
         layers = profile_layers(&mut detector, args.runs);
-        if let (Some(path), Some(_)) = (&args.save_outputs, &input) {
-            save_outputs(path, detector.engine().loc(), detector.engine().conf())?;
+        // The outputs are the same at every thread count: written once.
+        if let (Some(path), Some(_), true) = (&args.save_outputs, &input, results.len() == 1) {
+            let engine = detector.engine();
+            save_outputs(path, engine.loc(), engine.conf(), args.force)?;
         }
     }
     let report = Report {
