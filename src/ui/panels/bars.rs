@@ -1,0 +1,138 @@
+//! The top bar (source, pause, the video's seek bar, snapshot, quit, and the banners)
+//! and the status bar (live numbers, keys).
+
+use super::ERROR_COLOR;
+use crate::pipeline::Playback;
+use crate::ui::command::Command;
+use crate::ui::state::AppState;
+use egui::{Color32, CornerRadius, RichText, Stroke};
+use std::time::{Duration, Instant};
+
+pub fn top_bar(
+    ui: &mut egui::Ui,
+    state: &mut AppState,
+    playback: Option<&Playback>,
+    commands: &mut Vec<Command>,
+) {
+    egui::Panel::top("top_bar").show(ui, |ui| {
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            ui.heading("tinyssd");
+            ui.separator();
+            ui.label(RichText::new(&state.source.name).strong())
+                .on_hover_text(&state.source.description);
+            ui.separator();
+            let pause = if state.paused { "Resume" } else { "Pause" };
+            if ui.button(pause).on_hover_text("Space").clicked() {
+                commands.push(Command::TogglePause);
+            }
+            if let Some(playback) = playback {
+                seek_bar(ui, playback);
+            }
+            if ui
+                .button("Snapshot")
+                .on_hover_text("S: save the frame with its boxes as PNG")
+                .clicked()
+            {
+                commands.push(Command::Snapshot);
+            }
+            ui.label("to");
+            ui.add(
+                egui::TextEdit::singleline(&mut state.snapshot_dir)
+                    .desired_width(260.0)
+                    .hint_text("snapshot folder"),
+            )
+            .accessible_name("snapshot folder");
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button("Quit").on_hover_text("Q or Esc").clicked() {
+                    commands.push(Command::Quit);
+                }
+            });
+        });
+        if let Some(error) = &state.source.error {
+            banner(ui, ERROR_COLOR, error);
+        }
+        if let Some(stall) = state.stall_note(Instant::now()) {
+            banner(ui, Color32::from_rgb(220, 160, 40), &stall);
+        }
+        if let Some(note) = &state.source.note {
+            banner(ui, Color32::from_rgb(90, 150, 220), note);
+        }
+        if let Some(notice) = state.live_notice(Instant::now()) {
+            let color = if notice.is_error {
+                ERROR_COLOR
+            } else {
+                ui.visuals().text_color()
+            };
+            ui.colored_label(color, &notice.text);
+        }
+        ui.add_space(2.0);
+    });
+}
+
+fn banner(ui: &mut egui::Ui, color: Color32, text: &str) {
+    egui::Frame::new()
+        .fill(color.gamma_multiply(0.25))
+        .stroke(Stroke::new(1.0, color))
+        .corner_radius(CornerRadius::same(4))
+        .inner_margin(6.0)
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(RichText::new(text).color(ui.visuals().strong_text_color()));
+        });
+}
+
+pub fn status_bar(ui: &mut egui::Ui, state: &AppState) {
+    egui::Panel::bottom("status_bar").show(ui, |ui| {
+        ui.add_space(2.0);
+        ui.horizontal(|ui| {
+            state.stats.ui(ui);
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.label(
+                    RichText::new(
+                        "Space pause · S snapshot · N near misses · Tab present · Q/Esc quit",
+                    )
+                    .weak(),
+                );
+            });
+        });
+    });
+}
+
+/// A video's position as a slider: dragging it (or clicking on it) seeks, on release.
+fn seek_bar(ui: &mut egui::Ui, playback: &Playback) {
+    let Some(duration) = playback.duration() else {
+        ui.label(clock(playback.position()));
+        return;
+    };
+    let total = duration.as_secs_f32();
+    let mut at = playback.position().as_secs_f32().min(total);
+    let id = ui.scope_id().with("video seek");
+    // While dragging, the slider shows where the pointer is, not where the video is.
+    if let Some(dragged) = ui.data(|d| d.get_temp::<f32>(id)) {
+        at = dragged;
+    }
+    ui.spacing_mut().slider_width = 180.0;
+    let response = ui
+        .add(egui::Slider::new(&mut at, 0.0..=total).show_value(false))
+        .accessible_name("video position")
+        .on_hover_text("Drag or click to seek");
+    if response.dragged() {
+        ui.data_mut(|d| d.insert_temp(id, at));
+    }
+    if response.drag_stopped() || (response.changed() && !response.dragged()) {
+        ui.data_mut(|d| d.remove::<f32>(id));
+        playback.seek(Duration::from_secs_f32(at));
+    }
+    ui.label(format!(
+        "{} / {}",
+        clock(Duration::from_secs_f32(at)),
+        clock(duration)
+    ));
+}
+
+/// `1:05` for 65 s.
+fn clock(time: Duration) -> String {
+    let seconds = time.as_secs();
+    format!("{}:{:02}", seconds / 60, seconds % 60)
+}

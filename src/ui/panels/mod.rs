@@ -1,0 +1,83 @@
+//! The drawing: the top and status bars ([`bars`]: controls, messages, live numbers),
+//! the side panel ([`side`]: sources, sliders with their score strips, profiles) and
+//! the picture with its overlay ([`picture`]), plus the keyboard shortcuts. Each
+//! function reads or edits [`AppState`] and returns [`Command`]s.
+
+mod bars;
+mod picture;
+mod side;
+
+pub use bars::{status_bar, top_bar};
+pub use picture::video;
+pub use side::side_panel;
+
+use super::command::Command;
+use crate::detect::class_color;
+use egui::{Color32, Key, Modifiers};
+
+/// Widest the side panel starts.
+pub const SIDE_PANEL_WIDTH: f32 = 330.0;
+/// The camera note when the list is simply empty.
+pub const NO_CAMERA: &str = "No camera found.";
+pub(super) const ERROR_COLOR: Color32 = Color32::from_rgb(230, 80, 70);
+
+pub fn color32(class_id: usize) -> Color32 {
+    let [r, g, b] = class_color(class_id);
+    Color32::from_rgb(r, g, b)
+}
+
+/// The keys that nudge the selected class's threshold, and by how many steps.
+const NUDGE_KEYS: [(Key, i32); 5] = [
+    (Key::ArrowUp, 1),
+    (Key::Plus, 1),
+    (Key::Equals, 1),
+    (Key::ArrowDown, -1),
+    (Key::Minus, -1),
+];
+
+/// Space pauses, S saves a snapshot, Q or Esc quits, Tab presents, F11 goes full
+/// screen, N shows near misses, and with a class selected Up/Down/+/- tune it; not
+/// while typing in a field. Runs before any widget so a focused button does not also
+/// take the space bar.
+pub fn shortcuts(ui: &mut egui::Ui, class_selected: bool) -> Vec<Command> {
+    if ui.ctx().text_edit_focused() {
+        return Vec::new();
+    }
+    ui.input_mut(|input| {
+        let mut commands = Vec::new();
+        let mut pressed = |key| input.consume_key(Modifiers::NONE, key);
+        if pressed(Key::Space) {
+            commands.push(Command::TogglePause);
+        }
+        if pressed(Key::S) {
+            commands.push(Command::Snapshot);
+        }
+        if pressed(Key::Q) | pressed(Key::Escape) {
+            commands.push(Command::Quit);
+        }
+        if pressed(Key::Tab) {
+            commands.push(Command::TogglePresenting);
+        }
+        if pressed(Key::F11) {
+            commands.push(Command::ToggleFullscreen);
+        }
+        if pressed(Key::N) {
+            commands.push(Command::ToggleNearMisses);
+        }
+        // The selected class's threshold: Up/+ raise it, Down/- lower it; Shift by 5.
+        // Without a selection the keys are left to the widgets.
+        let nudges = if class_selected { &NUDGE_KEYS[..] } else { &[] };
+        for &(key, step) in nudges {
+            // Shift first: a pattern without it matches a press with it too. (Only
+            // the arrows: "+" is itself typed with Shift on many keyboards.)
+            let arrow = matches!(key, Key::ArrowUp | Key::ArrowDown);
+            if arrow && input.consume_key(Modifiers::SHIFT, key) {
+                commands.push(Command::NudgeThreshold(step * 5));
+            }
+            if input.consume_key(Modifiers::NONE, key) {
+                commands.push(Command::NudgeThreshold(step));
+            }
+        }
+        commands
+    })
+}

@@ -1,0 +1,114 @@
+//! The newest frame fitted to the central panel, with the boxes (and near misses) drawn
+//! over it; a click picks the class of a box.
+
+use super::color32;
+use crate::detect::{label_tag, label_text_color};
+use crate::ui::state::AppState;
+use egui::{Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, TextureHandle, Vec2};
+
+/// Padding of the tags on screen, around egui's text measure (which includes the
+/// line spacing).
+const SCREEN_TAG_PADDING: [f32; 2] = [6.0, 2.0];
+
+/// The newest frame, fitted to the panel, with the visible boxes drawn over it.
+pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHandle>) {
+    egui::CentralPanel::default().show(ui, |ui| {
+        let (Some(texture), Some(frame)) = (texture, state.current.as_ref()) else {
+            ui.centered_and_justified(|ui| {
+                let what = if state.source.name.is_empty() {
+                    "the source"
+                } else {
+                    state.source.name.as_str()
+                };
+                ui.label(format!("Waiting for frames from {what}…"));
+            });
+            return;
+        };
+        let available = ui.available_rect_before_wrap();
+        let (width, height) = (frame.image.width() as f32, frame.image.height() as f32);
+        let scale = (available.width() / width).min(available.height() / height);
+        let rect = Rect::from_center_size(available.center(), Vec2::new(width, height) * scale);
+        let response = ui
+            .allocate_rect(rect, Sense::click())
+            .on_hover_text("Click a box to pick its class: Up/Down then tune it");
+        response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "video"));
+        if response.clicked()
+            && let Some(pointer) = response.interact_pointer_pos()
+        {
+            let at = (pointer - rect.min) / scale;
+            state.select_at(at.x, at.y);
+        }
+        let painter = ui.painter_at(rect);
+        let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
+        painter.image(texture.id(), rect, uv, Color32::WHITE);
+        let font = FontId::proportional(14.0);
+        for detection in state.visible_detections() {
+            let color = color32(detection.class_id);
+            let b = &detection.bbox;
+            let to_screen = |x: f32, y: f32| rect.min + Vec2::new(x, y) * scale;
+            let bbox = Rect::from_min_max(to_screen(b.x_min, b.y_min), to_screen(b.x_max, b.y_max));
+            painter.rect_stroke(bbox, 0.0, Stroke::new(2.0, color), StrokeKind::Inside);
+            let [r, g, b] = label_text_color(detection.class_id);
+            let text_color = Color32::from_rgb(r, g, b);
+            let layout = |text: String| painter.layout_no_wrap(text, font.clone(), text_color);
+            let corner = bbox.min - rect.min;
+            let tag = label_tag(detection, corner.into(), SCREEN_TAG_PADDING, |text| {
+                layout(text.to_owned()).size().into()
+            });
+            let at = |point: [f32; 2]| rect.min + Vec2::from(point);
+            let tag_rect = Rect::from_min_size(at(tag.min), tag.size.into());
+            painter.rect_filled(tag_rect, 2.0, color);
+            // Laid out again to draw: egui keeps this frame's galleys, so it is a look-up.
+            painter.galley(at(tag.text_origin()), layout(tag.text), text_color);
+        }
+        if state.show_near_misses {
+            let small = FontId::proportional(12.0);
+            for detection in state.near_misses() {
+                let color = color32(detection.class_id);
+                let b = &detection.bbox;
+                let to_screen = |x: f32, y: f32| rect.min + Vec2::new(x, y) * scale;
+                let bbox =
+                    Rect::from_min_max(to_screen(b.x_min, b.y_min), to_screen(b.x_max, b.y_max));
+                let outline = [
+                    bbox.left_top(),
+                    bbox.right_top(),
+                    bbox.right_bottom(),
+                    bbox.left_bottom(),
+                    bbox.left_top(),
+                ];
+                painter.extend(egui::Shape::dashed_line(
+                    &outline,
+                    Stroke::new(1.5, color),
+                    6.0,
+                    4.0,
+                ));
+                // The score on a small tag inside the corner, lighter than a shown box's.
+                let [r, g, b] = label_text_color(detection.class_id);
+                let text = Color32::from_rgb(r, g, b);
+                let galley =
+                    painter.layout_no_wrap(format!("{:.2}", detection.score), small.clone(), text);
+                let tag = Rect::from_min_size(bbox.left_top(), galley.size() + Vec2::new(6.0, 2.0));
+                painter.rect_filled(tag, 2.0, color.gamma_multiply(0.75));
+                painter.galley(tag.min + Vec2::new(3.0, 1.0), galley, text);
+            }
+        }
+        if state.presenting {
+            let fps = format!("{:.0} fps", state.stats.inference.rate());
+            let galley = painter.layout_no_wrap(fps, FontId::proportional(40.0), Color32::WHITE);
+            let tag = Rect::from_min_size(
+                rect.left_top() + Vec2::new(12.0, 12.0),
+                galley.size() + Vec2::new(20.0, 8.0),
+            );
+            painter.rect_filled(tag, 6.0, Color32::from_black_alpha(160));
+            painter.galley(tag.min + Vec2::new(10.0, 4.0), galley, Color32::WHITE);
+        }
+        if state.paused {
+            let galley =
+                painter.layout_no_wrap("PAUSED".into(), FontId::proportional(18.0), Color32::WHITE);
+            let size = galley.size() + Vec2::new(16.0, 8.0);
+            let tag = Rect::from_min_size(rect.right_top() + Vec2::new(-size.x - 8.0, 8.0), size);
+            painter.rect_filled(tag, 4.0, Color32::from_black_alpha(180));
+            painter.galley(tag.min + Vec2::new(8.0, 4.0), galley, Color32::WHITE);
+        }
+    });
+}

@@ -1,0 +1,222 @@
+//! The side panel: the source picker, the sliders with their score strips and counts,
+//! and the threshold profile file.
+
+use super::{NO_CAMERA, SIDE_PANEL_WIDTH, color32};
+use crate::ui::command::Command;
+use crate::ui::state::{AppState, NEAR_MISS_BAND, SCORE_BINS, SCORE_WINDOW, bin_start};
+use egui::{Color32, Pos2, Rect, RichText, Sense, Stroke, Vec2};
+use std::time::Instant;
+
+pub fn side_panel(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Command>) {
+    egui::Panel::left("controls")
+        .default_size(SIDE_PANEL_WIDTH)
+        .resizable(true)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                ui.add_space(4.0);
+                source_section(ui, state, commands);
+                ui.separator();
+                ui.scope(|ui| threshold_section(ui, state));
+                ui.separator();
+                profile_section(ui, state, commands);
+            });
+        });
+}
+
+fn source_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        let has_cameras = !state.source.cameras.is_empty();
+        let label = ui.label("Camera");
+        let picker = ui.add_enabled_ui(has_cameras, |ui| {
+            egui::ComboBox::from_id_salt("camera")
+                .selected_text(if has_cameras {
+                    "choose…"
+                } else {
+                    "none found"
+                })
+                .width(110.0)
+                .show_ui(ui, |ui| {
+                    for camera in &state.source.cameras {
+                        let label = format!("{}: {}", camera.index, camera.name);
+                        if ui.selectable_label(false, label).clicked() {
+                            commands.push(Command::UseCamera(camera.index));
+                        }
+                    }
+                })
+                .response
+                .labelled_by(label.id)
+        });
+        if let Some(note) = &state.source.camera_note {
+            picker.inner.on_disabled_hover_text(note);
+        }
+        if ui
+            .button("Refresh")
+            .on_hover_text("List the cameras again")
+            .clicked()
+        {
+            commands.push(Command::RefreshCameras);
+        }
+        if ui
+            .button("Demo")
+            .on_hover_text("The built-in demo")
+            .clicked()
+        {
+            commands.push(Command::UseDemo);
+        }
+    });
+    // A failure to list the cameras is worth a line; "none found" says the rest.
+    if let Some(note) = state
+        .source
+        .camera_note
+        .as_ref()
+        .filter(|_| state.source.cameras.is_empty())
+        && note != NO_CAMERA
+    {
+        ui.label(RichText::new(note).weak());
+    }
+}
+
+fn threshold_section(ui: &mut egui::Ui, state: &mut AppState) {
+    ui.spacing_mut().slider_width = 130.0;
+    egui::Grid::new("global_sliders")
+        .num_columns(2)
+        .show(ui, |ui| {
+            ui.label("All classes");
+            let mut all = state.all_threshold;
+            let response = ui
+                .add(egui::Slider::new(&mut all, 0.0..=1.0).fixed_decimals(2))
+                .accessible_name("all classes threshold")
+                .on_hover_text("Moves every class's threshold together");
+            if response.changed() {
+                state.set_all_thresholds(all);
+            }
+            ui.end_row();
+            ui.label("NMS IoU");
+            ui.add(egui::Slider::new(&mut state.nms_iou, 0.05..=1.0).fixed_decimals(2))
+                .accessible_name("NMS IoU")
+                .on_hover_text(
+                    "Boxes of one class overlapping a better one more than this are merged",
+                );
+            ui.end_row();
+        });
+    ui.checkbox(&mut state.show_near_misses, "Near misses")
+        .on_hover_text(format!(
+            "Draw the boxes up to {NEAR_MISS_BAND:.2} below their class's threshold, dashed, \
+             with their score (N)"
+        ));
+    ui.add_space(4.0);
+    let counts = state.counts();
+    let now = Instant::now();
+    ui.spacing_mut().item_spacing.y = 1.0;
+    ui.spacing_mut().interact_size.y = 18.0;
+    egui::Grid::new("classes")
+        .num_columns(4)
+        .striped(true)
+        .show(ui, |ui| {
+            for id in 1..state.class_names.len() {
+                let name = state.class_names[id].clone();
+                let selected = state.selected_class == Some(id);
+                let row = ui.horizontal(|ui| {
+                    let (swatch, _) = ui.allocate_exact_size(Vec2::splat(10.0), Sense::hover());
+                    ui.painter().rect_filled(swatch, 2.0, color32(id));
+                    let label = if selected {
+                        RichText::new(&name).strong().underline()
+                    } else {
+                        RichText::new(&name)
+                    };
+                    ui.checkbox(&mut state.shown[id], label)
+                        .on_hover_text(format!("Show {name} boxes"));
+                });
+                if selected && state.scroll_to_selected {
+                    row.response.scroll_to_me(Some(egui::Align::Center));
+                    state.scroll_to_selected = false;
+                }
+                let slider = ui
+                    .add(egui::Slider::new(&mut state.thresholds[id], 0.0..=1.0).fixed_decimals(2))
+                    .accessible_name(format!("{name} threshold"));
+                if selected {
+                    slider.highlight();
+                }
+                score_strip(
+                    ui,
+                    &state.scores.histogram(id, now),
+                    state.thresholds[id],
+                    id,
+                )
+                .on_hover_text(format!(
+                    "{name}: where the scores of its candidates fell in the last {} s; \
+                         coloured above the threshold",
+                    SCORE_WINDOW.as_secs()
+                ));
+                let count = counts.get(id).copied().unwrap_or(0);
+                let text = RichText::new(count.to_string()).monospace();
+                ui.label(if count == 0 || !state.shown[id] {
+                    text.weak()
+                } else {
+                    text.strong()
+                })
+                .accessible_name(format!("{name} count"));
+                ui.end_row();
+            }
+        });
+}
+
+/// A small histogram of one class's recent candidate scores (0 at the left, 1 at the
+/// right), the bins at or above `threshold` in the class colour, the rest grey, and the
+/// threshold as a line across.
+fn score_strip(
+    ui: &mut egui::Ui,
+    bins: &[u32; SCORE_BINS],
+    threshold: f32,
+    class_id: usize,
+) -> egui::Response {
+    let (rect, response) = ui.allocate_exact_size(Vec2::new(60.0, 16.0), Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 1.0, ui.visuals().extreme_bg_color);
+    let tallest = bins.iter().copied().max().unwrap_or(0).max(1) as f32;
+    let width = rect.width() / SCORE_BINS as f32;
+    for (bin, &count) in bins.iter().enumerate() {
+        if count == 0 {
+            continue;
+        }
+        let height = (rect.height() - 2.0) * (count as f32 / tallest).sqrt();
+        let left = rect.left() + bin as f32 * width;
+        let bar = Rect::from_min_max(
+            Pos2::new(left, rect.bottom() - height.max(1.0)),
+            Pos2::new(left + width - 0.5, rect.bottom()),
+        );
+        let color = if bin_start(bin) + 0.5 / SCORE_BINS as f32 >= threshold {
+            color32(class_id)
+        } else {
+            Color32::GRAY
+        };
+        painter.rect_filled(bar, 0.0, color);
+    }
+    let x = rect.left() + rect.width() * threshold.clamp(0.0, 1.0);
+    painter.line_segment(
+        [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
+        Stroke::new(1.0, ui.visuals().strong_text_color()),
+    );
+    response
+}
+
+fn profile_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Command>) {
+    ui.label("Threshold profile (JSON)");
+    ui.add(egui::TextEdit::singleline(&mut state.profile_path).desired_width(f32::INFINITY))
+        .accessible_name("profile file");
+    ui.horizontal(|ui| {
+        if ui.button("Save").clicked() {
+            commands.push(Command::SaveProfile);
+        }
+        if ui.button("Load").clicked() {
+            commands.push(Command::LoadProfile);
+        }
+        if ui
+            .button("Defaults")
+            .on_hover_text("The model's suggested thresholds")
+            .clicked()
+        {
+            commands.push(Command::ResetDefaults);
+        }
+    });
+}
