@@ -1,7 +1,7 @@
 //! The drawing: the top and status bars ([`bars`]: controls, messages, live numbers),
 //! the side panel ([`side`]: sources, sliders with their score strips, profiles) and
 //! the picture with its overlay ([`picture`]), plus the keyboard shortcuts. Each
-//! function reads or edits [`AppState`] and returns [`Command`]s.
+//! function reads or edits [`AppState`](crate::ui::AppState) and returns [`Command`]s.
 
 mod bars;
 mod picture;
