@@ -32,9 +32,7 @@ pub use source::{
     CameraSelector, DEFAULT_IMAGE_FPS, FrameSource, ImageListSource, SourceError, SourceOpener,
     SourceSpec, interval_for_fps, opener, read_rgb,
 };
-pub use video::{
-    MAX_VIDEO_SIDE, Playback, VideoInfo, VideoSource, decoded_size, parse_probe, probe,
-};
+pub use video::{Playback, VideoSource};
 pub use worker::FrameProcessor;
 
 use crate::detect::{DetectConfig, Detection, Timings};

@@ -339,8 +339,9 @@ impl VideoSource {
         }
     }
 
-    /// Reads one frame, starting ffmpeg if needed; Ok(None) at the end of the file.
-    fn read_one(&mut self, buffer: &mut [u8]) -> Result<Option<()>, SourceError> {
+    /// Reads one frame into `buffer`, starting ffmpeg if needed; false at the end of
+    /// the file.
+    fn read_one(&mut self, buffer: &mut [u8]) -> Result<bool, SourceError> {
         let decoder = match &mut self.decoder {
             Some(decoder) => decoder,
             None => {
@@ -357,9 +358,9 @@ impl VideoSource {
                 );
                 self.playback.set_position(self.started_at + offset);
                 self.frames_this_pass += 1;
-                Ok(Some(()))
+                Ok(true)
             }
-            Ok(false) => Ok(None),
+            Ok(false) => Ok(false),
             Err(error) => Err(self.fail(format!("cannot read ffmpeg's frames: {error}"))),
         }
     }
@@ -390,7 +391,7 @@ impl FrameSource for VideoSource {
         }
         let (width, height) = self.size;
         let mut buffer = vec![0_u8; width as usize * height as usize * 3];
-        if self.read_one(&mut buffer)?.is_none() {
+        if !self.read_one(&mut buffer)? {
             let frames = self.frames_this_pass;
             let sought = self.started_at > Duration::ZERO;
             self.started_at = Duration::ZERO;
@@ -413,7 +414,7 @@ impl FrameSource for VideoSource {
                 _ => {}
             }
             // The end: from the start again.
-            if self.read_one(&mut buffer)?.is_none() {
+            if !self.read_one(&mut buffer)? {
                 self.decoder = None;
                 return Err(self.fail("no frame could be decoded".to_owned()));
             }

@@ -18,7 +18,7 @@ pub use settings::{
     Settings, SettingsError, SettingsStore, default_profile_path, default_snapshot_dir,
 };
 pub use state::{
-    AppState, DETECT_FLOOR, NEAR_MISS_BAND, NUDGE_STEP, Notice, ProfileSaved, SCORE_BINS,
-    SCORE_WINDOW, ScoreHistory, SnapshotError, SourceStatus, bin_of, bin_start, snapshot_name,
+    AppState, DETECT_FLOOR, NEAR_MISS_BAND, Notice, ProfileSaved, SCORE_WINDOW, ScoreHistory,
+    SnapshotError, SourceStatus, bin_of, snapshot_name,
 };
 pub use stats::{FrameHistory, LiveStats, MeanDuration, RateMeter};
