@@ -4,6 +4,7 @@
 
 mod cpu;
 mod inputs;
+mod memory;
 mod report;
 mod timing;
 
@@ -87,6 +88,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         cpu: CpuPeak::of_this_machine(),
         results,
         layers,
+        peak_rss_mib: memory::peak_rss_mib(),
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -14,6 +14,8 @@ pub struct Report {
     pub results: Vec<ThreadResult>,
     /// Mean time per layer at the largest thread count.
     pub layers: Vec<LayerTime>,
+    /// The run's peak resident memory (MiB), where the system says.
+    pub peak_rss_mib: Option<f64>,
 }
 
 /// Prints the report as text, with the layer profile when `layers`.
@@ -52,6 +54,9 @@ pub fn print_report(report: &Report, layers: bool) {
             p.network.median,
             p.postprocess.median,
         );
+    }
+    if let Some(mib) = report.peak_rss_mib {
+        println!("peak memory (RSS): {mib:.1} MiB");
     }
     if layers {
         let threads = report.results.last().map_or(0, |r| r.threads);
