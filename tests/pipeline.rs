@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tinyssd::detect::{DetectConfig, Detector};
 use tinyssd::pipeline::{
     DetectionLog, FrameResult, FrameSource, Pipeline, PipelineEvent, SourceError, SourceSpec,
-    Waker, interval_for_fps, opener,
+    Waker, interval_for_fps, is_exact_rgb, opener,
 };
 
 /// Frames of a given size at a fixed rate, each a different shade.
@@ -159,6 +159,53 @@ fn the_detection_log_has_a_line_per_processed_frame_after_what_was_there() {
 
     let error = DetectionLog::open(dir.path()).expect_err("a folder is refused");
     assert!(error.to_string().contains("not a regular file"), "{error}");
+}
+
+/// Every other frame in a page-padded buffer (longer than its pixels), as v4l gives.
+struct PaddedSource {
+    calls: u32,
+}
+
+impl FrameSource for PaddedSource {
+    fn name(&self) -> String {
+        "padded".into()
+    }
+
+    fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
+        self.calls += 1;
+        let padding = if self.calls % 2 == 0 { 4096 } else { 0 };
+        RgbImage::from_raw(64, 48, vec![90; 64 * 48 * 3 + padding])
+            .ok_or_else(|| SourceError::Other("too small".into()))
+    }
+
+    fn frame_interval(&self) -> Option<Duration> {
+        Some(Duration::from_millis(20))
+    }
+}
+
+#[test]
+fn frames_longer_than_their_pixels_are_dropped_before_the_worker() {
+    let mut pipeline = Pipeline::start(
+        opener(PaddedSource { calls: 0 }),
+        Box::new(FakeProcessor::new(Duration::from_millis(1))),
+        DetectConfig::uniform(3, 0.5),
+        Arc::new(|| {}),
+    )
+    .expect("threads start");
+    let results = collect(&pipeline, Duration::from_millis(800));
+    let events = pipeline.events();
+    pipeline.shutdown(Duration::from_secs(1));
+    assert!(!results.is_empty());
+    assert!(results.iter().all(|r| is_exact_rgb(&r.image)));
+    let stats = pipeline.stats();
+    assert!(stats.source_errors >= 1, "{stats:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, PipelineEvent::SourceFailed { message, .. }
+            if message.contains("64 x 48 frame came with 13312 bytes, not 9216"))),
+        "{events:?}"
+    );
 }
 
 #[test]

@@ -318,6 +318,27 @@ fn clicking_a_box_selects_its_class_and_the_arrows_tune_it() {
 }
 
 #[test]
+fn a_frame_longer_than_its_pixels_is_not_uploaded_and_does_not_crash() {
+    let mut padded = frame(1);
+    padded.image = RgbImage::from_raw(320, 240, vec![7; 320 * 240 * 3 + 100]).expect("fits");
+    let mut app = App::headless(state_with(SettingsStore::none()));
+    app.state_mut().on_result(padded, Instant::now());
+    let mut harness = harness(app);
+    harness.step();
+    assert_eq!(harness.state().texture_seq(), None, "not uploaded");
+    harness
+        .state_mut()
+        .state_mut()
+        .on_result(frame(2), Instant::now());
+    harness.step();
+    assert_eq!(
+        harness.state().texture_seq(),
+        Some(2),
+        "the next good frame is"
+    );
+}
+
+#[test]
 fn a_failing_source_shows_a_banner() {
     let mut app = App::headless(state_with(SettingsStore::none()));
     app.state_mut().on_event(PipelineEvent::SourceFailed {

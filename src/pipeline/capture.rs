@@ -5,7 +5,7 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::channel::{LatestSender, Offer};
-use super::source::{FrameSource, SourceError, SourceOpener};
+use super::source::{FrameSource, SourceError, SourceOpener, is_exact_rgb};
 use super::{Frame, PipelineEvent, Shared, Waker};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -93,7 +93,20 @@ impl CaptureLoop {
                 return;
             }
             let read = catch_unwind(AssertUnwindSafe(|| source.next_frame()))
-                .unwrap_or_else(|_| Err(SourceError::Other("the source panicked".into())));
+                .unwrap_or_else(|_| Err(SourceError::Other("the source panicked".into())))
+                .and_then(|image| {
+                    if is_exact_rgb(&image) {
+                        Ok(image)
+                    } else {
+                        Err(SourceError::Other(format!(
+                            "a {} x {} frame came with {} bytes, not {} (dropped)",
+                            image.width(),
+                            image.height(),
+                            image.as_raw().len(),
+                            image.width() as usize * image.height() as usize * 3
+                        )))
+                    }
+                });
             // A source that blocked past a stop request (a stalled camera) must not
             // slip its late frame in front of the next source's.
             if self.stop_requested() {

@@ -30,7 +30,7 @@ pub use demo::DemoSource;
 pub use detection_log::{DetectionLog, LogError, LogRecord, LogSummary, LoggedDetection};
 pub use source::{
     CameraSelector, DEFAULT_IMAGE_FPS, FrameSource, ImageListSource, SourceError, SourceOpener,
-    SourceSpec, interval_for_fps, opener, read_rgb,
+    SourceSpec, interval_for_fps, is_exact_rgb, opener, read_rgb,
 };
 pub use video::{Playback, VideoSource};
 pub use worker::FrameProcessor;

@@ -93,6 +93,14 @@ pub trait FrameSource {
     }
 }
 
+/// Whether `image` holds exactly its pixels: `RgbImage::from_raw` accepts a longer
+/// buffer (a camera driver's page-padded one, say), and the screen's texture upload
+/// and the pre-processing expect width x height x 3 bytes. The one rule for the
+/// capture thread, which drops such frames, and the UI, which never uploads one.
+pub fn is_exact_rgb(image: &RgbImage) -> bool {
+    image.width() as usize * image.height() as usize * 3 == image.as_raw().len()
+}
+
 /// Creates the source on the capture thread.
 pub type SourceOpener = Box<dyn FnOnce() -> Result<Box<dyn FrameSource>, SourceError> + Send>;
 

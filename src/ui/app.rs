@@ -7,7 +7,7 @@ use super::settings::SettingsStore;
 use super::state::{AppState, ProfileSaved};
 use crate::detect::{DetectConfig, Detector};
 use crate::pipeline::{
-    DetectionLog, Pipeline, Playback, SHUTDOWN_DEADLINE, ShutdownReport, SourceSpec,
+    DetectionLog, Pipeline, Playback, SHUTDOWN_DEADLINE, ShutdownReport, SourceSpec, is_exact_rgb,
 };
 use egui::{ColorImage, TextureHandle, TextureOptions};
 use std::sync::Arc;
@@ -37,7 +37,8 @@ struct VideoTexture {
 impl VideoTexture {
     fn show(&mut self, ctx: &egui::Context, state: &AppState) {
         let Some(frame) = &state.current else { return };
-        if self.handle.is_some() && frame.seq == self.seq {
+        // (A frame that is not exactly its pixels would make egui assert.)
+        if self.handle.is_some() && frame.seq == self.seq || !is_exact_rgb(&frame.image) {
             return;
         }
         let size = [frame.image.width() as usize, frame.image.height() as usize];
