@@ -173,7 +173,11 @@ impl FrameSource for PaddedSource {
 
     fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
         self.calls += 1;
-        let padding = if self.calls.is_multiple_of(2) { 4096 } else { 0 };
+        let padding = if self.calls.is_multiple_of(2) {
+            4096
+        } else {
+            0
+        };
         RgbImage::from_raw(64, 48, vec![90; 64 * 48 * 3 + padding])
             .ok_or_else(|| SourceError::Other("too small".into()))
     }

@@ -8,14 +8,63 @@ use nokhwa::Camera;
 use nokhwa::pixel_format::RgbFormat;
 use nokhwa::utils::{
     ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
-    Resolution,
 };
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-/// The format asked for; the camera's closest one is used when it has not this one.
+/// The smallest frame worth asking for (the network sees 300x300; the screen, more).
 pub const WANTED_WIDTH: u32 = 640;
 pub const WANTED_HEIGHT: u32 = 480;
+/// The frame rate wanted, and the least accepted while a faster format exists.
 pub const WANTED_FPS: u32 = 30;
+pub const MIN_FPS: u32 = 15;
+
+/// Which of the camera's formats to open: the smallest we decode that is at least
+/// [`WANTED_WIDTH`] x [`WANTED_HEIGHT`] at [`MIN_FPS`] or more, at the rate nearest
+/// [`WANTED_FPS`], the cheapest to decode first (raw RGB, YUYV, then MJPEG; grey
+/// last). A camera with no such format gives its largest one at [`MIN_FPS`] or more,
+/// else its largest. NV12 is never chosen (nokhwa cannot decode padded NV12 buffers).
+/// Choosing ourselves, and then asking for exactly that, avoids nokhwa's `Closest`,
+/// which fails unless the camera has the wanted size in the wanted encoding.
+pub fn choose_format(formats: &[CameraFormat]) -> Option<CameraFormat> {
+    let decode_cost = |format: FrameFormat| match format {
+        FrameFormat::RAWRGB | FrameFormat::RAWBGR => 0,
+        FrameFormat::YUYV => 1,
+        FrameFormat::MJPEG => 2,
+        FrameFormat::GRAY => 3,
+        FrameFormat::NV12 => u32::MAX,
+    };
+    let usable: Vec<&CameraFormat> = formats
+        .iter()
+        .filter(|f| decode_cost(f.format()) != u32::MAX && f.width() > 0 && f.height() > 0)
+        .collect();
+    let pixels = |f: &CameraFormat| u64::from(f.width()) * u64::from(f.height());
+    let big_enough = |f: &CameraFormat| f.width() >= WANTED_WIDTH && f.height() >= WANTED_HEIGHT;
+    let fast_enough = |f: &CameraFormat| f.frame_rate() >= MIN_FPS;
+    let wanted = usable
+        .iter()
+        .filter(|f| big_enough(f) && fast_enough(f))
+        .min_by_key(|f| {
+            (
+                pixels(f),
+                f.frame_rate().abs_diff(WANTED_FPS),
+                decode_cost(f.format()),
+            )
+        });
+    let largest = |pool: &mut dyn Iterator<Item = &&CameraFormat>| {
+        pool.max_by_key(|f| {
+            (
+                pixels(f),
+                f.frame_rate(),
+                std::cmp::Reverse(decode_cost(f.format())),
+            )
+        })
+        .map(|f| **f)
+    };
+    wanted
+        .map(|f| **f)
+        .or_else(|| largest(&mut usable.iter().filter(|f| fast_enough(f))))
+        .or_else(|| largest(&mut usable.iter()))
+}
 
 /// One camera the system knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,23 +189,23 @@ impl CameraSource {
             camera: self.selector.to_string(),
             message: message.to_string(),
         };
-        let wanted = CameraFormat::new(
-            Resolution::new(WANTED_WIDTH, WANTED_HEIGHT),
-            FrameFormat::MJPEG,
-            WANTED_FPS,
-        );
         let opened = catch_unwind(|| {
-            let request = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Closest(wanted));
-            let mut camera = match Camera::new(CameraIndex::Index(index), request) {
-                Ok(camera) => camera,
-                // Some drivers list no format "close" to ours; take what they offer.
-                Err(_) => Camera::new(
-                    CameraIndex::Index(index),
-                    RequestedFormat::new::<RgbFormat>(
-                        RequestedFormatType::AbsoluteHighestFrameRate,
-                    ),
-                )?,
-            };
+            // Opened on its first decodable format, then set to the one we choose from
+            // the formats it lists (when it can list them).
+            let first = RequestedFormat::new::<RgbFormat>(RequestedFormatType::None);
+            let mut camera = Camera::new(CameraIndex::Index(index), first)?;
+            if let Some(chosen) = camera
+                .compatible_camera_formats()
+                .ok()
+                .and_then(|formats| choose_format(&formats))
+            {
+                let exact = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Exact(chosen));
+                if let Err(error) = camera.set_camera_requset(exact) {
+                    log::warn!(
+                        "camera {index} refused {chosen}: {error}; keeping its first format"
+                    );
+                }
+            }
             camera.open_stream()?;
             Ok::<Camera, nokhwa::NokhwaError>(camera)
         })
@@ -218,4 +267,58 @@ impl FrameSource for CameraSource {
 /// Closes a camera, containing any panic of its driver's clean-up.
 fn close(camera: Camera) {
     let _ = catch_unwind(AssertUnwindSafe(move || drop(camera)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn format(width: u32, height: u32, encoding: FrameFormat, fps: u32) -> CameraFormat {
+        CameraFormat::new_from(width, height, encoding, fps)
+    }
+
+    #[test]
+    fn the_smallest_decodable_format_near_30_fps_is_chosen() {
+        use FrameFormat::{GRAY, MJPEG, NV12, YUYV};
+        let laptop = [
+            format(1280, 720, MJPEG, 30),
+            format(1920, 1080, MJPEG, 30),
+            format(640, 480, YUYV, 30),
+            format(1280, 720, YUYV, 10),
+            format(640, 480, NV12, 30),
+        ];
+        assert_eq!(choose_format(&laptop), Some(format(640, 480, YUYV, 30)));
+        let hd_only = [
+            format(1920, 1080, MJPEG, 30),
+            format(1280, 720, MJPEG, 30),
+            format(320, 240, MJPEG, 30),
+        ];
+        assert_eq!(choose_format(&hd_only), Some(format(1280, 720, MJPEG, 30)));
+        // Nearest 30 wins over faster; the cheaper decoding wins a tie.
+        let rates = [format(640, 480, YUYV, 60), format(640, 480, YUYV, 24)];
+        assert_eq!(choose_format(&rates), Some(format(640, 480, YUYV, 24)));
+        let tie = [
+            format(640, 480, MJPEG, 30),
+            format(640, 480, GRAY, 30),
+            format(640, 480, YUYV, 30),
+        ];
+        assert_eq!(choose_format(&tie), Some(format(640, 480, YUYV, 30)));
+    }
+
+    #[test]
+    fn a_camera_without_a_good_format_gives_its_best_and_nv12_is_never_chosen() {
+        use FrameFormat::{MJPEG, NV12, YUYV};
+        // Nothing 640x480 at 15 fps: the largest that is fast enough.
+        let small = [
+            format(640, 480, YUYV, 5),
+            format(1280, 720, YUYV, 10),
+            format(320, 240, MJPEG, 30),
+        ];
+        assert_eq!(choose_format(&small), Some(format(320, 240, MJPEG, 30)));
+        // Nothing fast enough: the largest.
+        let slow = [format(640, 480, YUYV, 5), format(1280, 720, YUYV, 10)];
+        assert_eq!(choose_format(&slow), Some(format(1280, 720, YUYV, 10)));
+        assert_eq!(choose_format(&[format(1280, 720, NV12, 30)]), None);
+        assert_eq!(choose_format(&[]), None);
+    }
 }
