@@ -80,7 +80,7 @@ pub fn list_cameras() -> Result<Vec<CameraEntry>, SourceError> {
         SourceError::Other("listing the cameras failed (the camera library panicked)".into())
     })?;
     let infos = listed.map_err(|e| SourceError::Other(format!("cannot list the cameras: {e}")))?;
-    Ok(infos
+    let mut cameras: Vec<CameraEntry> = infos
         .iter()
         .enumerate()
         .map(|(position, info)| CameraEntry {
@@ -90,7 +90,31 @@ pub fn list_cameras() -> Result<Vec<CameraEntry>, SourceError> {
             },
             name: info.human_name(),
         })
-        .collect())
+        .filter(|camera| captures_video(camera.index))
+        .collect();
+    // nokhwa lists /dev in directory order, where a webcam's metadata node can come
+    // first; the first camera is the lowest index.
+    cameras.sort_by_key(|camera| camera.index);
+    Ok(cameras)
+}
+
+/// Whether camera `index` captures video, as opposed to a UVC metadata node (which
+/// shares the camera's name and cannot be opened for frames). Where this cannot be
+/// told, the camera is kept, so that opening it says what is wrong.
+#[cfg(target_os = "linux")]
+fn captures_video(index: u32) -> bool {
+    let caps = catch_unwind(|| v4l::Device::new(index as usize).and_then(|d| d.query_caps()));
+    match caps {
+        Ok(Ok(caps)) => caps
+            .capabilities
+            .contains(v4l::capability::Flags::VIDEO_CAPTURE),
+        _ => true,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn captures_video(_index: u32) -> bool {
+    true
 }
 
 /// The camera library's error as ours, saying what to do where the cause is known:
@@ -143,7 +167,12 @@ pub struct CameraSource {
     selector: CameraSelector,
     camera: Option<Camera>,
     label: String,
+    /// Frames in a row that could not be decoded (a webcam's first frames often).
+    bad_frames: u32,
 }
+
+/// Undecodable frames in a row skipped without a word; one more is reported.
+const QUIET_BAD_FRAMES: u32 = 3;
 
 impl CameraSource {
     pub fn new(selector: CameraSelector) -> CameraSource {
@@ -152,6 +181,7 @@ impl CameraSource {
             selector,
             camera: None,
             label,
+            bad_frames: 0,
         }
     }
 
@@ -230,9 +260,36 @@ impl FrameSource for CameraSource {
     }
 
     fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
+        loop {
+            match self.read_frame() {
+                Err(FrameError::Undecodable(error)) if self.bad_frames < QUIET_BAD_FRAMES => {
+                    self.bad_frames += 1;
+                    log::debug!("{error} (skipped)");
+                }
+                Err(FrameError::Undecodable(error) | FrameError::Camera(error)) => {
+                    return Err(error);
+                }
+                Ok(image) => {
+                    self.bad_frames = 0;
+                    return Ok(image);
+                }
+            }
+        }
+    }
+}
+
+/// Why a read gave no frame: the camera failed (it is closed, and reopened by the next
+/// read), or one frame could not be decoded (the camera stays open).
+enum FrameError {
+    Camera(SourceError),
+    Undecodable(SourceError),
+}
+
+impl CameraSource {
+    fn read_frame(&mut self) -> Result<RgbImage, FrameError> {
         let mut camera = match self.camera.take() {
             Some(camera) => camera,
-            None => self.open()?,
+            None => self.open().map_err(FrameError::Camera)?,
         };
         let error = |message: String| SourceError::Camera {
             camera: self.selector.to_string(),
@@ -244,22 +301,23 @@ impl FrameSource for CameraSource {
             // The camera failed or went away: close it; the next call reopens it.
             Ok(Err(e)) => {
                 close(camera);
-                return Err(camera_error(&self.selector, &e));
+                return Err(FrameError::Camera(camera_error(&self.selector, &e)));
             }
             Err(_) => {
                 close(camera);
-                return Err(error(
+                return Err(FrameError::Camera(error(
                     "the camera library panicked while reading a frame".into(),
-                ));
+                )));
             }
         };
         self.camera = Some(camera);
-        // One bad frame (a torn MJPEG, say) is reported; the camera stays open.
+        // A bad frame (a torn MJPEG, say) costs that frame; the camera stays open.
+        let undecodable = |message: String| FrameError::Undecodable(error(message));
         match catch_unwind(AssertUnwindSafe(|| buffer.decode_image::<RgbFormat>())) {
             Ok(Ok(image)) if image.width() > 0 && image.height() > 0 => Ok(image),
-            Ok(Ok(_)) => Err(error("it sent an empty frame".into())),
-            Ok(Err(e)) => Err(error(format!("a frame could not be decoded: {e}"))),
-            Err(_) => Err(error("decoding a frame panicked".into())),
+            Ok(Ok(_)) => Err(undecodable("it sent an empty frame".into())),
+            Ok(Err(e)) => Err(undecodable(format!("a frame could not be decoded: {e}"))),
+            Err(_) => Err(undecodable("decoding a frame panicked".into())),
         }
     }
 }
