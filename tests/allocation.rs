@@ -1,21 +1,33 @@
-//! The engine allocates nothing per frame: every buffer is made once, when it starts.
+//! The engine allocates nothing per frame: every buffer is made once, when it starts;
+//! nor does the app's inference worker once it is warm.
 
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tinyssd::engine::Engine;
 use tinyssd::model::Model;
 
-/// Counts every allocation in the process (all threads, the engine's pool included).
+/// Counts every allocation in the process (all threads, the engine's pool included),
+/// and apart those of the threads that asked to be watched.
 struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static WATCHED_ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    // Const-initialised and without a destructor: reading it never allocates.
+    static WATCHED: Cell<bool> = const { Cell::new(false) };
+}
 
 // SAFETY: forwards to the system allocator unchanged; only counts calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        if WATCHED.try_with(Cell::get).unwrap_or(false) {
+            WATCHED_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
@@ -34,6 +46,8 @@ static GLOBAL: Counting = Counting;
 fn frames_do_not_allocate_once_warm() {
     forward_passes_do_not_allocate();
     whole_frames_do_not_allocate();
+    #[cfg(feature = "app")]
+    app_worker::the_worker_loop_does_not_allocate();
 }
 
 fn forward_passes_do_not_allocate() {
@@ -78,4 +92,97 @@ fn whole_frames_do_not_allocate() {
     }
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
     assert_eq!(allocations, 0, "{allocations} allocations in 3 frames");
+}
+
+/// The app's path: the real pipeline's worker thread running the real detector, its
+/// results taken and handed back as the UI does.
+#[cfg(feature = "app")]
+mod app_worker {
+    use super::{WATCHED, WATCHED_ALLOCATIONS};
+    use image::RgbImage;
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    use tinyssd::detect::{DetectConfig, Detection, Detector, DetectorError, Timings};
+    use tinyssd::pipeline::{FrameProcessor, FrameSource, Pipeline, SourceError, opener};
+
+    /// The real detector, watching the allocations of the thread it runs on (the worker).
+    struct Watched(Detector);
+
+    impl FrameProcessor for Watched {
+        fn process(
+            &mut self,
+            image: &RgbImage,
+            config: &DetectConfig,
+            detections: &mut Vec<Detection>,
+        ) -> Result<Timings, DetectorError> {
+            WATCHED.with(|watched| watched.set(true));
+            self.0.process(image, config, detections)
+        }
+    }
+
+    /// One photo, again and again, as fast as the worker takes it.
+    struct Photo(RgbImage);
+
+    impl FrameSource for Photo {
+        fn name(&self) -> String {
+            "photo".into()
+        }
+
+        fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
+            std::thread::sleep(Duration::from_millis(2));
+            Ok(self.0.clone())
+        }
+    }
+
+    /// Takes `count` results, handing each back once the next one replaces it.
+    fn show(pipeline: &Pipeline, count: usize, shown: &mut Option<tinyssd::pipeline::FrameResult>) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut taken = 0;
+        while taken < count {
+            assert!(
+                Instant::now() < deadline,
+                "only {taken} of {count} results came"
+            );
+            match pipeline.try_recv() {
+                Some(result) => {
+                    assert!(
+                        !result.detections.is_empty(),
+                        "the golden weights find boxes"
+                    );
+                    if let Some(old) = shown.replace(result) {
+                        pipeline.recycle(old);
+                    }
+                    taken += 1;
+                }
+                None => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+    }
+
+    pub fn the_worker_loop_does_not_allocate() {
+        let detector = Detector::from_file(&crate::common::golden_weights(), 2).expect("detector");
+        let photo = image::open(crate::common::repo_path("assets/chelsea.png"))
+            .expect("asset")
+            .to_rgb8();
+        let mut pipeline = Pipeline::start(
+            opener(Photo(photo)),
+            Box::new(Watched(detector)),
+            DetectConfig::uniform(21, 0.3),
+            crate::common::app::no_waker(),
+        )
+        .expect("pipeline starts");
+        let mut shown = None;
+        show(&pipeline, 5, &mut shown); // warm-up: vectors grow to their size
+        let before = WATCHED_ALLOCATIONS.load(Ordering::Relaxed);
+        let processed_before = pipeline.stats().processed;
+        show(&pipeline, 10, &mut shown);
+        let allocations = WATCHED_ALLOCATIONS.load(Ordering::Relaxed) - before;
+        let frames = pipeline.stats().processed - processed_before;
+        assert!(pipeline.shutdown(Duration::from_secs(5)).joined);
+        assert!(frames >= 10, "{frames} frames processed");
+        assert_eq!(
+            allocations, 0,
+            "the worker thread allocated {allocations} times in {frames} frames"
+        );
+    }
 }

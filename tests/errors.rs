@@ -299,10 +299,8 @@ impl tinyssd::pipeline::FrameProcessor for NeverCalled {
         &mut self,
         _image: &RgbImage,
         _config: &DetectConfig,
-    ) -> Result<
-        (Vec<tinyssd::detect::Detection>, tinyssd::detect::Timings),
-        tinyssd::detect::DetectorError,
-    > {
+        _detections: &mut Vec<tinyssd::detect::Detection>,
+    ) -> Result<tinyssd::detect::Timings, tinyssd::detect::DetectorError> {
         Err(tinyssd::detect::DetectorError::Panicked)
     }
 }

@@ -104,7 +104,8 @@ impl FrameProcessor for FakeDetector {
         &mut self,
         image: &RgbImage,
         _config: &DetectConfig,
-    ) -> Result<(Vec<Detection>, Timings), DetectorError> {
+        detections: &mut Vec<Detection>,
+    ) -> Result<Timings, DetectorError> {
         let start = Instant::now();
         self.preprocessor.run(image, &mut self.input);
         let detection = Detection {
@@ -122,7 +123,9 @@ impl FrameProcessor for FakeDetector {
             preprocess: start.elapsed(),
             ..Timings::default()
         };
-        Ok((vec![detection], timings))
+        detections.clear();
+        detections.push(detection);
+        Ok(timings)
     }
 }
 

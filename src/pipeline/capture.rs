@@ -4,7 +4,7 @@
 //! read again after a backoff.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
-use super::channel::{LatestSender, Offer};
+use super::channel::LatestSender;
 use super::source::{FrameSource, SourceError, SourceOpener, is_exact_rgb};
 use super::{Frame, PipelineEvent, Shared, Waker};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -130,7 +130,7 @@ impl CaptureLoop {
                         captured_at: Instant::now(),
                         source: announced.clone(),
                     };
-                    if self.frames.offer(frame) == Offer::Replaced {
+                    if self.frames.offer(frame).is_some() {
                         counters.dropped.fetch_add(1, Ordering::Relaxed);
                     }
                 }

@@ -19,15 +19,6 @@ impl<T> Clone for LatestSender<T> {
     }
 }
 
-/// What became of an offered item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Offer {
-    /// Delivered into an empty slot.
-    Sent,
-    /// Delivered, and the older item waiting in the slot was dropped.
-    Replaced,
-}
-
 pub fn latest<T>() -> (LatestSender<T>, Receiver<T>) {
     let (tx, rx) = bounded(1);
     (
@@ -40,32 +31,30 @@ pub fn latest<T>() -> (LatestSender<T>, Receiver<T>) {
 }
 
 impl<T> LatestSender<T> {
-    /// Puts `item` in the slot, dropping the one there if the consumer has not taken it.
-    pub fn offer(&self, item: T) -> Offer {
+    /// Puts `item` in the slot. Returns the item that will never reach the consumer,
+    /// if any: the older one it had not taken, handed back so that its buffers can be
+    /// reused.
+    pub fn offer(&self, item: T) -> Option<T> {
         let mut item = item;
-        let mut replaced = false;
+        let mut evicted = None;
         // One producer per slot at a time, so this settles in at most two rounds;
-        // the bound only guards against misuse.
+        // the bound only guards against misuse (and then the new item is the one lost).
         for _ in 0..8 {
             match self.tx.try_send(item) {
-                Ok(()) => {
-                    return if replaced {
-                        Offer::Replaced
-                    } else {
-                        Offer::Sent
-                    };
-                }
+                Ok(()) => return evicted,
                 // The producer holds a receiver itself, so the slot never disconnects;
                 // threads learn to stop from their stop signal instead.
-                Err(TrySendError::Disconnected(_)) => return Offer::Sent,
+                Err(TrySendError::Disconnected(_)) => return evicted,
                 Err(TrySendError::Full(back)) => {
                     item = back;
-                    // The consumer may take it meanwhile; then nothing was dropped.
-                    replaced |= self.evict.try_recv().is_ok();
+                    // The consumer may take it meanwhile; then nothing was evicted.
+                    if let Ok(older) = self.evict.try_recv() {
+                        evicted = Some(older);
+                    }
                 }
             }
         }
-        Offer::Replaced
+        Some(item)
     }
 }
 
@@ -76,11 +65,11 @@ mod tests {
     #[test]
     fn the_newest_item_wins() {
         let (tx, rx) = latest();
-        assert_eq!(tx.offer(1), Offer::Sent);
-        assert_eq!(tx.offer(2), Offer::Replaced);
-        assert_eq!(tx.offer(3), Offer::Replaced);
+        assert_eq!(tx.offer(1), None);
+        assert_eq!(tx.offer(2), Some(1), "the untaken item is handed back");
+        assert_eq!(tx.offer(3), Some(2));
         assert_eq!(rx.try_recv().ok(), Some(3));
         assert!(rx.try_recv().is_err());
-        assert_eq!(tx.offer(4), Offer::Sent);
+        assert_eq!(tx.offer(4), None);
     }
 }

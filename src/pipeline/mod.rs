@@ -25,7 +25,7 @@ mod worker;
 
 pub use camera::{CameraEntry, CameraSource, camera_error, explain_camera_failure, list_cameras};
 pub use capture::{FIRST_BACKOFF, MAX_BACKOFF, backoff};
-pub use channel::{LatestSender, Offer, latest};
+pub use channel::{LatestSender, latest};
 pub use demo::DemoSource;
 pub use detection_log::{DetectionLog, LogError, LogRecord, LogSummary, LoggedDetection};
 pub use source::{
@@ -198,6 +198,8 @@ pub struct Pipeline {
     worker: Option<Running>,
     frames: LatestSender<Frame>,
     results: Receiver<FrameResult>,
+    /// Shown results' detection vectors, back to the worker for reuse.
+    recycled: Sender<Vec<Detection>>,
     events_tx: Sender<PipelineEvent>,
     events: Receiver<PipelineEvent>,
     configs: Sender<DetectConfig>,
@@ -228,6 +230,7 @@ impl Pipeline {
     ) -> std::io::Result<Pipeline> {
         let (frames_tx, frames_rx) = latest::<Frame>();
         let (results_tx, results_rx) = latest::<FrameResult>();
+        let (recycled_tx, recycled_rx) = crossbeam_channel::bounded(worker::SPARE_VECTORS);
         let (events_tx, events_rx) = crossbeam_channel::bounded(EVENT_BACKLOG);
         let (configs_tx, configs_rx) = unbounded();
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
@@ -236,6 +239,7 @@ impl Pipeline {
             processor,
             config,
             log,
+            spare: worker::SpareVectors::new(recycled_rx),
             frames: frames_rx,
             configs: configs_rx,
             results: results_tx,
@@ -255,6 +259,7 @@ impl Pipeline {
             }),
             frames: frames_tx,
             results: results_rx,
+            recycled: recycled_tx,
             events_tx,
             events: events_rx,
             configs: configs_tx,
@@ -292,6 +297,13 @@ impl Pipeline {
     /// The newest result, if one arrived since the last call. Never blocks.
     pub fn try_recv(&self) -> Option<FrameResult> {
         self.results.try_iter().last()
+    }
+
+    /// Hands back a result the UI no longer shows, so that the worker reuses its
+    /// memory instead of allocating for the next frame. Never blocks; optional.
+    pub fn recycle(&self, result: FrameResult) {
+        // Full: the worker has spares enough, and this one is freed.
+        let _ = self.recycled.try_send(result.detections);
     }
 
     /// The events that arrived since the last call. Never blocks.

@@ -2,7 +2,7 @@
 //! with the newest settings and hands (frame, detections, timings) to the UI.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
-use super::channel::{LatestSender, Offer};
+use super::channel::LatestSender;
 use super::detection_log::{DetectionLog, LogRecord};
 use super::{Frame, FrameResult, PipelineEvent, Shared, Waker};
 use crate::detect::{DetectConfig, Detection, Detector, DetectorError, Timings};
@@ -15,11 +15,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// Frames in, detections out: the real [`Detector`], or a fake in tests.
 pub trait FrameProcessor: Send {
+    /// Detects objects in `image`, replacing the contents of `detections` (a vector
+    /// used before, so that a warm worker allocates nothing).
     fn process(
         &mut self,
         image: &RgbImage,
         config: &DetectConfig,
-    ) -> Result<(Vec<Detection>, Timings), DetectorError>;
+        detections: &mut Vec<Detection>,
+    ) -> Result<Timings, DetectorError>;
 }
 
 impl FrameProcessor for Detector {
@@ -27,8 +30,46 @@ impl FrameProcessor for Detector {
         &mut self,
         image: &RgbImage,
         config: &DetectConfig,
-    ) -> Result<(Vec<Detection>, Timings), DetectorError> {
-        self.detect(image, config)
+        detections: &mut Vec<Detection>,
+    ) -> Result<Timings, DetectorError> {
+        self.detect_into(image, config, detections)
+    }
+}
+
+/// Detection vectors kept for reuse at most; more are freed.
+pub(crate) const SPARE_VECTORS: usize = 4;
+
+/// The worker's detection vectors: those the UI handed back after showing them and
+/// those of results it never took, reused so that a warm worker allocates nothing.
+pub(crate) struct SpareVectors {
+    returned: Receiver<Vec<Detection>>,
+    kept: Vec<Vec<Detection>>,
+}
+
+impl SpareVectors {
+    pub fn new(returned: Receiver<Vec<Detection>>) -> SpareVectors {
+        SpareVectors {
+            returned,
+            kept: Vec::with_capacity(SPARE_VECTORS),
+        }
+    }
+
+    /// An empty vector, with the capacity of an earlier frame's when there is one.
+    fn take(&mut self) -> Vec<Detection> {
+        let mut vector = self
+            .kept
+            .pop()
+            .or_else(|| self.returned.try_recv().ok())
+            .unwrap_or_default();
+        vector.clear();
+        vector
+    }
+
+    fn keep(&mut self, mut vector: Vec<Detection>) {
+        if self.kept.len() < SPARE_VECTORS {
+            vector.clear();
+            self.kept.push(vector);
+        }
     }
 }
 
@@ -36,6 +77,7 @@ pub(crate) struct WorkerLoop {
     pub processor: Box<dyn FrameProcessor>,
     pub config: DetectConfig,
     pub log: Option<DetectionLog>,
+    pub spare: SpareVectors,
     pub frames: Receiver<Frame>,
     pub configs: Receiver<DetectConfig>,
     pub results: LatestSender<FrameResult>,
@@ -63,11 +105,13 @@ impl WorkerLoop {
             let counters = &self.shared.counters;
             let processor = &mut self.processor;
             let config = &self.config;
-            let outcome =
-                catch_unwind(AssertUnwindSafe(|| processor.process(&frame.image, config)))
-                    .unwrap_or(Err(DetectorError::Panicked));
+            let mut detections = self.spare.take();
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                processor.process(&frame.image, config, &mut detections)
+            }))
+            .unwrap_or(Err(DetectorError::Panicked));
             match outcome {
-                Ok((detections, timings)) => {
+                Ok(timings) => {
                     counters.processed.fetch_add(1, Ordering::Relaxed);
                     if let Some(log) = &self.log {
                         let record = LogRecord::new(
@@ -86,11 +130,13 @@ impl WorkerLoop {
                         captured_at: frame.captured_at,
                         detected_at: Instant::now(),
                     };
-                    if self.results.offer(result) == Offer::Replaced {
+                    if let Some(stale) = self.results.offer(result) {
                         counters.stale_results.fetch_add(1, Ordering::Relaxed);
+                        self.spare.keep(stale.detections);
                     }
                 }
                 Err(error) => {
+                    self.spare.keep(detections);
                     counters.detect_errors.fetch_add(1, Ordering::Relaxed);
                     let message = error.to_string();
                     let repeated = last_report.as_ref().is_some_and(|(last, at)| {

@@ -196,7 +196,9 @@ impl App {
         if let Some(result) = pipeline.try_recv() {
             // A frame means the source works, whatever the last event said.
             self.state.source.error = None;
-            self.state.on_result(result, now);
+            if let Some(shown) = self.state.on_result(result, now) {
+                pipeline.recycle(shown);
+            }
         }
     }
 

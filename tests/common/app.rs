@@ -39,7 +39,8 @@ impl FrameProcessor for FakeProcessor {
         &mut self,
         image: &RgbImage,
         _config: &DetectConfig,
-    ) -> Result<(Vec<Detection>, Timings), DetectorError> {
+        detections: &mut Vec<Detection>,
+    ) -> Result<Timings, DetectorError> {
         self.calls += 1;
         if self
             .panic_every
@@ -69,7 +70,9 @@ impl FrameProcessor for FakeProcessor {
             network: self.delay,
             ..Timings::default()
         };
-        Ok((vec![detection], timings))
+        detections.clear();
+        detections.push(detection);
+        Ok(timings)
     }
 }
 

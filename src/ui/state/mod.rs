@@ -222,13 +222,14 @@ impl AppState {
         self.thresholds.iter_mut().skip(1).for_each(|t| *t = value);
     }
 
-    /// A new frame from the pipeline, shown from now on.
-    pub fn on_result(&mut self, result: FrameResult, now: Instant) {
+    /// A new frame from the pipeline, shown from now on; returns the one it replaces
+    /// (for [`crate::pipeline::Pipeline::recycle`]).
+    pub fn on_result(&mut self, result: FrameResult, now: Instant) -> Option<FrameResult> {
         self.source.on_frame(now);
         self.scores.record(now, &result.detections);
         let latency = now.saturating_duration_since(result.captured_at);
         self.stats.on_result(&result.timings, latency);
-        self.current = Some(result);
+        self.current.replace(result)
     }
 
     pub fn on_event(&mut self, event: PipelineEvent) {
