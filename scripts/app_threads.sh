@@ -13,21 +13,9 @@ rounds=${1:-3}
 seconds=${2:-25}
 display=:${APP_THREADS_DISPLAY:-98}
 log_dir=target/app_threads
-for tool in Xvfb; do
-  command -v "$tool" >/dev/null || { echo "app_threads: $tool is missing; run scripts/setup.sh --with-screenshot" >&2; exit 2; }
-done
-cargo build --release --quiet
+source scripts/xvfb.sh
+start_screen app_threads "$display" 1120x720
 mkdir -p "$log_dir"
-
-Xvfb "$display" -screen 0 1120x720x24 -nolisten tcp >/dev/null 2>&1 &
-xvfb_pid=$!
-app_pid=""
-cleanup() {
-  [[ -n "$app_pid" ]] && kill "$app_pid" 2>/dev/null || true
-  kill "$xvfb_pid" 2>/dev/null || true
-}
-trap cleanup EXIT
-sleep 1
 
 echo "| round | threads | inference fps | UI fps | latency ms | network ms |"
 echo "| --- | --- | --- | --- | --- | --- |"

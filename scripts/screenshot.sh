@@ -19,20 +19,8 @@ source_args=(--source "${SCREENSHOT_SOURCE-demo}")
 size=1120x720 # the window's default size, so the screen is the window
 display=:${SCREENSHOT_DISPLAY:-99}
 
-for tool in Xvfb import; do
-  command -v "$tool" >/dev/null || { echo "screenshot: $tool is missing; run scripts/setup.sh --with-screenshot" >&2; exit 2; }
-done
-cargo build --release --quiet
-
-Xvfb "$display" -screen 0 "${size}x24" -nolisten tcp >/dev/null 2>&1 &
-xvfb_pid=$!
-app_pid=""
-cleanup() {
-  [[ -n "$app_pid" ]] && kill "$app_pid" 2>/dev/null || true
-  kill "$xvfb_pid" 2>/dev/null || true
-}
-trap cleanup EXIT
-sleep 1
+source scripts/xvfb.sh
+start_screen screenshot "$display" "$size" import
 
 mkdir -p "$(dirname "$out")" "$(dirname "$log")"
 DISPLAY=$display LIBGL_ALWAYS_SOFTWARE=1 RUST_LOG=${RUST_LOG:-tinyssd=info} \
