@@ -7,7 +7,9 @@
     python -m training.lineage status
 
 `train` continues training/state/lineage.safetensors at the schedule's constant peak rate
-until its deadline or SIGTERM/SIGINT, saving every few minutes and on exit. `finish` stops
+until its deadline or SIGTERM/SIGINT, saving every few minutes and on exit; by default as two
+single-thread data-parallel ranks sharing each batch (`--ranks 1`: one process; ranks.py),
+this process being rank 0, the one that saves. `finish` stops
 a running `train` (it saves), runs a cooldown branch from a copy of the state (the lineage
 itself stays un-cooled), exports the branch's weights and EMA as candidates, scores them and
 the shipped model with `tinyssd eval` on the JPEG files, ships a candidate only if it beats
