@@ -2,69 +2,53 @@
 
     python -m training.bench_parallel --seconds 150          # pause the lineage first: it needs a quiet machine
 
-Configurations, each a real training step (augmentation in loader workers, bf16 autocast, AdamW) on
-the lineage's data for --seconds after a warm-up of --warmup-steps:
-  1thread   1 torch thread, 2 loader workers, batch 32 (the lineage's default)
-  2threads  2 torch threads, 2 loader workers, batch 32
-  ddp       2 processes of 1 thread each, DistributedDataParallel (gloo), batch 16 + 16, 1 worker each
-Starts from the lineage state's weights; nothing is saved.
+Configurations, each the lineage's own training loop (LineageTrainer: augmentation in loader
+workers, bf16 autocast, AdamW, the EMA) on the lineage's data and from its state, for --seconds
+after a warm-up of --warmup-steps:
+  1thread   1 torch thread, 2 loader workers, batch 32 (`train --ranks 1`)
+  2threads  2 torch threads, 2 loader workers, batch 32 (`train --ranks 1 --threads 2`)
+  ddp       2 processes of 1 thread each, DistributedDataParallel (gloo), batch 16 + 16, 1 worker
+            each (`train`, the default `--ranks 2`)
+Nothing is saved.
 """
 import argparse
-import os
 import time
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from .data import DEFAULT_DATA_ROOT, ImageCache, train_val_records
-from .lineage_state import STATE_PATH, load_state
-from .optimise import make_optimizer, train_loader, train_step
+from .lineage import LineageTrainer
+from .lineage_state import STATE_PATH, data_hash, load_state
+from .ranks import RankGroup, rank_group
 
 
-def measure(model, optimizer, batches, seconds: float, warmup_steps: int, device, scale: int = 1) -> float:
-    """Images/s over `seconds` of steps (after the warm-up); `scale` counts the other ranks' images too."""
-    for _ in range(warmup_steps):
-        train_step(model, optimizer, next(batches), 1e-4, device)
-    images, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        batch = next(batches)
-        train_step(model, optimizer, batch, 1e-4, device)
-        images += batch[0].shape[0] * scale
-    return images / (time.perf_counter() - start)
+def _trainer(group: RankGroup, state_path: Path, records, images, workers: int) -> LineageTrainer:
+    return LineageTrainer(load_state(state_path, data_hash(records)), records, images, workers,
+                          log=lambda _: None, group=group)
+
+
+def measure(group: RankGroup, state_path: Path, records, images, workers: int, seconds: float,
+            warmup_steps: int) -> float:
+    """Images/s of the lineage's loop over `seconds` (rank 0's clock decides when all ranks stop)."""
+    trainer = _trainer(group, state_path, records, images, workers)
+    trainer.run(steps=warmup_steps)
+    start = time.perf_counter()
+    deadline = time.time() + seconds if group.is_main else None
+    done = trainer.run(deadline=deadline)
+    return done * trainer.state.meta["batch_size"] / (time.perf_counter() - start)
 
 
 def single(args, records, images, threads: int) -> float:
     torch.set_num_threads(threads)
-    state = load_state(args.state)
-    model = state.model.train()
-    optimizer = make_optimizer(model, 1e-4, state.meta["weight_decay"])
-    batches = iter(train_loader(records, images, 0, 3.0, 32, 0, 2, torch.device("cpu")))
-    return measure(model, optimizer, batches, args.seconds, args.warmup_steps, torch.device("cpu"))
+    return measure(RankGroup(), args.state, records, images, 2, args.seconds, args.warmup_steps)
 
 
-def _ddp_rank(rank: int, args, records, result) -> None:
-    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-    os.environ.setdefault("MASTER_PORT", "29517")
-    dist.init_process_group("gloo", rank=rank, world_size=2)
+def ddp(args, records, images) -> float:
     torch.set_num_threads(1)
-    images = ImageCache(records, "train")
-    state = load_state(args.state)
-    model = torch.nn.parallel.DistributedDataParallel(state.model.train())
-    optimizer = make_optimizer(model.module, 1e-4, state.meta["weight_decay"])
-    # each rank its own half of the data order: a different seed per rank is enough to measure speed
-    batches = iter(train_loader(records, images, rank, 3.0, 16, 0, 1, torch.device("cpu")))
-    rate = measure(model, optimizer, batches, args.seconds, args.warmup_steps, torch.device("cpu"), scale=2)
-    if rank == 0:
-        result.value = rate
-    dist.destroy_process_group()
-
-
-def ddp(args, records) -> float:
-    result = mp.get_context("spawn").Value("d", 0.0)
-    mp.spawn(_ddp_rank, args=(args, records, result), nprocs=2, join=True)
-    return result.value
+    measured = (args.state, records, images, 1, args.seconds, args.warmup_steps)
+    with rank_group(2, 1, measure, measured) as group:
+        return measure(group, *measured)
 
 
 def main() -> None:
@@ -78,7 +62,7 @@ def main() -> None:
     records, _ = train_val_records(args.data)
     images = ImageCache(records, "train")
     runs = {"1thread": lambda: single(args, records, images, 1), "2threads": lambda: single(args, records, images, 2),
-            "ddp": lambda: ddp(args, records)}
+            "ddp": lambda: ddp(args, records, images)}
     print("| setting | images/s |\n| --- | --- |")
     for name in args.only or list(runs):
         print(f"| {name} | {runs[name]():.1f} |", flush=True)

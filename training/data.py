@@ -160,7 +160,16 @@ class ImageCache:
         index = json.loads(index_path.read_text())
         self.offsets = index["offsets"]
         self.shapes = index["shapes"]
+        self.blob_path = blob_path
         self.blob = np.memmap(blob_path, dtype=np.uint8, mode="r")
+
+    def __getstate__(self) -> dict:
+        # another process (a data-parallel rank) maps the same file rather than receiving a copy
+        return {"offsets": self.offsets, "shapes": self.shapes, "blob_path": self.blob_path}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.blob = np.memmap(self.blob_path, dtype=np.uint8, mode="r")
 
     @staticmethod
     def _build(records: list[Record], blob_path: Path, index_path: Path, workers: int, name: str) -> None:

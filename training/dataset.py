@@ -57,6 +57,23 @@ class EpochSampler(Sampler):
             epoch, position = epoch + 1, 0
 
 
+class RankShare(Sampler):
+    """One data-parallel rank's share of another sampler's order: of each run of `batch_size` items,
+    the rank-th of `world_size` equal slices. The ranks' batches together are the one-process batches."""
+
+    def __init__(self, order: Sampler, batch_size: int, rank: int, world_size: int):
+        if batch_size % world_size:
+            raise ValueError(f"batch {batch_size} does not split evenly between {world_size} ranks")
+        self.order, self.batch_size = order, batch_size
+        share = batch_size // world_size
+        self.first, self.end = rank * share, (rank + 1) * share
+
+    def __iter__(self):
+        for position, item in enumerate(self.order):
+            if self.first <= position % self.batch_size < self.end:
+                yield item
+
+
 class EvalDataset(Dataset):
     """Items: (uint8 image [3, 300, 300], index into records)."""
 

@@ -7,7 +7,9 @@
     python -m training.lineage status
 
 `train` continues training/state/lineage.safetensors at the schedule's constant peak rate
-until its deadline or SIGTERM/SIGINT, saving every few minutes and on exit. `finish` stops
+until its deadline or SIGTERM/SIGINT, saving every few minutes and on exit; by default as two
+single-thread data-parallel ranks sharing each batch (`--ranks 1`: one process; ranks.py),
+this process being rank 0, the one that saves. `finish` stops
 a running `train` (it saves), runs a cooldown branch from a copy of the state (the lineage
 itself stays un-cooled), exports the branch's weights and EMA as candidates, scores them and
 the shipped model with `tinyssd eval` on the JPEG files, ships a candidate only if it beats
@@ -32,6 +34,7 @@ from .ema import DEFAULT_MAX_DECAY
 from .model import TinySSD
 from .model_io import save_model_file
 from .optimise import train_loader, train_step
+from .ranks import RankGroup, rank_group
 from .schedule import cooldown_lr
 from .lineage_state import (STATE_PATH, LineageError, LineageState, data_hash, load_state,
                             read_meta)
@@ -65,8 +68,8 @@ def running_trainer(state: Path) -> int | None:
 class Stop:
     """Set by SIGTERM / SIGINT; the loop ends after the step in progress and saves."""
 
-    def __init__(self):
-        self.requested = False
+    def __init__(self, announce: bool = True):
+        self.requested, self.announce = False, announce
 
     def install(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -74,7 +77,8 @@ class Stop:
 
     def _handle(self, signum, _frame):
         self.requested = True
-        print(f"\n{signal.Signals(signum).name}: saving the state after this step", flush=True)
+        if self.announce:
+            print(f"\n{signal.Signals(signum).name}: saving the state after this step", flush=True)
 
 
 def parse_deadline(until: str | None, for_minutes: float | None, now: datetime.datetime | None = None) -> float | None:
@@ -97,43 +101,66 @@ def parse_deadline(until: str | None, for_minutes: float | None, now: datetime.d
 
 
 class LineageTrainer:
-    """Runs steps of a LineageState over a record list; the learning rate comes from `lr_at`."""
+    """Runs steps of a LineageState over a record list; the learning rate comes from `lr_at`.
+
+    With a RankGroup of several ranks, each process holds the same state and trains on its share
+    of every batch (DistributedDataParallel); rank 0 alone keeps the EMA, saves and logs."""
 
     def __init__(self, state: LineageState, records, images, workers: int = 2, device: str = "cpu",
-                 log=print, log_every: int = 50):
+                 log=print, log_every: int = 50, group: RankGroup | None = None):
         if data_hash(records) != state.meta["data_hash"]:
             raise LineageError("the state's data hash does not match these records")
         self.state, self.records, self.images = state, records, images
-        self.workers, self.device, self.log, self.log_every = workers, torch.device(device), log, log_every
+        self.workers, self.device, self.log_every = workers, torch.device(device), log_every
+        self.group = group or RankGroup()
+        self.log = log if self.group.is_main else (lambda _: None)
         self.state.model.to(self.device).train()
+        self.model = self.group.wrap(self.state.model)
 
     def batches(self):
         meta = self.state.meta
         return iter(train_loader(self.records, self.images, meta["seed"], meta["max_expand"], meta["batch_size"],
-                                 meta["images_seen"] - meta.get("sampler_offset", 0), self.workers, self.device))
+                                 meta["images_seen"] - meta.get("sampler_offset", 0), self.workers, self.device,
+                                 self.group.rank, self.group.world_size))
+
+    def save(self, path: Path | None) -> None:
+        """Rank 0 writes the state; the other ranks round their moments as the save does."""
+        if self.group.is_main:
+            self.state.save(path)
+        else:
+            self.state.round_moments()
 
     def run(self, steps: int | None = None, deadline: float | None = None, stop: Stop | None = None,
             lr_at=None, save_every_s: float | None = None, save_path: Path | None = None) -> int:
-        """Trains until `steps` steps, the deadline or a stop request; returns the steps done."""
+        """Trains until `steps` steps, the deadline or a stop request; returns the steps done.
+        A periodic save happens before the step after it falls due (the ranks agree on it then)."""
         meta, period = self.state.meta, self.state.meta["period"]
         lr_at = lr_at or (lambda done: self.state.schedule.lr(meta["images_seen"]))
         batches = self.batches()
         done, last_save = 0, time.monotonic()
         window = {"loss": 0.0, "images": 0, "start": time.monotonic()}
         while steps is None or done < steps:
-            if (stop and stop.requested) or (deadline and time.time() >= deadline):
-                break
             tick = time.perf_counter()
             try:
                 batch = next(batches)
             except Exception:
-                if stop and stop.requested:  # a worker was interrupted too
-                    break
-                raise
+                if not (stop and stop.requested):  # else a worker was interrupted too
+                    raise
+                batch = None
+            wants_stop = (batch is None or (stop is not None and stop.requested)
+                          or (deadline is not None and time.time() >= deadline))
+            save_due = bool(save_every_s and save_path and time.monotonic() - last_save >= save_every_s)
+            wants_stop, save_due, normaliser = self.group.agree(wants_stop, save_due, batch)
+            if save_due and not wants_stop:  # a stopping run is saved by its caller
+                self.save(save_path)
+                last_save = time.monotonic()
+            if wants_stop:
+                break
             lr = lr_at(done)
-            loc_loss, conf_loss = train_step(self.state.model, self.state.optimizer, batch, lr, self.device)
-            self.state.ema.update()
-            n = batch[0].shape[0]
+            loc_loss, conf_loss = train_step(self.model, self.state.optimizer, batch, lr, self.device, normaliser)
+            if self.group.is_main:
+                self.state.ema.update()
+            n = batch[0].shape[0] * self.group.world_size
             seconds = time.perf_counter() - tick
             meta["images_seen"] += n
             meta["steps"] += 1
@@ -145,15 +172,13 @@ class LineageTrainer:
             window["loss"] += float(loc_loss + conf_loss)
             window["images"] += n
             if done % self.log_every == 0:
+                loss = self.group.mean(window["loss"]) / self.log_every
                 rate = window["images"] / (time.monotonic() - window["start"])
                 self.log(f"{datetime.datetime.now():%H:%M:%S} images {meta['images_seen']} "
                          f"epoch {meta['images_seen'] / len(self.records):.2f} lr {lr:.2e} "
-                         f"loss {window['loss'] / self.log_every:.3f} {rate:.1f} img/s "
+                         f"loss {loss:.3f} {rate:.1f} img/s "
                          f"period {period['train_seconds'] / 60:.1f} min")
                 window = {"loss": 0.0, "images": 0, "start": time.monotonic()}
-            if save_every_s and save_path and time.monotonic() - last_save >= save_every_s:
-                self.state.save(save_path)
-                last_save = time.monotonic()
         return done
 
 
@@ -239,6 +264,9 @@ def cmd_train(args) -> None:
     deadline = parse_deadline(args.until, args.for_minutes)
     if (pid := running_trainer(args.state)) is not None:
         raise LineageError(f"pid {pid} is already training {args.state}")
+    if args.ranks < 1:
+        raise ValueError(f"--ranks must be at least 1, got {args.ranks}")
+    workers = args.workers if args.workers is not None else (2 if args.ranks == 1 else 1)
     torch.set_num_threads(args.threads)
     records = _records(args)
     state = load_state(args.state, data_hash(records), args.new_lineage)
@@ -248,20 +276,32 @@ def cmd_train(args) -> None:
     stop.install()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     pid_file = pid_path(args.state)
-    pid_file.write_text(str(os.getpid()))
+    pid_file.write_text(str(os.getpid()))  # rank 0: it takes the signals and saves
     try:
         until = f" until {datetime.datetime.fromtimestamp(deadline):%H:%M}" if deadline else ""
         log(f"{datetime.datetime.now():%H:%M:%S} training the lineage{until}: {state.images_seen} images seen, "
             f"{state.meta['train_seconds'] / 3600:.2f} h, lr {state.schedule.lr(state.images_seen):.2e}, "
-            f"{args.threads} thread(s), {args.workers} loader workers")
-        trainer = LineageTrainer(state, records, images, args.workers, args.device, log)
-        done = trainer.run(deadline=deadline, stop=stop, save_every_s=60 * args.save_minutes, save_path=args.state)
-        state.save(args.state)
-        log(f"{datetime.datetime.now():%H:%M:%S} saved after {done} steps: {state.images_seen} images seen, "
-            f"{state.meta['train_seconds'] / 3600:.2f} h; this period {state.meta['period']['train_seconds'] / 60:.1f} min")
+            f"{args.ranks} rank(s) of {args.threads} thread(s) and {workers} loader worker(s) each")
+        other_ranks = (args.state, args.new_lineage, records, images, workers, args.device)
+        with rank_group(args.ranks, args.threads, _train_other_rank, other_ranks) as group:
+            trainer = LineageTrainer(state, records, images, workers, args.device, log, group=group)
+            done = trainer.run(deadline=deadline, stop=stop, save_every_s=60 * args.save_minutes, save_path=args.state)
+            state.save(args.state)
+            log(f"{datetime.datetime.now():%H:%M:%S} saved after {done} steps: {state.images_seen} images seen, "
+                f"{state.meta['train_seconds'] / 3600:.2f} h; this period "
+                f"{state.meta['period']['train_seconds'] / 60:.1f} min")
     finally:
         if pid_file.exists() and pid_file.read_text() == str(os.getpid()):
             pid_file.unlink()
+
+
+def _train_other_rank(group: RankGroup, state_path: Path, new_lineage: bool, records, images, workers: int,
+                      device: str) -> None:
+    """Ranks 1..: the same state from the same file, trained in step with rank 0 until it stops."""
+    stop = Stop(announce=False)  # a Ctrl-C reaches every rank; rank 0 says so
+    stop.install()
+    state = load_state(state_path, data_hash(records), new_lineage)
+    LineageTrainer(state, records, images, workers, device, group=group).run(stop=stop)
 
 
 def stop_running_trainer(state: Path, timeout_s: float = 300) -> bool:
@@ -354,9 +394,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         q.set_defaults(func=func)
         return q
 
-    def compute(q):
-        q.add_argument("--threads", type=int, default=1, help="torch threads of the main process")
-        q.add_argument("--workers", type=int, default=2, help="data-loader processes (augmentation)")
+    def compute(q, workers_help="data-loader processes (augmentation)", workers=2):
+        q.add_argument("--threads", type=int, default=1, help="torch threads of each training process")
+        q.add_argument("--workers", type=int, default=workers, help=workers_help)
         q.add_argument("--device", default="cpu")
 
     q = add("convert", cmd_convert, "start the lineage from a training.train checkpoint")
@@ -375,7 +415,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     when.add_argument("--for-minutes", type=float)
     q.add_argument("--save-minutes", type=float, default=5.0)
     q.add_argument("--new-lineage", action="store_true", help="accept a state made on other training data")
-    compute(q)
+    q.add_argument("--ranks", type=int, default=2,
+                   help="training processes sharing each batch (DistributedDataParallel, gloo); 1: one process")
+    compute(q, "data-loader processes per rank (default: 2 with one rank, 1 with more)", None)
     for name, func, text in (("cooldown", cmd_cooldown, "cooldown branch and candidate export only"),
                              ("finish", cmd_finish, "stop, cooldown, evaluate, ship if better, record")):
         q = add(name, func, text)

@@ -4,7 +4,7 @@
 #   training/lineage.sh stop                                      # pause (state saved); `start` resumes
 #   training/lineage.sh finish                                    # stop, cooldown, tinyssd eval, ship if better, record
 #   training/lineage.sh status
-# Other flags go to `python -m training.lineage <command>` (e.g. finish --max-images 8000).
+# Other flags go to `python -m training.lineage <command>` (e.g. finish --max-images 8000, start --ranks 1).
 # TINYSSD_DATA: the VOC root (default ../shared/data/voc); TINYSSD_LINEAGE_LOG: the log folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -83,18 +83,24 @@ class LineageState:
         return model.eval()
 
     # --- saving -----------------------------------------------------------------------
-    def tensors(self) -> dict[str, torch.Tensor]:
-        """Everything the file holds; rounds the live moments to their stored precision first."""
-        out = {f"model/{k}": v.detach().clone() for k, v in self.model.state_dict().items()}
-        out.update({f"ema/{k}": v.clone() for k, v in self.ema.shadow.items()})
+    def round_moments(self) -> dict[str, torch.Tensor]:
+        """Rounds the live optimiser moments to their stored precision; returns them as stored.
+        Every data-parallel rank does this when rank 0 saves, so their weights stay identical."""
+        stored = {}
         for name, p in self.model.named_parameters():
             state = self.optimizer.state.get(p)
             if not state:
                 continue
             for kind in ("exp_avg", "exp_avg_sq"):
-                stored = state[kind].to(MOMENT_DTYPE)
-                state[kind].copy_(stored)
-                out[f"adam/{kind}/{name}"] = stored
+                stored[f"adam/{kind}/{name}"] = state[kind].to(MOMENT_DTYPE)
+                state[kind].copy_(stored[f"adam/{kind}/{name}"])
+        return stored
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Everything the file holds; rounds the live moments to their stored precision first."""
+        out = {f"model/{k}": v.detach().clone() for k, v in self.model.state_dict().items()}
+        out.update({f"ema/{k}": v.clone() for k, v in self.ema.shadow.items()})
+        out.update(self.round_moments())
         return out
 
     def save(self, path: Path = STATE_PATH) -> None:

@@ -42,15 +42,18 @@ def match_batch(gt_boxes: torch.Tensor, gt_labels: torch.Tensor, valid: torch.Te
 
 
 def multibox_loss(loc_pred: torch.Tensor, conf_pred: torch.Tensor, loc_target: torch.Tensor,
-                  conf_target: torch.Tensor, negatives_per_positive: int = NEGATIVES_PER_POSITIVE):
-    """Returns (loc loss, conf loss), each summed and divided by the number of positives in the batch.
+                  conf_target: torch.Tensor, negatives_per_positive: int = NEGATIVES_PER_POSITIVE,
+                  normaliser: torch.Tensor | None = None):
+    """Returns (loc loss, conf loss), each summed and divided by the number of positives in the batch
+    (or by `normaliser`: data-parallel ranks divide by a count over all ranks' images).
 
     loc_pred [N, P, 4], conf_pred [N, P, C] logits, loc_target [N, P, 4], conf_target [N, P].
     Negatives: per image, the 3 x num_pos background priors with the highest CE loss.
     """
     positive = conf_target > 0
     num_pos = positive.sum(dim=1, keepdim=True)
-    normaliser = num_pos.sum().clamp(min=1).float()
+    if normaliser is None:
+        normaliser = num_pos.sum().clamp(min=1).float()
     # Masks rather than boolean indexing: same sums, and no device-to-host sync (indexing by a mask must
     # learn its size), so a GPU can queue steps ahead.
     loc_loss = torch.where(positive[..., None], F.smooth_l1_loss(loc_pred.float(), loc_target, reduction="none"), 0).sum()

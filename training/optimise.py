@@ -8,7 +8,7 @@ import signal
 import torch
 from torch.utils.data import DataLoader
 
-from .dataset import EpochSampler, TrainDataset
+from .dataset import EpochSampler, RankShare, TrainDataset
 from .loss import multibox_loss
 from .model_io import normalize
 
@@ -31,18 +31,22 @@ def _worker_init(_):
 
 
 def train_loader(records, images, seed: int, max_expand: float, batch_size: int, images_seen: int,
-                 workers: int, device: torch.device) -> DataLoader:
-    """Batches continuing the seeded sampling order after `images_seen` images."""
+                 workers: int, device: torch.device, rank: int = 0, world_size: int = 1) -> DataLoader:
+    """Batches continuing the seeded sampling order after `images_seen` images; with several
+    data-parallel ranks, this rank's share of each `batch_size` batch."""
     sampler = EpochSampler(len(records), seed, *divmod(images_seen, len(records)))
+    if world_size > 1:
+        sampler = RankShare(sampler, batch_size, rank, world_size)
     dataset = TrainDataset(records, images, seed, max_expand)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+    return DataLoader(dataset, batch_size=batch_size // world_size, sampler=sampler, num_workers=workers,
                       worker_init_fn=_worker_init, persistent_workers=workers > 0,
                       pin_memory=device.type == "cuda", prefetch_factor=4 if workers else None)
 
 
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch, lr: float,
-               device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimiser step at learning rate `lr`; returns the (loc, conf) losses, detached."""
+               device: torch.device, normaliser: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step at learning rate `lr`; returns the (loc, conf) losses, detached.
+    `normaliser`: what the loss sums are divided by (default: the batch's positive priors)."""
     images, loc_t, conf_t = batch
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -50,7 +54,7 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch, 
     with torch.autocast(device.type, dtype=torch.bfloat16):
         loc, conf = model(x)
     loc_loss, conf_loss = multibox_loss(loc, conf, loc_t.to(device, non_blocking=True),
-                                        conf_t.to(device, non_blocking=True))
+                                        conf_t.to(device, non_blocking=True), normaliser=normaliser)
     optimizer.zero_grad(set_to_none=True)
     (loc_loss + conf_loss).backward()
     optimizer.step()

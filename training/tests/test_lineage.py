@@ -31,11 +31,11 @@ def synthetic_set(n: int = 6):
     return records, images
 
 
-def new_state(records) -> LineageState:
+def new_state(records, batch_size: int = 2, batch_norm: bool = True) -> LineageState:
     torch.manual_seed(0)
-    model = TinySSD(batch_norm=True).to(memory_format=torch.channels_last)
+    model = TinySSD(batch_norm=batch_norm).to(memory_format=torch.channels_last)
     meta = lineage._new_meta(records, {"kind": "test"}, seed=3)
-    meta["batch_size"] = 2
+    meta["batch_size"] = batch_size
     meta["schedule"].update(warmup_images=4)  # steps at both warm-up and peak rates
     return LineageState.create(model, meta)
 
