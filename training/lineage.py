@@ -334,6 +334,8 @@ def cmd_cooldown(args) -> dict:
     total = cooldown_images(state.meta["period"]["images"], args.fraction, args.min_images, args.max_images)
     steps = math.ceil(total / state.meta["batch_size"])
     start_lr = state.schedule.lr(state.images_seen)
+    # The lineage's own tally, as the record counts it; the branch's steps are said apart.
+    lineage_hours, lineage_images = state.meta["train_seconds"] / 3600, state.images_seen
     print(f"cooldown branch: {steps} steps ({steps * state.meta['batch_size']} images), lr {start_lr:.2e} -> 0")
     trainer = LineageTrainer(state, records, images, args.workers, args.device, log_every=25)
     tick = time.perf_counter()
@@ -341,8 +343,8 @@ def cmd_cooldown(args) -> dict:
     trainer.run(steps=steps, lr_at=lambda done: cooldown_lr(start_lr, done * batch, steps * batch))
     seconds = time.perf_counter() - tick
     args.out.mkdir(parents=True, exist_ok=True)
-    description = (f"tinyssd training lineage, {state.meta['train_seconds'] / 3600:.2f} training hours, "
-                   f"{state.images_seen} images seen, cooled over {steps * batch} images, exported "
+    description = (f"tinyssd training lineage, {lineage_hours:.2f} training hours, {lineage_images} images seen, "
+                   f"then cooled over {steps * batch} images ({seconds / 60:.1f} min), exported "
                    f"{datetime.date.today().isoformat()}")
     candidates = {}
     model = state.model.to("cpu").eval()
