@@ -1,19 +1,25 @@
 //! The capture -> worker -> UI threads: every delivered frame gets its detections,
 //! a slow worker makes frames drop (never queue), shutdown is quick, and source
 //! failures reach the app's state. Fast: a few seconds in all, no display.
+//!
+//! Where only the order of things matters, the pipeline runs on a [`ManualClock`]
+//! that the test steps (see `common::ui_loop`); the drop, shutdown and demo tests
+//! are about real time and run on it.
 
 mod common;
 
 use common::app::{FakeProcessor, three_class_state};
 use common::golden_weights;
+use common::ui_loop::{Ui, recovered};
 use image::{Rgb, RgbImage};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tinyssd::detect::{DetectConfig, Detector};
 use tinyssd::pipeline::{
-    DetectionLog, FrameResult, FrameSource, Pipeline, PipelineEvent, SourceError, SourceSpec,
-    Waker, interval_for_fps, is_exact_rgb, opener,
+    Clock, DetectionLog, FrameProcessor, FrameResult, FrameSource, ManualClock, Pipeline,
+    PipelineEvent, SourceError, SourceOpener, SourceSpec, Waker, interval_for_fps, is_exact_rgb,
+    opener,
 };
 
 /// Frames of a given size at a fixed rate, each a different shade.
@@ -62,6 +68,20 @@ fn counting_waker() -> (Waker, Arc<AtomicUsize>) {
     )
 }
 
+/// A pipeline on a fresh [`ManualClock`], and the UI that steps it.
+fn start_stepped(
+    source: SourceOpener,
+    processor: Box<dyn FrameProcessor>,
+    config: DetectConfig,
+    wake: Waker,
+    log: Option<DetectionLog>,
+) -> (Pipeline, Ui) {
+    let clock = Arc::new(ManualClock::new());
+    let pipeline = Pipeline::start_on_clock(source, processor, config, wake, log, clock.clone())
+        .expect("threads start");
+    (pipeline, Ui::new(&clock))
+}
+
 /// Takes results as a UI would (never blocking) for `how_long`.
 fn collect(pipeline: &Pipeline, how_long: Duration) -> Vec<FrameResult> {
     let start = Instant::now();
@@ -78,20 +98,21 @@ fn detections_arrive_for_every_delivered_frame() {
     let detector = Detector::from_file(&golden_weights(), 1).expect("golden weights load");
     let config = DetectConfig::uniform(detector.class_names().len(), 0.5);
     let (wake, wakes) = counting_waker();
-    // 160x120 at 5 fps: the worker (tens of ms per frame) is never still busy.
-    let mut pipeline = Pipeline::start(
+    // Each frame is detected before the clock lets the source give the next.
+    let (mut pipeline, mut ui) = start_stepped(
         opener(SyntheticSource::new(5.0, (160, 120))),
         Box::new(detector),
         config,
         wake,
-    )
-    .expect("threads start");
-    let results = collect(&pipeline, Duration::from_millis(1500));
+        None,
+    );
+    ui.run(&pipeline, |ui| ui.results.len() >= 6);
+    let results = ui.results;
     let report = pipeline.shutdown(Duration::from_secs(1));
     assert!(report.joined);
     let stats = pipeline.stats();
 
-    assert!(results.len() >= 5, "only {} results", results.len());
+    assert!(results.len() >= 6, "only {} results", results.len());
     assert_eq!(stats.dropped, 0, "{stats:?}");
     assert_eq!(stats.stale_results, 0, "{stats:?}");
     // Every captured frame was detected (the last one may have been on its way).
@@ -120,15 +141,15 @@ fn the_detection_log_has_a_line_per_processed_frame_after_what_was_there() {
     let path = dir.path().join("run.jsonl");
     std::fs::write(&path, "{\"an earlier run\": true}\n").expect("written");
     let log = DetectionLog::open(&path).expect("opens");
-    let mut pipeline = Pipeline::start_logged(
+    let (mut pipeline, mut ui) = start_stepped(
         opener(SyntheticSource::new(40.0, (64, 48))),
         Box::new(FakeProcessor::new(Duration::from_millis(1))),
         DetectConfig::uniform(3, 0.5),
         Arc::new(|| {}),
         Some(log),
-    )
-    .expect("threads start");
-    let results = collect(&pipeline, Duration::from_millis(600));
+    );
+    ui.run(&pipeline, |ui| ui.results.len() >= 10);
+    let results = ui.results;
     assert!(pipeline.shutdown(Duration::from_secs(1)).joined);
     let processed = pipeline.stats().processed;
     assert!(!results.is_empty() && processed >= results.len() as u64);
@@ -189,15 +210,17 @@ impl FrameSource for PaddedSource {
 
 #[test]
 fn frames_longer_than_their_pixels_are_dropped_before_the_worker() {
-    let mut pipeline = Pipeline::start(
+    let (mut pipeline, mut ui) = start_stepped(
         opener(PaddedSource { calls: 0 }),
         Box::new(FakeProcessor::new(Duration::from_millis(1))),
         DetectConfig::uniform(3, 0.5),
         Arc::new(|| {}),
-    )
-    .expect("threads start");
-    let results = collect(&pipeline, Duration::from_millis(800));
-    let events = pipeline.events();
+        None,
+    );
+    ui.run(&pipeline, |ui| {
+        ui.results.len() >= 4 && ui.failures().len() >= 2
+    });
+    let (results, events) = (ui.results, ui.events);
     pipeline.shutdown(Duration::from_secs(1));
     assert!(!results.is_empty());
     assert!(results.iter().all(|r| is_exact_rgb(&r.image)));
@@ -272,7 +295,8 @@ fn shutdown_completes_within_a_second() {
         )
         .expect("threads start");
         pipeline.set_paused(paused);
-        std::thread::sleep(Duration::from_millis(400));
+        // Both threads mid-work (or the capture thread paused).
+        std::thread::sleep(Duration::from_millis(200));
         let report = pipeline.shutdown(Duration::from_secs(1));
         assert!(report.joined, "paused {paused}: {report:?}");
         assert!(report.elapsed < Duration::from_secs(1), "{report:?}");
@@ -321,33 +345,17 @@ impl FrameSource for FlakySource {
 #[test]
 fn a_source_error_reaches_the_ui_state_and_clears_on_recovery() {
     let (wake, _) = counting_waker();
-    let mut pipeline = Pipeline::start(
+    let (mut pipeline, mut ui) = start_stepped(
         opener(FlakySource { calls: 0 }),
         Box::new(FakeProcessor::new(Duration::from_millis(1))),
         DetectConfig::uniform(3, 0.5),
         wake,
-    )
-    .expect("threads start");
-    let mut state = three_class_state();
-    let mut banners = Vec::new();
-    let mut events = Vec::new();
-    let start = Instant::now();
-    // Failures back off 250 ms then 500 ms; recovery follows.
-    while start.elapsed() < Duration::from_secs(3) {
-        for event in pipeline.events() {
-            events.push(event.clone());
-            state.on_event(event);
-            banners.extend(state.source.error.clone());
-        }
-        if events
-            .iter()
-            .any(|e| matches!(e, PipelineEvent::SourceRecovered { .. }))
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+        None,
+    );
+    // Failures back off 250 ms then 500 ms (on the clock); recovery follows.
+    ui.run(&pipeline, |ui| ui.count(recovered) > 0);
     pipeline.shutdown(Duration::from_secs(1));
+    let events = ui.events;
 
     assert!(
         matches!(&events[0], PipelineEvent::SourceOpened { source, .. } if source == "flaky camera")
@@ -361,9 +369,13 @@ fn a_source_error_reaches_the_ui_state_and_clears_on_recovery() {
         .collect();
     assert_eq!(failures, vec![1, 2], "{events:?}");
     assert!(
-        banners.iter().any(|b| b.contains("unplugged")),
-        "{banners:?}"
+        ui.banners.iter().any(|b| b.contains("unplugged")),
+        "{:?}",
+        ui.banners
     );
+    // The events alone take the banner down, without a frame clearing it.
+    let mut state = three_class_state();
+    events.into_iter().for_each(|e| state.on_event(e));
     assert_eq!(state.source.error, None, "the banner goes once frames flow");
     assert_eq!(pipeline.stats().source_errors, 2);
 }
@@ -404,15 +416,17 @@ fn a_missing_camera_is_retried_without_panicking() {
     // This machine has no camera: opening camera 0 fails, is reported and retried.
     let (wake, _) = counting_waker();
     let spec: SourceSpec = "camera:0".parse().expect("valid spec");
-    let mut pipeline = Pipeline::start(
+    let (mut pipeline, mut ui) = start_stepped(
         spec.opener(None),
         Box::new(FakeProcessor::new(Duration::from_millis(1))),
         DetectConfig::uniform(3, 0.5),
         wake,
-    )
-    .expect("threads start");
-    std::thread::sleep(Duration::from_millis(600));
-    let events = pipeline.events();
+        None,
+    );
+    ui.run(&pipeline, |ui| {
+        ui.failures().len() >= 2 || !ui.results.is_empty()
+    });
+    let events = ui.events;
     let stats = pipeline.stats();
     assert!(pipeline.shutdown(Duration::from_secs(1)).joined);
     if stats.captured == 0 {
@@ -434,7 +448,8 @@ fn the_demo_source_runs_through_the_real_detector() {
     let spec: SourceSpec = "demo".parse().expect("valid spec");
     let mut pipeline =
         Pipeline::start(spec.opener(None), Box::new(detector), config, wake).expect("start");
-    let results = collect(&pipeline, Duration::from_millis(2000));
+    let window = Duration::from_secs(1);
+    let results = collect(&pipeline, window);
     pipeline.shutdown(Duration::from_secs(1));
     let stats = pipeline.stats();
     assert!(!results.is_empty());
@@ -446,12 +461,12 @@ fn the_demo_source_runs_through_the_real_detector() {
         .collect();
     let mean = latency.iter().sum::<f32>() / latency.len() as f32;
     println!(
-        "demo 640x480, 2 s: captured {} ({:.1} fps), detected {} ({:.1} fps), dropped {}, \
-         capture-to-result {mean:.1} ms mean",
+        "demo 640x480, {window:?}: captured {} ({:.1} fps), detected {} ({:.1} fps), \
+         dropped {}, capture-to-result {mean:.1} ms mean",
         stats.captured,
-        stats.captured as f32 / 2.0,
+        stats.captured as f32 / window.as_secs_f32(),
         stats.processed,
-        stats.processed as f32 / 2.0,
+        stats.processed as f32 / window.as_secs_f32(),
         stats.dropped
     );
 }
@@ -471,25 +486,19 @@ fn a_folder_of_images_loops_and_a_bad_file_is_reported() {
         .expect("valid spec");
     spec.check().expect("the folder has images");
     let (wake, _) = counting_waker();
-    let mut pipeline = Pipeline::start(
+    let (mut pipeline, mut ui) = start_stepped(
         spec.opener(Some(50.0)),
         Box::new(FakeProcessor::new(Duration::from_millis(1))),
         DetectConfig::uniform(21, 0.5),
         wake,
-    )
-    .expect("threads start");
-    let mut state = three_class_state();
-    let mut results = Vec::new();
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(800) {
-        results.extend(pipeline.try_recv());
-        pipeline
-            .events()
-            .into_iter()
-            .for_each(|e| state.on_event(e));
-        std::thread::sleep(Duration::from_millis(2));
-    }
+        None,
+    );
+    // a.png, b.jpg, c.png fails (and is skipped from then on), a.png, b.jpg.
+    ui.run(&pipeline, |ui| {
+        ui.results.len() >= 4 && !ui.failures().is_empty()
+    });
     pipeline.shutdown(Duration::from_secs(1));
+    let results = ui.results;
     let shades: Vec<u8> = results.iter().map(|r| r.image.get_pixel(0, 0)[0]).collect();
     assert!(
         shades.contains(&10) && shades.iter().any(|&s| s > 150),
@@ -525,24 +534,29 @@ impl FrameSource for EmptyFrames {
 fn detector_errors_are_reported_once_a_second_not_per_frame() {
     let detector = Detector::from_file(&golden_weights(), 1).expect("golden weights load");
     let (wake, _) = counting_waker();
-    let mut pipeline = Pipeline::start(
+    let (mut pipeline, mut ui) = start_stepped(
         opener(EmptyFrames),
         Box::new(detector),
         DetectConfig::uniform(21, 0.5),
         wake,
-    )
-    .expect("threads start");
-    std::thread::sleep(Duration::from_millis(500));
-    let events = pipeline.events();
-    pipeline.shutdown(Duration::from_secs(1));
-    let failures: Vec<&PipelineEvent> = events
-        .iter()
-        .filter(|e| matches!(e, PipelineEvent::DetectFailed { .. }))
-        .collect();
-    assert_eq!(failures.len(), 1, "{events:?}");
+        None,
+    );
+    let detect_failed = |e: &PipelineEvent| matches!(e, PipelineEvent::DetectFailed { .. });
+    let start = ui.clock.now();
+    // Half a second of frames, every one refused: said once.
+    ui.run(&pipeline, |_| pipeline.stats().detect_errors >= 50);
+    assert_eq!(ui.count(detect_failed), 1, "{:?}", ui.events);
     assert!(pipeline.stats().detect_errors > 10);
+    // Said again once a second has passed.
+    ui.run(&pipeline, |ui| ui.count(detect_failed) >= 2);
+    let again = ui.clock.now() - start;
+    assert!(
+        again >= Duration::from_secs(1) && again <= Duration::from_millis(1020),
+        "{again:?}"
+    );
+    pipeline.shutdown(Duration::from_secs(1));
     let mut state = three_class_state();
-    events.into_iter().for_each(|e| state.on_event(e));
+    ui.events.into_iter().for_each(|e| state.on_event(e));
     let notice = state.notice.expect("a message");
     assert!(
         notice.is_error && notice.text.contains("empty"),

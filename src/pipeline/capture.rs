@@ -5,13 +5,14 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::channel::LatestSender;
+use super::clock::Clock;
 use super::source::{FrameSource, SourceError, SourceOpener, is_exact_rgb};
 use super::{Frame, PipelineEvent, Shared, Waker};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The first wait after a failure; it doubles with each failure in a row.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -26,17 +27,13 @@ pub fn backoff(failures: u32) -> Duration {
     (FIRST_BACKOFF * factor).min(MAX_BACKOFF)
 }
 
-/// Waits up to `wait`; true when stopping was asked for (or the stop handle is gone).
-pub(crate) fn wait_or_stop(stop: &Receiver<()>, wait: Duration) -> bool {
-    !matches!(stop.recv_timeout(wait), Err(RecvTimeoutError::Timeout))
-}
-
 pub(crate) struct CaptureLoop {
     pub frames: LatestSender<Frame>,
     pub events: Sender<PipelineEvent>,
     pub stop: Receiver<()>,
     pub shared: Arc<Shared>,
     pub wake: Waker,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl CaptureLoop {
@@ -72,22 +69,22 @@ impl CaptureLoop {
         self.announce(source, &mut announced);
         let mut failures = 0u32;
         let mut waiting = false;
-        let mut next_due = Instant::now();
+        let mut next_due = self.clock.now();
         loop {
             if self.shared.paused.load(Ordering::Relaxed) {
-                if wait_or_stop(&self.stop, PAUSE_POLL) {
+                if self.wait_or_stop(PAUSE_POLL) {
                     return;
                 }
-                next_due = Instant::now();
+                next_due = self.clock.now();
                 continue;
             }
             if let Some(interval) = source.frame_interval() {
-                let now = Instant::now();
-                if next_due > now && wait_or_stop(&self.stop, next_due - now) {
+                let now = self.clock.now();
+                if next_due > now && self.wait_or_stop(next_due - now) {
                     return;
                 }
                 // Keep the rhythm, but after a stall start afresh instead of bursting.
-                next_due = (next_due + interval).max(Instant::now());
+                next_due = (next_due + interval).max(self.clock.now());
             }
             if self.stop_requested() {
                 return;
@@ -127,7 +124,7 @@ impl CaptureLoop {
                     let frame = Frame {
                         seq,
                         image,
-                        captured_at: Instant::now(),
+                        captured_at: self.clock.now(),
                         source: announced.clone(),
                     };
                     if self.frames.offer(frame).is_some() {
@@ -145,10 +142,10 @@ impl CaptureLoop {
                             message: error.to_string(),
                         });
                     }
-                    if wait_or_stop(&self.stop, MAX_BACKOFF) {
+                    if self.wait_or_stop(MAX_BACKOFF) {
                         return;
                     }
-                    next_due = Instant::now();
+                    next_due = self.clock.now();
                 }
                 Err(error) => {
                     waiting = false;
@@ -165,13 +162,18 @@ impl CaptureLoop {
                         failures,
                         retry_in,
                     });
-                    if wait_or_stop(&self.stop, retry_in) {
+                    if self.wait_or_stop(retry_in) {
                         return;
                     }
-                    next_due = Instant::now();
+                    next_due = self.clock.now();
                 }
             }
         }
+    }
+
+    /// Waits `wait` on the clock; true when stopping was asked for.
+    fn wait_or_stop(&self, wait: Duration) -> bool {
+        self.clock.wait_or_stop(&self.stop, wait)
     }
 
     fn stop_requested(&self) -> bool {

@@ -12,11 +12,15 @@
 //! calls the [`Waker`] (the app passes `egui::Context::request_repaint`). Source
 //! failures and detector errors arrive as [`PipelineEvent`]s. [`Pipeline::shutdown`]
 //! (also run on drop) stops both threads and joins them within a deadline.
+//!
+//! Both threads read the time from a [`Clock`]: the system's, or in tests a
+//! [`ManualClock`] that steps through pacing, backoff and stalls without sleeping.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 mod camera;
 mod capture;
 mod channel;
+mod clock;
 mod demo;
 mod detection_log;
 mod source;
@@ -26,6 +30,7 @@ mod worker;
 pub use camera::{CameraEntry, CameraSource, camera_error, explain_camera_failure, list_cameras};
 pub use capture::{FIRST_BACKOFF, MAX_BACKOFF, backoff};
 pub use channel::{LatestSender, latest};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use demo::DemoSource;
 pub use detection_log::{DetectionLog, LogError, LogRecord, LogSummary, LoggedDetection};
 pub use source::{
@@ -165,7 +170,8 @@ struct Running {
 }
 
 /// Stops the threads and joins those that end before `deadline`; the others are
-/// left detached (a camera driver stuck in a read) and reported.
+/// left detached (a camera driver stuck in a read) and reported. The deadline is
+/// real time whatever the pipeline's clock: it bounds how long the app waits.
 fn stop_all(threads: Vec<(&'static str, Running)>, deadline: Duration) -> bool {
     let start = Instant::now();
     let handles: Vec<(&str, JoinHandle<()>)> = threads
@@ -205,6 +211,7 @@ pub struct Pipeline {
     configs: Sender<DetectConfig>,
     shared: Arc<Shared>,
     wake: Waker,
+    clock: Arc<dyn Clock>,
 }
 
 impl Pipeline {
@@ -228,6 +235,19 @@ impl Pipeline {
         wake: Waker,
         log: Option<DetectionLog>,
     ) -> std::io::Result<Pipeline> {
+        Pipeline::start_on_clock(source, processor, config, wake, log, Arc::new(SystemClock))
+    }
+
+    /// [`Pipeline::start_logged`] with both threads on `clock` (a [`ManualClock`] in
+    /// tests).
+    pub fn start_on_clock(
+        source: SourceOpener,
+        processor: Box<dyn FrameProcessor>,
+        config: DetectConfig,
+        wake: Waker,
+        log: Option<DetectionLog>,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Pipeline> {
         let (frames_tx, frames_rx) = latest::<Frame>();
         let (results_tx, results_rx) = latest::<FrameResult>();
         let (recycled_tx, recycled_rx) = crossbeam_channel::bounded(worker::SPARE_VECTORS);
@@ -247,6 +267,7 @@ impl Pipeline {
             stop: stop_rx,
             shared: shared.clone(),
             wake: wake.clone(),
+            clock: clock.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("tinyssd-worker".into())
@@ -265,6 +286,7 @@ impl Pipeline {
             configs: configs_tx,
             shared,
             wake,
+            clock,
         };
         pipeline.switch_source(source)?;
         Ok(pipeline)
@@ -283,6 +305,7 @@ impl Pipeline {
             stop: stop_rx,
             shared: self.shared.clone(),
             wake: self.wake.clone(),
+            clock: self.clock.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("tinyssd-capture".into())

@@ -3,6 +3,7 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::channel::LatestSender;
+use super::clock::Clock;
 use super::detection_log::{DetectionLog, LogRecord};
 use super::{Frame, FrameResult, PipelineEvent, Shared, Waker};
 use crate::detect::{DetectConfig, Detection, Detector, DetectorError, Timings};
@@ -85,6 +86,7 @@ pub(crate) struct WorkerLoop {
     pub stop: Receiver<()>,
     pub shared: Arc<Shared>,
     pub wake: Waker,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl WorkerLoop {
@@ -128,7 +130,7 @@ impl WorkerLoop {
                         detections,
                         timings,
                         captured_at: frame.captured_at,
-                        detected_at: Instant::now(),
+                        detected_at: self.clock.now(),
                     };
                     if let Some(stale) = self.results.offer(result) {
                         counters.stale_results.fetch_add(1, Ordering::Relaxed);
@@ -139,8 +141,10 @@ impl WorkerLoop {
                     self.spare.keep(detections);
                     counters.detect_errors.fetch_add(1, Ordering::Relaxed);
                     let message = error.to_string();
+                    let now = self.clock.now();
                     let repeated = last_report.as_ref().is_some_and(|(last, at)| {
-                        *last == message && at.elapsed() < Duration::from_secs(1)
+                        *last == message
+                            && now.saturating_duration_since(*at) < Duration::from_secs(1)
                     });
                     if !repeated {
                         log::warn!("detection failed on frame {}: {message}", frame.seq);
@@ -150,7 +154,7 @@ impl WorkerLoop {
                                 message: message.clone(),
                             },
                         );
-                        last_report = Some((message, Instant::now()));
+                        last_report = Some((message, now));
                     }
                 }
             }

@@ -12,6 +12,8 @@ pub fn repo_path(relative: &str) -> PathBuf {
 
 #[cfg(feature = "app")]
 pub mod app;
+#[cfg(feature = "app")]
+pub mod ui_loop;
 
 /// Random-weight model exported by `python -m training.golden`, relative to the
 /// repository root (where [`tinyssd`] runs the binary).
