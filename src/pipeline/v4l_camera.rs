@@ -45,9 +45,15 @@ impl V4lCamera {
             .query_caps()
             .map(|caps| caps.card)
             .unwrap_or_else(|_| format!("video{index}"));
-        let formats = formats(&device);
+        let encodings: Vec<FourCC> = device
+            .enum_formats()
+            .unwrap_or_default()
+            .iter()
+            .map(|description| description.fourcc)
+            .collect();
+        let formats = formats(&device, &encodings);
         let chosen = choose_format(&formats).ok_or_else(|| {
-            let offered: Vec<String> = formats.iter().map(|f| f.to_string()).collect();
+            let offered: Vec<String> = encodings.iter().map(|f| f.to_string()).collect();
             format!(
                 "it offers no format this app can decode (it offers: {})",
                 if offered.is_empty() {
@@ -115,20 +121,18 @@ impl V4lCamera {
     }
 }
 
-/// What the camera offers, as (format, size, rate) triples of the encodings we know.
-fn formats(device: &Device) -> Vec<CameraFormat> {
+/// What the camera offers in those of its `encodings` we know, as (format, size,
+/// rate) triples.
+fn formats(device: &Device, encodings: &[FourCC]) -> Vec<CameraFormat> {
     let mut formats = Vec::new();
-    for description in device.enum_formats().unwrap_or_default() {
-        let Some(encoding) = frame_format(description.fourcc) else {
+    for &fourcc in encodings {
+        let Some(encoding) = frame_format(fourcc) else {
             continue;
         };
-        for size in device
-            .enum_framesizes(description.fourcc)
-            .unwrap_or_default()
-        {
+        for size in device.enum_framesizes(fourcc).unwrap_or_default() {
             for (width, height) in sizes(&size.size) {
                 let intervals = device
-                    .enum_frameintervals(description.fourcc, width, height)
+                    .enum_frameintervals(fourcc, width, height)
                     .unwrap_or_default();
                 for interval in intervals {
                     if let Some(fps) = frame_rate(&interval.interval) {

@@ -13,6 +13,7 @@
  *   hd      MJPEG 1280x720 + 1920x1080 only
  *   yuyv    YUYV 320x240, 640x480, 1280x720
  *   nv12    NV12 640x480 only
+ *   bayer   raw Bayer (RGGB) 640x480 only, which the app does not decode
  *   busy    opening video0 fails with EBUSY
  *   denied  opening video0 fails with EACCES
  *   unplug  YUYV 640x480; after 5 frames the camera is unplugged (ENODEV, the
@@ -50,7 +51,7 @@
 #define EVENT_AFTER_FRAMES 5
 #define REPLUG_AFTER_NS 400000000LL
 
-enum scenario { LAPTOP, HD, YUYV_ONLY, NV12_ONLY, BUSY, DENIED, UNPLUG, STALL, UNKNOWN };
+enum scenario { LAPTOP, HD, YUYV_ONLY, NV12_ONLY, BAYER, BUSY, DENIED, UNPLUG, STALL, UNKNOWN };
 
 struct format {
     uint32_t fourcc;
@@ -76,6 +77,9 @@ static const struct format yuyv_formats[] = {
 };
 static const struct format nv12_formats[] = {
     {V4L2_PIX_FMT_NV12, 640, 480, 30},
+};
+static const struct format bayer_formats[] = {
+    {V4L2_PIX_FMT_SRGGB8, 640, 480, 30},
 };
 static const struct format vga_yuyv_formats[] = {
     {V4L2_PIX_FMT_YUYV, 640, 480, 30},
@@ -157,6 +161,7 @@ static void initialise(void) {
         {"hd", HD, hd_formats, sizeof hd_formats / sizeof *hd_formats},
         {"yuyv", YUYV_ONLY, yuyv_formats, sizeof yuyv_formats / sizeof *yuyv_formats},
         {"nv12", NV12_ONLY, nv12_formats, sizeof nv12_formats / sizeof *nv12_formats},
+        {"bayer", BAYER, bayer_formats, sizeof bayer_formats / sizeof *bayer_formats},
         {"busy", BUSY, laptop_formats, sizeof laptop_formats / sizeof *laptop_formats},
         {"denied", DENIED, laptop_formats, sizeof laptop_formats / sizeof *laptop_formats},
         {"unplug", UNPLUG, vga_yuyv_formats, 1},
