@@ -170,6 +170,58 @@ fn shutdown_during_a_stall_is_quick_and_releases_the_camera() {
     run_child("stall", "child_stall_shutdown");
 }
 
+/// The real app, started with no `--source` under Xvfb, opens the capture node (not
+/// the metadata node nokhwa lists first) at 640x480 and runs on it without a
+/// complaint, as its log says. Skipped without `Xvfb` (CI has none; `scripts/setup.sh
+/// --with-screenshot` installs it).
+#[test]
+fn the_app_opens_the_real_camera_by_default() {
+    let Some((library, _)) = fake_camera() else {
+        return;
+    };
+    // Xvfb picks a free display and writes its number once it is ready.
+    let xvfb = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1120x720x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut xvfb) = xvfb else {
+        eprintln!("skipped: no Xvfb (scripts/setup.sh --with-screenshot installs it)");
+        return;
+    };
+    let mut display = String::new();
+    let mut ready = std::io::BufReader::new(xvfb.stdout.take().expect("Xvfb's output"));
+    std::io::BufRead::read_line(&mut ready, &mut display).expect("Xvfb's display number");
+    // The app ends on the interrupt (it has no handler for it).
+    let run = Command::new("timeout")
+        .args(["-s", "INT", "3"])
+        .arg(env!("CARGO_BIN_EXE_tinyssd"))
+        .arg("--no-persist")
+        .env("DISPLAY", format!(":{}", display.trim()))
+        .env("LIBGL_ALWAYS_SOFTWARE", "1")
+        .env("RUST_LOG", "tinyssd=info")
+        .env("LD_PRELOAD", library)
+        .env("FAKE_CAMERA", "laptop")
+        .current_dir(common::repo_path(""))
+        .output();
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+    let log = String::from_utf8_lossy(&run.expect("the app runs").stderr).into_owned();
+    assert!(
+        log.contains("opened camera 0: Fake HD Webcam (640x480 30 fps)"),
+        "{log}"
+    );
+    assert!(!log.contains(" WARN ") && !log.contains(" ERROR "), "{log}");
+}
+
 // ---- what the frames show ----
 
 /// The fake camera's picture: top left red, top right green, bottom left blue,

@@ -6,7 +6,7 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::camera::ReadError;
-use super::camera_format::{choose_format, decode_frame};
+use super::camera_format::{WANTED_FPS, WANTED_HEIGHT, WANTED_WIDTH, choose_format, decode_frame};
 use image::RgbImage;
 use nokhwa::utils::{CameraFormat, FrameFormat};
 use std::io;
@@ -149,7 +149,6 @@ fn formats(device: &Device, encodings: &[FourCC]) -> Vec<CameraFormat> {
 /// smallest step at least as large as the wanted size (not every step: a range can
 /// hold millions).
 fn sizes(size: &FrameSizeEnum) -> Vec<(u32, u32)> {
-    use super::camera_format::{WANTED_HEIGHT, WANTED_WIDTH};
     match size {
         FrameSizeEnum::Discrete(d) => vec![(d.width, d.height)],
         FrameSizeEnum::Stepwise(s) => {
@@ -181,9 +180,8 @@ fn frame_rate(interval: &FrameIntervalEnum) -> Option<u32> {
         FrameIntervalEnum::Stepwise(s) => {
             let fastest = fps(s.min.numerator, s.min.denominator)?;
             let slowest = fps(s.max.numerator, s.max.denominator).unwrap_or(fastest);
-            let wanted = super::camera_format::WANTED_FPS;
-            Some(if (slowest..=fastest).contains(&wanted) {
-                wanted
+            Some(if (slowest..=fastest).contains(&WANTED_FPS) {
+                WANTED_FPS
             } else {
                 fastest
             })
