@@ -11,6 +11,7 @@ use image::RgbImage;
 use nokhwa::utils::{CameraFormat, FrameFormat};
 use std::io;
 use std::time::{Duration, Instant};
+use v4l::buffer::Flags as BufferFlags;
 use v4l::frameinterval::FrameIntervalEnum;
 use v4l::framesize::FrameSizeEnum;
 use v4l::io::traits::CaptureStream;
@@ -70,12 +71,11 @@ impl V4lCamera {
         if (got.width, got.height, got.fourcc) != (asked.width, asked.height, asked.fourcc) {
             return Err(format!("it refused the format {chosen} (it gave {got})"));
         }
-        let fps = match device.set_params(&Parameters::with_fps(chosen.frame_rate())) {
-            Ok(params) if params.interval.numerator > 0 => {
-                params.interval.denominator / params.interval.numerator
-            }
-            _ => chosen.frame_rate(),
-        };
+        let fps = device
+            .set_params(&Parameters::with_fps(chosen.frame_rate()))
+            .ok()
+            .and_then(|params| frame_rate(&FrameIntervalEnum::Discrete(params.interval)))
+            .unwrap_or(chosen.frame_rate());
         let format = CameraFormat::new_from(chosen.width(), chosen.height(), chosen.format(), fps);
         let mut stream =
             MmapStream::with_buffers(&device, v4l::buffer::Type::VideoCapture, BUFFERS)
@@ -115,8 +115,17 @@ impl V4lCamera {
             Err(error) => return Err(ReadError::Failed(error.to_string())),
         };
         self.last_frame = Instant::now();
-        // The mapped buffer is often longer than the frame (page padding).
-        let used = data.get(..meta.bytesused as usize).unwrap_or(data);
+        if meta.flags.contains(BufferFlags::ERROR) {
+            return Err(ReadError::Undecodable(
+                "the camera marked a frame as damaged".into(),
+            ));
+        }
+        // The mapped buffer is often longer than the frame (page padding); a driver
+        // that does not say how much it filled (0) gives the whole buffer.
+        let used = match meta.bytesused as usize {
+            0 => data,
+            filled => data.get(..filled).unwrap_or(data),
+        };
         decode_frame(self.format, used).map_err(ReadError::Undecodable)
     }
 }

@@ -21,7 +21,9 @@
  *   stall   YUYV 640x480; the first stream stops sending after 5 frames (poll
  *           never reports a frame); streams opened later are fine
  * Every buffer is page-padded plus one more page, as some drivers do. The first
- * frame of every MJPEG stream is all zeros (undecodable, as many webcams send).
+ * frame of every stream is bad, as many webcams' are: MJPEG all zeros; a raw one
+ * with its bottom half missing (zeros) and flagged V4L2_BUF_FLAG_ERROR, as
+ * uvcvideo flags an incomplete frame.
  * Frames are quadrants: top left red, top right green, bottom left blue, bottom
  * right white. MJPEG frames are the files FAKE_CAMERA_JPEG_DIR/WIDTHxHEIGHT.jpg.
  * Unknown ioctls on a fake node are written to stderr ("fake camera: unknown ioctl").
@@ -458,7 +460,6 @@ static uint32_t draw_frame(uint32_t index, uint32_t sequence) {
     case V4L2_PIX_FMT_NV12:
         return draw_nv12(format, out);
     case V4L2_PIX_FMT_MJPEG:
-        /* The first frame of a stream is zeros, as many webcams' are. */
         return sequence == 0 ? PAGE : copy_jpeg(format, out, size_image(format));
     default:
         return 0;
@@ -685,6 +686,12 @@ static int dequeue_buffer(int fd, struct v4l2_buffer *buffer, int nonblocking) {
     uint32_t used = draw_frame((uint32_t)index, camera.sequence);
     describe_buffer(buffer, (uint32_t)index);
     buffer->flags &= ~(uint32_t)V4L2_BUF_FLAG_QUEUED;
+    if (camera.sequence == 0 && camera.formats[camera.current].fourcc != V4L2_PIX_FMT_MJPEG) {
+        /* Incomplete: the bottom half never came. */
+        unsigned char *frame = camera.buffer_memory + (size_t)index * camera.buffer_length;
+        memset(frame + used / 2, 0, used - used / 2);
+        buffer->flags |= V4L2_BUF_FLAG_ERROR;
+    }
     buffer->bytesused = used;
     buffer->sequence = camera.sequence;
     long long now = now_ns();
