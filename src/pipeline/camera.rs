@@ -45,18 +45,13 @@ pub fn list_cameras() -> Result<Vec<CameraEntry>, SourceError> {
     Ok(cameras)
 }
 
-/// Whether camera `index` captures video, as opposed to a UVC metadata node (which
-/// shares the camera's name and cannot be opened for frames). Where this cannot be
-/// told, the camera is kept, so that opening it says what is wrong.
+/// Whether camera `index` gives video we can show, as opposed to a UVC metadata node
+/// (which shares the camera's name and cannot be opened for frames) or a raw sensor
+/// node (Intel IPU6 laptops have dozens). Where this cannot be told, the camera is
+/// kept, so that opening it says what is wrong.
 #[cfg(target_os = "linux")]
 fn captures_video(index: u32) -> bool {
-    let caps = catch_unwind(|| v4l::Device::new(index as usize).and_then(|d| d.query_caps()));
-    match caps {
-        Ok(Ok(caps)) => caps
-            .capabilities
-            .contains(v4l::capability::Flags::VIDEO_CAPTURE),
-        _ => true,
-    }
+    catch_unwind(|| super::v4l_camera::gives_decodable_video(index)).unwrap_or(true)
 }
 
 #[cfg(not(target_os = "linux"))]

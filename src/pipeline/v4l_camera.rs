@@ -12,6 +12,7 @@ use nokhwa::utils::{CameraFormat, FrameFormat};
 use std::io;
 use std::time::{Duration, Instant};
 use v4l::buffer::Flags as BufferFlags;
+use v4l::capability::Flags as CapabilityFlags;
 use v4l::frameinterval::FrameIntervalEnum;
 use v4l::framesize::FrameSizeEnum;
 use v4l::io::traits::CaptureStream;
@@ -128,6 +129,25 @@ impl V4lCamera {
         };
         decode_frame(self.format, used).map_err(ReadError::Undecodable)
     }
+}
+
+/// Whether `/dev/video{index}` captures video in an encoding we decode. True where
+/// this cannot be told (the device cannot be opened or queried: busy, say), so that
+/// opening it says what is wrong.
+pub fn gives_decodable_video(index: u32) -> bool {
+    let Ok(device) = Device::new(index as usize) else {
+        return true;
+    };
+    let Ok(caps) = device.query_caps() else {
+        return true;
+    };
+    caps.capabilities.contains(CapabilityFlags::VIDEO_CAPTURE)
+        && match device.enum_formats() {
+            Ok(formats) if !formats.is_empty() => formats
+                .iter()
+                .any(|format| frame_format(format.fourcc).is_some()),
+            _ => true,
+        }
 }
 
 /// What the camera offers in those of its `encodings` we know, as (format, size,
