@@ -284,45 +284,34 @@ static int open_fake(const char *path, int flags) {
     return result;
 }
 
-static mode_t mode_argument(int flags, va_list arguments) {
-    return (flags & (O_CREAT | O_TMPFILE)) != 0 ? (mode_t)va_arg(arguments, int) : 0;
-}
+/* The mode argument is there only with O_CREAT or O_TMPFILE. */
+#define MODE_ARGUMENT(flags)                                                           \
+    mode_t mode = 0;                                                                   \
+    if (((flags) & (O_CREAT | O_TMPFILE)) != 0) {                                      \
+        va_list arguments;                                                             \
+        va_start(arguments, flags);                                                    \
+        mode = (mode_t)va_arg(arguments, int);                                         \
+        va_end(arguments);                                                             \
+    }
 
-int open(const char *path, int flags, ...) {
-    va_list arguments;
-    va_start(arguments, flags);
-    mode_t mode = mode_argument(flags, arguments);
-    va_end(arguments);
-    int fake = open_fake(path, flags);
-    return fake != -2 ? fake : real_open(path, flags, mode);
-}
+#define FAKE_OPEN(function)                                                            \
+    int function(const char *path, int flags, ...) {                                   \
+        MODE_ARGUMENT(flags)                                                           \
+        int fake = open_fake(path, flags);                                             \
+        return fake != -2 ? fake : real_##function(path, flags, mode);                 \
+    }
 
-int open64(const char *path, int flags, ...) {
-    va_list arguments;
-    va_start(arguments, flags);
-    mode_t mode = mode_argument(flags, arguments);
-    va_end(arguments);
-    int fake = open_fake(path, flags);
-    return fake != -2 ? fake : real_open64(path, flags, mode);
-}
+#define FAKE_OPENAT(function)                                                          \
+    int function(int directory, const char *path, int flags, ...) {                    \
+        MODE_ARGUMENT(flags)                                                           \
+        int fake = open_fake(path, flags);                                             \
+        return fake != -2 ? fake : real_##function(directory, path, flags, mode);      \
+    }
 
-int openat(int directory, const char *path, int flags, ...) {
-    va_list arguments;
-    va_start(arguments, flags);
-    mode_t mode = mode_argument(flags, arguments);
-    va_end(arguments);
-    int fake = open_fake(path, flags);
-    return fake != -2 ? fake : real_openat(directory, path, flags, mode);
-}
-
-int openat64(int directory, const char *path, int flags, ...) {
-    va_list arguments;
-    va_start(arguments, flags);
-    mode_t mode = mode_argument(flags, arguments);
-    va_end(arguments);
-    int fake = open_fake(path, flags);
-    return fake != -2 ? fake : real_openat64(directory, path, flags, mode);
-}
+FAKE_OPEN(open)
+FAKE_OPEN(open64)
+FAKE_OPENAT(openat)
+FAKE_OPENAT(openat64)
 
 /* ---- buffers and frames (under `lock`) ---- */
 
@@ -961,35 +950,26 @@ static const char *fake_entry(unsigned index) {
     return NULL;
 }
 
-struct dirent *readdir(DIR *handle) {
-    ensure_initialised();
-    struct fake_directory *directory = find_directory(handle);
-    if (directory == NULL) return real_readdir(handle);
-    const char *name = fake_entry(directory->next);
-    if (name == NULL) return NULL;
-    directory->next++;
-    memset(&directory->entry, 0, sizeof directory->entry);
-    directory->entry.d_ino = directory->next;
-    directory->entry.d_type = name[0] == '.' ? DT_DIR : DT_CHR;
-    directory->entry.d_reclen = sizeof directory->entry;
-    snprintf(directory->entry.d_name, sizeof directory->entry.d_name, "%s", name);
-    return &directory->entry;
-}
+/* readdir and readdir64: the same, but for the entry type. */
+#define FAKE_READDIR(function, type, entry_field)                                      \
+    struct type *function(DIR *handle) {                                               \
+        ensure_initialised();                                                          \
+        struct fake_directory *directory = find_directory(handle);                     \
+        if (directory == NULL) return real_##function(handle);                         \
+        const char *name = fake_entry(directory->next);                                \
+        if (name == NULL) return NULL;                                                 \
+        directory->next++;                                                             \
+        struct type *entry = &directory->entry_field;                                  \
+        memset(entry, 0, sizeof *entry);                                               \
+        entry->d_ino = directory->next;                                                \
+        entry->d_type = name[0] == '.' ? DT_DIR : DT_CHR;                              \
+        entry->d_reclen = sizeof *entry;                                               \
+        snprintf(entry->d_name, sizeof entry->d_name, "%s", name);                     \
+        return entry;                                                                  \
+    }
 
-struct dirent64 *readdir64(DIR *handle) {
-    ensure_initialised();
-    struct fake_directory *directory = find_directory(handle);
-    if (directory == NULL) return real_readdir64(handle);
-    const char *name = fake_entry(directory->next);
-    if (name == NULL) return NULL;
-    directory->next++;
-    memset(&directory->entry64, 0, sizeof directory->entry64);
-    directory->entry64.d_ino = directory->next;
-    directory->entry64.d_type = name[0] == '.' ? DT_DIR : DT_CHR;
-    directory->entry64.d_reclen = sizeof directory->entry64;
-    snprintf(directory->entry64.d_name, sizeof directory->entry64.d_name, "%s", name);
-    return &directory->entry64;
-}
+FAKE_READDIR(readdir, dirent, entry)
+FAKE_READDIR(readdir64, dirent64, entry64)
 
 int dirfd(DIR *handle) {
     ensure_initialised();
