@@ -27,49 +27,52 @@ const CHILD_LIMIT: Duration = Duration::from_secs(30);
 
 // ---- the parent side ----
 
-/// Compiles the shim and writes the MJPEG frames, once; None (said why) where the
-/// fake camera cannot run.
+/// The shim and the folder of MJPEG frames, built once; None (and each caller says
+/// why it is skipped) where the fake camera cannot run.
 fn fake_camera() -> Option<&'static (PathBuf, PathBuf)> {
-    static BUILT: OnceLock<Option<(PathBuf, PathBuf)>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            if !cfg!(target_os = "linux") {
-                eprintln!("skipped: the fake camera is a V4L2 (Linux) shim");
-                return None;
+    static BUILT: OnceLock<Result<(PathBuf, PathBuf), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(build_fake_camera);
+    if let Err(reason) = built {
+        eprintln!("skipped: {reason}");
+    }
+    built.as_ref().ok()
+}
+
+/// Compiles the shim and writes the MJPEG frames; Err says why the fake camera
+/// cannot run here.
+fn build_fake_camera() -> Result<(PathBuf, PathBuf), String> {
+    if !cfg!(target_os = "linux") {
+        return Err("the fake camera is a V4L2 (Linux) shim".into());
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fake_camera");
+    std::fs::create_dir_all(&dir).expect("a folder for the fake camera");
+    let library = dir.join("libfake_camera.so");
+    let compiled = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O2", "-std=gnu11", "-Wall", "-Wextra"])
+        .args(["-Werror", "-Wpedantic", "-o"])
+        .arg(&library)
+        .arg(common::repo_path("tests/fake_camera/shim.c"))
+        .args(["-ldl", "-lpthread"])
+        .output();
+    match compiled {
+        Err(error) => {
+            return Err(format!("no C compiler (`cc`: {error})"));
+        }
+        Ok(out) if !out.status.success() => {
+            let errors = String::from_utf8_lossy(&out.stderr);
+            if errors.contains("videodev2.h") {
+                return Err("no linux/videodev2.h (apt install linux-libc-dev)".into());
             }
-            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fake_camera");
-            std::fs::create_dir_all(&dir).expect("a folder for the fake camera");
-            let library = dir.join("libfake_camera.so");
-            let compiled = Command::new("cc")
-                .args(["-shared", "-fPIC", "-O2", "-std=gnu11", "-Wall", "-Wextra"])
-                .args(["-Werror", "-Wpedantic", "-o"])
-                .arg(&library)
-                .arg(common::repo_path("tests/fake_camera/shim.c"))
-                .args(["-ldl", "-lpthread"])
-                .output();
-            match compiled {
-                Err(error) => {
-                    eprintln!("skipped: no C compiler (`cc`: {error})");
-                    return None;
-                }
-                Ok(out) if !out.status.success() => {
-                    let errors = String::from_utf8_lossy(&out.stderr);
-                    if errors.contains("videodev2.h") {
-                        eprintln!("skipped: no linux/videodev2.h (apt install linux-libc-dev)");
-                        return None;
-                    }
-                    panic!("the shim compiles: {errors}");
-                }
-                Ok(_) => {}
-            }
-            for (width, height) in JPEG_SIZES {
-                quadrants(width, height)
-                    .save(dir.join(format!("{width}x{height}.jpg")))
-                    .expect("a JPEG frame");
-            }
-            Some((library, dir))
-        })
-        .as_ref()
+            panic!("the shim compiles: {errors}");
+        }
+        Ok(_) => {}
+    }
+    for (width, height) in JPEG_SIZES {
+        quadrants(width, height)
+            .save(dir.join(format!("{width}x{height}.jpg")))
+            .expect("a JPEG frame");
+    }
+    Ok((library, dir))
 }
 
 /// Runs the ignored test `child` in a child process under the fake camera's
