@@ -1,70 +1,17 @@
-//! Cameras through nokhwa: listing them, and a [`FrameSource`] that opens a camera
-//! lazily, decodes each frame to RGB once, and reopens it after a failure.
+//! Cameras: listing them (through nokhwa), and a [`FrameSource`] that opens a camera
+//! lazily, decodes each frame to RGB once, and reopens it after a failure. Frames
+//! are read through V4L2 directly on Linux ([`super::v4l_camera`]), through nokhwa
+//! elsewhere ([`super::nokhwa_camera`]).
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+#[cfg(not(target_os = "linux"))]
+use super::nokhwa_camera::NokhwaCamera as OpenCamera;
 use super::source::{CameraSelector, FrameSource, SourceError};
+#[cfg(target_os = "linux")]
+use super::v4l_camera::V4lCamera as OpenCamera;
 use image::RgbImage;
-use nokhwa::Camera;
-use nokhwa::pixel_format::RgbFormat;
-use nokhwa::utils::{
-    ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
-};
+use nokhwa::utils::{ApiBackend, CameraIndex};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-
-/// The smallest frame worth asking for (the network sees 300x300; the screen, more).
-pub const WANTED_WIDTH: u32 = 640;
-pub const WANTED_HEIGHT: u32 = 480;
-/// The frame rate wanted, and the least accepted while a faster format exists.
-pub const WANTED_FPS: u32 = 30;
-pub const MIN_FPS: u32 = 15;
-
-/// Which of the camera's formats to open: the smallest we decode that is at least
-/// [`WANTED_WIDTH`] x [`WANTED_HEIGHT`] at [`MIN_FPS`] or more, at the rate nearest
-/// [`WANTED_FPS`], the cheapest to decode first (raw RGB, YUYV, then MJPEG; grey
-/// last). A camera with no such format gives its largest one at [`MIN_FPS`] or more,
-/// else its largest. NV12 is never chosen (nokhwa cannot decode padded NV12 buffers).
-/// Choosing ourselves, and then asking for exactly that, avoids nokhwa's `Closest`,
-/// which fails unless the camera has the wanted size in the wanted encoding.
-pub fn choose_format(formats: &[CameraFormat]) -> Option<CameraFormat> {
-    let decode_cost = |format: FrameFormat| match format {
-        FrameFormat::RAWRGB | FrameFormat::RAWBGR => 0,
-        FrameFormat::YUYV => 1,
-        FrameFormat::MJPEG => 2,
-        FrameFormat::GRAY => 3,
-        FrameFormat::NV12 => u32::MAX,
-    };
-    let usable: Vec<&CameraFormat> = formats
-        .iter()
-        .filter(|f| decode_cost(f.format()) != u32::MAX && f.width() > 0 && f.height() > 0)
-        .collect();
-    let pixels = |f: &CameraFormat| u64::from(f.width()) * u64::from(f.height());
-    let big_enough = |f: &CameraFormat| f.width() >= WANTED_WIDTH && f.height() >= WANTED_HEIGHT;
-    let fast_enough = |f: &CameraFormat| f.frame_rate() >= MIN_FPS;
-    let wanted = usable
-        .iter()
-        .filter(|f| big_enough(f) && fast_enough(f))
-        .min_by_key(|f| {
-            (
-                pixels(f),
-                f.frame_rate().abs_diff(WANTED_FPS),
-                decode_cost(f.format()),
-            )
-        });
-    let largest = |pool: &mut dyn Iterator<Item = &&CameraFormat>| {
-        pool.max_by_key(|f| {
-            (
-                pixels(f),
-                f.frame_rate(),
-                std::cmp::Reverse(decode_cost(f.format())),
-            )
-        })
-        .map(|f| **f)
-    };
-    wanted
-        .map(|f| **f)
-        .or_else(|| largest(&mut usable.iter().filter(|f| fast_enough(f))))
-        .or_else(|| largest(&mut usable.iter()))
-}
 
 /// One camera the system knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,18 +45,13 @@ pub fn list_cameras() -> Result<Vec<CameraEntry>, SourceError> {
     Ok(cameras)
 }
 
-/// Whether camera `index` captures video, as opposed to a UVC metadata node (which
-/// shares the camera's name and cannot be opened for frames). Where this cannot be
-/// told, the camera is kept, so that opening it says what is wrong.
+/// Whether camera `index` gives video we can show, as opposed to a UVC metadata node
+/// (which shares the camera's name and cannot be opened for frames) or a raw sensor
+/// node (Intel IPU6 laptops have dozens). Where this cannot be told, the camera is
+/// kept, so that opening it says what is wrong.
 #[cfg(target_os = "linux")]
 fn captures_video(index: u32) -> bool {
-    let caps = catch_unwind(|| v4l::Device::new(index as usize).and_then(|d| d.query_caps()));
-    match caps {
-        Ok(Ok(caps)) => caps
-            .capabilities
-            .contains(v4l::capability::Flags::VIDEO_CAPTURE),
-        _ => true,
-    }
+    catch_unwind(|| super::v4l_camera::gives_decodable_video(index)).unwrap_or(true)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -117,12 +59,17 @@ fn captures_video(_index: u32) -> bool {
     true
 }
 
-/// The camera library's error as ours, saying what to do where the cause is known:
-/// a camera busy in another program, one we may not open, one that is gone.
+/// The camera library's error as ours (see [`camera_failure`]).
 pub fn camera_error(camera: &CameraSelector, error: &nokhwa::NokhwaError) -> SourceError {
+    camera_failure(camera, &error.to_string())
+}
+
+/// A camera's failure as ours, saying what to do where the cause is known: a camera
+/// busy in another program, one we may not open, one that is gone.
+pub fn camera_failure(camera: &CameraSelector, message: &str) -> SourceError {
     SourceError::Camera {
         camera: camera.to_string(),
-        message: explain_camera_failure(&error.to_string()),
+        message: explain_camera_failure(message),
     }
 }
 
@@ -162,10 +109,23 @@ pub fn explain_camera_failure(message: &str) -> String {
     }
 }
 
-/// A camera as a frame source. `next_frame` blocks until the camera delivers.
+/// Why a camera backend's read gave no frame.
+pub(super) enum ReadError {
+    /// Nothing yet; read again (the backend waited a little). Only the V4L2 backend
+    /// waits with a limit.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    NotYet,
+    /// The camera failed, stalled or went away: close it.
+    Failed(String),
+    /// This frame could not be decoded; the camera is fine.
+    Undecodable(String),
+}
+
+/// A camera as a frame source. `next_frame` waits for the camera's next frame (on
+/// Linux at most a fraction of a second: then [`SourceError::NoFrameYet`]).
 pub struct CameraSource {
     selector: CameraSelector,
-    camera: Option<Camera>,
+    camera: Option<OpenCamera>,
     label: String,
     /// Frames in a row that could not be decoded (a webcam's first frames often).
     bad_frames: u32,
@@ -213,38 +173,15 @@ impl CameraSource {
         }
     }
 
-    fn open(&mut self) -> Result<Camera, SourceError> {
+    fn open(&mut self) -> Result<OpenCamera, SourceError> {
         let index = self.resolve_index()?;
-        let panicked = |message: &str| SourceError::Camera {
-            camera: self.selector.to_string(),
-            message: message.to_string(),
-        };
-        let opened = catch_unwind(|| {
-            // Opened on its first decodable format, then set to the one we choose from
-            // the formats it lists (when it can list them).
-            let first = RequestedFormat::new::<RgbFormat>(RequestedFormatType::None);
-            let mut camera = Camera::new(CameraIndex::Index(index), first)?;
-            if let Some(chosen) = camera
-                .compatible_camera_formats()
-                .ok()
-                .and_then(|formats| choose_format(&formats))
-            {
-                let exact = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Exact(chosen));
-                if let Err(error) = camera.set_camera_requset(exact) {
-                    log::warn!(
-                        "camera {index} refused {chosen}: {error}; keeping its first format"
-                    );
-                }
-            }
-            camera.open_stream()?;
-            Ok::<Camera, nokhwa::NokhwaError>(camera)
-        })
-        .map_err(|_| panicked("the camera library panicked while opening it"))?;
-        let camera = opened.map_err(|e| camera_error(&self.selector, &e))?;
-        let format = camera.camera_format();
+        let camera = catch_unwind(|| OpenCamera::open(index))
+            .unwrap_or_else(|_| Err("the camera library panicked while opening it".into()))
+            .map_err(|message| camera_failure(&self.selector, &message))?;
+        let format = camera.format();
         self.label = format!(
             "camera {index}: {} ({}x{} {} fps)",
-            camera.info().human_name(),
+            camera.name(),
             format.width(),
             format.height(),
             format.frame_rate()
@@ -252,6 +189,39 @@ impl CameraSource {
         log::info!("opened {}", self.label);
         Ok(camera)
     }
+
+    fn read_frame(&mut self) -> Result<RgbImage, FrameError> {
+        let camera = match &mut self.camera {
+            Some(camera) => camera,
+            None => {
+                let opened = self.open().map_err(FrameError::Camera)?;
+                self.camera.insert(opened)
+            }
+        };
+        let read = catch_unwind(AssertUnwindSafe(|| camera.read())).unwrap_or_else(|_| {
+            Err(ReadError::Failed(
+                "the camera library panicked while reading a frame".into(),
+            ))
+        });
+        match read {
+            Ok(image) => Ok(image),
+            Err(ReadError::NotYet) => Err(FrameError::NotYet),
+            Err(ReadError::Undecodable(message)) => Err(FrameError::Undecodable(message)),
+            Err(ReadError::Failed(message)) => {
+                // The next read opens it again.
+                close(self.camera.take());
+                Err(FrameError::Camera(camera_failure(&self.selector, &message)))
+            }
+        }
+    }
+}
+
+/// Why [`CameraSource::read_frame`] gave no frame.
+enum FrameError {
+    NotYet,
+    /// Opening or reading failed; the camera is closed.
+    Camera(SourceError),
+    Undecodable(String),
 }
 
 impl FrameSource for CameraSource {
@@ -262,121 +232,35 @@ impl FrameSource for CameraSource {
     fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
         loop {
             match self.read_frame() {
-                Err(FrameError::Undecodable(error)) if self.bad_frames < QUIET_BAD_FRAMES => {
-                    self.bad_frames += 1;
-                    log::debug!("{error} (skipped)");
-                }
-                Err(FrameError::Undecodable(error) | FrameError::Camera(error)) => {
-                    return Err(error);
-                }
                 Ok(image) => {
                     self.bad_frames = 0;
                     return Ok(image);
                 }
+                Err(FrameError::NotYet) => return Err(SourceError::NoFrameYet),
+                Err(FrameError::Undecodable(message)) if self.bad_frames < QUIET_BAD_FRAMES => {
+                    self.bad_frames += 1;
+                    log::debug!("camera {}: {message} (skipped)", self.selector);
+                }
+                Err(FrameError::Undecodable(message)) => {
+                    return Err(SourceError::Camera {
+                        camera: self.selector.to_string(),
+                        message,
+                    });
+                }
+                Err(FrameError::Camera(error)) => return Err(error),
             }
         }
     }
 }
 
-/// Why a read gave no frame: the camera failed (it is closed, and reopened by the next
-/// read), or one frame could not be decoded (the camera stays open).
-enum FrameError {
-    Camera(SourceError),
-    Undecodable(SourceError),
-}
-
-impl CameraSource {
-    fn read_frame(&mut self) -> Result<RgbImage, FrameError> {
-        let mut camera = match self.camera.take() {
-            Some(camera) => camera,
-            None => self.open().map_err(FrameError::Camera)?,
-        };
-        let error = |message: String| SourceError::Camera {
-            camera: self.selector.to_string(),
-            message,
-        };
-        let captured = catch_unwind(AssertUnwindSafe(|| camera.frame()));
-        let buffer = match captured {
-            Ok(Ok(buffer)) => buffer,
-            // The camera failed or went away: close it; the next call reopens it.
-            Ok(Err(e)) => {
-                close(camera);
-                return Err(FrameError::Camera(camera_error(&self.selector, &e)));
-            }
-            Err(_) => {
-                close(camera);
-                return Err(FrameError::Camera(error(
-                    "the camera library panicked while reading a frame".into(),
-                )));
-            }
-        };
-        self.camera = Some(camera);
-        // A bad frame (a torn MJPEG, say) costs that frame; the camera stays open.
-        let undecodable = |message: String| FrameError::Undecodable(error(message));
-        match catch_unwind(AssertUnwindSafe(|| buffer.decode_image::<RgbFormat>())) {
-            Ok(Ok(image)) if image.width() > 0 && image.height() > 0 => Ok(image),
-            Ok(Ok(_)) => Err(undecodable("it sent an empty frame".into())),
-            Ok(Err(e)) => Err(undecodable(format!("a frame could not be decoded: {e}"))),
-            Err(_) => Err(undecodable("decoding a frame panicked".into())),
-        }
+impl Drop for CameraSource {
+    fn drop(&mut self) {
+        close(self.camera.take());
     }
 }
 
-/// Closes a camera, containing any panic of its driver's clean-up.
-fn close(camera: Camera) {
+/// Closes a camera, containing any panic of its driver's clean-up (the `v4l`
+/// crate panics when stopping a stream fails other than by the device being gone).
+fn close(camera: Option<OpenCamera>) {
     let _ = catch_unwind(AssertUnwindSafe(move || drop(camera)));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn format(width: u32, height: u32, encoding: FrameFormat, fps: u32) -> CameraFormat {
-        CameraFormat::new_from(width, height, encoding, fps)
-    }
-
-    #[test]
-    fn the_smallest_decodable_format_near_30_fps_is_chosen() {
-        use FrameFormat::{GRAY, MJPEG, NV12, YUYV};
-        let laptop = [
-            format(1280, 720, MJPEG, 30),
-            format(1920, 1080, MJPEG, 30),
-            format(640, 480, YUYV, 30),
-            format(1280, 720, YUYV, 10),
-            format(640, 480, NV12, 30),
-        ];
-        assert_eq!(choose_format(&laptop), Some(format(640, 480, YUYV, 30)));
-        let hd_only = [
-            format(1920, 1080, MJPEG, 30),
-            format(1280, 720, MJPEG, 30),
-            format(320, 240, MJPEG, 30),
-        ];
-        assert_eq!(choose_format(&hd_only), Some(format(1280, 720, MJPEG, 30)));
-        // Nearest 30 wins over faster; the cheaper decoding wins a tie.
-        let rates = [format(640, 480, YUYV, 60), format(640, 480, YUYV, 24)];
-        assert_eq!(choose_format(&rates), Some(format(640, 480, YUYV, 24)));
-        let tie = [
-            format(640, 480, MJPEG, 30),
-            format(640, 480, GRAY, 30),
-            format(640, 480, YUYV, 30),
-        ];
-        assert_eq!(choose_format(&tie), Some(format(640, 480, YUYV, 30)));
-    }
-
-    #[test]
-    fn a_camera_without_a_good_format_gives_its_best_and_nv12_is_never_chosen() {
-        use FrameFormat::{MJPEG, NV12, YUYV};
-        // Nothing 640x480 at 15 fps: the largest that is fast enough.
-        let small = [
-            format(640, 480, YUYV, 5),
-            format(1280, 720, YUYV, 10),
-            format(320, 240, MJPEG, 30),
-        ];
-        assert_eq!(choose_format(&small), Some(format(320, 240, MJPEG, 30)));
-        // Nothing fast enough: the largest.
-        let slow = [format(640, 480, YUYV, 5), format(1280, 720, YUYV, 10)];
-        assert_eq!(choose_format(&slow), Some(format(1280, 720, YUYV, 10)));
-        assert_eq!(choose_format(&[format(1280, 720, NV12, 30)]), None);
-        assert_eq!(choose_format(&[]), None);
-    }
 }

@@ -110,6 +110,7 @@ impl CaptureLoop {
                 return;
             }
             match read {
+                Err(SourceError::NoFrameYet) => {}
                 Ok(image) => {
                     waiting = false;
                     self.announce(source, &mut announced);

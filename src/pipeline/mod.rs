@@ -18,12 +18,17 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 mod camera;
+mod camera_format;
 mod capture;
 mod channel;
 mod clock;
 mod demo;
 mod detection_log;
+#[cfg(not(target_os = "linux"))]
+mod nokhwa_camera;
 mod source;
+#[cfg(target_os = "linux")]
+mod v4l_camera;
 mod video;
 mod worker;
 

@@ -31,6 +31,10 @@ pub enum SourceError {
     CameraNotFound { name: String, available: String },
     #[error("camera {camera}: {message}")]
     Camera { camera: String, message: String },
+    /// A camera has not sent its next frame yet; the capture thread reads again
+    /// (after looking whether it should stop). Not a failure.
+    #[error("no frame yet")]
+    NoFrameYet,
     #[error("{}: no PNG or JPEG images there", .0.display())]
     NoImages(PathBuf),
     #[error("{}: {error}", path.display())]
