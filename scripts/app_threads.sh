@@ -5,12 +5,14 @@
 # the app's own inference rate and latency as its log reports them every 5 s.
 # Needs `scripts/setup.sh --with-screenshot`. Pause the training lineage first.
 #
-# Usage: scripts/app_threads.sh [ROUNDS] [SECONDS]     (defaults 3 rounds x 25 s)
+# Usage: scripts/app_threads.sh [ROUNDS] [SECONDS] [FPS]   (defaults 3 rounds x 25 s, the
+#   demo at 30 fps; a higher FPS keeps the worker always busy, to see its own limit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=${1:-3}
 seconds=${2:-25}
+fps=${3:-30}
 display=:${APP_THREADS_DISPLAY:-98}
 log_dir=target/app_threads
 source scripts/xvfb.sh
@@ -23,7 +25,7 @@ for round in $(seq 1 "$rounds"); do
   for threads in 1 2; do
     log="$log_dir/round${round}_threads${threads}.log"
     DISPLAY=$display LIBGL_ALWAYS_SOFTWARE=1 RUST_LOG=tinyssd=info \
-      target/release/tinyssd --source demo --no-persist --threads "$threads" >"$log" 2>&1 &
+      target/release/tinyssd --source demo --fps "$fps" --no-persist --threads "$threads" >"$log" 2>&1 &
     app_pid=$!
     sleep "$seconds"
     kill "$app_pid" 2>/dev/null || true
