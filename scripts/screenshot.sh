@@ -34,7 +34,7 @@ if ! kill -0 "$app_pid" 2>/dev/null; then
 fi
 # 256 colours without dithering: a third of the size, no visible loss for the README.
 DISPLAY=$display import -window root -strip -dither None -colors 256 "PNG8:$out"
-# Close it as a user would (SIGTERM ends the event loop's process; the threads die with it).
+# Close it as a user would: SIGTERM closes the app as Quit does (threads joined, settings saved).
 kill "$app_pid"
 wait "$app_pid" 2>/dev/null || true
 app_pid=""

@@ -186,41 +186,22 @@ fn the_app_opens_the_real_camera_by_default() {
     let Some((library, _)) = fake_camera() else {
         return;
     };
-    // Xvfb picks a free display and writes its number once it is ready.
-    let xvfb = Command::new("Xvfb")
-        .args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1120x720x24",
-            "-nolisten",
-            "tcp",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn();
-    let Ok(mut xvfb) = xvfb else {
-        eprintln!("skipped: no Xvfb (scripts/setup.sh --with-screenshot installs it)");
+    let Some(screen) = common::app::VirtualScreen::start() else {
         return;
     };
-    let mut display = String::new();
-    let mut ready = std::io::BufReader::new(xvfb.stdout.take().expect("Xvfb's output"));
-    std::io::BufRead::read_line(&mut ready, &mut display).expect("Xvfb's display number");
-    // The app ends on the interrupt (it has no handler for it).
+    // The interrupt closes the app as Quit does.
     let run = Command::new("timeout")
         .args(["-s", "INT", "3"])
         .arg(env!("CARGO_BIN_EXE_tinyssd"))
         .arg("--no-persist")
-        .env("DISPLAY", format!(":{}", display.trim()))
+        .env("DISPLAY", screen.display())
         .env("LIBGL_ALWAYS_SOFTWARE", "1")
         .env("RUST_LOG", "tinyssd=info")
         .env("LD_PRELOAD", library)
         .env("FAKE_CAMERA", "laptop")
         .current_dir(common::repo_path(""))
         .output();
-    let _ = xvfb.kill();
-    let _ = xvfb.wait();
+    drop(screen);
     let log = String::from_utf8_lossy(&run.expect("the app runs").stderr).into_owned();
     assert!(
         log.contains("opened camera 0: Fake HD Webcam (640x480 30 fps)"),

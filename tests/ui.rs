@@ -7,6 +7,8 @@ mod common;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use image::RgbImage;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tinyssd::detect::{DetectConfig, Detection, ThresholdProfile, Timings};
 use tinyssd::model::Corners;
@@ -185,6 +187,18 @@ fn keyboard_space_pauses_and_q_quits() {
     harness.key_press(egui::Key::Q);
     harness.step();
     assert!(harness.state().quit_requested(), "Q closes the window");
+}
+
+#[test]
+fn a_quit_signal_closes_the_app_as_quit_does() {
+    let signal = Arc::new(AtomicBool::new(false));
+    let app = App::headless(state_with(SettingsStore::none())).quit_on(Some(signal.clone()));
+    let mut harness = harness(app);
+    harness.step();
+    assert!(!harness.state().quit_requested(), "no signal yet");
+    signal.store(true, Ordering::Relaxed);
+    harness.step();
+    assert!(harness.state().quit_requested(), "Ctrl-C closes the window");
 }
 
 #[test]

@@ -5,6 +5,8 @@
 use super::ModelArgs;
 use anyhow::{Context, anyhow};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use tinyssd::pipeline::SourceSpec;
 use tinyssd::ui::{App, Launch, SettingsStore};
 
@@ -66,6 +68,7 @@ pub fn run(args: &AppArgs) -> anyhow::Result<ExitCode> {
         source: args.source.clone(),
         fps: args.fps,
         log,
+        quit_signal: None,
     };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -78,7 +81,13 @@ pub fn run(args: &AppArgs) -> anyhow::Result<ExitCode> {
     eframe::run_native(
         "tinyssd",
         options,
-        Box::new(move |cc| Ok(Box::new(App::new(cc, detector, launch, store)))),
+        Box::new(move |cc| {
+            let launch = Launch {
+                quit_signal: quit_on_signals(cc.egui_ctx.clone()),
+                ..launch
+            };
+            Ok(Box::new(App::new(cc, detector, launch, store)))
+        }),
     )
     .map_err(|e| {
         anyhow!(
@@ -87,6 +96,45 @@ pub fn run(args: &AppArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C and SIGTERM close the window as Quit does, so that the detection log is
+/// flushed and the settings are saved; a second one ends the process at once.
+#[cfg(unix)]
+fn quit_on_signals(ctx: egui::Context) -> Option<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use std::sync::atomic::Ordering;
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        Ok(signals) => signals,
+        Err(error) => {
+            log::warn!("Ctrl-C will end the app without saving: {error}");
+            return None;
+        }
+    };
+    let asked = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&asked);
+    let watcher = std::thread::Builder::new()
+        .name("tinyssd-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if flag.swap(true, Ordering::Relaxed) {
+                    std::process::exit(128 + signal);
+                }
+                ctx.request_repaint();
+            }
+        });
+    match watcher {
+        Ok(_) => Some(asked),
+        Err(error) => {
+            log::warn!("Ctrl-C will end the app without saving: {error}");
+            None
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn quit_on_signals(_ctx: egui::Context) -> Option<Arc<AtomicBool>> {
+    None
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::pipeline::{
 };
 use egui::{ColorImage, TextureHandle, TextureOptions};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How often the live numbers go to the log (at `info` level).
@@ -25,6 +26,8 @@ pub struct Launch {
     pub fps: Option<f32>,
     /// Where every processed frame's detections are written (`--log`).
     pub log: Option<DetectionLog>,
+    /// Set from outside (Ctrl-C, SIGTERM) to close the app as Quit does.
+    pub quit_signal: Option<Arc<AtomicBool>>,
 }
 
 /// The frame on screen as a texture, updated in place.
@@ -64,6 +67,8 @@ pub struct App {
     fps: Option<f32>,
     last_stats_log: Instant,
     quit_requested: bool,
+    /// When set, the next UI pass quits (see [`Launch::quit_signal`]).
+    quit_signal: Option<Arc<AtomicBool>>,
 }
 
 impl App {
@@ -98,7 +103,7 @@ impl App {
             });
         let ctx = cc.egui_ctx.clone();
         let wake = Arc::new(move || ctx.request_repaint());
-        let mut app = App::headless(state);
+        let mut app = App::headless(state).quit_on(launch.quit_signal);
         app.fps = launch.fps;
         let (opener, playback) = source.opener_with_playback(launch.fps);
         app.playback = playback;
@@ -131,7 +136,14 @@ impl App {
             fps: None,
             last_stats_log: Instant::now(),
             quit_requested: false,
+            quit_signal: None,
         }
+    }
+
+    /// The app quits, as with Quit, once `signal` is set.
+    pub fn quit_on(mut self, signal: Option<Arc<AtomicBool>>) -> App {
+        self.quit_signal = signal;
+        self
     }
 
     pub fn state(&self) -> &AppState {
@@ -146,7 +158,7 @@ impl App {
         self.pipeline.as_ref()
     }
 
-    /// Whether Quit (Q, Esc, the button) was asked for; the window then closes.
+    /// Whether Quit (Q, Esc, the button, a quit signal) was asked for; the window then closes.
     pub fn quit_requested(&self) -> bool {
         self.quit_requested
     }
@@ -160,6 +172,13 @@ impl App {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let now = Instant::now();
         let mut commands = panels::shortcuts(ui, self.state.selected_class.is_some());
+        let signalled = self
+            .quit_signal
+            .as_ref()
+            .is_some_and(|signal| signal.load(Ordering::Relaxed));
+        if signalled && !self.quit_requested {
+            commands.push(Command::Quit);
+        }
         self.poll(now);
         self.video.show(ui.ctx(), &self.state);
         self.state

@@ -90,3 +90,47 @@ pub fn three_class_state() -> AppState {
 pub fn no_waker() -> Waker {
     Arc::new(|| {})
 }
+
+/// An Xvfb screen for running the real app, stopped when dropped.
+pub struct VirtualScreen {
+    xvfb: std::process::Child,
+    display: String,
+}
+
+impl VirtualScreen {
+    /// `None`, with a note, where there is no Xvfb (CI has none; `scripts/setup.sh
+    /// --with-screenshot` installs it).
+    pub fn start() -> Option<VirtualScreen> {
+        use std::process::{Command, Stdio};
+        // Xvfb picks a free display and writes its number once it is ready.
+        let spawned = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1120x720x24"])
+            .args(["-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn();
+        let Ok(mut xvfb) = spawned else {
+            eprintln!("skipped: no Xvfb (scripts/setup.sh --with-screenshot installs it)");
+            return None;
+        };
+        let mut number = String::new();
+        let mut ready = std::io::BufReader::new(xvfb.stdout.take().expect("Xvfb's output"));
+        std::io::BufRead::read_line(&mut ready, &mut number).expect("Xvfb's display number");
+        Some(VirtualScreen {
+            xvfb,
+            display: format!(":{}", number.trim()),
+        })
+    }
+
+    /// The value for `DISPLAY`.
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+}
+
+impl Drop for VirtualScreen {
+    fn drop(&mut self) {
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}
