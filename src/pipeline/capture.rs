@@ -83,8 +83,13 @@ impl CaptureLoop {
                 if next_due > now && self.wait_or_stop(next_due - now) {
                     return;
                 }
-                // Keep the rhythm, but after a stall start afresh instead of bursting.
-                next_due = (next_due + interval).max(self.clock.now());
+                // Keep the rhythm when a little late; later than a whole interval (a
+                // stall), start afresh from now instead of reading again at once.
+                let now = self.clock.now();
+                next_due += interval;
+                if next_due <= now {
+                    next_due = now + interval;
+                }
             }
             if self.stop_requested() {
                 return;
