@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tinyssd::detect::{DetectConfig, Detection, ThresholdProfile, Timings};
 use tinyssd::model::Corners;
-use tinyssd::pipeline::{FrameResult, PipelineEvent};
+use tinyssd::pipeline::{CameraEntry, FrameResult, PipelineEvent};
 use tinyssd::ui::{
     App, AppState, Command, NEAR_MISS_BAND, ProfileSaved, SCORE_WINDOW, SettingsStore, bin_of,
 };
@@ -187,6 +187,34 @@ fn keyboard_space_pauses_and_q_quits() {
     harness.key_press(egui::Key::Q);
     harness.step();
     assert!(harness.state().quit_requested(), "Q closes the window");
+}
+
+#[test]
+fn the_camera_picker_names_the_camera_shown() {
+    let mut state = state_with(SettingsStore::none());
+    state.source.cameras = vec![
+        CameraEntry {
+            index: 0,
+            name: "Integrated Webcam".into(),
+        },
+        CameraEntry {
+            index: 2,
+            name: "USB Cam".into(),
+        },
+    ];
+    let mut harness = harness(App::headless(state));
+    harness.step();
+    assert!(
+        harness.query_by_value("choose…").is_some(),
+        "none shown yet"
+    );
+    harness.state_mut().state_mut().source.camera = Some(2);
+    harness.step();
+    assert!(harness.query_by_value("choose…").is_none());
+    assert!(
+        harness.query_by_value("2: USB Cam").is_some(),
+        "the camera shown"
+    );
 }
 
 #[test]

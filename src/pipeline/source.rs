@@ -189,6 +189,14 @@ impl fmt::Display for SourceSpec {
 }
 
 impl SourceSpec {
+    /// The camera's index when the source is one chosen by index.
+    pub fn camera_index(&self) -> Option<u32> {
+        match self {
+            SourceSpec::Camera(CameraSelector::Index(index)) => Some(*index),
+            _ => None,
+        }
+    }
+
     /// Cheap checks worth failing on at startup: the files exist, a folder has images,
     /// a video is one ffmpeg can read. Cameras are not checked (a missing camera is a
     /// runtime fault, retried).

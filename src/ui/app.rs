@@ -103,6 +103,7 @@ impl App {
             });
         let ctx = cc.egui_ctx.clone();
         let wake = Arc::new(move || ctx.request_repaint());
+        state.source.camera = source.camera_index();
         let mut app = App::headless(state).quit_on(launch.quit_signal);
         app.fps = launch.fps;
         let (opener, playback) = source.opener_with_playback(launch.fps);
@@ -302,6 +303,7 @@ impl App {
                 .notify_error(format!("cannot start reading {source}: {error}"));
         }
         self.state.source.name = source.to_string();
+        self.state.source.camera = source.camera_index();
     }
 
     /// Stops the threads (also done on drop); saves the settings.

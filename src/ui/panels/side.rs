@@ -2,6 +2,7 @@
 //! and the threshold profile file.
 
 use super::{NO_CAMERA, SIDE_PANEL_WIDTH, color32};
+use crate::pipeline::CameraEntry;
 use crate::ui::command::Command;
 use crate::ui::state::{AppState, NEAR_MISS_BAND, SCORE_BINS, SCORE_WINDOW, bin_start};
 use egui::{Color32, Pos2, Rect, RichText, Sense, Stroke, Vec2};
@@ -26,19 +27,25 @@ pub fn side_panel(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Co
 fn source_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Command>) {
     ui.horizontal(|ui| {
         let has_cameras = !state.source.cameras.is_empty();
+        let entry = |camera: &CameraEntry| format!("{}: {}", camera.index, camera.name);
+        let shown = state
+            .source
+            .cameras
+            .iter()
+            .find(|camera| Some(camera.index) == state.source.camera);
         let label = ui.label("Camera");
         let picker = ui.add_enabled_ui(has_cameras, |ui| {
             egui::ComboBox::from_id_salt("camera")
-                .selected_text(if has_cameras {
-                    "choose…"
-                } else {
-                    "none found"
+                .selected_text(match shown {
+                    Some(camera) => entry(camera),
+                    None if has_cameras => "choose…".to_string(),
+                    None => "none found".to_string(),
                 })
                 .width(110.0)
                 .show_ui(ui, |ui| {
                     for camera in &state.source.cameras {
-                        let label = format!("{}: {}", camera.index, camera.name);
-                        if ui.selectable_label(false, label).clicked() {
+                        let selected = Some(camera.index) == state.source.camera;
+                        if ui.selectable_label(selected, entry(camera)).clicked() {
                             commands.push(Command::UseCamera(camera.index));
                         }
                     }

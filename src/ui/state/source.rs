@@ -17,6 +17,8 @@ pub struct SourceStatus {
     /// Said once, under the banner: e.g. "no camera found, showing the demo".
     pub note: Option<String>,
     pub cameras: Vec<CameraEntry>,
+    /// The camera shown, when it was chosen by index (the default or the picker).
+    pub camera: Option<u32>,
     /// Why the camera list is empty or could not be read.
     pub camera_note: Option<String>,
     /// When the current frame arrived, and the gap before it (for stall detection).
