@@ -340,6 +340,27 @@ fn unreadable_settings_are_moved_aside_before_anything_is_written() {
 }
 
 #[test]
+fn saving_the_settings_never_replaces_a_file_beside_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("settings.json");
+    let mine = write(&dir.path().join("settings.json.tmp"), b"my own notes");
+    let state = app_state(SettingsStore::at(path.clone()));
+    state.save_settings().expect("saved");
+    assert_eq!(
+        read(&mine),
+        b"my own notes",
+        "a file of the temporary's name is kept"
+    );
+    let (_, problem) = SettingsStore::at(path).load();
+    assert_eq!(problem, None, "the settings were saved");
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| text(&e.expect("entry").path()).to_string())
+        .collect();
+    assert_eq!(names.len(), 2, "no temporary left behind: {names:?}");
+}
+
+#[test]
 fn special_files_are_refused_at_once_not_read_forever() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pipe = fifo(&dir.path().join("pipe.json"));

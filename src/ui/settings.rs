@@ -6,9 +6,10 @@
 
 use super::stamp::utc_stamp;
 use crate::detect::ThresholdProfile;
-use crate::files::{ReadError, numbered_path, read_text_capped};
+use crate::files::{ReadError, WriteError, create_output, numbered_path, read_text_capped};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -31,11 +32,27 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), SettingsError>
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
-    let text = serde_json::to_string_pretty(value)?;
-    // Write then rename, so a crash never leaves half a file.
-    let temporary = path.with_extension("json.tmp");
-    std::fs::write(&temporary, text + "\n").map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    // Write then rename, so a crash never leaves half a file; the temporary is a new
+    // file under a free name, never one that was there.
+    let name = path
+        .file_name()
+        .map_or_else(|| "settings.json".into(), |n| n.to_string_lossy());
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let temporary = numbered_path(dir, &format!("{name}.tmp"), "", |p| {
+        p.symlink_metadata().is_ok()
+    });
+    let written = create_output(&temporary, false)
+        .map_err(|error| match error {
+            WriteError::Exists => std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            WriteError::Io(error) => error,
+        })
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written.map_err(io)
 }
 
 /// Largest settings file read; a real one is about a kilobyte.
