@@ -2,11 +2,12 @@
 # Installs the system packages that building, testing and running tinyssd need on Debian.
 #   libclang-dev, pkg-config: nokhwa's V4L2 backend runs bindgen at build time.
 #   ffmpeg:                   plays `--source video:FILE` (and makes the video tests' clip).
+#   gcc, linux-libc-dev:      build the fake V4L2 camera the camera tests run under (Linux).
 #   xvfb, mesa, imagemagick:  only for `scripts/screenshot.sh` (the app seen under Xvfb).
 # Usage: scripts/setup.sh [--with-screenshot]
 set -euo pipefail
 
-packages=(libclang-dev clang pkg-config ffmpeg)
+packages=(libclang-dev clang pkg-config ffmpeg gcc linux-libc-dev)
 if [[ "${1:-}" == "--with-screenshot" ]]; then
   packages+=(xvfb libgl1-mesa-dri mesa-vulkan-drivers imagemagick x11-utils fonts-dejavu-core)
 fi
