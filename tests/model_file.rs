@@ -231,6 +231,9 @@ fn malformed_metadata_values_are_refused() {
         ),
         ("input_size", "512"),
         ("score_threshold", "1.5"),
+        ("class_score_thresholds", r#"{"person": 1.5}"#),
+        ("class_score_thresholds", r#"{"unicorn": 0.3}"#),
+        ("class_score_thresholds", "[0.3]"),
         ("class_names", "not json"),
     ] {
         let mut parts = golden_parts();
@@ -238,6 +241,28 @@ fn malformed_metadata_values_are_refused() {
         let msg = message(parts.load());
         assert!(msg.contains(key), "{key}={value}: {msg}");
     }
+}
+
+#[test]
+fn the_model_suggests_a_threshold_per_class_where_it_has_one() {
+    let mut parts = golden_parts();
+    parts
+        .metadata
+        .insert("score_threshold".into(), "0.4".into());
+    parts.metadata.insert(
+        "class_score_thresholds".into(),
+        r#"{"person": 0.29, "bottle": 0.1}"#.into(),
+    );
+    let model = parts.load().expect("loads");
+    let config = tinyssd::detect::DetectConfig::for_model(&model.metadata);
+    let names = &model.metadata.class_names;
+    let threshold = |name: &str| {
+        let class = names.iter().position(|n| n == name).expect("a class");
+        config.thresholds[class]
+    };
+    assert_eq!(threshold("person"), 0.29);
+    assert_eq!(threshold("bottle"), 0.1);
+    assert_eq!(threshold("cat"), 0.4, "the model's one for all elsewhere");
 }
 
 #[test]

@@ -18,6 +18,7 @@ from pathlib import Path
 from .arch import REPO_ROOT
 from .csv_log import append_csv_row
 from .lineage_state import load_state, new_period
+from .model_io import set_class_thresholds
 
 RECORD_PATH = REPO_ROOT / "training" / "state" / "record.csv"
 CARD_PATH = REPO_ROOT / "models" / "MODEL_CARD.md"
@@ -54,6 +55,17 @@ def tinyssd_eval(binary: Path, model: Path, data: Path, split: Path, plots: Path
     if problems:
         print(f"warning: tinyssd eval of {model} skipped or counted problems: {problems}")
     return report
+
+
+def tinyssd_tune(binary: Path, model: Path, data: Path, split: Path, out: Path) -> dict[str, float]:
+    """Per-class thresholds of best F1 on the split (`tinyssd tune`), by class name."""
+    command = [str(binary), "tune", "--data", str(data), "--split", str(split), "--model", str(model),
+               "--out", str(out), "--force"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode not in (0, 2) or not out.exists():
+        raise RuntimeError(f"tinyssd tune of {model} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
+    # three decimals: finer than a slider's step, and a readable file header
+    return {name: round(value, 3) for name, value in json.loads(out.read_text())["thresholds"].items()}
 
 
 def choose(candidates: dict[str, dict], shipped: dict) -> tuple[str, bool]:
@@ -95,6 +107,12 @@ def score_candidates(args, candidates: dict[str, Path], eval_dir: Path) -> dict:
         print(f"shipped {best}: {100 * scores[best]['map11']:.2f} > {100 * shipped['map11']:.2f}")
     else:
         print(f"not shipped: best candidate {best} {100 * scores[best]['map11']:.2f} <= shipped {100 * shipped['map11']:.2f}")
+    # Whichever model is shipped now carries the thresholds chosen on it, where the app's sliders start
+    # (mAP does not depend on them; the same model gives the same thresholds and the same bytes).
+    thresholds = tinyssd_tune(args.tinyssd, args.shipped, args.data, args.split, eval_dir / "thresholds.json")
+    set_class_thresholds(args.shipped, thresholds)
+    print("per-class thresholds (best F1) in the shipped model: "
+          + ", ".join(f"{name} {value:.2f}" for name, value in thresholds.items()))
     return {"shipped": shipped, "scores": scores, "best": best, "better": better,
             "shipped_now": scores[best] if better else shipped}
 
@@ -160,10 +178,13 @@ def card_section(rows: list[dict], shipped: dict) -> str:
                      f"{r['candidate']} | {r['map11']} | {r['map_all']} | {r['shipped_map11']} | {r['shipped']} |")
     lines += ["", "![validation mAP against cumulative training hours](lineage_map.png)", "",
               "### The shipped model, per class (`tinyssd eval`, VOC07 11-point and all-point AP %)", "",
-              "| class | AP 11-pt | AP all-pt | ground truths (non-difficult) |", "| --- | --- | --- | --- |"]
+              "| class | AP 11-pt | AP all-pt | ground truths (non-difficult) | suggested threshold (best F1) |",
+              "| --- | --- | --- | --- | --- |"]
+    thresholds = shipped.get("thresholds", {})
     for c in shipped["classes"]:
-        lines.append(f"| {c['name']} | {100 * c['ap11']:.1f} | {100 * c['ap_all']:.1f} | {c['num_gt']} |")
-    lines += [f"| **mAP** | **{100 * shipped['map11']:.2f}** | **{100 * shipped['map_all']:.2f}** | |", "",
+        suggested = f"{thresholds[c['name']]:.2f}" if c["name"] in thresholds else "-"
+        lines.append(f"| {c['name']} | {100 * c['ap11']:.1f} | {100 * c['ap_all']:.1f} | {c['num_gt']} | {suggested} |")
+    lines += [f"| **mAP** | **{100 * shipped['map11']:.2f}** | **{100 * shipped['map_all']:.2f}** | | |", "",
               f"Source recorded in the file: {shipped.get('source', '(see the model metadata)')}", "", CARD_END]
     return "\n".join(lines)
 
@@ -177,7 +198,9 @@ def update_card(shipped_eval: dict, args, card: Path = CARD_PATH) -> None:
         shutil.copyfile(Path(plots) / "summary.png", SUMMARY_CHART_PATH)
     from .safetensors_fallback import safe_open
     with safe_open(str(args.shipped), framework="pt") as f:
-        shipped_eval = {**shipped_eval, "source": (f.metadata() or {}).get("source", "")}
+        metadata = f.metadata() or {}
+    shipped_eval = {**shipped_eval, "source": metadata.get("source", ""),
+                    "thresholds": json.loads(metadata.get("class_score_thresholds", "{}"))}
     text = card.read_text()
     section = card_section(rows, shipped_eval)
     if CARD_BEGIN in text and CARD_END in text:

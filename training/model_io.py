@@ -2,7 +2,8 @@
 
 A model file is safetensors with float16 reference tensors (no BN) and string metadata:
 architecture, architecture_version, class_names, input_size, normalization,
-default_boxes, source, score_threshold.
+default_boxes, source, score_threshold, and optionally class_score_thresholds (a JSON
+object of class name to threshold, over score_threshold for the classes it names).
 """
 import json
 import struct
@@ -71,6 +72,21 @@ def write_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: di
         f.write(header_bytes)
         for data in blobs:
             f.write(data)
+
+
+def set_class_thresholds(path: Path, thresholds: dict[str, float]) -> None:
+    """Rewrites the model file at `path` with per-class score thresholds in its metadata (where the
+    app's sliders start); the weights stay byte for byte. Replaced atomically."""
+    unknown = sorted(set(thresholds) - set(CLASS_NAMES[1:]))
+    if unknown:
+        raise ValueError(f"not classes of the model: {', '.join(unknown)}")
+    if not all(0.0 <= t <= 1.0 for t in thresholds.values()):
+        raise ValueError(f"thresholds must lie between 0 and 1: {thresholds}")
+    tensors, metadata = read_model_file(path)
+    metadata = {**metadata, "class_score_thresholds": json.dumps(dict(sorted(thresholds.items())))}
+    rewritten = path.with_name(path.name + ".rewriting")
+    write_safetensors(tensors, rewritten, metadata)
+    rewritten.replace(path)
 
 
 def read_model_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

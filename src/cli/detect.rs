@@ -19,7 +19,7 @@ pub struct DetectArgs {
     images: Vec<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
-    /// Confidence threshold for every class (default: the model's suggestion).
+    /// Confidence threshold for every class (default: the model's suggestion for each).
     #[arg(long, value_parser = parse_unit_interval::<f32>, value_name = "X")]
     threshold: Option<f32>,
     /// Print JSON instead of text.

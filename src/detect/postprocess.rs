@@ -36,12 +36,19 @@ impl DetectConfig {
         }
     }
 
-    /// The model's suggested threshold for every class.
+    /// The model's suggested thresholds: its own for a class where it has one, else
+    /// the one it suggests for all.
     pub fn for_model(metadata: &ModelMetadata) -> DetectConfig {
-        DetectConfig::uniform(
+        let mut config = DetectConfig::uniform(
             metadata.class_names.len(),
             metadata.score_threshold.unwrap_or(Self::DEFAULT_THRESHOLD),
-        )
+        );
+        for (slot, name) in config.thresholds.iter_mut().zip(&metadata.class_names) {
+            if let Some(&threshold) = metadata.class_score_thresholds.get(name) {
+                *slot = threshold;
+            }
+        }
+        config
     }
 }
 

@@ -7,7 +7,7 @@ use crate::files::{ReadError, read_capped};
 use ndarray::Array2;
 use safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 /// Largest model file we accept; the reference model is 2.4 MB at f16.
@@ -75,6 +75,14 @@ pub struct ModelMetadata {
     pub source: String,
     /// The confidence threshold the model's authors suggest, if any.
     pub score_threshold: Option<f32>,
+    /// Per-class suggestions by class name (chosen by `tinyssd tune` when the model was
+    /// shipped), over `score_threshold` for the classes they name.
+    pub class_score_thresholds: BTreeMap<String, f32>,
+}
+
+/// A confidence threshold: a score from 0 to 1.
+fn is_threshold(value: f32) -> bool {
+    (0.0..=1.0).contains(&value)
 }
 
 /// One convolution's parameters, the weight flattened to [out, in * k * k].
@@ -306,12 +314,32 @@ fn parse_metadata(
         Some(text) => Some(
             text.parse::<f32>()
                 .ok()
-                .filter(|t| (0.0..=1.0).contains(t))
+                .filter(|&t| is_threshold(t))
                 .ok_or_else(|| ModelError::BadMetadata {
                     key: "score_threshold",
                     reason: format!("'{text}' is not a number between 0 and 1"),
                 })?,
         ),
+    };
+    let class_score_thresholds = match entries.get("class_score_thresholds") {
+        None => BTreeMap::new(),
+        Some(text) => {
+            let bad = |reason: String| ModelError::BadMetadata {
+                key: "class_score_thresholds",
+                reason,
+            };
+            let thresholds: BTreeMap<String, f32> = serde_json::from_str(text)
+                .map_err(|e| bad(format!("not an object of class names and scores: {e}")))?;
+            for (name, &threshold) in &thresholds {
+                if !class_names.iter().skip(1).any(|known| known == name) {
+                    return Err(bad(format!("'{name}' is not one of the model's classes")));
+                }
+                if !is_threshold(threshold) {
+                    return Err(bad(format!("{name}: {threshold} is not between 0 and 1")));
+                }
+            }
+            thresholds
+        }
     };
     Ok(ModelMetadata {
         class_names,
@@ -320,5 +348,6 @@ fn parse_metadata(
         default_boxes,
         source: get("source")?.to_string(),
         score_threshold,
+        class_score_thresholds,
     })
 }

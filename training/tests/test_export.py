@@ -4,7 +4,9 @@ import torch
 
 from training.arch import ARCH
 from training.model import TinySSD
-from training.model_io import load_model_file, read_model_file, save_model_file
+import pytest
+
+from training.model_io import load_model_file, read_model_file, save_model_file, set_class_thresholds
 
 
 def test_export_round_trip_and_metadata(tmp_path):
@@ -37,3 +39,20 @@ def test_export_round_trip_and_metadata(tmp_path):
     with torch.no_grad():
         for a, b in zip(model(x), reloaded(x)):
             assert torch.allclose(a, b, atol=0.05, rtol=0.02)  # float16 weights
+
+
+def test_class_thresholds_go_into_the_metadata_and_leave_the_weights(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "m.safetensors"
+    save_model_file(TinySSD(batch_norm=False).eval(), path, source="test run")
+    before, _ = read_model_file(path)
+    set_class_thresholds(path, {"person": 0.29, "bottle": 0.1})
+    after, meta = read_model_file(path)
+    assert json.loads(meta["class_score_thresholds"]) == {"bottle": 0.1, "person": 0.29}
+    assert meta["source"] == "test run" and meta["score_threshold"] == "0.4"
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert not list(tmp_path.glob("*.rewriting")), "no temporary left"
+    with pytest.raises(ValueError, match="unicorn"):
+        set_class_thresholds(path, {"unicorn": 0.3})
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        set_class_thresholds(path, {"person": 1.5})
