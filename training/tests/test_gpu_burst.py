@@ -169,6 +169,9 @@ def test_the_record_row_describes_the_burst_and_ships_a_better_model(burst, tmp_
     monkeypatch.setattr(lineage_record, "ship", lambda candidate, target: shipped.append((candidate, target)))
     monkeypatch.setattr(lineage_record, "append_row", rows.append)
     monkeypatch.setattr(lineage_record, "update_card", lambda final, args: cards.append(final))
+    tuned = []
+    monkeypatch.setattr(lineage_record, "tinyssd_tune", lambda binary, path, data, split, out: {"person": 0.3})
+    monkeypatch.setattr(lineage_record, "set_class_thresholds", lambda path, t: tuned.append((path, t)))
     args = Namespace(work=tmp_path, tinyssd=Path("tinyssd"), shipped=tmp_path / "shipped.safetensors",
                      data=Path("voc"), split=Path("split.txt"), state=burst.out / STATE_FILE)
     entry = read_meta(burst.out / STATE_FILE)["bursts"][-1]
@@ -178,4 +181,5 @@ def test_the_record_row_describes_the_burst_and_ships_a_better_model(burst, tmp_
     assert row["candidate"] == gpu_burst.CANDIDATE and row["map11"] == "30.00" and row["shipped"] == "yes"
     assert row["lineage_images"] == read_meta(burst.out / STATE_FILE)["images_seen"]
     assert shipped == [(model, args.shipped)] and cards == [scores[str(model)]]
+    assert tuned == [(args.shipped, {"person": 0.3})], "the shipped model gets its thresholds"
     assert json.loads((tmp_path / "eval" / "shipped.json").read_text()) == scores["shipped"]
