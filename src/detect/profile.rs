@@ -8,6 +8,7 @@
 
 use super::postprocess::DetectConfig;
 use crate::files::{ReadError, WriteError, create_output, read_text_capped};
+use crate::model::is_unit_interval;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -145,7 +146,7 @@ impl ThresholdProfile {
             .iter()
             .map(|(n, &v)| (format!("the threshold of {n}"), v))
             .chain(std::iter::once(("nms_iou".to_owned(), self.nms_iou)))
-            .find(|(_, value)| !(0.0..=1.0).contains(value))
+            .find(|&(_, value)| !is_unit_interval(value))
     }
 
     fn validate(&self, path: &Path) -> Result<(), ProfileError> {

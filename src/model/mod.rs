@@ -8,7 +8,9 @@ pub mod weights;
 pub use anchors::{CenterBox, default_boxes};
 pub use architecture::{Architecture, ConvSpec, LayerOp};
 pub use box_coder::Corners;
-pub use weights::{ChannelOrder, ConvWeights, Model, ModelError, ModelMetadata, Normalization};
+pub use weights::{
+    ChannelOrder, ConvWeights, Model, ModelError, ModelMetadata, Normalization, is_unit_interval,
+};
 
 use std::path::PathBuf;
 

@@ -80,8 +80,9 @@ pub struct ModelMetadata {
     pub class_score_thresholds: BTreeMap<String, f32>,
 }
 
-/// A confidence threshold: a score from 0 to 1.
-fn is_threshold(value: f32) -> bool {
+/// Whether `value` can be a score threshold (or an overlap): a number from 0 to 1. The
+/// one range rule for model files, threshold profiles and the remembered settings.
+pub fn is_unit_interval(value: f32) -> bool {
     (0.0..=1.0).contains(&value)
 }
 
@@ -314,7 +315,7 @@ fn parse_metadata(
         Some(text) => Some(
             text.parse::<f32>()
                 .ok()
-                .filter(|&t| is_threshold(t))
+                .filter(|&t| is_unit_interval(t))
                 .ok_or_else(|| ModelError::BadMetadata {
                     key: "score_threshold",
                     reason: format!("'{text}' is not a number between 0 and 1"),
@@ -334,7 +335,7 @@ fn parse_metadata(
                 if !class_names.iter().skip(1).any(|known| known == name) {
                     return Err(bad(format!("'{name}' is not one of the model's classes")));
                 }
-                if !is_threshold(threshold) {
+                if !is_unit_interval(threshold) {
                     return Err(bad(format!("{name}: {threshold} is not between 0 and 1")));
                 }
             }
