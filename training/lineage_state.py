@@ -2,15 +2,17 @@
 
     training/state/lineage.safetensors
       model/<name>          float32 weights, batch-norm parameters and running statistics
-      ema/<name>            float32 exponential moving average of the same
+      ema/<name>            float16 exponential moving average of the same (integer buffers as they are)
       adam/exp_avg/<name>   AdamW first moments, bfloat16
       adam/exp_avg_sq/<name> AdamW second moments, bfloat16
       __metadata__.lineage  JSON: images seen, steps, training seconds, schedule, seed,
                             hashes of the training file list and of the architecture,
                             the current working period, provenance
 
-Saving rounds the live optimiser moments to bfloat16 as well, so training that goes on
-after a save is exactly what resuming from the file gives.
+Saving rounds the live optimiser moments to bfloat16 and the live EMA to float16 as well, so
+training that goes on after a save is exactly what resuming from the file gives. Between saves
+(5 minutes, some 200 steps) the EMA accumulates its 2e-4 updates in float32; the rounding at a
+save is at most half a float16 step, the precision the exported model has anyway.
 """
 import datetime
 import hashlib
@@ -31,6 +33,7 @@ from .schedule import Schedule
 STATE_PATH = REPO_ROOT / "training" / "state" / "lineage.safetensors"
 FORMAT_VERSION = 1
 MOMENT_DTYPE = torch.bfloat16
+EMA_DTYPE = torch.float16
 
 
 class LineageError(Exception):
@@ -96,10 +99,23 @@ class LineageState:
                 state[kind].copy_(stored[f"adam/{kind}/{name}"])
         return stored
 
+    def round_ema(self) -> dict[str, torch.Tensor]:
+        """Rounds the live EMA's floating tensors to their stored precision; returns them as stored.
+        A tensor beyond the float16 range (never seen: the largest is a running variance near 50)
+        stays float32 rather than turn infinite."""
+        stored = {}
+        for k, v in self.ema.shadow.items():
+            rounded = v.to(EMA_DTYPE) if v.is_floating_point() else v
+            if not torch.isfinite(rounded).all():
+                rounded = v
+            v.copy_(rounded)
+            stored[f"ema/{k}"] = rounded.clone()
+        return stored
+
     def tensors(self) -> dict[str, torch.Tensor]:
-        """Everything the file holds; rounds the live moments to their stored precision first."""
+        """Everything the file holds; rounds the live moments and EMA to their stored precision first."""
         out = {f"model/{k}": v.detach().clone() for k, v in self.model.state_dict().items()}
-        out.update({f"ema/{k}": v.clone() for k, v in self.ema.shadow.items()})
+        out.update(self.round_ema())
         out.update(self.round_moments())
         return out
 

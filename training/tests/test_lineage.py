@@ -121,9 +121,34 @@ def test_state_file_layout(tmp_path):
     with safe_open(str(path), framework="pt") as f:
         keys = list(f.keys())
         assert f.get_tensor("model/conv1.conv.weight").dtype == torch.float32
-        assert f.get_tensor("ema/conv1.bn.running_var").dtype == torch.float32
+        assert f.get_tensor("ema/conv1.bn.running_var").dtype == torch.float16
+        assert f.get_tensor("ema/conv1.bn.num_batches_tracked").dtype == torch.int64
     assert sum(k.startswith("model/") for k in keys) == sum(k.startswith("ema/") for k in keys)
     assert not any(k.startswith("adam/") for k in keys)  # no step taken yet, no moments
+
+
+def test_a_state_with_moments_fits_in_12_mb(tmp_path):
+    """The issue's bound on the committed file: float32 weights, float16 EMA, bfloat16 moments."""
+    torch.set_num_threads(1)
+    data = synthetic_set()
+    state = new_state(data[0])
+    trainer(state, data).run(steps=1)
+    path = tmp_path / "s.safetensors"
+    state.save(path)
+    assert any(state.optimizer.state.values())
+    assert 9e6 < path.stat().st_size <= 12 * 2**20, path.stat().st_size  # 12.04 MB, 11.5 MiB
+
+
+def test_saving_rounds_the_ema_to_float16_only():
+    state = new_state(synthetic_set()[0])
+    rounded, too_large = "conv1.bn.running_mean", "conv1.bn.running_var"
+    state.ema.shadow[rounded][0] = 1 + 2 ** -13  # nearer 1 than the next float16 value
+    state.ema.shadow[too_large][:2] = torch.tensor([1 + 2 ** -13, 1e6])  # beyond float16: kept
+    stored = state.tensors()
+    assert stored[f"ema/{rounded}"].dtype == torch.float16 and state.ema.shadow[rounded][0] == 1
+    assert stored[f"ema/{too_large}"].dtype == torch.float32
+    assert state.ema.shadow[too_large][0] == 1 + 2 ** -13 and state.ema.shadow[too_large][1] == 1e6
+    assert torch.equal(stored["ema/conv1.conv.weight"].float(), state.ema.shadow["conv1.conv.weight"])
 
 
 def test_init_from_a_model_file_keeps_its_function(tmp_path):
