@@ -106,9 +106,10 @@ class LineageState:
         stored = {}
         for k, v in self.ema.shadow.items():
             rounded = v.to(EMA_DTYPE) if v.is_floating_point() else v
-            if not torch.isfinite(rounded).all():
+            if rounded is not v and torch.isfinite(rounded).all():
+                v.copy_(rounded)
+            else:
                 rounded = v
-            v.copy_(rounded)
             stored[f"ema/{k}"] = rounded.clone()
         return stored
 
