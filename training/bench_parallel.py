@@ -3,7 +3,7 @@
     python -m training.bench_parallel --seconds 150          # pause the lineage first: it needs a quiet machine
 
 Configurations, each the lineage's own training loop (LineageTrainer: augmentation in loader
-workers, bf16 autocast, AdamW, the EMA) on the lineage's data and from its state, for --seconds
+workers, bf16 autocast where native, AdamW, the EMA) on the lineage's data and from its state, for --seconds
 after a warm-up of --warmup-steps:
   1thread   1 torch thread, 2 loader workers, batch 32 (`train --ranks 1`)
   2threads  2 torch threads, 2 loader workers, batch 32 (`train --ranks 1 --threads 2`)

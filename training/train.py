@@ -5,7 +5,7 @@
     python -m training.train --out runs/ft --minutes 60 --init models/tinyssd_voc.safetensors
 
 AdamW with linear warm-up then cosine decay over the planned duration (--minutes of
-training time, or --iterations), bf16 autocast, channels_last. Writes runs/NAME/log.csv,
+training time, or --iterations), bf16 autocast where native, channels_last. Writes runs/NAME/log.csv,
 loss.png, last.pt every --checkpoint-minutes (model, optimizer, step, elapsed time, RNG
 state; --resume continues exactly) and best.pt by validation mAP (evaluated every
 --eval-minutes and at the end).

@@ -14,6 +14,7 @@ from training.lineage_record import choose
 from training.lineage_state import LineageError, LineageState, data_hash, load_state
 from training.model import TinySSD, load_reference_state_dict
 from training.model_io import load_model_file, read_model_file, save_model_file
+from training.optimise import autocast, bf16_is_native
 from training.schedule import Schedule, cooldown_lr
 
 
@@ -236,3 +237,12 @@ def test_the_better_candidate_ships_only_above_the_shipped_model():
     assert choose({"cooled": {"map11": 0.22, "map_all": 0.2}, "cooled_ema": {"map11": 0.21, "map_all": 0.21}},
                   shipped) == ("cooled", True)
     assert choose({"cooled": {"map11": 0.20, "map_all": 0.19}}, shipped) == ("cooled", False)
+
+
+def test_training_computes_in_bf16_only_where_the_cpu_has_it():
+    """An AVX2-only CPU trains 7x slower under bf16 autocast: there the step stays in fp32."""
+    conv = torch.nn.Conv2d(3, 4, 3)
+    with autocast(torch.device("cpu")):
+        out = conv(torch.randn(1, 3, 8, 8))
+    assert out.dtype == (torch.bfloat16 if bf16_is_native("cpu") else torch.float32)
+    assert bf16_is_native("cuda")
