@@ -6,6 +6,7 @@ use super::ops::columns::{ConvGeometry, direct_offsets, pack_columns};
 use super::ops::gemm::{Columns, Isa, Layout, PackedWeights, Target, gemm};
 use super::ops::layout::BufferLayout;
 use super::ops::winograd::{self, Tiling, WinogradWeights};
+use super::team::Team;
 use crate::model::ConvWeights;
 
 /// Output pixels from which Winograd pays for its transforms (9x9 maps and up).
@@ -14,6 +15,14 @@ const WINOGRAD_MIN_PIXELS: usize = 81;
 /// `tinyssd bench --layers`, the Fire expands (15-49 channels) run faster direct and
 /// the predictors (83-173 channels) faster with Winograd.
 const WINOGRAD_MIN_CHANNELS: usize = 64;
+
+/// A convolution's input buffer and its layout; `in_scratch`: the previous step left
+/// this same input unfolded or transformed in the [`Scratch`] already.
+pub struct ConvInput<'a> {
+    pub data: &'a [f32],
+    pub layout: &'a BufferLayout,
+    pub in_scratch: bool,
+}
 
 /// Scratch shared by every convolution of an engine, sized for the largest.
 #[derive(Debug, Default)]
@@ -108,17 +117,20 @@ impl ConvKernel {
         }
     }
 
-    /// Runs the convolution on `input` into `out`. With `input_ready`, the previous
-    /// step left this same input unfolded or transformed in `scratch`.
+    /// Runs the convolution on `input` into `out`, on `team`'s threads.
     pub fn run(
         &self,
-        input: &[f32],
-        input_layout: &BufferLayout,
+        input: ConvInput,
         scratch: &mut Scratch,
-        input_ready: bool,
         out: &mut [f32],
         layout: Layout,
+        team: &Team,
     ) {
+        let ConvInput {
+            data: input,
+            layout: input_layout,
+            in_scratch: input_ready,
+        } = input;
         match self {
             ConvKernel::Gemm { weights, columns } => {
                 if columns.packed && !input_ready {
@@ -128,6 +140,7 @@ impl ConvKernel {
                         &columns.geometry,
                         columns.nr,
                         &mut scratch.columns,
+                        team,
                     );
                 }
                 let source = if columns.packed {
@@ -150,7 +163,7 @@ impl ConvKernel {
                     width: columns.geometry.out_w,
                     layout,
                 };
-                gemm(weights, source, out, target);
+                gemm(weights, source, out, target, team);
             }
             ConvKernel::Winograd {
                 weights,
@@ -163,11 +176,19 @@ impl ConvKernel {
                         input_layout,
                         tiling,
                         &mut scratch.winograd_input,
+                        team,
                     );
                 }
                 let products = &mut scratch.winograd_products;
-                winograd::multiply(weights, tiling, &scratch.winograd_input, offsets, products);
-                winograd::transform_output(weights, tiling, products, out, layout);
+                winograd::multiply(
+                    weights,
+                    tiling,
+                    &scratch.winograd_input,
+                    offsets,
+                    products,
+                    team,
+                );
+                winograd::transform_output(weights, tiling, products, out, layout, team);
             }
         }
     }

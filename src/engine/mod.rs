@@ -2,27 +2,29 @@
 //! [`Plan`] derived once from the architecture and the weights packed once for the
 //! CPU's micro-kernel; immutable, shared by `Arc` between every engine that runs the
 //! model) and per engine the buffers it computes into, allocated once, with its own
-//! thread pool for the kernels of [`ops`].
+//! [`Team`] of threads for the kernels of [`ops`].
 
 mod conv;
 pub mod ops;
 pub mod plan;
+mod team;
 
 use crate::model::Model;
-use conv::{ConvKernel, Scratch};
+use conv::{ConvInput, ConvKernel, Scratch};
 use ndarray::{ArrayView3, ShapeBuilder};
 use ops::gemm::{Isa, Layout};
 use ops::pool::max_pool_ceil;
 pub use plan::{Head, Plan, PlannedStep, Step};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+pub(crate) use team::Team;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("cannot start {threads} inference threads: {error}")]
     ThreadPool {
         threads: usize,
-        error: rayon::ThreadPoolBuildError,
+        error: std::io::Error,
     },
     #[error(
         "{threads} threads is too many: at most {max} on this machine ({MAX_THREADS_PER_CORE} per core); 0 uses one per core"
@@ -153,7 +155,7 @@ impl State {
 pub struct Engine {
     packed: Arc<PackedModel>,
     state: State,
-    pool: rayon::ThreadPool,
+    team: Team,
     /// Test hook: the convolution step at which the next frame panics.
     #[cfg(test)]
     panic_at_step: Option<usize>,
@@ -181,15 +183,12 @@ impl Engine {
 
     /// An engine on a model packed once and shared (eval workers, the app's detector).
     pub fn from_packed(packed: Arc<PackedModel>, threads: usize) -> Result<Engine, EngineError> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(resolve_threads(threads)?)
-            .thread_name(|i| format!("tinyssd-engine-{i}"))
-            .build()
+        let team = Team::new(resolve_threads(threads)?)
             .map_err(|error| EngineError::ThreadPool { threads, error })?;
         Ok(Engine {
             state: State::new(&packed),
             packed,
-            pool,
+            team,
             #[cfg(test)]
             panic_at_step: None,
         })
@@ -204,7 +203,7 @@ impl Engine {
     }
 
     pub fn threads(&self) -> usize {
-        self.pool.current_num_threads()
+        self.team.threads()
     }
 
     pub fn plan(&self) -> &Plan {
@@ -247,74 +246,81 @@ impl Engine {
             loc,
             conf,
         } = &mut self.state;
-        let pool = &self.pool;
+        let team = &self.team;
         #[cfg(test)]
         let panic_at_step = self.panic_at_step.take();
-        pool.install(|| {
-            for (i, (planned, kernel)) in plan.steps.iter().zip(kernels.iter()).enumerate() {
-                let start = Instant::now();
-                match (planned.step, kernel) {
-                    (
-                        Step::Conv {
-                            input,
-                            output,
-                            channel_offset,
-                            ..
-                        },
-                        Some(kernel),
-                    ) => {
-                        let layout = Layout::ChannelMajor {
-                            buffer: plan.layout(output),
-                            first_channel: channel_offset,
-                            relu: true,
-                        };
-                        let (from, to) = read_and_write(buffers, input, output);
-                        // Where a kernel would fail: its output borrowed. (What a kernel
-                        // half wrote is its own part of the buffer, rewritten by the
-                        // next frame; it never writes the zero border.)
-                        #[cfg(test)]
-                        if panic_at_step == Some(i) {
-                            panic!("injected kernel panic at step {i}");
-                        }
-                        kernel.run(from, &plan.layout(input), scratch, false, to, layout);
+        for (i, (planned, kernel)) in plan.steps.iter().zip(kernels.iter()).enumerate() {
+            let start = Instant::now();
+            match (planned.step, kernel) {
+                (
+                    Step::Conv {
+                        input,
+                        output,
+                        channel_offset,
+                        ..
+                    },
+                    Some(kernel),
+                ) => {
+                    let layout = Layout::ChannelMajor {
+                        buffer: plan.layout(output),
+                        first_channel: channel_offset,
+                        relu: true,
+                    };
+                    let (from, to) = read_and_write(buffers, input, output);
+                    // Where a kernel would fail: its output borrowed. (What a kernel
+                    // half wrote is its own part of the buffer, rewritten by the
+                    // next frame; it never writes the zero border.)
+                    #[cfg(test)]
+                    if panic_at_step == Some(i) {
+                        panic!("injected kernel panic at step {i}");
                     }
-                    (
-                        Step::Predict {
-                            input,
-                            head,
-                            first_box,
-                            columns_ready,
-                            ..
-                        },
-                        Some(kernel),
-                    ) => {
-                        let target = match head {
-                            Head::Loc => &mut *loc,
-                            Head::Conf => &mut *conf,
-                        };
-                        let start = first_box * plan.head_len(head) / plan.total_boxes;
-                        kernel.run(
-                            &buffers[input],
-                            &plan.layout(input),
-                            scratch,
-                            columns_ready,
-                            &mut target[start..],
-                            Layout::PixelMajor,
-                        );
-                    }
-                    (Step::MaxPool { input, output }, _) => {
-                        let (from, to) = read_and_write(buffers, input, output);
-                        max_pool_ceil(from, &plan.layout(input), to, &plan.layout(output));
-                    }
-                    (Step::Conv { .. } | Step::Predict { .. }, None) => {
-                        unreachable!("every convolution step has a kernel")
-                    }
+                    let input = ConvInput {
+                        data: from,
+                        layout: &plan.layout(input),
+                        in_scratch: false,
+                    };
+                    kernel.run(input, scratch, to, layout, team);
                 }
-                if let Some(time) = step_times.as_deref_mut().and_then(|t| t.get_mut(i)) {
-                    *time += start.elapsed();
+                (
+                    Step::Predict {
+                        input,
+                        head,
+                        first_box,
+                        columns_ready,
+                        ..
+                    },
+                    Some(kernel),
+                ) => {
+                    let target = match head {
+                        Head::Loc => &mut *loc,
+                        Head::Conf => &mut *conf,
+                    };
+                    let start = first_box * plan.head_len(head) / plan.total_boxes;
+                    let input = ConvInput {
+                        data: &buffers[input],
+                        layout: &plan.layout(input),
+                        in_scratch: columns_ready,
+                    };
+                    kernel.run(
+                        input,
+                        scratch,
+                        &mut target[start..],
+                        Layout::PixelMajor,
+                        team,
+                    );
+                }
+                (Step::MaxPool { input, output }, _) => {
+                    let (from, to) = read_and_write(buffers, input, output);
+                    max_pool_ceil(from, &plan.layout(input), to, &plan.layout(output), team);
+                }
+                (Step::Conv { .. } | Step::Predict { .. }, None) => {
+                    unreachable!("every convolution step has a kernel")
                 }
             }
-        });
+            if let Some(time) = step_times.as_deref_mut().and_then(|t| t.get_mut(i)) {
+                *time += start.elapsed();
+            }
+        }
     }
 
     /// Box offsets, [total_boxes][4], from the last forward pass.

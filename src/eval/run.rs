@@ -40,9 +40,8 @@ impl DetectionRun {
 /// [`PixelBudget`], so more workers do not take more memory for large images. `on_image` is called after
 /// each image, from the workers (for a progress bar).
 ///
-/// The workers are plain threads pulling the next image from a counter, not a rayon
-/// pool: a detector's engine runs on its own rayon pool, and a rayon worker waiting on
-/// another pool steals more work meanwhile, which would nest detectors.
+/// The workers are plain threads pulling the next image from a counter; each
+/// detector's engine runs its kernels on a team of threads of its own.
 pub fn detect_samples(
     model: &Model,
     samples: Vec<Sample>,

@@ -4,8 +4,8 @@
 //! any other is unfolded (im2col) into packed panels ([`pack_columns`]).
 
 use super::layout::BufferLayout;
+use crate::engine::team::Team;
 use crate::model::architecture::conv_output_size;
-use rayon::prelude::*;
 
 /// Shape of one convolution applied to one CHW input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,37 +88,35 @@ pub fn pack_columns(
     g: &ConvGeometry,
     nr: usize,
     packed: &mut [f32],
+    team: &Team,
 ) {
     let rows = g.col_rows();
     let pixels = g.out_pixels();
-    packed[..g.packed_len(nr)]
-        .par_chunks_mut(rows * nr)
-        .enumerate()
-        .for_each(|(q, panel)| {
-            let first = q * nr;
-            let count = nr.min(pixels - first);
-            for (r, dest) in panel.chunks_exact_mut(nr).enumerate() {
-                let c = r / (g.kernel * g.kernel);
-                let (ky, kx) = ((r / g.kernel) % g.kernel, r % g.kernel);
-                dest[count..].fill(0.0);
-                // Walk the panel's pixels one output row (segment) at a time.
-                let mut j = 0;
-                while j < count {
-                    let (oy, ox) = ((first + j) / g.out_w, (first + j) % g.out_w);
-                    let len = (g.out_w - ox).min(count - j);
-                    let segment = &mut dest[j..j + len];
-                    let y = (oy * g.stride + ky) as isize - g.pad as isize;
-                    if y < 0 || y >= g.in_h as isize {
-                        segment.fill(0.0);
-                    } else {
-                        let start = layout.index(c, y as usize, 0);
-                        let row = &input[start..start + g.in_w];
-                        copy_row(row, segment, ox, kx, g);
-                    }
-                    j += len;
+    team.for_each_chunk(&mut packed[..g.packed_len(nr)], rows * nr, |q, panel| {
+        let first = q * nr;
+        let count = nr.min(pixels - first);
+        for (r, dest) in panel.chunks_exact_mut(nr).enumerate() {
+            let c = r / (g.kernel * g.kernel);
+            let (ky, kx) = ((r / g.kernel) % g.kernel, r % g.kernel);
+            dest[count..].fill(0.0);
+            // Walk the panel's pixels one output row (segment) at a time.
+            let mut j = 0;
+            while j < count {
+                let (oy, ox) = ((first + j) / g.out_w, (first + j) % g.out_w);
+                let len = (g.out_w - ox).min(count - j);
+                let segment = &mut dest[j..j + len];
+                let y = (oy * g.stride + ky) as isize - g.pad as isize;
+                if y < 0 || y >= g.in_h as isize {
+                    segment.fill(0.0);
+                } else {
+                    let start = layout.index(c, y as usize, 0);
+                    let row = &input[start..start + g.in_w];
+                    copy_row(row, segment, ox, kx, g);
                 }
+                j += len;
             }
-        });
+        }
+    });
 }
 
 /// `segment[t] = row[(ox + t) * s + kx - p]`, zero where that falls outside the row.
@@ -188,7 +186,14 @@ mod tests {
                 border: 0,
             };
             let mut packed = vec![f32::NAN; g.packed_len(nr)];
-            pack_columns(&input, &layout, &g, nr, &mut packed);
+            pack_columns(
+                &input,
+                &layout,
+                &g,
+                nr,
+                &mut packed,
+                &Team::new(2).expect("team"),
+            );
             let expected = naive_columns(&input, &g);
             let rows = g.col_rows();
             for (r, row) in expected.iter().enumerate() {

@@ -7,8 +7,8 @@
 //! ([`super::columns::pack_columns`]). A micro-kernel computes one `mr x nr` tile.
 
 use super::layout::BufferLayout;
+use crate::engine::team::Team;
 use ndarray::ArrayView2;
-use rayon::prelude::*;
 
 /// The instruction set the micro-kernel uses, and proof that this CPU has it: its
 /// field is private, and the only ways to get one ([`Isa::detect`], [`Isa::available`])
@@ -192,7 +192,13 @@ impl SharedOut {
 
 /// `out = bias + weights x columns`, written as `target` says. Parallel over panels
 /// of `nr` columns.
-pub fn gemm(weights: &PackedWeights, columns: Columns, out: &mut [f32], target: Target) {
+pub fn gemm(
+    weights: &PackedWeights,
+    columns: Columns,
+    out: &mut [f32],
+    target: Target,
+    team: &Team,
+) {
     let (isa, mr, nr) = (weights.isa, weights.isa.mr(), weights.isa.nr());
     let panels = columns.pixels.div_ceil(nr);
     assert_eq!(
@@ -225,7 +231,7 @@ pub fn gemm(weights: &PackedWeights, columns: Columns, out: &mut [f32], target: 
     assert!(last_write < out.len(), "output too small for the product");
 
     let shared = SharedOut(out.as_mut_ptr());
-    (0..panels).into_par_iter().for_each(|q| {
+    team.for_each(panels, |q| {
         let mut tile = [0.0f32; MAX_TILE];
         let first_pixel = q * nr;
         let cols = nr.min(columns.pixels - first_pixel);
@@ -470,12 +476,13 @@ mod tests {
         };
         let g = ConvGeometry::new(depth, 1, pixels, 1, 1, 0);
         let direct = direct_offsets(&layout, &g).expect("stride 1 reads directly");
+        let team = Team::new(2).expect("team");
         for isa in Isa::available() {
             let nr = isa.nr();
             let matrix = ndarray::ArrayView2::from_shape((rows, depth), &weight).expect("shape");
             let packed = PackedWeights::new(isa, matrix, &bias);
             let mut panels = vec![0.0; g.packed_len(nr)];
-            pack_columns(&input, &layout, &g, nr, &mut panels);
+            pack_columns(&input, &layout, &g, nr, &mut panels, &team);
             let panel_offsets: Vec<usize> = (0..depth).map(|k| k * nr).collect();
             let sources = [
                 Columns::packed(&panels, &panel_offsets, nr, pixels),
@@ -503,14 +510,14 @@ mod tests {
                         relu: true,
                     },
                 };
-                gemm(&packed, columns, &mut chw, chw_target);
+                gemm(&packed, columns, &mut chw, chw_target, &team);
                 let mut hwc = vec![f32::NAN; rows * pixels];
                 let hwc_target = Target {
                     grid_width: pixels,
                     width: pixels,
                     layout: Layout::PixelMajor,
                 };
-                gemm(&packed, columns, &mut hwc, hwc_target);
+                gemm(&packed, columns, &mut hwc, hwc_target, &team);
                 for m in 0..rows {
                     for n in 0..pixels {
                         let want = naive(m, n);

@@ -2,20 +2,26 @@
 //! over the edge and then covers only the pixels inside.
 
 use super::layout::BufferLayout;
+use crate::engine::team::Team;
 use crate::model::architecture::{POOL_KERNEL, POOL_STRIDE, pooled_size};
-use rayon::prelude::*;
 
 /// Pools every channel of `input` into the interior of `output` (borders untouched).
-pub fn max_pool_ceil(input: &[f32], from: &BufferLayout, output: &mut [f32], to: &BufferLayout) {
+pub fn max_pool_ceil(
+    input: &[f32],
+    from: &BufferLayout,
+    output: &mut [f32],
+    to: &BufferLayout,
+    team: &Team,
+) {
     debug_assert_eq!(
         (to.height, to.width),
         (pooled_size(from.height), pooled_size(from.width))
     );
     let (in_h, in_w) = (from.height, from.width);
-    output[..to.channels * to.plane()]
-        .par_chunks_mut(to.plane())
-        .enumerate()
-        .for_each(|(c, out)| {
+    team.for_each_chunk(
+        &mut output[..to.channels * to.plane()],
+        to.plane(),
+        |c, out| {
             for oy in 0..to.height {
                 let y0 = oy * POOL_STRIDE;
                 let rows = (y0..(y0 + POOL_KERNEL).min(in_h)).map(|y| {
@@ -49,7 +55,8 @@ pub fn max_pool_ceil(input: &[f32], from: &BufferLayout, output: &mut [f32], to:
                     }
                 }
             }
-        });
+        },
+    );
 }
 
 #[cfg(test)]
@@ -73,7 +80,7 @@ mod tests {
             border: 1,
         };
         let mut out = vec![0.0; to.buffer_len()];
-        max_pool_ceil(&input, &from, &mut out, &to);
+        max_pool_ceil(&input, &from, &mut out, &to, &Team::new(2).expect("team"));
         assert_eq!(
             to.interior(&out).collect::<Vec<_>>(),
             vec![10.0, 11.0, 14.0, 15.0]
@@ -97,7 +104,7 @@ mod tests {
             border: 0,
         };
         let mut out = vec![0.0; to.buffer_len()];
-        max_pool_ceil(&input, &from, &mut out, &to);
+        max_pool_ceil(&input, &from, &mut out, &to, &Team::new(2).expect("team"));
         assert_eq!(out[0], -1.0);
     }
 }

@@ -7,8 +7,8 @@
 
 use super::gemm::{Columns, Isa, Layout, PackedWeights, Target, gemm};
 use super::layout::BufferLayout;
+use crate::engine::team::Team;
 use ndarray::{Array2, ArrayView2};
-use rayon::prelude::*;
 
 /// Transform positions per tile.
 const POSITIONS: usize = 16;
@@ -115,7 +115,13 @@ impl Tiling {
 
 /// `V = Bᵀ d B` for every tile and input channel. The input needs a border of at
 /// least 1 (the padding); rows and columns past the padded plane read as zero.
-pub fn transform_input(input: &[f32], layout: &BufferLayout, tiling: &Tiling, v: &mut [f32]) {
+pub fn transform_input(
+    input: &[f32],
+    layout: &BufferLayout,
+    tiling: &Tiling,
+    v: &mut [f32],
+    team: &Team,
+) {
     debug_assert!(layout.border >= 1);
     let (tiles_h, tiles_w, padded) = (tiling.tiles_h(), tiling.tiles_w(), tiling.padded_tiles());
     let (padded_h, row_len) = (layout.height + 2 * layout.border, layout.row_stride());
@@ -125,10 +131,10 @@ pub fn transform_input(input: &[f32], layout: &BufferLayout, tiling: &Tiling, v:
         span <= MAX_SPAN,
         "Winograd tiles a row of at most {MAX_SPAN} columns"
     );
-    v[..tiling.input_len()]
-        .par_chunks_mut(POSITIONS * padded)
-        .enumerate()
-        .for_each(|(c, block)| {
+    team.for_each_chunk(
+        &mut v[..tiling.input_len()],
+        POSITIONS * padded,
+        |c, block| {
             let plane = &input[c * layout.plane()..c * layout.plane() + padded_h * row_len];
             let x0 = layout.border - 1;
             // Rows past the plane's end (odd sizes) read as zero, via this copy.
@@ -177,7 +183,8 @@ pub fn transform_input(input: &[f32], layout: &BufferLayout, tiling: &Tiling, v:
                     }
                 }
             }
-        });
+        },
+    );
 }
 
 /// `M_ξ = U_ξ V_ξ` for the 16 positions, into `m` laid out `[row][position][tile]`.
@@ -187,6 +194,7 @@ pub fn multiply(
     v: &[f32],
     offsets: &[usize],
     m: &mut [f32],
+    team: &Team,
 ) {
     let (rows, tiles) = (weights.rows(), tiling.tiles());
     // Each row's 16 positions form a 16-row plane, position ξ being row ξ.
@@ -212,7 +220,7 @@ pub fn multiply(
             panel_stride: tiling.nr,
             pixels: tiles,
         };
-        gemm(u, columns, &mut m[position * tiles..], target);
+        gemm(u, columns, &mut m[position * tiles..], target, team);
     }
 }
 
@@ -224,6 +232,7 @@ pub fn transform_output(
     m: &[f32],
     out: &mut [f32],
     layout: Layout,
+    team: &Team,
 ) {
     let (rows, tiles, tiles_w) = (weights.rows(), tiling.tiles(), tiling.tiles_w());
     let (height, width) = (tiling.height, tiling.width);
@@ -243,36 +252,34 @@ pub fn transform_output(
             relu,
         } => {
             let plane = buffer.plane();
-            out[first_channel * plane..(first_channel + rows) * plane]
-                .par_chunks_mut(plane)
-                .zip(m[..rows * POSITIONS * tiles].par_chunks(POSITIONS * tiles))
-                .enumerate()
-                .for_each(|(r, (channel, block))| {
-                    let bias = weights.bias[r];
-                    for t in 0..tiles {
-                        let (ty, tx) = (t / tiles_w, t % tiles_w);
-                        for (i, row) in tile_outputs(block, t, bias).iter().enumerate() {
-                            let y = 2 * ty + i;
-                            if y >= height {
-                                continue;
-                            }
-                            let start = (y + buffer.border) * buffer.row_stride() + buffer.border;
-                            for (j, &value) in row.iter().enumerate() {
-                                if 2 * tx + j < width {
-                                    channel[start + 2 * tx + j] =
-                                        if relu { value.max(0.0) } else { value };
-                                }
+            let channels = &mut out[first_channel * plane..(first_channel + rows) * plane];
+            team.for_each_chunk(channels, plane, |r, channel| {
+                let block = &m[r * POSITIONS * tiles..(r + 1) * POSITIONS * tiles];
+                let bias = weights.bias[r];
+                for t in 0..tiles {
+                    let (ty, tx) = (t / tiles_w, t % tiles_w);
+                    for (i, row) in tile_outputs(block, t, bias).iter().enumerate() {
+                        let y = 2 * ty + i;
+                        if y >= height {
+                            continue;
+                        }
+                        let start = (y + buffer.border) * buffer.row_stride() + buffer.border;
+                        for (j, &value) in row.iter().enumerate() {
+                            if 2 * tx + j < width {
+                                channel[start + 2 * tx + j] =
+                                    if relu { value.max(0.0) } else { value };
                             }
                         }
                     }
-                });
+                }
+            });
         }
         Layout::PixelMajor => {
             // Two output rows (one row of tiles) per task: a contiguous block of rows.
-            out[..height * width * rows]
-                .par_chunks_mut(2 * width * rows)
-                .enumerate()
-                .for_each(|(ty, pixels)| {
+            team.for_each_chunk(
+                &mut out[..height * width * rows],
+                2 * width * rows,
+                |ty, pixels| {
                     for (r, block) in m.chunks_exact(POSITIONS * tiles).take(rows).enumerate() {
                         let bias = weights.bias[r];
                         for tx in 0..tiles_w {
@@ -289,7 +296,8 @@ pub fn transform_output(
                             }
                         }
                     }
-                });
+                },
+            );
         }
     }
 }
@@ -367,10 +375,11 @@ mod tests {
             };
             let weights = WinogradWeights::new(isa, weight.view(), &bias);
             let mut v = vec![f32::NAN; tiling.input_len()];
-            transform_input(&buffer, &from, &tiling, &mut v);
+            let team = Team::new(2).expect("team");
+            transform_input(&buffer, &from, &tiling, &mut v, &team);
             let offsets = tiling.input_offsets();
             let mut m = vec![f32::NAN; tiling.product_len(rows)];
-            multiply(&weights, &tiling, &v, &offsets, &mut m);
+            multiply(&weights, &tiling, &v, &offsets, &mut m, &team);
 
             let to = BufferLayout {
                 channels: rows,
@@ -384,9 +393,9 @@ mod tests {
                 first_channel: 0,
                 relu: false,
             };
-            transform_output(&weights, &tiling, &m, &mut chw, layout);
+            transform_output(&weights, &tiling, &m, &mut chw, layout, &team);
             let mut hwc = vec![f32::NAN; rows * h * w];
-            transform_output(&weights, &tiling, &m, &mut hwc, Layout::PixelMajor);
+            transform_output(&weights, &tiling, &m, &mut hwc, Layout::PixelMajor, &team);
             for r in 0..rows {
                 for y in 0..h {
                     for x in 0..w {
