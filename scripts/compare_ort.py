@@ -1,6 +1,7 @@
 """Our engine against ONNX Runtime's CPU provider and PyTorch eager, side by side in one run.
 
     python3 scripts/compare_ort.py [--model models/tinyssd_voc.safetensors] [--runs 200] [--busy]
+                                   [--binary target/release/tinyssd]
 
 Exports the same weights to ONNX (through the PyTorch twin in training/), feeds both
 engines the same input, checks that the outputs agree (max abs diff <= 1e-3), then
@@ -81,8 +82,9 @@ def spin() -> None:
         pass
 
 
-def run_ours(model_path: Path, input_path: Path, threads: int, runs: int, save: Path | None = None) -> dict:
-    cmd = [str(BINARY), "bench", "--model", str(model_path), "--threads", str(threads), "--runs", str(runs),
+def run_ours(binary: Path, model_path: Path, input_path: Path, threads: int, runs: int,
+             save: Path | None = None) -> dict:
+    cmd = [str(binary), "bench", "--model", str(model_path), "--threads", str(threads), "--runs", str(runs),
            "--input", str(input_path), "--json"]
     if save:
         cmd += ["--save-outputs", str(save), "--force"]
@@ -97,9 +99,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per thread count")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--busy", action="store_true", help="keep one core busy at nice 19 meanwhile")
+    parser.add_argument("--binary", type=Path, default=BINARY, help="our engine's binary (e.g. another build)")
     args = parser.parse_args()
-    if not BINARY.exists():
-        sys.exit(f"{BINARY} is missing: run `cargo build --release` first")
+    if not args.binary.exists():
+        sys.exit(f"{args.binary} is missing: run `cargo build --release` first")
     if not args.model.exists():
         sys.exit(f"{args.model} is missing: pass --model (e.g. tests/golden/weights.safetensors)")
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -111,7 +114,7 @@ def main() -> None:
 
     # Agreement on the same input.
     ours_out = CACHE / "ours_outputs.safetensors"
-    run_ours(args.model, input_path, 1, 1, save=ours_out)
+    run_ours(args.binary, args.model, input_path, 1, 1, save=ours_out)
     from safetensors.numpy import load_file
     ours = load_file(str(ours_out))
     loc, conf = ort_session(onnx_path, 1).run(None, {"input": x})
@@ -134,7 +137,7 @@ def main() -> None:
             ours_medians, ort_medians, torch_medians = [], [], []
             ours_rss, ort_rss = 0.0, 0.0
             for _ in range(args.rounds):
-                ours = run_ours(args.model, input_path, threads, args.runs)
+                ours = run_ours(args.binary, args.model, input_path, threads, args.runs)
                 ours_medians.append(ours["results"][0]["network"]["median"])
                 ours_rss = max(ours_rss, ours.get("peak_rss_mib") or 0.0)
                 ort = run_ort(onnx_path, input_path, threads, args.runs)
