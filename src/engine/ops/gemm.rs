@@ -87,6 +87,10 @@ fn supported(kernel: Kernel) -> bool {
 /// Largest tile of any kernel, for the stack buffer tiles are written to.
 const MAX_TILE: usize = 8 * 48;
 
+/// Bytes of column panels one task keeps in reach while every row panel passes over
+/// them: half a typical L2.
+const PANELS_CACHE: usize = 256 * 1024;
+
 /// A weight matrix packed for one instruction set, with its bias.
 #[derive(Debug, Clone)]
 pub struct PackedWeights {
@@ -231,66 +235,80 @@ pub fn gemm(
     assert!(last_write < out.len(), "output too small for the product");
 
     let shared = SharedOut(out.as_mut_ptr());
-    team.for_each(panels, |q| {
+    let block = panels_per_task(panels, weights.depth, nr, team.threads());
+    team.for_each(panels.div_ceil(block), |task| {
         let mut tile = [0.0f32; MAX_TILE];
-        let first_pixel = q * nr;
-        let cols = nr.min(columns.pixels - first_pixel);
-        let b = &columns.data[q * columns.panel_stride..];
+        let task_panels = task * block..panels.min((task + 1) * block);
+        // Row panels outermost: each writes its `mr` output channels along the whole
+        // task's pixels, a few long runs that the prefetcher follows, while the task's
+        // column panels stay in L2.
         for (p, weight_panel) in weights.panels.chunks_exact(mr * weights.depth).enumerate() {
-            micro_kernel(
-                isa,
-                weights.depth,
-                weight_panel,
-                b,
-                columns.offsets,
-                &mut tile,
-            );
             let first_row = p * mr;
             let rows = mr.min(weights.rows - first_row);
-            // Walk the tile's pixels one grid row (segment) at a time, so stores are runs.
-            let mut j = 0;
-            while j < cols {
-                let n = first_pixel + j;
-                let (y, x) = (n / target.grid_width, n % target.grid_width);
-                let len = (target.grid_width - x).min(cols - j);
-                let kept = len.min(target.width.saturating_sub(x));
-                for i in 0..rows {
-                    let m = first_row + i;
-                    let bias = weights.bias[m];
-                    let values = &tile[i * nr + j..i * nr + j + kept];
-                    match target.layout {
-                        Layout::ChannelMajor {
-                            buffer,
-                            first_channel,
-                            relu,
-                        } => {
-                            let start = buffer.index(first_channel + m, y, x);
-                            // SAFETY: start + kept - 1 <= last_write < out.len() (asserted
-                            // above); these pixels belong to this task's panel alone.
-                            let run = unsafe {
-                                std::slice::from_raw_parts_mut(shared.ptr().add(start), kept)
-                            };
-                            if relu {
-                                run.iter_mut()
-                                    .zip(values)
-                                    .for_each(|(o, &v)| *o = (v + bias).max(0.0));
-                            } else {
-                                run.iter_mut().zip(values).for_each(|(o, &v)| *o = v + bias);
+            for q in task_panels.clone() {
+                micro_kernel(
+                    isa,
+                    weights.depth,
+                    weight_panel,
+                    &columns.data[q * columns.panel_stride..],
+                    columns.offsets,
+                    &mut tile,
+                );
+                let first_pixel = q * nr;
+                let cols = nr.min(columns.pixels - first_pixel);
+                // Walk the tile's pixels one grid row (segment) at a time, so stores are runs.
+                let mut j = 0;
+                while j < cols {
+                    let n = first_pixel + j;
+                    let (y, x) = (n / target.grid_width, n % target.grid_width);
+                    let len = (target.grid_width - x).min(cols - j);
+                    let kept = len.min(target.width.saturating_sub(x));
+                    for i in 0..rows {
+                        let m = first_row + i;
+                        let bias = weights.bias[m];
+                        let values = &tile[i * nr + j..i * nr + j + kept];
+                        match target.layout {
+                            Layout::ChannelMajor {
+                                buffer,
+                                first_channel,
+                                relu,
+                            } => {
+                                let start = buffer.index(first_channel + m, y, x);
+                                // SAFETY: start + kept - 1 <= last_write < out.len() (asserted
+                                // above); these pixels belong to this task's panels alone.
+                                let run = unsafe {
+                                    std::slice::from_raw_parts_mut(shared.ptr().add(start), kept)
+                                };
+                                if relu {
+                                    run.iter_mut()
+                                        .zip(values)
+                                        .for_each(|(o, &v)| *o = (v + bias).max(0.0));
+                                } else {
+                                    run.iter_mut().zip(values).for_each(|(o, &v)| *o = v + bias);
+                                }
                             }
-                        }
-                        Layout::PixelMajor => {
-                            for (t, &v) in values.iter().enumerate() {
-                                let index = (y * target.width + x + t) * weights.rows + m;
-                                // SAFETY: as above.
-                                unsafe { *shared.ptr().add(index) = v + bias };
+                            Layout::PixelMajor => {
+                                for (t, &v) in values.iter().enumerate() {
+                                    let index = (y * target.width + x + t) * weights.rows + m;
+                                    // SAFETY: as above.
+                                    unsafe { *shared.ptr().add(index) = v + bias };
+                                }
                             }
                         }
                     }
+                    j += len;
                 }
-                j += len;
             }
         }
     });
+}
+
+/// Column panels a task takes: as many as keep their columns within [`PANELS_CACHE`],
+/// but no more than leave each thread several tasks.
+fn panels_per_task(panels: usize, depth: usize, nr: usize, threads: usize) -> usize {
+    let cached = PANELS_CACHE / (depth * nr * std::mem::size_of::<f32>()).max(1);
+    let shared = panels.div_ceil(4 * threads);
+    cached.min(shared).max(1)
 }
 
 impl Target {
@@ -449,10 +467,16 @@ mod tests {
     use crate::engine::ops::columns::{ConvGeometry, direct_offsets, pack_columns};
 
     /// Every kernel, reading packed or direct columns, against a plain triple loop,
-    /// on sizes that leave partial tiles.
+    /// on sizes that leave partial tiles; 1000 pixels make tasks of several panels and
+    /// a shorter last one.
     #[test]
     fn every_kernel_matches_the_naive_product() {
-        let (rows, depth, pixels) = (13, 7, 53);
+        for pixels in [53, 1000] {
+            assert_kernels_match_the_naive_product(13, 7, pixels);
+        }
+    }
+
+    fn assert_kernels_match_the_naive_product(rows: usize, depth: usize, pixels: usize) {
         let weight: Vec<f32> = (0..rows * depth)
             .map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.25)
             .collect();
