@@ -1,8 +1,9 @@
 //! How one convolution step runs, decided once per engine: Winograd F(2x2, 3x3) for
 //! the large 3x3 stride-1 convolutions, otherwise a matrix product whose columns are
-//! read in place (stride 1) or unfolded into packed panels (stride 2).
+//! read in place (stride 1), from the input split into phase planes (stride 2), or
+//! unfolded into packed panels (the rest).
 
-use super::ops::columns::{ConvGeometry, direct_offsets, pack_columns};
+use super::ops::columns::{ConvGeometry, PhaseSplit, direct_offsets, pack_columns};
 use super::ops::gemm::{Columns, Isa, Layout, PackedWeights, Target, gemm};
 use super::ops::layout::BufferLayout;
 use super::ops::winograd::{self, Tiling, WinogradWeights};
@@ -89,13 +90,9 @@ impl ConvKernel {
             }
         };
         match self {
-            ConvKernel::Gemm { columns, .. } if columns.packed => {
-                grow(
-                    &mut scratch.columns,
-                    columns.geometry.packed_len(columns.nr),
-                );
+            ConvKernel::Gemm { columns, .. } => {
+                grow(&mut scratch.columns, columns.scratch_len());
             }
-            ConvKernel::Gemm { .. } => {}
             ConvKernel::Winograd {
                 weights, tiling, ..
             } => {
@@ -111,8 +108,11 @@ impl ConvKernel {
     /// How it runs, for profiles.
     pub fn method(&self) -> &'static str {
         match self {
-            ConvKernel::Gemm { columns, .. } if columns.packed => "im2col + gemm",
-            ConvKernel::Gemm { .. } => "gemm",
+            ConvKernel::Gemm { columns, .. } => match columns.source {
+                ColumnSource::Direct => "gemm",
+                ColumnSource::Phases(_) => "phases + gemm",
+                ColumnSource::Packed => "im2col + gemm",
+            },
             ConvKernel::Winograd { .. } => "winograd",
         }
     }
@@ -133,29 +133,34 @@ impl ConvKernel {
         } = input;
         match self {
             ConvKernel::Gemm { weights, columns } => {
-                if columns.packed && !input_ready {
-                    pack_columns(
-                        input,
-                        input_layout,
-                        &columns.geometry,
-                        columns.nr,
-                        &mut scratch.columns,
-                        team,
-                    );
+                let (geometry, nr) = (&columns.geometry, columns.nr);
+                let scratch_columns = &mut scratch.columns[..columns.scratch_len()];
+                if !input_ready {
+                    match columns.source {
+                        ColumnSource::Direct => {}
+                        ColumnSource::Phases(phases) => {
+                            phases.split(input, input_layout, geometry, scratch_columns, team);
+                        }
+                        ColumnSource::Packed => {
+                            pack_columns(input, input_layout, geometry, nr, scratch_columns, team);
+                        }
+                    }
                 }
-                let source = if columns.packed {
-                    Columns::packed(
-                        &scratch.columns,
-                        &columns.offsets,
-                        columns.nr,
-                        columns.grid_pixels,
-                    )
-                } else {
-                    Columns {
+                let source = match columns.source {
+                    ColumnSource::Direct => Columns {
                         data: input,
                         offsets: &columns.offsets,
-                        panel_stride: columns.nr,
+                        panel_stride: nr,
                         pixels: columns.grid_pixels,
+                    },
+                    ColumnSource::Phases(_) => Columns {
+                        data: scratch_columns,
+                        offsets: &columns.offsets,
+                        panel_stride: nr,
+                        pixels: columns.grid_pixels,
+                    },
+                    ColumnSource::Packed => {
+                        Columns::packed(scratch_columns, &columns.offsets, nr, columns.grid_pixels)
                     }
                 };
                 let target = Target {
@@ -198,9 +203,8 @@ impl ConvKernel {
 #[derive(Debug, Clone)]
 pub struct ColumnPlan {
     geometry: ConvGeometry,
-    /// Unfolded into the shared packed buffer each frame (else read in place).
-    packed: bool,
-    /// Row offsets: into the input buffer (direct) or within a packed panel.
+    source: ColumnSource,
+    /// Row offsets: into the input buffer, the phase planes, or a packed panel.
     offsets: Vec<usize>,
     /// Width of the grid the product is computed on, and its number of pixels.
     grid_width: usize,
@@ -208,25 +212,56 @@ pub struct ColumnPlan {
     nr: usize,
 }
 
+/// Where the columns are read from.
+#[derive(Debug, Clone, Copy)]
+enum ColumnSource {
+    /// The input buffer, in place.
+    Direct,
+    /// The input split into phase planes in the shared scratch each frame.
+    Phases(PhaseSplit),
+    /// The input unfolded into the shared scratch each frame.
+    Packed,
+}
+
 impl ColumnPlan {
     fn new(input: &BufferLayout, geometry: ConvGeometry, nr: usize) -> ColumnPlan {
-        match direct_offsets(input, &geometry) {
-            Some(offsets) => ColumnPlan {
-                geometry,
-                packed: false,
+        let plan = |source, offsets, grid_width, grid_pixels| ColumnPlan {
+            geometry,
+            source,
+            offsets,
+            grid_width,
+            grid_pixels,
+            nr,
+        };
+        if let Some(offsets) = direct_offsets(input, &geometry) {
+            let width = input.row_stride();
+            plan(ColumnSource::Direct, offsets, width, geometry.out_h * width)
+        } else if let Some(phases) = PhaseSplit::new(&geometry) {
+            let offsets = phases.offsets(&geometry);
+            let grid_pixels = geometry.out_h * phases.width;
+            plan(
+                ColumnSource::Phases(phases),
                 offsets,
-                grid_width: input.row_stride(),
-                grid_pixels: geometry.out_h * input.row_stride(),
-                nr,
-            },
-            None => ColumnPlan {
-                geometry,
-                packed: true,
-                offsets: (0..geometry.col_rows()).map(|k| k * nr).collect(),
-                grid_width: geometry.out_w,
-                grid_pixels: geometry.out_pixels(),
-                nr,
-            },
+                phases.width,
+                grid_pixels,
+            )
+        } else {
+            let offsets = (0..geometry.col_rows()).map(|k| k * nr).collect();
+            plan(
+                ColumnSource::Packed,
+                offsets,
+                geometry.out_w,
+                geometry.out_pixels(),
+            )
+        }
+    }
+
+    /// Scratch values the columns take each frame.
+    fn scratch_len(&self) -> usize {
+        match self.source {
+            ColumnSource::Direct => 0,
+            ColumnSource::Phases(phases) => phases.len(&self.geometry, self.nr),
+            ColumnSource::Packed => self.geometry.packed_len(self.nr),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The right-hand side of a convolution's matrix product, `cols[k][n]` for kernel tap
 //! `k = (c, ky, kx)` and output pixel `n`. A stride-1 convolution whose input border
-//! covers its padding reads it straight from the input buffer ([`direct_offsets`]);
+//! covers its padding reads it straight from the input buffer ([`direct_offsets`]); a
+//! strided one reads its input split into phase planes the same way ([`PhaseSplit`]);
 //! any other is unfolded (im2col) into packed panels ([`pack_columns`]).
 
 use super::layout::BufferLayout;
@@ -75,6 +76,100 @@ pub fn direct_offsets(input: &BufferLayout, g: &ConvGeometry) -> Option<Vec<usiz
         }
     }
     Some(offsets)
+}
+
+/// A strided convolution's input split into `stride x stride` phase planes, plane
+/// (c, a, b) holding the zero-padded input's pixels (i * s + a, j * s + b). Tap (ky, kx)
+/// of output pixel (oy, ox) is then pixel (oy + ky / s, ox + kx / s) of plane
+/// (c, ky % s, kx % s): the convolution reads the planes in place, as a stride-1 one
+/// reads its input ([`direct_offsets`]), on a grid as wide as a plane. Writing the
+/// planes moves the input once, where unfolding it moves it `k * k / (s * s)` times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhaseSplit {
+    stride: usize,
+    /// Plane height and width: the output's plus the kernel's reach into the next phase
+    /// pixels.
+    pub height: usize,
+    pub width: usize,
+}
+
+impl PhaseSplit {
+    /// For a strided convolution; `None` for stride 1.
+    pub fn new(g: &ConvGeometry) -> Option<PhaseSplit> {
+        let reach = (g.kernel - 1) / g.stride;
+        (g.stride > 1).then_some(PhaseSplit {
+            stride: g.stride,
+            height: g.out_h + reach,
+            width: g.out_w + reach,
+        })
+    }
+
+    fn plane(&self) -> usize {
+        self.height * self.width
+    }
+
+    fn planes_len(&self, g: &ConvGeometry) -> usize {
+        g.in_channels * self.stride * self.stride * self.plane()
+    }
+
+    /// Values the split needs: the planes, and slack for the reads of the grid's last
+    /// panel of `nr` pixels past the last plane.
+    pub fn len(&self, g: &ConvGeometry, nr: usize) -> usize {
+        self.planes_len(g) + self.width + nr
+    }
+
+    /// The offset of each row `k` of the column matrix in the split.
+    pub fn offsets(&self, g: &ConvGeometry) -> Vec<usize> {
+        let s = self.stride;
+        let mut offsets = Vec::with_capacity(g.col_rows());
+        for c in 0..g.in_channels {
+            for ky in 0..g.kernel {
+                for kx in 0..g.kernel {
+                    let plane = (c * s + ky % s) * s + kx % s;
+                    offsets.push(plane * self.plane() + (ky / s) * self.width + kx / s);
+                }
+            }
+        }
+        offsets
+    }
+
+    /// Writes the planes of `input` (read through its layout) into `split`, which holds
+    /// [`PhaseSplit::len`] values, and zeros after them.
+    pub fn split(
+        &self,
+        input: &[f32],
+        layout: &BufferLayout,
+        g: &ConvGeometry,
+        split: &mut [f32],
+        team: &Team,
+    ) {
+        let s = self.stride;
+        let (planes, slack) = split.split_at_mut(self.planes_len(g));
+        slack.fill(0.0);
+        team.for_each_chunk(planes, self.plane(), |plane, values| {
+            let (c, a, b) = (plane / (s * s), plane / s % s, plane % s);
+            // Plane column j reads input column j * s + b - pad: those inside the input.
+            let x_of = |j: usize| (j * s + b) as isize - g.pad as isize;
+            let inside = |j: &usize| (0..g.in_w as isize).contains(&x_of(*j));
+            let j0 = (0..self.width).find(inside).unwrap_or(self.width);
+            let j1 = (j0..self.width).rfind(inside).map_or(j0, |j| j + 1);
+            for (i, row) in values.chunks_exact_mut(self.width).enumerate() {
+                let y = (i * s + a) as isize - g.pad as isize;
+                if y < 0 || y >= g.in_h as isize || j0 == j1 {
+                    row.fill(0.0);
+                    continue;
+                }
+                let start = layout.index(c, y as usize, 0);
+                let source = &input[start..start + g.in_w];
+                row[..j0].fill(0.0);
+                row[j1..].fill(0.0);
+                let first = x_of(j0) as usize;
+                for (v, x) in row[j0..j1].iter_mut().zip((first..).step_by(s)) {
+                    *v = source[x];
+                }
+            }
+        });
+    }
 }
 
 /// Writes the column matrix `col[(c * k + ky) * k + kx][oy * out_w + ox] =
@@ -210,6 +305,59 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// Every strided geometry the network has (conv1, the tail's pad-3 one) and odd
+    /// ones: the split read through its offsets is the column matrix, and the grid's
+    /// last panel stays inside the split.
+    #[test]
+    fn phase_planes_read_in_place_hold_the_column_matrix() {
+        for (g, border, nr) in [
+            (ConvGeometry::new(3, 20, 20, 3, 2, 1), 1, 16),
+            (ConvGeometry::new(2, 9, 7, 3, 2, 0), 0, 8),
+            (ConvGeometry::new(2, 4, 4, 3, 2, 3), 1, 5),
+            (ConvGeometry::new(2, 11, 10, 5, 3, 2), 2, 6),
+            (ConvGeometry::new(3, 6, 5, 1, 2, 0), 0, 4),
+        ] {
+            let phases = PhaseSplit::new(&g).expect("strided");
+            let layout = BufferLayout {
+                channels: g.in_channels,
+                height: g.in_h,
+                width: g.in_w,
+                border,
+            };
+            let dense: Vec<f32> = (0..g.in_channels * g.in_h * g.in_w)
+                .map(|v| v as f32 + 1.0)
+                .collect();
+            let mut input = vec![f32::NAN; layout.buffer_len()];
+            for (i, &v) in dense.iter().enumerate() {
+                let (c, y, x) = (i / (g.in_h * g.in_w), i / g.in_w % g.in_h, i % g.in_w);
+                input[layout.index(c, y, x)] = v;
+            }
+            let mut split = vec![f32::NAN; phases.len(&g, nr)];
+            phases.split(
+                &input,
+                &layout,
+                &g,
+                &mut split,
+                &Team::new(2).expect("team"),
+            );
+            let offsets = phases.offsets(&g);
+            for (r, row) in naive_columns(&dense, &g).iter().enumerate() {
+                for (n, &want) in row.iter().enumerate() {
+                    let (oy, ox) = (n / g.out_w, n % g.out_w);
+                    let got = split[offsets[r] + oy * phases.width + ox];
+                    assert_eq!(got, want, "{g:?} row {r} pixel {n}");
+                }
+            }
+            let grid_pixels = g.out_h * phases.width;
+            let last_read = offsets.iter().max().expect("rows") + grid_pixels.div_ceil(nr) * nr;
+            assert!(last_read <= split.len(), "{g:?}");
+            assert!(
+                split.iter().all(|v| v.is_finite()),
+                "{g:?}: every value written"
+            );
         }
     }
 
