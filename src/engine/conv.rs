@@ -1,9 +1,8 @@
 //! How one convolution step runs, decided once per engine: Winograd F(2x2, 3x3) for
 //! the large 3x3 stride-1 convolutions, otherwise a matrix product whose columns are
-//! read in place (stride 1), from the input split into phase planes (stride 2), or
-//! unfolded into packed panels (the rest).
+//! read in place (stride 1) or from the input split into phase planes (stride 2).
 
-use super::ops::columns::{ConvGeometry, PhaseSplit, direct_offsets, pack_columns};
+use super::ops::columns::{ConvGeometry, PhaseSplit, direct_offsets};
 use super::ops::gemm::{Columns, Isa, Layout, PackedWeights, Target, gemm};
 use super::ops::layout::BufferLayout;
 use super::ops::winograd::{self, Tiling, WinogradWeights};
@@ -18,7 +17,7 @@ const WINOGRAD_MIN_PIXELS: usize = 81;
 const WINOGRAD_MIN_CHANNELS: usize = 64;
 
 /// A convolution's input buffer and its layout; `in_scratch`: the previous step left
-/// this same input unfolded or transformed in the [`Scratch`] already.
+/// this same input split or transformed in the [`Scratch`] already.
 pub struct ConvInput<'a> {
     pub data: &'a [f32],
     pub layout: &'a BufferLayout,
@@ -111,7 +110,6 @@ impl ConvKernel {
             ConvKernel::Gemm { columns, .. } => match columns.source {
                 ColumnSource::Direct => "gemm",
                 ColumnSource::Phases(_) => "phases + gemm",
-                ColumnSource::Packed => "im2col + gemm",
             },
             ConvKernel::Winograd { .. } => "winograd",
         }
@@ -133,35 +131,21 @@ impl ConvKernel {
         } = input;
         match self {
             ConvKernel::Gemm { weights, columns } => {
-                let (geometry, nr) = (&columns.geometry, columns.nr);
-                let scratch_columns = &mut scratch.columns[..columns.scratch_len()];
-                if !input_ready {
-                    match columns.source {
-                        ColumnSource::Direct => {}
-                        ColumnSource::Phases(phases) => {
-                            phases.split(input, input_layout, geometry, scratch_columns, team);
+                let data = match columns.source {
+                    ColumnSource::Direct => input,
+                    ColumnSource::Phases(phases) => {
+                        let split = &mut scratch.columns[..columns.scratch_len()];
+                        if !input_ready {
+                            phases.split(input, input_layout, &columns.geometry, split, team);
                         }
-                        ColumnSource::Packed => {
-                            pack_columns(input, input_layout, geometry, nr, scratch_columns, team);
-                        }
+                        split
                     }
-                }
-                let source = match columns.source {
-                    ColumnSource::Direct => Columns {
-                        data: input,
-                        offsets: &columns.offsets,
-                        panel_stride: nr,
-                        pixels: columns.grid_pixels,
-                    },
-                    ColumnSource::Phases(_) => Columns {
-                        data: scratch_columns,
-                        offsets: &columns.offsets,
-                        panel_stride: nr,
-                        pixels: columns.grid_pixels,
-                    },
-                    ColumnSource::Packed => {
-                        Columns::packed(scratch_columns, &columns.offsets, nr, columns.grid_pixels)
-                    }
+                };
+                let source = Columns {
+                    data,
+                    offsets: &columns.offsets,
+                    panel_stride: columns.nr,
+                    pixels: columns.grid_pixels,
                 };
                 let target = Target {
                     grid_width: columns.grid_width,
@@ -204,7 +188,7 @@ impl ConvKernel {
 pub struct ColumnPlan {
     geometry: ConvGeometry,
     source: ColumnSource,
-    /// Row offsets: into the input buffer, the phase planes, or a packed panel.
+    /// Row offsets: into the input buffer or the phase planes.
     offsets: Vec<usize>,
     /// Width of the grid the product is computed on, and its number of pixels.
     grid_width: usize,
@@ -219,8 +203,6 @@ enum ColumnSource {
     Direct,
     /// The input split into phase planes in the shared scratch each frame.
     Phases(PhaseSplit),
-    /// The input unfolded into the shared scratch each frame.
-    Packed,
 }
 
 impl ColumnPlan {
@@ -236,7 +218,8 @@ impl ColumnPlan {
         if let Some(offsets) = direct_offsets(input, &geometry) {
             let width = input.row_stride();
             plan(ColumnSource::Direct, offsets, width, geometry.out_h * width)
-        } else if let Some(phases) = PhaseSplit::new(&geometry) {
+        } else {
+            let phases = PhaseSplit::new(&geometry);
             let offsets = phases.offsets(&geometry);
             let grid_pixels = geometry.out_h * phases.width;
             plan(
@@ -244,14 +227,6 @@ impl ColumnPlan {
                 offsets,
                 phases.width,
                 grid_pixels,
-            )
-        } else {
-            let offsets = (0..geometry.col_rows()).map(|k| k * nr).collect();
-            plan(
-                ColumnSource::Packed,
-                offsets,
-                geometry.out_w,
-                geometry.out_pixels(),
             )
         }
     }
@@ -261,7 +236,6 @@ impl ColumnPlan {
         match self.source {
             ColumnSource::Direct => 0,
             ColumnSource::Phases(phases) => phases.len(&self.geometry, self.nr),
-            ColumnSource::Packed => self.geometry.packed_len(self.nr),
         }
     }
 }

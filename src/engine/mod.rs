@@ -210,7 +210,7 @@ impl Engine {
         &self.packed.plan
     }
 
-    /// How step `i` of the plan runs ("winograd", "gemm", "im2col + gemm", "max pool").
+    /// How step `i` of the plan runs ("winograd", "gemm", "phases + gemm", "max pool").
     pub fn step_method(&self, i: usize) -> &'static str {
         self.packed
             .kernels

@@ -37,8 +37,8 @@ pub enum Step {
         head: Head,
         first_box: usize,
         geometry: ConvGeometry,
-        /// The previous step already unfolded this input (the `loc` and `conf` of one
-        /// source read the same column matrix).
+        /// The previous step already split or transformed this input (the `loc` and
+        /// `conf` of one source read the same columns).
         columns_ready: bool,
     },
 }

@@ -1,8 +1,8 @@
 //! The right-hand side of a convolution's matrix product, `cols[k][n]` for kernel tap
 //! `k = (c, ky, kx)` and output pixel `n`. A stride-1 convolution whose input border
-//! covers its padding reads it straight from the input buffer ([`direct_offsets`]); a
-//! strided one reads its input split into phase planes the same way ([`PhaseSplit`]);
-//! any other is unfolded (im2col) into packed panels ([`pack_columns`]).
+//! covers its padding reads it straight from the input buffer ([`direct_offsets`]); any
+//! other (a strided one) reads its input split into phase planes the same way
+//! ([`PhaseSplit`]). Nothing is unfolded (im2col).
 
 use super::layout::BufferLayout;
 use crate::engine::team::Team;
@@ -51,11 +51,6 @@ impl ConvGeometry {
     pub fn out_pixels(&self) -> usize {
         self.out_h * self.out_w
     }
-
-    /// Values in the packed column matrix, panels of `nr` pixels padded with zeros.
-    pub fn packed_len(&self, nr: usize) -> usize {
-        self.out_pixels().div_ceil(nr) * nr * self.col_rows()
-    }
 }
 
 /// For a stride-1 convolution whose padding fits in the input's border: the offset of
@@ -78,12 +73,13 @@ pub fn direct_offsets(input: &BufferLayout, g: &ConvGeometry) -> Option<Vec<usiz
     Some(offsets)
 }
 
-/// A strided convolution's input split into `stride x stride` phase planes, plane
+/// A convolution's input split into `stride x stride` phase planes, plane
 /// (c, a, b) holding the zero-padded input's pixels (i * s + a, j * s + b). Tap (ky, kx)
 /// of output pixel (oy, ox) is then pixel (oy + ky / s, ox + kx / s) of plane
 /// (c, ky % s, kx % s): the convolution reads the planes in place, as a stride-1 one
 /// reads its input ([`direct_offsets`]), on a grid as wide as a plane. Writing the
 /// planes moves the input once, where unfolding it moves it `k * k / (s * s)` times.
+/// At stride 1 the one plane per channel is the input with the padding it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PhaseSplit {
     stride: usize,
@@ -94,14 +90,13 @@ pub struct PhaseSplit {
 }
 
 impl PhaseSplit {
-    /// For a strided convolution; `None` for stride 1.
-    pub fn new(g: &ConvGeometry) -> Option<PhaseSplit> {
+    pub fn new(g: &ConvGeometry) -> PhaseSplit {
         let reach = (g.kernel - 1) / g.stride;
-        (g.stride > 1).then_some(PhaseSplit {
+        PhaseSplit {
             stride: g.stride,
             height: g.out_h + reach,
             width: g.out_w + reach,
-        })
+        }
     }
 
     fn plane(&self) -> usize {
@@ -172,71 +167,6 @@ impl PhaseSplit {
     }
 }
 
-/// Writes the column matrix `col[(c * k + ky) * k + kx][oy * out_w + ox] =
-/// input[c][oy * s + ky - p][ox * s + kx - p]` (zero outside the input) as panels of
-/// `nr` consecutive pixels: panel `q` holds, for each row r, the `nr` values of
-/// pixels `q * nr ..`, so a micro-kernel reads one panel front to back.
-/// The input is read through its layout (borders skipped).
-pub fn pack_columns(
-    input: &[f32],
-    layout: &BufferLayout,
-    g: &ConvGeometry,
-    nr: usize,
-    packed: &mut [f32],
-    team: &Team,
-) {
-    let rows = g.col_rows();
-    let pixels = g.out_pixels();
-    team.for_each_chunk(&mut packed[..g.packed_len(nr)], rows * nr, |q, panel| {
-        let first = q * nr;
-        let count = nr.min(pixels - first);
-        for (r, dest) in panel.chunks_exact_mut(nr).enumerate() {
-            let c = r / (g.kernel * g.kernel);
-            let (ky, kx) = ((r / g.kernel) % g.kernel, r % g.kernel);
-            dest[count..].fill(0.0);
-            // Walk the panel's pixels one output row (segment) at a time.
-            let mut j = 0;
-            while j < count {
-                let (oy, ox) = ((first + j) / g.out_w, (first + j) % g.out_w);
-                let len = (g.out_w - ox).min(count - j);
-                let segment = &mut dest[j..j + len];
-                let y = (oy * g.stride + ky) as isize - g.pad as isize;
-                if y < 0 || y >= g.in_h as isize {
-                    segment.fill(0.0);
-                } else {
-                    let start = layout.index(c, y as usize, 0);
-                    let row = &input[start..start + g.in_w];
-                    copy_row(row, segment, ox, kx, g);
-                }
-                j += len;
-            }
-        }
-    });
-}
-
-/// `segment[t] = row[(ox + t) * s + kx - p]`, zero where that falls outside the row.
-fn copy_row(row: &[f32], segment: &mut [f32], ox: usize, kx: usize, g: &ConvGeometry) {
-    let offset = kx as isize - g.pad as isize;
-    let (len, stride) = (segment.len() as isize, g.stride as isize);
-    // Input column of output column t is (ox + t) * s + offset; keep those in [0, in_w).
-    let x_of = |t: usize| (ox as isize + t as isize) * stride + offset;
-    let first_inside = |x: isize| ((x - offset).max(0) + stride - 1) / stride - ox as isize;
-    let t0 = first_inside(0).clamp(0, len) as usize;
-    let t1 = first_inside(g.in_w as isize).clamp(t0 as isize, len) as usize;
-    segment[..t0].fill(0.0);
-    segment[t1..].fill(0.0);
-    if t0 < t1 {
-        let start = x_of(t0) as usize;
-        if g.stride == 1 {
-            segment[t0..t1].copy_from_slice(&row[start..start + (t1 - t0)]);
-        } else {
-            for (v, x) in segment[t0..t1].iter_mut().zip((start..).step_by(g.stride)) {
-                *v = row[x];
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,55 +192,9 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn packed_panels_hold_the_column_matrix() {
-        for (g, nr) in [
-            (ConvGeometry::new(2, 5, 7, 3, 1, 1), 8),
-            (ConvGeometry::new(3, 9, 9, 3, 2, 0), 16),
-            (ConvGeometry::new(2, 4, 4, 3, 2, 3), 5),
-            (ConvGeometry::new(2, 2, 2, 3, 1, 0), 4),
-            (ConvGeometry::new(4, 3, 5, 1, 1, 0), 6),
-        ] {
-            let input: Vec<f32> = (0..g.in_channels * g.in_h * g.in_w)
-                .map(|v| v as f32 + 1.0)
-                .collect();
-            let layout = BufferLayout {
-                channels: g.in_channels,
-                height: g.in_h,
-                width: g.in_w,
-                border: 0,
-            };
-            let mut packed = vec![f32::NAN; g.packed_len(nr)];
-            pack_columns(
-                &input,
-                &layout,
-                &g,
-                nr,
-                &mut packed,
-                &Team::new(2).expect("team"),
-            );
-            let expected = naive_columns(&input, &g);
-            let rows = g.col_rows();
-            for (r, row) in expected.iter().enumerate() {
-                for n in 0..g.out_pixels() + nr {
-                    let (q, j) = (n / nr, n % nr);
-                    if q * nr >= g.out_pixels() {
-                        break;
-                    }
-                    let want = row.get(n).copied().unwrap_or(0.0);
-                    assert_eq!(
-                        packed[q * rows * nr + r * nr + j],
-                        want,
-                        "{g:?} row {r} pixel {n}"
-                    );
-                }
-            }
-        }
-    }
-
-    /// Every strided geometry the network has (conv1, the tail's pad-3 one) and odd
-    /// ones: the split read through its offsets is the column matrix, and the grid's
-    /// last panel stays inside the split.
+    /// Every strided geometry the network has (conv1, the tail's pad-3 one), odd ones
+    /// and stride-1 ones with more padding than border: the split read through its
+    /// offsets is the column matrix, and the grid's last panel stays inside the split.
     #[test]
     fn phase_planes_read_in_place_hold_the_column_matrix() {
         for (g, border, nr) in [
@@ -319,8 +203,11 @@ mod tests {
             (ConvGeometry::new(2, 4, 4, 3, 2, 3), 1, 5),
             (ConvGeometry::new(2, 11, 10, 5, 3, 2), 2, 6),
             (ConvGeometry::new(3, 6, 5, 1, 2, 0), 0, 4),
+            (ConvGeometry::new(2, 5, 7, 3, 1, 1), 0, 8),
+            (ConvGeometry::new(2, 2, 2, 3, 1, 0), 0, 4),
+            (ConvGeometry::new(4, 3, 5, 1, 1, 0), 1, 6),
         ] {
-            let phases = PhaseSplit::new(&g).expect("strided");
+            let phases = PhaseSplit::new(&g);
             let layout = BufferLayout {
                 channels: g.in_channels,
                 height: g.in_h,

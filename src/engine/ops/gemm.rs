@@ -3,8 +3,9 @@
 //! run time, and a portable fallback.
 //!
 //! `W` (M x K, the weights) is packed once per engine into panels of `mr` rows; the
-//! columns (K x N) are packed per frame into panels of `nr` pixels
-//! ([`super::columns::pack_columns`]). A micro-kernel computes one `mr x nr` tile.
+//! columns (K x N) are read in place, row `k` at its own offset (see
+//! [`super::columns`]), in panels of `nr` pixels. A micro-kernel computes one
+//! `mr x nr` tile.
 
 use super::layout::BufferLayout;
 use crate::engine::team::Team;
@@ -137,23 +138,6 @@ pub struct Columns<'a> {
     pub panel_stride: usize,
     /// Columns of the matrix (pixels of the grid it is computed on).
     pub pixels: usize,
-}
-
-impl Columns<'_> {
-    /// Packed panels ([`super::columns::pack_columns`]): rows `nr` apart.
-    pub fn packed<'a>(
-        data: &'a [f32],
-        row_offsets: &'a [usize],
-        nr: usize,
-        pixels: usize,
-    ) -> Columns<'a> {
-        Columns {
-            data,
-            offsets: row_offsets,
-            panel_stride: row_offsets.len() * nr,
-            pixels,
-        }
-    }
 }
 
 /// Where column `n` of the product goes: it is pixel (n / grid_width, n % grid_width),
@@ -464,9 +448,10 @@ mod tests {
         }
         assert_eq!(available.last().copied(), Some(Isa::detect()));
     }
-    use crate::engine::ops::columns::{ConvGeometry, direct_offsets, pack_columns};
+    use crate::engine::ops::columns::{ConvGeometry, PhaseSplit, direct_offsets};
 
-    /// Every kernel, reading packed or direct columns, against a plain triple loop,
+    /// Every kernel, reading the input in place or split into planes, against a plain
+    /// triple loop,
     /// on sizes that leave partial tiles; 1000 pixels make tasks of several panels and
     /// a shorter last one.
     #[test]
@@ -505,11 +490,17 @@ mod tests {
             let nr = isa.nr();
             let matrix = ndarray::ArrayView2::from_shape((rows, depth), &weight).expect("shape");
             let packed = PackedWeights::new(isa, matrix, &bias);
-            let mut panels = vec![0.0; g.packed_len(nr)];
-            pack_columns(&input, &layout, &g, nr, &mut panels, &team);
-            let panel_offsets: Vec<usize> = (0..depth).map(|k| k * nr).collect();
+            let phases = PhaseSplit::new(&g);
+            let mut split = vec![0.0; phases.len(&g, nr)];
+            phases.split(&input, &layout, &g, &mut split, &team);
+            let plane_offsets = phases.offsets(&g);
             let sources = [
-                Columns::packed(&panels, &panel_offsets, nr, pixels),
+                Columns {
+                    data: &split,
+                    offsets: &plane_offsets,
+                    panel_stride: nr,
+                    pixels,
+                },
                 Columns {
                     data: &input,
                     offsets: &direct,
