@@ -230,16 +230,44 @@ pub fn gemm(
             let first_row = p * mr;
             let rows = mr.min(weights.rows - first_row);
             for q in task_panels.clone() {
+                let b = &columns.data[q * columns.panel_stride..];
+                let first_pixel = q * nr;
+                let cols = nr.min(columns.pixels - first_pixel);
+                let (y, x) = (
+                    first_pixel / target.grid_width,
+                    first_pixel % target.grid_width,
+                );
+                if let Layout::ChannelMajor {
+                    buffer,
+                    first_channel,
+                    relu,
+                } = target.layout
+                    && cols == nr
+                    && x + nr <= target.width
+                {
+                    let bias = &weights.bias[first_row..first_row + rows];
+                    let start = buffer.index(first_channel + first_row, y, x);
+                    // SAFETY: the tile's pixels lie in one output row and are all kept, so
+                    // each of its rows is within last_write < out.len() (asserted above),
+                    // and these pixels belong to this task's panels alone.
+                    let written = unsafe {
+                        let out = shared.ptr().add(start);
+                        let epilogue = Epilogue { bias, relu };
+                        let (offsets, plane) = (columns.offsets, buffer.plane());
+                        micro_kernel_to_output(isa, weight_panel, b, offsets, out, plane, epilogue)
+                    };
+                    if written {
+                        continue;
+                    }
+                }
                 micro_kernel(
                     isa,
                     weights.depth,
                     weight_panel,
-                    &columns.data[q * columns.panel_stride..],
+                    b,
                     columns.offsets,
                     &mut tile,
                 );
-                let first_pixel = q * nr;
-                let cols = nr.min(columns.pixels - first_pixel);
                 // Walk the tile's pixels one grid row (segment) at a time, so stores are runs.
                 let mut j = 0;
                 while j < cols {
@@ -323,11 +351,52 @@ fn micro_kernel(
             x86::kernel_avx512(depth, a.as_ptr(), b.as_ptr(), offsets.as_ptr(), tile)
         },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above, for AVX2 and FMA.
+        // SAFETY: as above, for AVX2 and FMA; the tile holds its 6 rows of 16.
         Kernel::Avx2Fma => unsafe {
-            x86::kernel_avx2(depth, a.as_ptr(), b.as_ptr(), offsets.as_ptr(), tile)
+            let (a, b, offsets) = (a.as_ptr(), b.as_ptr(), offsets.as_ptr());
+            x86::kernel_avx2(depth, a, b, offsets, tile.as_mut_ptr(), 16, None)
         },
         _ => kernel_portable(depth, a, b, offsets, tile),
+    }
+}
+
+/// Bias (one per tile row) and ReLU applied in the registers before the stores.
+#[derive(Clone, Copy)]
+struct Epilogue<'a> {
+    bias: &'a [f32],
+    relu: bool,
+}
+
+/// Where the micro-kernel can, the whole tile plus `epilogue` straight into the
+/// output, row `i` at `out + i * row_stride` (AVX2, whose tile placement cost as much
+/// as a fifth of a frame otherwise); returns false where it cannot (other kernels, or
+/// `epilogue.bias` not a full tile's rows), and writes nothing then.
+///
+/// # Safety
+/// `out + i * row_stride + j` for `i < mr`, `j < nr` lie in one output allocation that
+/// no other thread touches there meanwhile; `b` as for [`micro_kernel`].
+unsafe fn micro_kernel_to_output(
+    isa: Isa,
+    a: &[f32],
+    b: &[f32],
+    offsets: &[usize],
+    out: *mut f32,
+    row_stride: usize,
+    epilogue: Epilogue,
+) -> bool {
+    // One row of columns per weight column (`gemm` asserts it).
+    let depth = offsets.len();
+    debug_assert!(a.len() >= depth * isa.mr());
+    debug_assert!(offsets.iter().all(|&o| o + isa.nr() <= b.len()));
+    match isa.kernel() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `micro_kernel`; the caller vouches for the output rows.
+        Kernel::Avx2Fma if epilogue.bias.len() == isa.mr() => unsafe {
+            let (a, b, offsets) = (a.as_ptr(), b.as_ptr(), offsets.as_ptr());
+            x86::kernel_avx2(depth, a, b, offsets, out, row_stride, Some(epilogue));
+            true
+        },
+        _ => false,
     }
 }
 
@@ -356,7 +425,7 @@ fn kernel_portable(
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::MAX_TILE;
+    use super::{Epilogue, MAX_TILE};
     use std::arch::x86_64::*;
 
     /// 8 x 48 tile: 24 accumulators in zmm registers.
@@ -402,7 +471,9 @@ mod x86 {
         a: *const f32,
         b: *const f32,
         offsets: *const usize,
-        tile: &mut [f32; MAX_TILE],
+        out: *mut f32,
+        row_stride: usize,
+        epilogue: Option<Epilogue>,
     ) {
         const MR: usize = 6;
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
@@ -419,10 +490,22 @@ mod x86 {
                 }
             }
         }
+        if let Some(Epilogue { bias, relu }) = epilogue {
+            for (i, row) in acc.iter_mut().enumerate() {
+                let bias = _mm256_set1_ps(bias[i]);
+                for v in row {
+                    *v = _mm256_add_ps(*v, bias);
+                    if relu {
+                        *v = _mm256_max_ps(*v, _mm256_setzero_ps());
+                    }
+                }
+            }
+        }
         for (i, row) in acc.iter().enumerate() {
             for (j, v) in row.iter().enumerate() {
-                // SAFETY: i * 16 + j * 8 + 8 <= 6 * 16 < MAX_TILE.
-                unsafe { _mm256_storeu_ps(tile.as_mut_ptr().add(i * 16 + j * 8), *v) };
+                // SAFETY: the caller guarantees 6 rows of 16 values at `out`, `row_stride`
+                // apart.
+                unsafe { _mm256_storeu_ps(out.add(i * row_stride + j * 8), *v) };
             }
         }
     }
