@@ -178,8 +178,8 @@ impl SharedOut {
     }
 }
 
-/// `out = bias + weights x columns`, written as `target` says. Parallel over panels
-/// of `nr` columns.
+/// `out = bias + weights x columns`, written as `target` says. Parallel over tasks of
+/// a few panels of `nr` columns each ([`panels_per_task`]).
 pub fn gemm(
     weights: &PackedWeights,
     columns: Columns,
