@@ -47,6 +47,17 @@ fn parse_fps(text: &str) -> Result<f32, String> {
     }
 }
 
+/// Inference threads for the live window: `--threads`, or for 0 every core but one. The
+/// UI's drawing and the capture need a core: on 2 cores with the UI drawing in software
+/// (`scripts/app_threads.sh`, 2026-12-02) 1 inference thread ran the network in 23-24 ms
+/// at 31-37 ms latency, 2 threads (whose helper spins between steps) in 33 ms at 57-61 ms.
+fn live_threads(requested: usize) -> usize {
+    match requested {
+        0 => tinyssd::engine::cores().saturating_sub(1).max(1),
+        n => n,
+    }
+}
+
 pub fn run(args: &AppArgs) -> anyhow::Result<ExitCode> {
     // Start-up problems end the program with a message; later ones show in the window.
     if let Some(source) = &args.source {
@@ -54,7 +65,7 @@ pub fn run(args: &AppArgs) -> anyhow::Result<ExitCode> {
             .check()
             .with_context(|| format!("cannot use the source {source}"))?;
     }
-    let detector = args.model.detector()?;
+    let detector = args.model.detector_on(live_threads(args.model.threads))?;
     let store = if args.no_persist {
         SettingsStore::none()
     } else {
@@ -140,6 +151,13 @@ fn quit_on_signals(_ctx: egui::Context) -> Option<Arc<AtomicBool>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_window_leaves_a_core_to_the_ui_unless_told_otherwise() {
+        let cores = tinyssd::engine::cores();
+        assert_eq!(live_threads(0), (cores - 1).max(1));
+        assert_eq!(live_threads(2), 2, "an explicit --threads is kept");
+    }
 
     #[test]
     fn source_and_fps_flags_are_checked() {

@@ -52,7 +52,8 @@ pub struct ModelArgs {
     /// Model file (safetensors). Default: the shipped models/tinyssd_voc.safetensors.
     #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
-    /// Inference threads; 0 uses every core (at most 4 per core).
+    /// Inference threads; 0 uses every core (at most 4 per core); in the live window, every
+    /// core but one, which the UI draws on.
     #[arg(long, default_value_t = 0, value_parser = parse_threads, value_name = "N")]
     threads: usize,
 }
@@ -82,10 +83,11 @@ impl ModelArgs {
     }
 
     fn detector(&self) -> anyhow::Result<tinyssd::detect::Detector> {
-        Ok(tinyssd::detect::Detector::new(
-            self.load_model()?,
-            self.threads,
-        )?)
+        self.detector_on(self.threads)
+    }
+
+    fn detector_on(&self, threads: usize) -> anyhow::Result<tinyssd::detect::Detector> {
+        Ok(tinyssd::detect::Detector::new(self.load_model()?, threads)?)
     }
 }
 
