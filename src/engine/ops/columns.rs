@@ -90,6 +90,7 @@ pub struct PhaseSplit {
 }
 
 impl PhaseSplit {
+    /// The split that convolution `g` reads.
     pub fn new(g: &ConvGeometry) -> PhaseSplit {
         let reach = (g.kernel - 1) / g.stride;
         PhaseSplit {
