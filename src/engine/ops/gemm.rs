@@ -268,51 +268,82 @@ pub fn gemm(
                     columns.offsets,
                     &mut tile,
                 );
-                // Walk the tile's pixels one grid row (segment) at a time, so stores are runs.
-                let mut j = 0;
-                while j < cols {
-                    let n = first_pixel + j;
-                    let (y, x) = (n / target.grid_width, n % target.grid_width);
-                    let len = (target.grid_width - x).min(cols - j);
-                    let kept = len.min(target.width.saturating_sub(x));
-                    for i in 0..rows {
-                        let m = first_row + i;
-                        let bias = weights.bias[m];
-                        let values = &tile[i * nr + j..i * nr + j + kept];
-                        match target.layout {
-                            Layout::ChannelMajor {
-                                buffer,
-                                first_channel,
-                                relu,
-                            } => {
-                                let start = buffer.index(first_channel + m, y, x);
-                                // SAFETY: start + kept - 1 <= last_write < out.len() (asserted
-                                // above); these pixels belong to this task's panels alone.
-                                let run = unsafe {
-                                    std::slice::from_raw_parts_mut(shared.ptr().add(start), kept)
-                                };
-                                if relu {
-                                    run.iter_mut()
-                                        .zip(values)
-                                        .for_each(|(o, &v)| *o = (v + bias).max(0.0));
-                                } else {
-                                    run.iter_mut().zip(values).for_each(|(o, &v)| *o = v + bias);
-                                }
-                            }
-                            Layout::PixelMajor => {
-                                for (t, &v) in values.iter().enumerate() {
-                                    let index = (y * target.width + x + t) * weights.rows + m;
-                                    // SAFETY: as above.
-                                    unsafe { *shared.ptr().add(index) = v + bias };
-                                }
-                            }
-                        }
-                    }
-                    j += len;
-                }
+                let at = TileAt {
+                    first_row,
+                    rows,
+                    first_pixel,
+                    cols,
+                };
+                // SAFETY: the tile's output pixels are within last_write < out.len()
+                // (asserted above) and belong to this task's panels alone.
+                unsafe { place_tile(&tile, at, weights, target, shared) };
             }
         }
     });
+}
+
+/// Where a computed tile goes: its rows of the weight matrix and its columns of the grid.
+#[derive(Clone, Copy)]
+struct TileAt {
+    first_row: usize,
+    rows: usize,
+    first_pixel: usize,
+    cols: usize,
+}
+
+/// Writes `tile` (`rows x cols` of it, rows `nr` apart) plus bias as `target` says,
+/// one grid row (segment) at a time, so stores are runs; columns past `target.width`
+/// are dropped.
+///
+/// # Safety
+/// Every output element of the tile's kept pixels lies inside the output `out` points
+/// into, and no other thread touches those elements meanwhile.
+unsafe fn place_tile(
+    tile: &[f32; MAX_TILE],
+    at: TileAt,
+    weights: &PackedWeights,
+    target: Target,
+    out: SharedOut,
+) {
+    let nr = weights.isa.nr();
+    let mut j = 0;
+    while j < at.cols {
+        let n = at.first_pixel + j;
+        let (y, x) = (n / target.grid_width, n % target.grid_width);
+        let len = (target.grid_width - x).min(at.cols - j);
+        let kept = len.min(target.width.saturating_sub(x));
+        for i in 0..at.rows {
+            let m = at.first_row + i;
+            let bias = weights.bias[m];
+            let values = &tile[i * nr + j..i * nr + j + kept];
+            match target.layout {
+                Layout::ChannelMajor {
+                    buffer,
+                    first_channel,
+                    relu,
+                } => {
+                    let start = buffer.index(first_channel + m, y, x);
+                    // SAFETY: the caller vouches for these kept pixels' elements.
+                    let run = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(start), kept) };
+                    if relu {
+                        run.iter_mut()
+                            .zip(values)
+                            .for_each(|(o, &v)| *o = (v + bias).max(0.0));
+                    } else {
+                        run.iter_mut().zip(values).for_each(|(o, &v)| *o = v + bias);
+                    }
+                }
+                Layout::PixelMajor => {
+                    for (t, &v) in values.iter().enumerate() {
+                        let index = (y * target.width + x + t) * weights.rows + m;
+                        // SAFETY: as above.
+                        unsafe { *out.ptr().add(index) = v + bias };
+                    }
+                }
+            }
+        }
+        j += len;
+    }
 }
 
 /// Column panels a task takes: as many as keep their columns within [`PANELS_CACHE`],
