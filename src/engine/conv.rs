@@ -144,7 +144,6 @@ impl ConvKernel {
                 let source = Columns {
                     data,
                     offsets: &columns.offsets,
-                    panel_stride: columns.nr,
                     pixels: columns.grid_pixels,
                 };
                 let target = Target {

@@ -129,13 +129,12 @@ impl PackedWeights {
     }
 }
 
-/// The right-hand side: row `k` of panel `q` starts at
-/// `data[q * panel_stride + offsets[k]]` and holds `nr` consecutive values.
+/// The right-hand side, read in place: row `k` of panel `q` (pixels `q * nr ..`)
+/// starts at `data[q * nr + offsets[k]]` and holds `nr` consecutive values.
 #[derive(Debug, Clone, Copy)]
 pub struct Columns<'a> {
     pub data: &'a [f32],
     pub offsets: &'a [usize],
-    pub panel_stride: usize,
     /// Columns of the matrix (pixels of the grid it is computed on).
     pub pixels: usize,
 }
@@ -194,11 +193,7 @@ pub fn gemm(
         weights.depth,
         "one column row per weight column"
     );
-    let last_read = columns
-        .offsets
-        .iter()
-        .max()
-        .map_or(0, |m| m + (panels - 1) * columns.panel_stride + nr);
+    let last_read = columns.offsets.iter().max().map_or(0, |m| m + panels * nr);
     assert!(
         last_read <= columns.data.len(),
         "columns would be read past their buffer"
@@ -230,7 +225,7 @@ pub fn gemm(
             let first_row = p * mr;
             let rows = mr.min(weights.rows - first_row);
             for q in task_panels.clone() {
-                let b = &columns.data[q * columns.panel_stride..];
+                let b = &columns.data[q * nr..];
                 let first_pixel = q * nr;
                 let cols = nr.min(columns.pixels - first_pixel);
                 let (y, x) = (
@@ -612,13 +607,11 @@ mod tests {
                 Columns {
                     data: &split,
                     offsets: &plane_offsets,
-                    panel_stride: nr,
                     pixels,
                 },
                 Columns {
                     data: &input,
                     offsets: &direct,
-                    panel_stride: nr,
                     pixels,
                 },
             ];

@@ -217,7 +217,6 @@ pub fn multiply(
         let columns = Columns {
             data: &v[position * tiling.padded_tiles()..],
             offsets,
-            panel_stride: tiling.nr,
             pixels: tiles,
         };
         gemm(u, columns, &mut m[position * tiles..], target, team);
