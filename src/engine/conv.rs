@@ -1,4 +1,4 @@
-//! How one convolution step runs, decided once per engine: Winograd F(2x2, 3x3) for
+//! How one convolution step runs, decided once per engine: Winograd F(4x4, 3x3) for
 //! the large 3x3 stride-1 convolutions, otherwise a matrix product whose columns are
 //! read in place (stride 1) or from the input split into phase planes (stride 2).
 
@@ -9,11 +9,14 @@ use super::ops::winograd::{self, Tiling, WinogradWeights};
 use super::team::Team;
 use crate::model::ConvWeights;
 
-/// Output pixels from which Winograd pays for its transforms (9x9 maps and up).
+/// Output pixels from which Winograd pays for its transforms (9x9 maps and up; on the
+/// 10x10 Fire9 predictors it and the direct product measure the same).
 const WINOGRAD_MIN_PIXELS: usize = 81;
 /// Input channels from which Winograd pays for its transforms: measured with
-/// `tinyssd bench --layers`, the Fire expands (15-49 channels) run faster direct and
-/// the predictors (83-173 channels) faster with Winograd.
+/// `tinyssd bench --layers`, the predictors (83-173 channels) run faster with Winograd
+/// and the Fire expands (15-49 channels) do not: F(4x4, 3x3) made the 75x75 ones 1.5
+/// times slower (the transforms, through memory, outweigh the products) and the 19x19
+/// ones 5-10 % faster.
 const WINOGRAD_MIN_CHANNELS: usize = 64;
 
 /// A convolution's input buffer and its layout; `in_scratch`: the previous step left
@@ -60,7 +63,7 @@ impl ConvKernel {
             && input.border >= 1
             && geometry.out_pixels() >= WINOGRAD_MIN_PIXELS
             && geometry.in_channels >= WINOGRAD_MIN_CHANNELS
-            && 2 * geometry.out_w.div_ceil(2) + 2 <= winograd::MAX_SPAN;
+            && winograd::fits_width(geometry.out_w);
         if winograd {
             let tiling = Tiling {
                 channels: geometry.in_channels,
