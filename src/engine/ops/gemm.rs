@@ -10,6 +10,7 @@
 use super::layout::BufferLayout;
 use crate::engine::team::Team;
 use ndarray::ArrayView2;
+use std::marker::PhantomData;
 
 /// The instruction set the micro-kernel uses, and proof that this CPU has it: its
 /// field is private, and the only ways to get one ([`Isa::detect`], [`Isa::available`])
@@ -166,7 +167,8 @@ pub enum Layout {
 /// A raw pointer that parallel tasks share to write disjoint tiles of one output.
 #[derive(Clone, Copy)]
 struct SharedOut(*mut f32);
-// SAFETY: every task writes only the output elements of its own pixel panel.
+// SAFETY: every task writes only the output elements of its own pixel panels (see
+// `Product::run`), and `Product` keeps the output mutably borrowed meanwhile.
 unsafe impl Send for SharedOut {}
 unsafe impl Sync for SharedOut {}
 
@@ -177,47 +179,82 @@ impl SharedOut {
     }
 }
 
-/// `out = bias + weights x columns`, written as `target` says. Parallel over tasks of
-/// a few panels of `nr` columns each ([`panels_per_task`]).
-pub fn gemm(
-    weights: &PackedWeights,
-    columns: Columns,
-    out: &mut [f32],
+/// One matrix product, `out = bias + weights x columns` written as `target` says, split
+/// into tasks of a few panels of `nr` columns each ([`panels_per_task`]). Products run
+/// through [`gemm_all`], several of them as one step of the team when they are small
+/// (Winograd's 36 per convolution).
+pub struct Product<'a> {
+    weights: &'a PackedWeights,
+    columns: Columns<'a>,
     target: Target,
-    team: &Team,
-) {
-    let (isa, mr, nr) = (weights.isa, weights.isa.mr(), weights.isa.nr());
-    let panels = columns.pixels.div_ceil(nr);
-    assert_eq!(
-        columns.offsets.len(),
-        weights.depth,
-        "one column row per weight column"
-    );
-    let last_read = columns.offsets.iter().max().map_or(0, |m| m + panels * nr);
-    assert!(
-        last_read <= columns.data.len(),
-        "columns would be read past their buffer"
-    );
-    let rows_out = target.grid_rows(columns.pixels);
-    let last_write = match target.layout {
-        Layout::ChannelMajor {
-            buffer,
-            first_channel,
-            ..
-        } => buffer.index(
-            first_channel + weights.rows - 1,
-            rows_out - 1,
-            target.width - 1,
-        ),
-        Layout::PixelMajor => rows_out * target.width * weights.rows - 1,
-    };
-    assert!(last_write < out.len(), "output too small for the product");
+    out: SharedOut,
+    /// The output stays borrowed for as long as the product lives.
+    _out: PhantomData<&'a mut [f32]>,
+    panels: usize,
+    /// Panels per task.
+    block: usize,
+}
 
-    let shared = SharedOut(out.as_mut_ptr());
-    let block = panels_per_task(panels, weights.depth, nr, team.threads());
-    team.for_each(panels.div_ceil(block), |task| {
+impl<'a> Product<'a> {
+    /// Checks that every read and write of the product lies inside `columns` and `out`;
+    /// `threads`: of the team it will run on, to size its tasks.
+    pub fn new(
+        weights: &'a PackedWeights,
+        columns: Columns<'a>,
+        out: &'a mut [f32],
+        target: Target,
+        threads: usize,
+    ) -> Product<'a> {
+        let nr = weights.isa.nr();
+        let panels = columns.pixels.div_ceil(nr);
+        assert_eq!(
+            columns.offsets.len(),
+            weights.depth,
+            "one column row per weight column"
+        );
+        let last_read = columns.offsets.iter().max().map_or(0, |m| m + panels * nr);
+        assert!(
+            last_read <= columns.data.len(),
+            "columns would be read past their buffer"
+        );
+        let rows_out = target.grid_rows(columns.pixels);
+        let last_write = match target.layout {
+            Layout::ChannelMajor {
+                buffer,
+                first_channel,
+                ..
+            } => buffer.index(
+                first_channel + weights.rows - 1,
+                rows_out - 1,
+                target.width - 1,
+            ),
+            Layout::PixelMajor => rows_out * target.width * weights.rows - 1,
+        };
+        assert!(last_write < out.len(), "output too small for the product");
+        Product {
+            weights,
+            columns,
+            target,
+            out: SharedOut(out.as_mut_ptr()),
+            _out: PhantomData,
+            panels,
+            block: panels_per_task(panels, weights.depth, nr, threads),
+        }
+    }
+
+    fn tasks(&self) -> usize {
+        self.panels.div_ceil(self.block)
+    }
+
+    /// Computes and writes the tiles of task `task`'s panels.
+    ///
+    /// # Safety
+    /// No other call for the same `task` of this product runs at the same time.
+    unsafe fn run(&self, task: usize) {
+        let (weights, columns, target) = (self.weights, self.columns, self.target);
+        let (isa, mr, nr) = (weights.isa, weights.isa.mr(), weights.isa.nr());
         let mut tile = [0.0f32; MAX_TILE];
-        let task_panels = task * block..panels.min((task + 1) * block);
+        let task_panels = task * self.block..self.panels.min((task + 1) * self.block);
         // Row panels outermost: each writes its `mr` output channels along the whole
         // task's pixels, a few long runs that the prefetcher follows, while the task's
         // column panels stay in L2.
@@ -243,10 +280,10 @@ pub fn gemm(
                     let bias = &weights.bias[first_row..first_row + rows];
                     let start = buffer.index(first_channel + first_row, y, x);
                     // SAFETY: the tile's pixels lie in one output row and are all kept, so
-                    // each of its rows is within last_write < out.len() (asserted above),
+                    // each of its rows is within last_write < out.len() (asserted in `new`),
                     // and these pixels belong to this task's panels alone.
                     let written = unsafe {
-                        let out = shared.ptr().add(start);
+                        let out = self.out.ptr().add(start);
                         let epilogue = Epilogue { bias, relu };
                         let (offsets, plane) = (columns.offsets, buffer.plane());
                         micro_kernel_to_output(isa, weight_panel, b, offsets, out, plane, epilogue)
@@ -270,9 +307,40 @@ pub fn gemm(
                     cols,
                 };
                 // SAFETY: the tile's output pixels are within last_write < out.len()
-                // (asserted above) and belong to this task's panels alone.
-                unsafe { place_tile(&tile, at, weights, target, shared) };
+                // (asserted in `new`) and belong to this task's panels alone.
+                unsafe { place_tile(&tile, at, weights, target, self.out) };
             }
+        }
+    }
+}
+
+/// `out = bias + weights x columns`, written as `target` says, on `team`'s threads.
+pub fn gemm(
+    weights: &PackedWeights,
+    columns: Columns,
+    out: &mut [f32],
+    target: Target,
+    team: &Team,
+) {
+    gemm_all(
+        &[Product::new(weights, columns, out, target, team.threads())],
+        team,
+    );
+}
+
+/// Runs `products` as one step of `team`, their tasks side by side: one fork and join
+/// for all, and the threads stay busy to the end of the last.
+pub fn gemm_all(products: &[Product], team: &Team) {
+    let tasks = products.iter().map(Product::tasks).sum();
+    team.for_each(tasks, |mut task| {
+        for product in products {
+            if task < product.tasks() {
+                // SAFETY: `for_each` hands out each index once, and index `task` maps
+                // to this one task of this one product.
+                unsafe { product.run(task) };
+                return;
+            }
+            task -= product.tasks();
         }
     });
 }

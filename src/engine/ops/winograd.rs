@@ -8,7 +8,7 @@
 //! 0, ±1, ±2 and ∞ (Lavin and Gray, 2016): in fp32 the outputs stay within ~1e-6 of the
 //! direct convolution's, relative to their size.
 
-use super::gemm::{Columns, Isa, Layout, PackedWeights, Target, gemm};
+use super::gemm::{Columns, Isa, Layout, PackedWeights, Product, Target, gemm_all};
 use super::layout::BufferLayout;
 use crate::engine::team::Team;
 use ndarray::{Array2, ArrayView2};
@@ -120,7 +120,7 @@ impl Tiling {
         self.channels * POSITIONS * self.padded_tiles()
     }
 
-    /// Scratch for the products, laid out `[output channel][position][tile]`.
+    /// Scratch for the products, laid out `[position][output channel][tile]`.
     pub fn product_len(&self, rows: usize) -> usize {
         rows * POSITIONS * self.tiles()
     }
@@ -226,7 +226,8 @@ fn transform_output_column([m0, m1, m2, m3, m4, m5]: [f32; ALPHA]) -> [f32; TILE
     ]
 }
 
-/// `M_ξ = U_ξ V_ξ` for the 36 positions, into `m` laid out `[row][position][tile]`.
+/// `M_ξ = U_ξ V_ξ` for the 36 positions, into `m` laid out `[position][row][tile]`, as one
+/// step of the team: each product alone is too small to share well between threads.
 pub fn multiply(
     weights: &WinogradWeights,
     tiling: &Tiling,
@@ -236,10 +237,9 @@ pub fn multiply(
     team: &Team,
 ) {
     let (rows, tiles) = (weights.rows(), tiling.tiles());
-    // Each row's 36 positions form a 36-row plane, position ξ being row ξ.
     let buffer = BufferLayout {
         channels: rows,
-        height: POSITIONS,
+        height: 1,
         width: tiles,
         border: 0,
     };
@@ -252,14 +252,24 @@ pub fn multiply(
             relu: false,
         },
     };
-    for (position, u) in weights.positions.iter().enumerate() {
+    let mut outputs = m.chunks_exact_mut(rows * tiles);
+    let products: [Product; POSITIONS] = std::array::from_fn(|position| {
         let columns = Columns {
             data: &v[position * tiling.padded_tiles()..],
             offsets,
             pixels: tiles,
         };
-        gemm(u, columns, &mut m[position * tiles..], target, team);
-    }
+        // Too short a slice (a scratch smaller than `product_len`) fails `new`'s check.
+        let out = outputs.next().unwrap_or_default();
+        Product::new(
+            &weights.positions[position],
+            columns,
+            out,
+            target,
+            team.threads(),
+        )
+    });
+    gemm_all(&products, team);
 }
 
 /// `Y = Aᵀ M A` for every tile and output channel, plus bias (and ReLU when
@@ -274,15 +284,17 @@ pub fn transform_output(
 ) {
     let (rows, tiles, tiles_w) = (weights.rows(), tiling.tiles(), tiling.tiles_w());
     let (height, width) = (tiling.height, tiling.width);
-    // The 4x4 outputs of tile t from one row's products `[position][tile]`, plus bias.
-    let tile_outputs = |block: &[f32], t: usize, bias: f32| -> [[f32; TILE]; TILE] {
+    // The 4x4 outputs of tile t of output channel r, plus its bias.
+    let tile_outputs = |r: usize, t: usize| -> [[f32; TILE]; TILE] {
+        let product = |position: usize| m[(position * rows + r) * tiles + t];
         // Aᵀ M down each column j ...
         let columns: [[f32; TILE]; ALPHA] = std::array::from_fn(|j| {
-            transform_output_column(std::array::from_fn(|i| block[(i * ALPHA + j) * tiles + t]))
+            transform_output_column(std::array::from_fn(|i| product(i * ALPHA + j)))
         });
         // ... then (Aᵀ M) A along each output row.
         std::array::from_fn(|i| {
-            transform_output_column(std::array::from_fn(|j| columns[j][i])).map(|y| y + bias)
+            transform_output_column(std::array::from_fn(|j| columns[j][i]))
+                .map(|y| y + weights.bias[r])
         })
     };
     match layout {
@@ -294,16 +306,10 @@ pub fn transform_output(
             let plane = buffer.plane();
             let channels = &mut out[first_channel * plane..(first_channel + rows) * plane];
             team.for_each_chunk(channels, plane, |r, channel| {
-                let block = &m[r * POSITIONS * tiles..(r + 1) * POSITIONS * tiles];
-                let bias = weights.bias[r];
                 for t in 0..tiles {
                     let (y, x) = (TILE * (t / tiles_w), TILE * (t % tiles_w));
                     let kept = TILE.min(width - x);
-                    for (i, row) in tile_outputs(block, t, bias)
-                        .iter()
-                        .take(height - y)
-                        .enumerate()
-                    {
+                    for (i, row) in tile_outputs(r, t).iter().take(height - y).enumerate() {
                         let start =
                             (y + i + buffer.border) * buffer.row_stride() + buffer.border + x;
                         for (pixel, &value) in channel[start..start + kept].iter_mut().zip(row) {
@@ -320,11 +326,10 @@ pub fn transform_output(
                 TILE * width * rows,
                 |ty, pixels| {
                     let kept_rows = TILE.min(height - TILE * ty);
-                    for (r, block) in m.chunks_exact(POSITIONS * tiles).take(rows).enumerate() {
-                        let bias = weights.bias[r];
+                    for r in 0..rows {
                         for tx in 0..tiles_w {
                             let x = TILE * tx;
-                            let outputs = tile_outputs(block, ty * tiles_w + tx, bias);
+                            let outputs = tile_outputs(r, ty * tiles_w + tx);
                             for (i, row) in outputs.iter().take(kept_rows).enumerate() {
                                 for (j, &value) in row.iter().take(width - x).enumerate() {
                                     pixels[(i * width + x + j) * rows + r] = value;
