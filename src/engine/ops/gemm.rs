@@ -53,12 +53,22 @@ impl Isa {
         self.0
     }
 
-    /// Rows of the weight panel (output channels per tile).
+    /// Rows of a full weight panel (output channels per tile).
     pub fn mr(self) -> usize {
         match self.0 {
             Kernel::Avx512 => 8,
             Kernel::Avx2Fma => 6,
             Kernel::Portable => 4,
+        }
+    }
+
+    /// Rows packed in the weight panel that starts with `left` rows still to pack: the
+    /// AVX2 kernel comes in every height up to 6, so its last panel holds only the rows
+    /// left (a 15-row squeeze computes 15 rows, not 18); the others pad to `mr`.
+    fn panel_width(self, left: usize) -> usize {
+        match self.0 {
+            Kernel::Avx2Fma => left.min(self.mr()),
+            Kernel::Avx512 | Kernel::Portable => self.mr(),
         }
     }
 
@@ -104,17 +114,19 @@ pub struct PackedWeights {
 }
 
 impl PackedWeights {
-    /// `weight` is `rows x depth`; rows past the last panel's end are zero.
+    /// `weight` is `rows x depth`; rows a panel pads with past the last are zero.
     pub fn new(isa: Isa, weight: ArrayView2<f32>, bias: &[f32]) -> PackedWeights {
         let (rows, depth) = weight.dim();
-        let mr = isa.mr();
-        let mut panels = vec![0.0; rows.div_ceil(mr) * mr * depth];
-        for (p, panel) in panels.chunks_exact_mut(mr * depth).enumerate() {
+        let mut panels = Vec::with_capacity(rows.div_ceil(isa.mr()) * isa.mr() * depth);
+        let mut first_row = 0;
+        while first_row < rows {
+            let width = isa.panel_width(rows - first_row);
             for k in 0..depth {
-                for i in 0..mr.min(rows - p * mr) {
-                    panel[k * mr + i] = weight[[p * mr + i, k]];
+                for m in first_row..first_row + width {
+                    panels.push(if m < rows { weight[[m, k]] } else { 0.0 });
                 }
             }
+            first_row += width;
         }
         PackedWeights {
             isa,
@@ -128,6 +140,35 @@ impl PackedWeights {
     pub fn rows(&self) -> usize {
         self.rows
     }
+
+    /// The weight panels in order.
+    fn row_panels(&self) -> impl Iterator<Item = RowPanel<'_>> {
+        let (mut first_row, mut start) = (0, 0);
+        std::iter::from_fn(move || {
+            if first_row >= self.rows {
+                return None;
+            }
+            let width = self.isa.panel_width(self.rows - first_row);
+            let panel = RowPanel {
+                first_row,
+                rows: width.min(self.rows - first_row),
+                width,
+                weights: &self.panels[start..start + width * self.depth],
+            };
+            first_row += width;
+            start += width * self.depth;
+            Some(panel)
+        })
+    }
+}
+
+/// One panel of packed weights: `rows` output channels from `first_row` on, laid out
+/// `[k][width]` (the rows and any padding; `width` as [`Isa::panel_width`] says).
+struct RowPanel<'a> {
+    first_row: usize,
+    rows: usize,
+    width: usize,
+    weights: &'a [f32],
 }
 
 /// The right-hand side, read in place: row `k` of panel `q` (pixels `q * nr ..`)
@@ -252,15 +293,14 @@ impl<'a> Product<'a> {
     /// No other call for the same `task` of this product runs at the same time.
     unsafe fn run(&self, task: usize) {
         let (weights, columns, target) = (self.weights, self.columns, self.target);
-        let (isa, mr, nr) = (weights.isa, weights.isa.mr(), weights.isa.nr());
+        let (isa, nr) = (weights.isa, weights.isa.nr());
         let mut tile = [0.0f32; MAX_TILE];
         let task_panels = task * self.block..self.panels.min((task + 1) * self.block);
         // Row panels outermost: each writes its `mr` output channels along the whole
         // task's pixels, a few long runs that the prefetcher follows, while the task's
         // column panels stay in L2.
-        for (p, weight_panel) in weights.panels.chunks_exact(mr * weights.depth).enumerate() {
-            let first_row = p * mr;
-            let rows = mr.min(weights.rows - first_row);
+        for panel in weights.row_panels() {
+            let (first_row, rows) = (panel.first_row, panel.rows);
             for q in task_panels.clone() {
                 let b = &columns.data[q * nr..];
                 let first_pixel = q * nr;
@@ -286,20 +326,13 @@ impl<'a> Product<'a> {
                         let out = self.out.ptr().add(start);
                         let epilogue = Epilogue { bias, relu };
                         let (offsets, plane) = (columns.offsets, buffer.plane());
-                        micro_kernel_to_output(isa, weight_panel, b, offsets, out, plane, epilogue)
+                        micro_kernel_to_output(isa, &panel, b, offsets, out, plane, epilogue)
                     };
                     if written {
                         continue;
                     }
                 }
-                micro_kernel(
-                    isa,
-                    weights.depth,
-                    weight_panel,
-                    b,
-                    columns.offsets,
-                    &mut tile,
-                );
+                micro_kernel(isa, &panel, b, columns.offsets, &mut tile);
                 let at = TileAt {
                     first_row,
                     rows,
@@ -424,17 +457,18 @@ impl Target {
     }
 }
 
-/// One `mr x nr` tile: `tile[i * nr + j] = sum_k a[k * mr + i] * b[offsets[k] + j]`.
+/// One `width x nr` tile of a weight panel `a`:
+/// `tile[i * nr + j] = sum_k a[k * width + i] * b[offsets[k] + j]`, one `k` per offset.
 /// The caller guarantees `b[offsets[k] + nr - 1]` is in bounds for every k.
 fn micro_kernel(
     isa: Isa,
-    depth: usize,
-    a: &[f32],
+    panel: &RowPanel,
     b: &[f32],
     offsets: &[usize],
     tile: &mut [f32; MAX_TILE],
 ) {
-    debug_assert!(a.len() >= depth * isa.mr() && offsets.len() >= depth);
+    let (a, width, depth) = (panel.weights, panel.width, offsets.len());
+    debug_assert_eq!(a.len(), width * depth);
     debug_assert!(offsets.iter().all(|&o| o + isa.nr() <= b.len()));
     match isa.kernel() {
         #[cfg(target_arch = "x86_64")]
@@ -445,10 +479,12 @@ fn micro_kernel(
             x86::kernel_avx512(depth, a.as_ptr(), b.as_ptr(), offsets.as_ptr(), tile)
         },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above, for AVX2 and FMA; the tile holds its 6 rows of 16.
+        // SAFETY: as above, for AVX2 and FMA; `a` holds `depth` rows of `width` (a
+        // `RowPanel` is only made by `row_panels`, which packs them so; at most 6 for
+        // AVX2, and `kernel_avx2` refuses more), and the tile its `width` rows of 16.
         Kernel::Avx2Fma => unsafe {
             let (a, b, offsets) = (a.as_ptr(), b.as_ptr(), offsets.as_ptr());
-            x86::kernel_avx2(depth, a, b, offsets, tile.as_mut_ptr(), 16, None)
+            x86::kernel_avx2(width, depth, a, b, offsets, tile.as_mut_ptr(), 16, None)
         },
         _ => kernel_portable(depth, a, b, offsets, tile),
     }
@@ -464,14 +500,14 @@ struct Epilogue<'a> {
 /// Where the micro-kernel can, the whole tile plus `epilogue` straight into the
 /// output, row `i` at `out + i * row_stride` (AVX2, whose tile placement cost as much
 /// as a fifth of a frame otherwise); returns false where it cannot (other kernels, or
-/// `epilogue.bias` not a full tile's rows), and writes nothing then.
+/// `epilogue.bias` not one per row of `panel`), and writes nothing then.
 ///
 /// # Safety
-/// `out + i * row_stride + j` for `i < mr`, `j < nr` lie in one output allocation that
-/// no other thread touches there meanwhile; `b` as for [`micro_kernel`].
+/// `out + i * row_stride + j` for `i < epilogue.bias.len()`, `j < nr` lie in one output
+/// allocation that no other thread touches there meanwhile; `b` as for [`micro_kernel`].
 unsafe fn micro_kernel_to_output(
     isa: Isa,
-    a: &[f32],
+    panel: &RowPanel,
     b: &[f32],
     offsets: &[usize],
     out: *mut f32,
@@ -479,15 +515,15 @@ unsafe fn micro_kernel_to_output(
     epilogue: Epilogue,
 ) -> bool {
     // One row of columns per weight column (`gemm` asserts it).
-    let depth = offsets.len();
-    debug_assert!(a.len() >= depth * isa.mr());
+    let (a, width, depth) = (panel.weights, panel.width, offsets.len());
     debug_assert!(offsets.iter().all(|&o| o + isa.nr() <= b.len()));
     match isa.kernel() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as in `micro_kernel`; the caller vouches for the output rows.
-        Kernel::Avx2Fma if epilogue.bias.len() == isa.mr() => unsafe {
+        // SAFETY: as in `micro_kernel`; the caller vouches for the output rows, one per
+        // bias value, which is one per panel row.
+        Kernel::Avx2Fma if epilogue.bias.len() == width => unsafe {
             let (a, b, offsets) = (a.as_ptr(), b.as_ptr(), offsets.as_ptr());
-            x86::kernel_avx2(depth, a, b, offsets, out, row_stride, Some(epilogue));
+            x86::kernel_avx2(width, depth, a, b, offsets, out, row_stride, Some(epilogue));
             true
         },
         _ => false,
@@ -556,11 +592,13 @@ mod x86 {
         }
     }
 
-    /// 6 x 16 tile: 12 accumulators in ymm registers, 2 for the pixels and 1 for the
-    /// weight, 15 of the 16 (a 4 x 24 tile needs 17 and spilled an accumulator through
-    /// the stack every step: the Fire expands ran at 12-13 of a Zen 3's 39 GMAC/s).
-    #[target_feature(enable = "avx2,fma")]
+    /// A `rows` x 16 tile, `rows` <= 6, by the kernel of that height.
+    ///
+    /// # Safety
+    /// As [`kernel_avx2_rows`], with `rows` for `MR`; `rows` <= 6.
+    #[allow(clippy::too_many_arguments)]
     pub unsafe fn kernel_avx2(
+        rows: usize,
         depth: usize,
         a: *const f32,
         b: *const f32,
@@ -569,10 +607,41 @@ mod x86 {
         row_stride: usize,
         epilogue: Option<Epilogue>,
     ) {
-        const MR: usize = 6;
+        let kernel = match rows {
+            1 => kernel_avx2_rows::<1>,
+            2 => kernel_avx2_rows::<2>,
+            3 => kernel_avx2_rows::<3>,
+            4 => kernel_avx2_rows::<4>,
+            5 => kernel_avx2_rows::<5>,
+            6 => kernel_avx2_rows::<6>,
+            _ => unreachable!("AVX2 panels have 1 to 6 rows"),
+        };
+        // SAFETY: the caller's guarantees, for this height.
+        unsafe { kernel(depth, a, b, offsets, out, row_stride, epilogue) }
+    }
+
+    /// `MR` x 16 tile, `MR` <= 6: at 6, 12 accumulators in ymm registers, 2 for the
+    /// pixels and 1 for the weight, 15 of the 16 (a 4 x 24 tile needs 17 and spilled an
+    /// accumulator through the stack every step: the Fire expands ran at 12-13 of a Zen
+    /// 3's 39 GMAC/s). The narrower ones compute a weight matrix's last rows.
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and FMA; `a` holds `depth` rows of `MR` values, `b + offsets[k]`
+    /// 16 values for each `k < depth`, and `out + i * row_stride` 16 writable values
+    /// for each `i < MR`; `epilogue`, if any, has `MR` biases.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn kernel_avx2_rows<const MR: usize>(
+        depth: usize,
+        a: *const f32,
+        b: *const f32,
+        offsets: *const usize,
+        out: *mut f32,
+        row_stride: usize,
+        epilogue: Option<Epilogue>,
+    ) {
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
         for k in 0..depth {
-            // SAFETY: the caller guarantees `depth` rows of 6 (a) and 16 (b) values.
+            // SAFETY: the caller guarantees `depth` rows of MR (a) and 16 (b) values.
             unsafe {
                 let row = b.add(*offsets.add(k));
                 let b0 = _mm256_loadu_ps(row);
@@ -597,8 +666,8 @@ mod x86 {
         }
         for (i, row) in acc.iter().enumerate() {
             for (j, v) in row.iter().enumerate() {
-                // SAFETY: the caller guarantees 6 rows of 16 values at `out`, `row_stride`
-                // apart.
+                // SAFETY: the caller guarantees MR rows of 16 values at `out`,
+                // `row_stride` apart.
                 unsafe { _mm256_storeu_ps(out.add(i * row_stride + j * 8), *v) };
             }
         }
@@ -628,13 +697,13 @@ mod tests {
     use crate::engine::ops::columns::{ConvGeometry, PhaseSplit, direct_offsets};
 
     /// Every kernel, reading the input in place or split into planes, against a plain
-    /// triple loop,
-    /// on sizes that leave partial tiles; 1000 pixels make tasks of several panels and
-    /// a shorter last one.
+    /// triple loop, on sizes that leave partial tiles: 13, 16 and 17 rows end in panels
+    /// of 1, 4 and 5 rows (AVX2's narrower kernels); 1000 pixels make tasks of several
+    /// panels and a shorter last one.
     #[test]
     fn every_kernel_matches_the_naive_product() {
-        for pixels in [53, 1000] {
-            assert_kernels_match_the_naive_product(13, 7, pixels);
+        for (rows, pixels) in [(13, 53), (13, 1000), (16, 53), (17, 1000)] {
+            assert_kernels_match_the_naive_product(rows, 7, pixels);
         }
     }
 
