@@ -99,6 +99,10 @@ fn supported(kernel: Kernel) -> bool {
 /// Largest tile of any kernel, for the stack buffer tiles are written to.
 const MAX_TILE: usize = 8 * 48;
 
+/// Tasks per thread a product that runs alone is split into: enough that a thread
+/// which started late or was preempted still finds work.
+pub const TASKS_PER_THREAD: usize = 4;
+
 /// Bytes of column panels one task keeps in reach while every row panel passes over
 /// them: half a typical L2.
 const PANELS_CACHE: usize = 256 * 1024;
@@ -238,13 +242,15 @@ pub struct Product<'a> {
 
 impl<'a> Product<'a> {
     /// Checks that every read and write of the product lies inside `columns` and `out`;
-    /// `threads`: of the team it will run on, to size its tasks.
+    /// `tasks`: how many tasks to split it into at most (fewer where they would be
+    /// under a panel; more where a task's columns would not stay in L2), e.g.
+    /// [`TASKS_PER_THREAD`] per thread of the team for a product that runs alone.
     pub fn new(
         weights: &'a PackedWeights,
         columns: Columns<'a>,
         out: &'a mut [f32],
         target: Target,
-        threads: usize,
+        tasks: usize,
     ) -> Product<'a> {
         let nr = weights.isa.nr();
         let panels = columns.pixels.div_ceil(nr);
@@ -279,7 +285,7 @@ impl<'a> Product<'a> {
             out: SharedOut(out.as_mut_ptr()),
             _out: PhantomData,
             panels,
-            block: panels_per_task(panels, weights.depth, nr, threads),
+            block: panels_per_task(panels, weights.depth, nr, tasks),
         }
     }
 
@@ -356,7 +362,13 @@ pub fn gemm(
     team: &Team,
 ) {
     gemm_all(
-        &[Product::new(weights, columns, out, target, team.threads())],
+        &[Product::new(
+            weights,
+            columns,
+            out,
+            target,
+            TASKS_PER_THREAD * team.threads(),
+        )],
         team,
     );
 }
@@ -443,10 +455,10 @@ unsafe fn place_tile(
 }
 
 /// Column panels a task takes: as many as keep their columns within [`PANELS_CACHE`],
-/// but no more than leave each thread several tasks.
-fn panels_per_task(panels: usize, depth: usize, nr: usize, threads: usize) -> usize {
+/// but no more than make `tasks` tasks.
+fn panels_per_task(panels: usize, depth: usize, nr: usize, tasks: usize) -> usize {
     let cached = PANELS_CACHE / (depth * nr * std::mem::size_of::<f32>()).max(1);
-    let shared = panels.div_ceil(4 * threads);
+    let shared = panels.div_ceil(tasks.max(1));
     cached.min(shared).max(1)
 }
 

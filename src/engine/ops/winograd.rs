@@ -10,7 +10,9 @@
 //! 0, ±1, ±2 and ∞ (Lavin and Gray, 2016); the network's outputs stay within 1.4e-5 of
 //! ONNX Runtime's (`scripts/compare_ort.py`) and within the parity tests' 1e-4 of PyTorch's.
 
-use super::gemm::{Columns, Isa, Layout, PackedWeights, Product, Target, gemm_all};
+use super::gemm::{
+    Columns, Isa, Layout, PackedWeights, Product, TASKS_PER_THREAD, Target, gemm_all,
+};
 use super::layout::BufferLayout;
 use crate::engine::team::Team;
 use ndarray::{Array2, ArrayView2};
@@ -255,6 +257,9 @@ pub fn multiply(
             relu: false,
         },
     };
+    // The 36 products give the team its tasks: each alone makes as few as that leaves
+    // (one on 2 threads; 4 x 36 small ones cost more in claims than they balance).
+    let tasks = (TASKS_PER_THREAD * team.threads()).div_ceil(POSITIONS);
     let mut outputs = m.chunks_exact_mut(rows * tiles);
     let products: [Product; POSITIONS] = std::array::from_fn(|position| {
         let columns = Columns {
@@ -264,13 +269,7 @@ pub fn multiply(
         };
         // Too short a slice (a scratch smaller than `product_len`) fails `new`'s check.
         let out = outputs.next().unwrap_or_default();
-        Product::new(
-            &weights.positions[position],
-            columns,
-            out,
-            target,
-            team.threads(),
-        )
+        Product::new(&weights.positions[position], columns, out, target, tasks)
     });
     gemm_all(&products, team);
 }
