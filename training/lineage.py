@@ -266,18 +266,20 @@ def cmd_train(args) -> None:
         raise LineageError(f"pid {pid} is already training {args.state}")
     if args.ranks < 1:
         raise ValueError(f"--ranks must be at least 1, got {args.ranks}")
-    workers = args.workers if args.workers is not None else (2 if args.ranks == 1 else 1)
-    torch.set_num_threads(args.threads)
-    records = _records(args)
-    state = load_state(args.state, data_hash(records), args.new_lineage)
-    images = ImageCache(records, "train")
-    log = _open_log()
+    # Signals and the pid file before the data loads (seconds): a `stop` right after
+    # `start` then finds the trainer and is honoured at its first step.
     stop = Stop()
     stop.install()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     pid_file = pid_path(args.state)
     pid_file.write_text(str(os.getpid()))  # rank 0: it takes the signals and saves
     try:
+        workers = args.workers if args.workers is not None else (2 if args.ranks == 1 else 1)
+        torch.set_num_threads(args.threads)
+        records = _records(args)
+        state = load_state(args.state, data_hash(records), args.new_lineage)
+        images = ImageCache(records, "train")
+        log = _open_log()
         until = f" until {datetime.datetime.fromtimestamp(deadline):%H:%M}" if deadline else ""
         log(f"{datetime.datetime.now():%H:%M:%S} training the lineage{until}: {state.images_seen} images seen, "
             f"{state.meta['train_seconds'] / 3600:.2f} h, lr {state.schedule.lr(state.images_seen):.2e}, "

@@ -169,3 +169,32 @@ def test_sigterm_to_the_pid_file_stops_the_ranks_and_rank0_saves(tmp_path, monke
     meta = read_meta(path)
     assert meta["images_seen"] == 3 * BATCH and meta["steps"] == 3 and meta["ema_updates"] == 3
     assert "2 rank(s)" in (tmp_path / "log" / "train.log").read_text()
+
+
+def test_a_stop_while_the_data_loads_is_honoured_before_the_first_step(tmp_path, monkeypatch):
+    """`training/lineage.sh stop` right after `start`: the trainer already has its pid file and
+    signal handler while it loads the data, and stops (saving, untrained) at its first step."""
+    data = synthetic_set()
+    path = tmp_path / "state.safetensors"
+    new_state(data[0], BATCH).save(path)
+    monkeypatch.setattr(lineage, "WORK_DIR", tmp_path)
+    monkeypatch.setattr(lineage, "LOG_DIR", tmp_path / "log")
+
+    stopped = []
+
+    def load_records(_args):
+        pid = lineage.running_trainer(path)
+        stopped.append(pid)
+        os.kill(pid, signal.SIGTERM)
+        return data[0]
+
+    monkeypatch.setattr(lineage, "_records", load_records)
+    monkeypatch.setattr(lineage, "ImageCache", lambda _records, _name: data[1])
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        assert lineage.main(["--state", str(path), "train", "--ranks", "1", "--workers", "0"]) == 0
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert stopped == [os.getpid()] and not lineage.pid_path(path).exists()
+    assert read_meta(path)["images_seen"] == 0
