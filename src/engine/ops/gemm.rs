@@ -496,7 +496,7 @@ fn micro_kernel(
         // AVX2, and `kernel_avx2` refuses more), and the tile its `width` rows of 16.
         Kernel::Avx2Fma => unsafe {
             let (a, b, offsets) = (a.as_ptr(), b.as_ptr(), offsets.as_ptr());
-            x86::kernel_avx2(width, depth, a, b, offsets, tile.as_mut_ptr(), 16, None)
+            x86::kernel_avx2(width)(depth, a, b, offsets, tile.as_mut_ptr(), 16, None)
         },
         _ => kernel_portable(depth, a, b, offsets, tile),
     }
@@ -535,7 +535,7 @@ unsafe fn micro_kernel_to_output(
         // bias value, which is one per panel row.
         Kernel::Avx2Fma if epilogue.bias.len() == width => unsafe {
             let (a, b, offsets) = (a.as_ptr(), b.as_ptr(), offsets.as_ptr());
-            x86::kernel_avx2(width, depth, a, b, offsets, out, row_stride, Some(epilogue));
+            x86::kernel_avx2(width)(depth, a, b, offsets, out, row_stride, Some(epilogue));
             true
         },
         _ => false,
@@ -604,22 +604,13 @@ mod x86 {
         }
     }
 
-    /// A `rows` x 16 tile, `rows` <= 6, by the kernel of that height.
-    ///
-    /// # Safety
-    /// As [`kernel_avx2_rows`], with `rows` for `MR`; `rows` <= 6.
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn kernel_avx2(
-        rows: usize,
-        depth: usize,
-        a: *const f32,
-        b: *const f32,
-        offsets: *const usize,
-        out: *mut f32,
-        row_stride: usize,
-        epilogue: Option<Epilogue>,
-    ) {
-        let kernel = match rows {
+    /// A [`kernel_avx2_rows`] of some height: (depth, a, b, offsets, out, row_stride, epilogue).
+    pub type Avx2Kernel =
+        unsafe fn(usize, *const f32, *const f32, *const usize, *mut f32, usize, Option<Epilogue>);
+
+    /// The AVX2 kernel for tiles of `rows` x 16 (1 to 6 rows).
+    pub fn kernel_avx2(rows: usize) -> Avx2Kernel {
+        match rows {
             1 => kernel_avx2_rows::<1>,
             2 => kernel_avx2_rows::<2>,
             3 => kernel_avx2_rows::<3>,
@@ -627,9 +618,7 @@ mod x86 {
             5 => kernel_avx2_rows::<5>,
             6 => kernel_avx2_rows::<6>,
             _ => unreachable!("AVX2 panels have 1 to 6 rows"),
-        };
-        // SAFETY: the caller's guarantees, for this height.
-        unsafe { kernel(depth, a, b, offsets, out, row_stride, epilogue) }
+        }
     }
 
     /// `MR` x 16 tile, `MR` <= 6: at 6, 12 accumulators in ymm registers, 2 for the
