@@ -72,6 +72,16 @@ impl Isa {
         }
     }
 
+    /// The weight panels of a `rows`-row matrix: first row and packed width of each.
+    fn panel_spans(self, rows: usize) -> impl Iterator<Item = (usize, usize)> {
+        let mut first_row = 0;
+        std::iter::from_fn(move || {
+            let width = (first_row < rows).then(|| self.panel_width(rows - first_row))?;
+            first_row += width;
+            Some((first_row - width, width))
+        })
+    }
+
     /// Columns of the pixel panel (pixels per tile).
     pub fn nr(self) -> usize {
         match self.0 {
@@ -122,15 +132,12 @@ impl PackedWeights {
     pub fn new(isa: Isa, weight: ArrayView2<f32>, bias: &[f32]) -> PackedWeights {
         let (rows, depth) = weight.dim();
         let mut panels = Vec::with_capacity(rows.div_ceil(isa.mr()) * isa.mr() * depth);
-        let mut first_row = 0;
-        while first_row < rows {
-            let width = isa.panel_width(rows - first_row);
+        for (first_row, width) in isa.panel_spans(rows) {
             for k in 0..depth {
                 for m in first_row..first_row + width {
                     panels.push(if m < rows { weight[[m, k]] } else { 0.0 });
                 }
             }
-            first_row += width;
         }
         PackedWeights {
             isa,
@@ -147,21 +154,16 @@ impl PackedWeights {
 
     /// The weight panels in order.
     fn row_panels(&self) -> impl Iterator<Item = RowPanel<'_>> {
-        let (mut first_row, mut start) = (0, 0);
-        std::iter::from_fn(move || {
-            if first_row >= self.rows {
-                return None;
-            }
-            let width = self.isa.panel_width(self.rows - first_row);
-            let panel = RowPanel {
+        let spans = self.isa.panel_spans(self.rows);
+        spans.scan(0, move |start, (first_row, width)| {
+            let weights = &self.panels[*start..*start + width * self.depth];
+            *start += width * self.depth;
+            Some(RowPanel {
                 first_row,
                 rows: width.min(self.rows - first_row),
                 width,
-                weights: &self.panels[start..start + width * self.depth],
-            };
-            first_row += width;
-            start += width * self.depth;
-            Some(panel)
+                weights,
+            })
         })
     }
 }
@@ -302,7 +304,7 @@ impl<'a> Product<'a> {
         let (isa, nr) = (weights.isa, weights.isa.nr());
         let mut tile = [0.0f32; MAX_TILE];
         let task_panels = task * self.block..self.panels.min((task + 1) * self.block);
-        // Row panels outermost: each writes its `mr` output channels along the whole
+        // Row panels outermost: each writes its output channels along the whole
         // task's pixels, a few long runs that the prefetcher follows, while the task's
         // column panels stay in L2.
         for panel in weights.row_panels() {
