@@ -19,13 +19,18 @@ from .optimise import train_loader
 
 
 @torch.no_grad()
-def calibrate_batchnorm(model: nn.Module, batches) -> int:
-    """Sets every BatchNorm2d of `model` from its inputs over `batches` (network inputs); returns the image count.
+def calibrate_batchnorm(model: nn.Module, batches, norms: list[nn.BatchNorm2d] | None = None,
+                        training: bool = False) -> int:
+    """Sets every BatchNorm2d of `model` (or only `norms`) from its inputs over `batches` (network
+    inputs); returns the image count.
 
-    The model's batch norms must compute the identity in eval mode (as after
-    model.load_reference_state_dict), so each one sees the inputs the file's function gives it.
+    The pass runs in eval mode, or in training mode with `training` (the other batch norms then
+    use batch statistics, as they will in training, and move their running ones: pass a copy).
+    The batch norms before those calibrated must compute the function wanted (as after
+    model.load_reference_state_dict, or trained ones), so each one sees the inputs that function gives it.
     """
-    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    if norms is None:
+        norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     sums = {m: torch.zeros(m.num_features, dtype=torch.float64) for m in norms}
     squares = {m: torch.zeros(m.num_features, dtype=torch.float64) for m in norms}
     counts = {m: 0 for m in norms}
@@ -38,7 +43,7 @@ def calibrate_batchnorm(model: nn.Module, batches) -> int:
 
     hooks = [m.register_forward_pre_hook(collect) for m in norms]
     was_training = model.training
-    model.eval()
+    model.train(training)
     images = 0
     try:
         for x in batches:

@@ -338,11 +338,11 @@ def adopt(burst_dir: Path, state_path: Path, records: list[Record], stop_trainer
     return {"entry": entry, "cooldown_images": summary["cooldown"]["images"], "discarded_cpu_images": max(0, discarded)}
 
 
-def score_and_record(args, model_path: Path, entry: dict, cooldown_images: int) -> dict:
+def score_and_record(args, model_path: Path, entry: dict, cooldown_images: int, train_images: int) -> dict:
     """tinyssd eval of the burst's model and of the shipped one, ship if better, the record row and the card."""
     from . import lineage_record as record  # here only: it needs the tinyssd binary and matplotlib
     scored = record.score_candidates(args, {CANDIDATE: model_path}, args.work / "eval")
-    row = record.record_row(RECORD_KIND, entry["device"], entry["host_cores"], entry, cooldown_images,
+    row = record.record_row(RECORD_KIND, entry["device"], entry["host_cores"], train_images, entry, cooldown_images,
                             read_meta(args.state), scored)
     record.append_row(row)
     record.update_card(scored["shipped_now"], args)
@@ -355,7 +355,7 @@ def cmd_adopt(args) -> None:
     records, _ = train_val_records(args.data)
     installed = adopt(args.dir, args.state, records, lambda: stop_running_trainer(args.state),
                       accept_cpu_run=args.accept_cpu_run)
-    score_and_record(args, args.dir / MODEL_FILE, installed["entry"], installed["cooldown_images"])
+    score_and_record(args, args.dir / MODEL_FILE, installed["entry"], installed["cooldown_images"], len(records))
     print("CPU training of the lineage is stopped: `training/lineage.sh start` continues it from the burst")
 
 

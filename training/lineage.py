@@ -5,6 +5,8 @@
     python -m training.lineage train --for-minutes 120                           # or --until 23:40
     python -m training.lineage finish                                            # stop, cool, evaluate, ship, record
     python -m training.lineage status
+    python -m training.lineage branch --out runs/ab/b.safetensors --name head-bn --head-batch-norm  # A/B
+    python -m training.lineage --state runs/ab/b.safetensors train --for-images 40000
 
 `train` continues training/state/lineage.safetensors at the schedule's constant peak rate
 until its deadline or SIGTERM/SIGINT, saving every few minutes and on exit; by default as two
@@ -31,6 +33,7 @@ from .arch import REPO_ROOT
 from .bn_calibration import calibration_batches, model_from_file
 from .data import DEFAULT_DATA_ROOT, ImageCache, train_val_records
 from .ema import DEFAULT_MAX_DECAY
+from .lineage_branch import make_branch
 from .model import TinySSD
 from .model_io import save_model_file
 from .optimise import train_loader, train_step
@@ -131,9 +134,11 @@ class LineageTrainer:
             self.state.round_moments()
 
     def run(self, steps: int | None = None, deadline: float | None = None, stop: Stop | None = None,
-            lr_at=None, save_every_s: float | None = None, save_path: Path | None = None) -> int:
-        """Trains until `steps` steps, the deadline or a stop request; returns the steps done.
-        A periodic save happens before the step after it falls due (the ranks agree on it then)."""
+            lr_at=None, save_every_s: float | None = None, save_path: Path | None = None,
+            until_images: int | None = None) -> int:
+        """Trains until `steps` steps, the deadline, `until_images` images seen or a stop request; returns
+        the steps done. A periodic save happens before the step after it falls due (the ranks agree on it
+        then), and so does a stop: every rank ends after the same step."""
         meta, period = self.state.meta, self.state.meta["period"]
         lr_at = lr_at or (lambda done: self.state.schedule.lr(meta["images_seen"]))
         batches = self.batches()
@@ -148,7 +153,8 @@ class LineageTrainer:
                     raise
                 batch = None
             wants_stop = (batch is None or (stop is not None and stop.requested)
-                          or (deadline is not None and time.time() >= deadline))
+                          or (deadline is not None and time.time() >= deadline)
+                          or (until_images is not None and meta["images_seen"] >= until_images))
             save_due = bool(save_every_s and save_path and time.monotonic() - last_save >= save_every_s)
             wants_stop, save_due, normaliser = self.group.agree(wants_stop, save_due, batch)
             if save_due and not wants_stop:  # a stopping run is saved by its caller
@@ -287,7 +293,9 @@ def cmd_train(args) -> None:
         other_ranks = (args.state, args.new_lineage, records, images, workers, args.device)
         with rank_group(args.ranks, args.threads, _train_other_rank, other_ranks) as group:
             trainer = LineageTrainer(state, records, images, workers, args.device, log, group=group)
-            done = trainer.run(deadline=deadline, stop=stop, save_every_s=60 * args.save_minutes, save_path=args.state)
+            until_images = state.images_seen + args.for_images if args.for_images else None
+            done = trainer.run(deadline=deadline, stop=stop, save_every_s=60 * args.save_minutes, save_path=args.state,
+                               until_images=until_images)
             state.save(args.state)
             log(f"{datetime.datetime.now():%H:%M:%S} saved after {done} steps: {state.images_seen} images seen, "
                 f"{state.meta['train_seconds'] / 3600:.2f} h; this period "
@@ -355,7 +363,7 @@ def cmd_cooldown(args) -> dict:
     candidates["cooled_ema"] = args.out / "cooled_ema.safetensors"
     save_model_file(state.ema_model(), candidates["cooled_ema"], description + " (EMA of the weights)")
     print(f"cooldown done in {seconds / 60:.1f} min: candidates {', '.join(str(p) for p in candidates.values())}")
-    return {"images": steps * batch, "seconds": seconds, "candidates": candidates}
+    return {"images": steps * batch, "seconds": seconds, "candidates": candidates, "train_images": len(records)}
 
 
 def cmd_finish(args) -> None:
@@ -363,6 +371,25 @@ def cmd_finish(args) -> None:
     stop_running_trainer(args.state)
     cooled = cmd_cooldown(args)
     finish_period(args, cooled)
+
+
+def cmd_branch(args) -> None:
+    """An A/B branch: a copy of the state with one change, in a file of its own (lineage_branch.py)."""
+    if args.out.exists():
+        raise LineageError(f"{args.out} exists; a branch never replaces a file")
+    if not (args.head_batch_norm or args.peak_lr):
+        print("branch: no change asked: a copy of the lineage (the A/B's control)")
+    records = _records(args)
+    state = load_state(args.state, data_hash(records))
+    batches = None
+    if args.head_batch_norm:
+        batches = calibration_batches(records, ImageCache(records, "train"), args.calibration_images)
+    branch = make_branch(state, args.name, args.head_batch_norm, args.peak_lr, args.warmup_images, batches)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    branch.save(args.out)
+    print(f"branch {args.name!r} at {args.out}: {branch.images_seen} images seen, head batch norm "
+          f"{'yes' if branch.meta.get('head_batch_norm') else 'no'}, peak lr {branch.meta['schedule']['peak_lr']:.1e}; "
+          f"train it with `python -m training.lineage --state {args.out} train --for-images N`")
 
 
 def cmd_stop(args) -> None:
@@ -417,6 +444,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     when = q.add_mutually_exclusive_group()
     when.add_argument("--until", help="local time of day HH:MM")
     when.add_argument("--for-minutes", type=float)
+    when.add_argument("--for-images", type=int, help="stop after this many more images (A/B branches of equal images)")
     q.add_argument("--save-minutes", type=float, default=5.0)
     q.add_argument("--new-lineage", action="store_true", help="accept a state made on other training data")
     q.add_argument("--ranks", type=int, default=2,
@@ -434,6 +462,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         q.add_argument("--shipped", type=Path, default=REPO_ROOT / "models" / "tinyssd_voc.safetensors")
         q.add_argument("--kind", default="CPU", help="the record's label for this period (CPU, GPU burst)")
         compute(q)
+    q = add("branch", cmd_branch, "an A/B branch: a copy of the state with one change, in its own file")
+    q.add_argument("--out", type=Path, required=True, help="the branch's state file (never replaced)")
+    q.add_argument("--name", required=True, help="the branch's name in its metadata, e.g. head-bn-2x")
+    q.add_argument("--head-batch-norm", action="store_true", help="batch norm in the 12 predictors, calibrated")
+    q.add_argument("--peak-lr", type=float, help="another peak learning rate, warmed up to from today's")
+    q.add_argument("--warmup-images", type=int, default=DEFAULTS["warmup_images"])
+    q.add_argument("--calibration-images", type=int, default=256)
     add("stop", cmd_stop, "stop a running `train` (it saves first)")
     add("status", cmd_status, "print the state's position and the running process")
     add("running", cmd_running, "print the pid of a running `train` (exit 0), or exit 1 if none")

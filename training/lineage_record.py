@@ -25,8 +25,10 @@ CARD_PATH = REPO_ROOT / "models" / "MODEL_CARD.md"
 PLOT_PATH = REPO_ROOT / "models" / "lineage_map.png"
 SUMMARY_CHART_PATH = REPO_ROOT / "models" / "eval_summary.png"
 CARD_BEGIN, CARD_END = "<!-- lineage record: begin (written by training/lineage_record.py) -->", "<!-- lineage record: end -->"
-RECORD_FIELDS = ["date", "kind", "machine", "cores", "train_minutes", "images", "images_per_s", "cooldown_images",
-                 "lineage_hours", "lineage_images", "candidate", "map11", "map_all", "shipped_map11", "shipped"]
+# train_images: the size of the training list the period ran on, so the curve shows where the data grew
+RECORD_FIELDS = ["date", "kind", "machine", "cores", "train_images", "train_minutes", "images", "images_per_s",
+                 "cooldown_images", "lineage_hours", "lineage_images", "candidate", "map11", "map_all",
+                 "shipped_map11", "shipped"]
 
 
 def machine_description() -> str:
@@ -117,11 +119,12 @@ def score_candidates(args, candidates: dict[str, Path], eval_dir: Path) -> dict:
             "shipped_now": scores[best] if better else shipped}
 
 
-def record_row(kind: str, machine: str, cores: int, tally: dict, cooldown_images: int, meta: dict,
+def record_row(kind: str, machine: str, cores: int, train_images: int, tally: dict, cooldown_images: int, meta: dict,
                scored: dict) -> dict:
     """The record's row for a period (tally: its train_seconds and images) scored by score_candidates."""
     best = scored["scores"][scored["best"]]
     return {"date": datetime.date.today().isoformat(), "kind": kind, "machine": machine, "cores": cores,
+            "train_images": train_images,
             "train_minutes": f"{tally['train_seconds'] / 60:.1f}", "images": tally["images"],
             "images_per_s": f"{tally['images'] / max(tally['train_seconds'], 1e-9):.1f}",
             "cooldown_images": cooldown_images, "lineage_hours": f"{meta['train_seconds'] / 3600:.3f}",
@@ -134,8 +137,8 @@ def finish_period(args, cooled: dict) -> dict:
     """Scores the cooled candidates, ships if better, appends the row and starts a new period in the state."""
     scored = score_candidates(args, cooled["candidates"], args.out / "eval")
     state = load_state(args.state)
-    row = record_row(args.kind, machine_description(), os.cpu_count(), state.meta["period"], cooled["images"],
-                     state.meta, scored)
+    row = record_row(args.kind, machine_description(), os.cpu_count(), cooled["train_images"], state.meta["period"],
+                     cooled["images"], state.meta, scored)
     append_row(row)
     state.meta["period"] = new_period()
     state.save(args.state)
@@ -154,6 +157,12 @@ def plot_record(rows: list[dict], path: Path = PLOT_PATH) -> None:
     shipped = [(h, float(r["map11"])) for h, r in zip(hours, rows) if r["shipped"] == "yes"]
     if shipped:
         ax.plot(*zip(*shipped), "*", ms=14, color="tab:green", label="shipped")
+    for before, after, h in zip(rows, rows[1:], hours):
+        if before["train_images"] != after["train_images"]:  # the data grew (or shrank) after this row
+            ax.axvline(h, color="gray", ls=":", lw=1)
+            ax.annotate(f"{before['train_images']} -> {after['train_images']} training images", (h, 0.75),
+                        xycoords=("data", "axes fraction"), rotation=90, fontsize=7, color="gray",
+                        ha="right", va="top")
     ax.set(xlabel="cumulative training hours of the lineage", ylabel="validation mAP % (tinyssd eval)",
            title="Training lineage: file-based validation mAP")
     ax.grid(alpha=0.3)
@@ -169,11 +178,12 @@ def card_section(rows: list[dict], shipped: dict) -> str:
              "`training/README.md`); at its end a cooldown branch is exported and scored with `tinyssd eval "
              "--data ../shared/data/voc --split training/val_split.txt`, and it replaces the shipped model only "
              "when it scores higher. Rows from `training/state/record.csv`:", "",
-             "| date | kind | machine (cores) | training min | images | images/s | cooldown images | lineage hours "
-             "| candidate | mAP 11-pt | mAP all-pt | shipped model before | shipped |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| date | kind | machine (cores) | training images | training min | images | images/s | cooldown images "
+             "| lineage hours | candidate | mAP 11-pt | mAP all-pt | shipped model before | shipped |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        lines.append(f"| {r['date']} | {r['kind']} | {r['machine']} ({r['cores']}) | {r['train_minutes']} | "
+        lines.append(f"| {r['date']} | {r['kind']} | {r['machine']} ({r['cores']}) | {r['train_images']} | "
+                     f"{r['train_minutes']} | "
                      f"{r['images']} | {r['images_per_s']} | {r['cooldown_images']} | {float(r['lineage_hours']):.2f} | "
                      f"{r['candidate']} | {r['map11']} | {r['map_all']} | {r['shipped_map11']} | {r['shipped']} |")
     lines += ["", "![validation mAP against cumulative training hours](lineage_map.png)", "",

@@ -81,7 +81,7 @@ class LineageState:
 
     def ema_model(self) -> TinySSD:
         """The EMA weights and batch-norm buffers as a network on the CPU, in eval mode (what is exported)."""
-        model = TinySSD(batch_norm=True)
+        model = network(self.meta)
         model.load_state_dict({k: v.detach().cpu() for k, v in self.ema.shadow.items()})
         return model.eval()
 
@@ -136,6 +136,12 @@ class LineageState:
         return steps.pop() if steps else 0
 
 
+def network(meta: dict) -> TinySSD:
+    """The training network a state's tensors belong to: batch norm everywhere, in the predictors too
+    when the state says so (`head_batch_norm`, see `lineage branch`)."""
+    return TinySSD(batch_norm=True, head_batch_norm=meta.get("head_batch_norm", False))
+
+
 def new_period() -> dict:
     """The working period's tally; `finish` turns it into a row of the record and starts a new one."""
     return {"started": now_iso(), "train_seconds": 0.0, "images": 0, "steps": 0}
@@ -177,7 +183,7 @@ def load_state(path: Path = STATE_PATH, expected_data_hash: str | None = None,
         meta["sampler_offset"] = meta["images_seen"]
     with safe_open(str(path), framework="pt") as f:
         tensors = {k: f.get_tensor(k) for k in f.keys()}
-    model = TinySSD(batch_norm=True)
+    model = network(meta)
     model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
     model.to(memory_format=torch.channels_last)
     ema = ModelEMA(model, meta["ema_decay"])

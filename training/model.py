@@ -3,8 +3,10 @@
 Parameter names are the weight-file contract with the Rust engine: `conv1.weight`,
 `fire1.squeeze.weight`, `fire1.expand1x1.bias`, `loc.fire4.weight`, `conf.fire4.bias`...
 With `batch_norm=True` (training only) each ReLU conv gets a BatchNorm under a separate
-name (`conv1_bn`, `fire1.squeeze_bn`, ...); `fold_batchnorm` turns such a state dict into
-the plain reference tensors.
+name (`conv1_bn`, `fire1.squeeze_bn`, ...), and with `head_batch_norm=True` each of the 12
+predictor convolutions too (`loc.fire4_bn`, `conf.fire4_bn`, ...: ScratchDet's batch norm in
+the detection head); `fold_batchnorm` turns such a state dict into the plain reference
+tensors, so the model file and the engine do not change.
 """
 import torch
 from torch import nn
@@ -58,9 +60,10 @@ class MaxPool(nn.Module):
 
 
 class TinySSD(nn.Module):
-    def __init__(self, batch_norm: bool = False, arch: dict = ARCH):
+    def __init__(self, batch_norm: bool = False, arch: dict = ARCH, head_batch_norm: bool = False):
         super().__init__()
         self.batch_norm = batch_norm
+        self.head_batch_norm = head_batch_norm
         self.layer_names: list[str] = []
         channels = {}
         cin = arch["in_channels"]
@@ -85,8 +88,10 @@ class TinySSD(nn.Module):
         for source in SOURCES:
             k = boxes_per_cell(source)
             c = channels[source["layer"]]
-            self.loc[source["layer"]] = nn.Conv2d(c, k * 4, 3, padding=1)
-            self.conf[source["layer"]] = nn.Conv2d(c, k * NUM_CLASSES, 3, padding=1)
+            for predictors, outputs in ((self.loc, k * 4), (self.conf, k * NUM_CLASSES)):
+                predictors[source["layer"]] = nn.Conv2d(c, outputs, 3, padding=1)
+                if head_batch_norm:
+                    predictors[source["layer"] + "_bn"] = nn.BatchNorm2d(outputs)
 
     def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every layer's output by layer name (post-ReLU)."""
@@ -108,9 +113,13 @@ class TinySSD(nn.Module):
         for name in self.source_names:
             f = features[name]
             n = f.shape[0]
-            locs.append(self.loc[name](f).permute(0, 2, 3, 1).reshape(n, -1, 4))
-            confs.append(self.conf[name](f).permute(0, 2, 3, 1).reshape(n, -1, NUM_CLASSES))
+            locs.append(self._predict(self.loc, name, f).permute(0, 2, 3, 1).reshape(n, -1, 4))
+            confs.append(self._predict(self.conf, name, f).permute(0, 2, 3, 1).reshape(n, -1, NUM_CLASSES))
         return torch.cat(locs, dim=1), torch.cat(confs, dim=1)
+
+    def _predict(self, predictors: nn.ModuleDict, source: str, f: torch.Tensor) -> torch.Tensor:
+        x = predictors[source](f)
+        return predictors[source + "_bn"](x) if self.head_batch_norm else x
 
 
 def reference_state_dict(model: TinySSD) -> dict[str, torch.Tensor]:

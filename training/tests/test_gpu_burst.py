@@ -175,11 +175,12 @@ def test_the_record_row_describes_the_burst_and_ships_a_better_model(burst, tmp_
     args = Namespace(work=tmp_path, tinyssd=Path("tinyssd"), shipped=tmp_path / "shipped.safetensors",
                      data=Path("voc"), split=Path("split.txt"), state=burst.out / STATE_FILE)
     entry = read_meta(burst.out / STATE_FILE)["bursts"][-1]
-    row = gpu_burst.score_and_record(args, model, entry, burst.summary["cooldown"]["images"])
+    row = gpu_burst.score_and_record(args, model, entry, burst.summary["cooldown"]["images"], len(burst.records))
     assert rows == [row] and set(row) == set(lineage_record.RECORD_FIELDS)
     assert row["kind"] == "GPU burst" and row["machine"] == entry["device"] and row["images"] == entry["images"]
     assert row["candidate"] == gpu_burst.CANDIDATE and row["map11"] == "30.00" and row["shipped"] == "yes"
     assert row["lineage_images"] == read_meta(burst.out / STATE_FILE)["images_seen"]
+    assert row["train_images"] == len(burst.records)
     assert shipped == [(model, args.shipped)] and cards == [scores[str(model)]]
     assert tuned == [(args.shipped, {"person": 0.3})], "the shipped model gets its thresholds"
     assert json.loads((tmp_path / "eval" / "shipped.json").read_text()) == scores["shipped"]
