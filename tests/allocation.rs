@@ -1,5 +1,5 @@
 //! The engine allocates nothing per frame: every buffer is made once, when it starts;
-//! nor does the app's inference worker once it is warm.
+//! nor do the tracker and the app's inference worker once they are warm.
 
 mod common;
 
@@ -46,6 +46,7 @@ static GLOBAL: Counting = Counting;
 fn frames_do_not_allocate_once_warm() {
     forward_passes_do_not_allocate();
     whole_frames_do_not_allocate();
+    tracking_does_not_allocate();
     #[cfg(feature = "app")]
     app_worker::the_worker_loop_does_not_allocate();
 }
@@ -92,6 +93,57 @@ fn whole_frames_do_not_allocate() {
     }
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
     assert_eq!(allocations, 0, "{allocations} allocations in 3 frames");
+}
+
+/// Objects coming, moving, flickering and leaving, in a pattern that repeats every 120
+/// frames: once one period has grown the tracker's buffers, the next allocate nothing.
+fn tracking_does_not_allocate() {
+    use std::sync::Arc;
+    use tinyssd::detect::Detection;
+    use tinyssd::model::box_coder::Corners;
+    use tinyssd::track::{Tracker, TrackerConfig};
+
+    let labels: Vec<Arc<str>> = ["background", "person", "chair"].map(Arc::from).to_vec();
+    let thresholds = [1.0, 0.5, 0.4];
+    let scene = |frame: usize, out: &mut Vec<Detection>| {
+        out.clear();
+        let t = (frame % 120) as f32;
+        for object in 0..8usize {
+            let present = (frame % 120) / 15 != object % 8 && (frame + object) % 9 != 0;
+            if present {
+                let class_id = 1 + object % 2;
+                let x = 40.0 * object as f32 + 2.0 * t;
+                out.push(Detection {
+                    class_id,
+                    label: labels[class_id].clone(),
+                    score: 0.3 + 0.08 * object as f32 + 0.05 * ((frame % 4) as f32),
+                    bbox: Corners {
+                        x_min: x,
+                        y_min: 10.0,
+                        x_max: x + 30.0,
+                        y_max: 70.0,
+                    },
+                });
+            }
+        }
+    };
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    let mut detections = Vec::with_capacity(8);
+    for frame in 0..240 {
+        scene(frame, &mut detections);
+        tracker.update(&detections, &thresholds);
+    }
+    assert!(tracker.shown().count() > 0, "the scene shows tracks");
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for frame in 240..480 {
+        scene(frame, &mut detections);
+        tracker.update(&detections, &thresholds);
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    assert_eq!(
+        allocations, 0,
+        "{allocations} allocations in 240 tracked frames"
+    );
 }
 
 /// The app's path: the real pipeline's worker thread running the real detector, its

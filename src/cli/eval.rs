@@ -70,16 +70,14 @@ impl DataArgs {
             .collect()
     }
 
-    /// Loads the model and the data, runs every image with a progress bar, and scores.
-    pub fn score(&self, model_args: &ModelArgs) -> anyhow::Result<Scored> {
-        let model = model_args.load_model()?;
-        let class_names = model.metadata.class_names.clone();
+    /// The labelled images for these classes; an error when none is left to run.
+    pub fn load(&self, class_names: &[String]) -> anyhow::Result<Dataset> {
         let options = DataOptions {
             year: self.year.clone(),
             image_set: self.image_set.clone(),
             split: self.split.clone(),
         };
-        let dataset = Dataset::load(&self.data, &options, &class_names)?;
+        let dataset = Dataset::load(&self.data, &options, class_names)?;
         if dataset.samples.is_empty() {
             report_problems(&dataset.problems);
             if let Some(summary) = dataset.problems.summary() {
@@ -94,6 +92,14 @@ impl DataArgs {
                     .unwrap_or_default()
             );
         }
+        Ok(dataset)
+    }
+
+    /// Loads the model and the data, runs every image with a progress bar, and scores.
+    pub fn score(&self, model_args: &ModelArgs) -> anyhow::Result<Scored> {
+        let model = model_args.load_model()?;
+        let class_names = model.metadata.class_names.clone();
+        let dataset = self.load(&class_names)?;
         let threads =
             tinyssd::engine::resolve_threads(model_args.threads)?.min(dataset.samples.len());
         let bar = ProgressBar::new(dataset.samples.len() as u64).with_style(

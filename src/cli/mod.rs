@@ -6,6 +6,7 @@ mod app;
 mod bench;
 mod detect;
 mod eval;
+mod track_eval;
 mod tune;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +42,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Choose per-class thresholds on labelled VOC images and write a threshold profile.
     Tune(tune::TuneArgs),
+    /// Measure how steady tracks are against raw detections, on labelled photos filmed by a
+    /// virtual camera: flicker, precision, recall, ID switches, MOTA.
+    TrackEval(track_eval::TrackEvalArgs),
     /// The live window: camera (or images, or the demo) with boxes drawn (the default).
     #[cfg(feature = "app")]
     App(app::AppArgs),
@@ -172,7 +176,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         #[cfg(not(feature = "app"))]
         anyhow::bail!(
             "this tinyssd was built without the live app (cargo feature `app`): \
-             use tinyssd detect, eval, tune or bench"
+             use tinyssd detect, eval, tune, track-eval or bench"
         );
     };
     match command {
@@ -180,6 +184,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Tune(args) => tune::run(&args),
+        Command::TrackEval(args) => track_eval::run(&args),
         #[cfg(feature = "app")]
         Command::App(args) => app::run(&args),
     }

@@ -1,5 +1,6 @@
 //! Around the network: images in, detections out, and detections drawn.
 
+pub mod camera_path;
 pub mod detector;
 pub mod draw;
 pub mod image_io;

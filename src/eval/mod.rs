@@ -9,12 +9,15 @@ pub mod data;
 pub mod plot;
 pub mod protocol;
 pub mod run;
+pub mod sequence;
+pub mod tracking;
 pub mod tune;
 
 pub use ap::{GroundTruthBox, PrCurve, ScoredBox, match_detections};
 pub use data::{DataOptions, Dataset, Object, Problem, ProblemKind, Problems, Sample, Source};
 pub use protocol::Protocol;
 pub use run::{ClassEvaluation, DetectionRun, Evaluation, detect_samples, evaluate};
+pub use tracking::{ShownBox, TrackingScore, TrackingTally, TruthBox};
 pub use tune::{ClassThreshold, TuneGoal, TuneOutcome, choose_threshold};
 
 use std::path::PathBuf;

@@ -1,9 +1,9 @@
 //! The built-in `demo` source: the photos in `assets/` (compiled into the binary),
-//! one after another in a loop, slowly panned and zoomed at 640x480 so that the
-//! overlay can be seen tracking the objects.
+//! one after another in a loop, slowly panned and zoomed at 640x480
+//! ([`camera_path`]) so that the overlay can be seen tracking the objects.
 
 use super::source::{FrameSource, SourceError, interval_for_fps};
-use crate::detect::resample::{Resampler, Window};
+use crate::detect::camera_path;
 use image::RgbImage;
 use std::time::Duration;
 
@@ -12,8 +12,6 @@ pub const WIDTH: u32 = 640;
 pub const HEIGHT: u32 = 480;
 /// How long each photo is shown, in seconds of frames (at the source's rate).
 pub const SECONDS_PER_PHOTO: f32 = 6.0;
-/// The deepest zoom, relative to the widest 4:3 view of the photo.
-pub const MAX_ZOOM: f32 = 1.5;
 
 const PHOTOS: [(&str, &[u8]); 3] = [
     ("astronaut", include_bytes!("../../assets/astronaut.png")),
@@ -64,57 +62,13 @@ impl DemoSource {
         );
         let progress = step as f32 / per_photo as f32;
         let photo = &self.photos[photo_index].1;
-        let (pw, ph) = (photo.width() as f32, photo.height() as f32);
-        // The widest 4:3 window that fits the photo, then zoomed in and out again
-        // while its centre drifts across the photo.
-        let aspect = WIDTH as f32 / HEIGHT as f32;
-        let (base_w, base_h) = if pw / ph > aspect {
-            (ph * aspect, ph)
-        } else {
-            (pw, pw / aspect)
-        };
-        let phase = std::f32::consts::PI * progress;
-        let zoom = 1.0 + (MAX_ZOOM - 1.0) * phase.sin();
-        let (win_w, win_h) = (base_w / zoom, base_h / zoom);
-        let cx = pw / 2.0 + (pw - win_w) / 2.0 * (2.0 * phase).cos() * 0.9;
-        let cy = ph / 2.0 + (ph - win_h) / 2.0 * (2.0 * phase).sin() * 0.6;
-        let x0 = (cx - win_w / 2.0).clamp(0.0, pw - win_w);
-        let y0 = (cy - win_h / 2.0).clamp(0.0, ph - win_h);
-        sample_window(photo, x0, y0, win_w / WIDTH as f32, WIDTH, HEIGHT)
+        let window = camera_path::pan_zoom_window(photo.dimensions(), WIDTH, HEIGHT, progress);
+        camera_path::render(photo, window, WIDTH, HEIGHT)
     }
 
     pub fn photo_names(&self) -> Vec<&str> {
         self.photos.iter().map(|(name, _)| name.as_str()).collect()
     }
-}
-
-/// The window at (x0, y0) with `scale` source pixels per output pixel, resampled into a
-/// `width` x `height` image as the detector resamples frames.
-fn sample_window(
-    src: &RgbImage,
-    x0: f32,
-    y0: f32,
-    scale: f32,
-    width: u32,
-    height: u32,
-) -> RgbImage {
-    let mut out = RgbImage::new(width, height);
-    let window = Window {
-        x: x0,
-        y: y0,
-        width: width as f32 * scale,
-        height: height as f32 * scale,
-    };
-    let mut rows = out.chunks_exact_mut(width as usize * 3);
-    Resampler::default().run(src, window, (width as usize, height as usize), |_, rgb| {
-        if let Some(row) = rows.next() {
-            for (byte, &value) in row.iter_mut().zip(rgb) {
-                // A weighted mean of bytes: within 0..=255.
-                *byte = value.round() as u8;
-            }
-        }
-    });
-    out
 }
 
 impl FrameSource for DemoSource {

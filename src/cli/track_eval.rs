@@ -1,0 +1,156 @@
+//! `tinyssd track-eval`: how much steadier tracks are than raw detections, on labelled
+//! photos filmed by a virtual camera (`tinyssd::eval::sequence`).
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
+
+use super::eval::DataArgs;
+use super::{ModelArgs, terminal_safe};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::process::ExitCode;
+use tinyssd::detect::{DetectConfig, Detector};
+use tinyssd::eval::TrackingScore;
+use tinyssd::eval::sequence::{FRAME_HEIGHT, FRAME_WIDTH, run_sequences};
+use tinyssd::track::TrackerConfig;
+
+#[derive(Debug, clap::Args)]
+pub struct TrackEvalArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// How many photos of the split to film (the first ones with an object in them).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    photos: usize,
+    /// Frames per photo (a pan and zoom over it; each change of photo is a cut).
+    #[arg(long, default_value_t = 90, value_name = "N")]
+    frames: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    tracker: TrackerArgs,
+}
+
+/// The tracker's knobs (`TrackerConfig`), each defaulting to the tracker's own default.
+#[derive(Debug, clap::Args)]
+pub struct TrackerArgs {
+    /// Minimum IoU of a confident detection with a track's predicted box.
+    #[arg(long, value_name = "IOU")]
+    match_iou: Option<f32>,
+    /// Matched frames in a row before a track may be shown.
+    #[arg(long, value_name = "N")]
+    confirm_hits: Option<u32>,
+    /// Missed frames a track stays on screen.
+    #[arg(long, value_name = "N")]
+    show_missed: Option<u32>,
+    /// Weight of the newest score in the track score (1: the last score alone).
+    #[arg(long, value_name = "W")]
+    score_smoothing: Option<f32>,
+    /// How far below its threshold a shown track's score may fall.
+    #[arg(long, value_name = "MARGIN")]
+    hysteresis: Option<f32>,
+}
+
+impl TrackerArgs {
+    fn config(&self) -> TrackerConfig {
+        let mut config = TrackerConfig::default();
+        config.match_iou = self.match_iou.unwrap_or(config.match_iou);
+        config.confirm_hits = self.confirm_hits.unwrap_or(config.confirm_hits);
+        config.show_missed = self.show_missed.unwrap_or(config.show_missed);
+        config.score_smoothing = self.score_smoothing.unwrap_or(config.score_smoothing);
+        config.hysteresis = self.hysteresis.unwrap_or(config.hysteresis);
+        config
+    }
+}
+
+pub fn run(args: &TrackEvalArgs) -> anyhow::Result<ExitCode> {
+    if args.photos == 0 || args.frames == 0 {
+        anyhow::bail!("--photos and --frames must be at least 1");
+    }
+    let model = args.model.load_model()?;
+    let thresholds = DetectConfig::for_model(&model.metadata).thresholds;
+    let dataset = args.data.load(&model.metadata.class_names)?;
+    let samples: Vec<_> = dataset
+        .samples
+        .into_iter()
+        .filter(|s| s.objects.iter().any(|o| !o.difficult))
+        .take(args.photos)
+        .collect();
+    let threads = tinyssd::engine::resolve_threads(args.model.threads)?;
+    let mut detector = Detector::new(model, threads)?;
+    let frames = samples.len() as u64 * u64::from(args.frames);
+    let bar = ProgressBar::new(frames).with_style(
+        ProgressStyle::with_template(
+            "filming [{bar:30}] {pos}/{len} frames, {per_sec}, {eta} left",
+        )
+        .context("progress bar template")?
+        .progress_chars("=> "),
+    );
+    let config = args.tracker.config();
+    let report = run_sequences(
+        &mut detector,
+        &samples,
+        &thresholds,
+        &config,
+        args.frames,
+        &|| bar.inc(1),
+    )?;
+    bar.finish_and_clear();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "{} photos of {} x {} frames at {FRAME_WIDTH}x{FRAME_HEIGHT}, the model's thresholds, {} true objects over all frames",
+            report.photos,
+            terminal_safe(&dataset.source.to_string()),
+            args.frames,
+            report.raw.object_frames
+        )?;
+        writeln!(
+            out,
+            "| boxes | precision % | recall % | flicker per object per 100 frames | ID switches | MOTA % |"
+        )?;
+        writeln!(out, "| --- | --- | --- | --- | --- | --- |")?;
+        print_row(&mut out, "raw detections", &report.raw, false)?;
+        print_row(&mut out, "tracks", &report.tracked, true)?;
+        writeln!(
+            out,
+            "tracker: {:.1} us per frame; flicker cut {:.1}x",
+            report.tracker_us_per_frame,
+            report.raw.flicker_per_100() / report.tracked.flicker_per_100().max(1e-9)
+        )?;
+    }
+    for id in &report.unreadable {
+        eprintln!("tinyssd: skipped photo {} (unreadable)", terminal_safe(id));
+    }
+    Ok(if report.unreadable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_ERROR)
+    })
+}
+
+fn print_row(
+    out: &mut impl Write,
+    name: &str,
+    score: &TrackingScore,
+    has_ids: bool,
+) -> std::io::Result<()> {
+    let switches = if has_ids {
+        score.id_switches.to_string()
+    } else {
+        "-".to_string()
+    };
+    writeln!(
+        out,
+        "| {name} | {:.1} | {:.1} | {:.2} | {switches} | {:.1} |",
+        100.0 * score.precision(),
+        100.0 * score.recall(),
+        score.flicker_per_100(),
+        100.0 * score.mota()
+    )
+}

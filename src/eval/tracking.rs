@@ -1,0 +1,249 @@
+//! How steady the boxes are over a sequence with known truth: per-frame precision and
+//! recall, flicker (how often a true object's box appears or disappears), identity
+//! switches and MOTA (Bernardin and Stiefelhagen 2008), for raw detections and for tracks
+//! alike. Each frame's boxes are matched to the truth greedily, best overlap first, within
+//! a class, at [`MATCH_IOU`].
+
+use crate::model::box_coder::Corners;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// A box counts as finding a true object at this overlap (the VOC and MOT convention).
+pub const MATCH_IOU: f32 = 0.5;
+
+/// A true object in one frame; `object` names it across frames.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TruthBox {
+    pub object: u32,
+    pub class_id: usize,
+    pub bbox: Corners,
+}
+
+/// A shown box in one frame; `id` is its track's (None for raw detections).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShownBox {
+    pub id: Option<u64>,
+    pub class_id: usize,
+    pub bbox: Corners,
+}
+
+/// The totals over a sequence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct TrackingScore {
+    pub frames: u32,
+    /// True objects summed over frames.
+    pub object_frames: u32,
+    pub true_positives: u32,
+    pub false_positives: u32,
+    pub misses: u32,
+    /// Frames where a true object's found-or-not state differs from the frame before.
+    pub flicker: u32,
+    /// A true object found by another track than the one that last found it.
+    pub id_switches: u32,
+}
+
+impl TrackingScore {
+    pub fn precision(&self) -> f64 {
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_positives,
+        )
+    }
+
+    pub fn recall(&self) -> f64 {
+        ratio(self.true_positives, self.object_frames)
+    }
+
+    /// Appearances plus disappearances of true objects' boxes per object per 100 frames.
+    pub fn flicker_per_100(&self) -> f64 {
+        100.0 * ratio(self.flicker, self.object_frames)
+    }
+
+    /// 1 - (misses + false positives + identity switches) / true objects.
+    pub fn mota(&self) -> f64 {
+        1.0 - ratio(
+            self.misses + self.false_positives + self.id_switches,
+            self.object_frames,
+        )
+    }
+}
+
+fn ratio(part: u32, whole: u32) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        f64::from(part) / f64::from(whole)
+    }
+}
+
+/// Scores frames one at a time, remembering each true object's last state.
+#[derive(Debug, Default)]
+pub struct TrackingTally {
+    score: TrackingScore,
+    /// Per true object: found in the frame before it (if it was in that frame), and the
+    /// last track that found it.
+    objects: HashMap<u32, ObjectState>,
+    frame: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ObjectState {
+    last_frame: u32,
+    found: bool,
+    last_id: Option<u64>,
+}
+
+impl TrackingTally {
+    pub fn add_frame(&mut self, truth: &[TruthBox], shown: &[ShownBox]) {
+        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+        for (t, true_box) in truth.iter().enumerate() {
+            for (s, shown_box) in shown.iter().enumerate() {
+                let iou = true_box.bbox.iou(&shown_box.bbox);
+                if shown_box.class_id == true_box.class_id && iou >= MATCH_IOU {
+                    pairs.push((iou, t, s));
+                }
+            }
+        }
+        pairs.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+        let mut found_by: Vec<Option<usize>> = vec![None; truth.len()];
+        let mut used = vec![false; shown.len()];
+        for (_, t, s) in pairs {
+            if let (Some(slot @ None), Some(taken @ false)) = (found_by.get_mut(t), used.get_mut(s))
+            {
+                *slot = Some(s);
+                *taken = true;
+            }
+        }
+        let score = &mut self.score;
+        score.frames += 1;
+        score.object_frames += truth.len() as u32;
+        score.false_positives += used.iter().filter(|&&u| !u).count() as u32;
+        for (true_box, found) in truth.iter().zip(&found_by) {
+            let id = found.and_then(|s| shown.get(s)).and_then(|b| b.id);
+            match found {
+                Some(_) => score.true_positives += 1,
+                None => score.misses += 1,
+            }
+            let state = self.objects.entry(true_box.object).or_insert(ObjectState {
+                last_frame: self.frame,
+                found: found.is_some(),
+                last_id: None,
+            });
+            if state.last_frame + 1 == self.frame && state.found != found.is_some() {
+                score.flicker += 1;
+            }
+            if let (Some(last), Some(now)) = (state.last_id, id)
+                && last != now
+            {
+                score.id_switches += 1;
+            }
+            state.last_frame = self.frame;
+            state.found = found.is_some();
+            state.last_id = id.or(state.last_id);
+        }
+        self.frame += 1;
+    }
+
+    pub fn score(&self) -> TrackingScore {
+        self.score
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(x: f32) -> Corners {
+        Corners {
+            x_min: x,
+            y_min: 0.0,
+            x_max: x + 10.0,
+            y_max: 10.0,
+        }
+    }
+
+    fn truth(object: u32, x: f32) -> TruthBox {
+        TruthBox {
+            object,
+            class_id: 1,
+            bbox: at(x),
+        }
+    }
+
+    fn shown(id: Option<u64>, x: f32) -> ShownBox {
+        ShownBox {
+            id,
+            class_id: 1,
+            bbox: at(x),
+        }
+    }
+
+    #[test]
+    fn counts_hits_misses_false_positives_and_flicker() {
+        let mut tally = TrackingTally::default();
+        // object 7 found, missed, found, found; a false positive in frame 2
+        tally.add_frame(&[truth(7, 0.0)], &[shown(None, 1.0)]);
+        tally.add_frame(&[truth(7, 0.0)], &[]);
+        tally.add_frame(&[truth(7, 0.0)], &[shown(None, 0.0), shown(None, 50.0)]);
+        tally.add_frame(&[truth(7, 0.0)], &[shown(None, 0.0)]);
+        let s = tally.score();
+        assert_eq!(
+            (
+                s.frames,
+                s.object_frames,
+                s.true_positives,
+                s.misses,
+                s.false_positives
+            ),
+            (4, 4, 3, 1, 1)
+        );
+        assert_eq!(s.flicker, 2, "a disappearance and an appearance");
+        assert!((s.flicker_per_100() - 50.0).abs() < 1e-9);
+        assert!((s.precision() - 0.75).abs() < 1e-9 && (s.recall() - 0.75).abs() < 1e-9);
+        assert!((s.mota() - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_object_out_of_view_does_not_flicker() {
+        let mut tally = TrackingTally::default();
+        tally.add_frame(&[truth(1, 0.0)], &[shown(None, 0.0)]);
+        tally.add_frame(&[], &[]); // it left the frame
+        tally.add_frame(&[truth(1, 0.0)], &[]); // back, not found: not a change from a frame before
+        assert_eq!(tally.score().flicker, 0);
+    }
+
+    #[test]
+    fn identity_switches_count_a_new_track_on_a_known_object() {
+        let mut tally = TrackingTally::default();
+        tally.add_frame(
+            &[truth(1, 0.0), truth(2, 100.0)],
+            &[shown(Some(5), 0.0), shown(Some(6), 100.0)],
+        );
+        tally.add_frame(&[truth(1, 0.0), truth(2, 100.0)], &[shown(Some(5), 0.0)]);
+        // object 2 found again by another track; object 1 still by 5
+        tally.add_frame(
+            &[truth(1, 0.0), truth(2, 100.0)],
+            &[shown(Some(5), 0.0), shown(Some(9), 100.0)],
+        );
+        let s = tally.score();
+        assert_eq!(s.id_switches, 1);
+        assert!(
+            (s.mota() - (1.0 - 2.0 / 6.0)).abs() < 1e-9,
+            "one miss, one switch"
+        );
+    }
+
+    #[test]
+    fn the_best_overlap_wins_and_classes_never_match() {
+        let mut tally = TrackingTally::default();
+        let dog = ShownBox {
+            id: None,
+            class_id: 2,
+            bbox: at(0.0),
+        };
+        tally.add_frame(&[truth(1, 0.0), truth(2, 4.0)], &[shown(None, 3.0), dog]);
+        let s = tally.score();
+        // the cat box at 3 overlaps object 2 (at 4) best; object 1 is missed; the dog is false
+        assert_eq!((s.true_positives, s.misses, s.false_positives), (1, 1, 1));
+    }
+}

@@ -1,0 +1,9 @@
+//! Objects followed over frames: detections in, tracks with IDs, smoothed boxes and
+//! scores out. Below the UI and beside [`crate::detect`], with no threads, so the app,
+//! the command line and the tests all drive it the same way.
+
+mod motion;
+mod tracker;
+
+pub use motion::BoxFilter;
+pub use tracker::{Track, Tracker, TrackerConfig};

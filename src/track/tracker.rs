@@ -1,0 +1,529 @@
+//! Tracks from per-frame detections, so a box keeps its identity and does not blink.
+//!
+//! ByteTrack's association (Zhang et al. 2022), per class: confident detections (at or
+//! above their class's threshold) are matched first to every live track by the overlap
+//! with its predicted box; then weak ones (below the threshold, above a floor) may keep the
+//! tracks still unmatched alive, at a stricter overlap. Matching is greedy, best overlap
+//! first: with a handful of boxes per class it almost always agrees with the optimal
+//! assignment, and it needs no allocation. Unmatched confident detections start tentative
+//! tracks, confirmed after a few matched frames in a row; a confirmed track that matches
+//! nothing coasts on its motion ([`BoxFilter`]) and ends after a number of missed frames.
+//!
+//! A track's score is a moving average of its matched scores, and its class's threshold
+//! acts on that score with hysteresis: a track is shown from the frame its score reaches
+//! the threshold until it falls a margin below it (or the track is lost), so a score that
+//! hovers at the threshold no longer makes the box blink.
+
+use super::motion::BoxFilter;
+use crate::detect::Detection;
+use crate::model::box_coder::Corners;
+use std::sync::Arc;
+
+/// The tracker's knobs; [`TrackerConfig::default`] holds the values measured on the
+/// sequence benchmark (README, "Tracking").
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackerConfig {
+    /// A confident detection continues a track whose predicted box it overlaps by at least this IoU.
+    pub match_iou: f32,
+    /// A weak detection continues an unmatched track only at this IoU or more (ByteTrack's second pass).
+    pub weak_match_iou: f32,
+    /// Detections below this score are ignored altogether.
+    pub min_score: f32,
+    /// A new track is confirmed, and may be shown, after this many matched frames in a row.
+    pub confirm_hits: u32,
+    /// A confirmed track that matches nothing coasts this many frames before it ends.
+    pub max_missed: u32,
+    /// A coasting track stays on screen this many frames, so a missed frame does not blink.
+    pub show_missed: u32,
+    /// The weight of the newest matched score in the track's score (exponential moving average).
+    pub score_smoothing: f32,
+    /// A shown track is hidden when its score falls this far below its class's threshold.
+    pub hysteresis: f32,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> TrackerConfig {
+        TrackerConfig {
+            match_iou: 0.3,
+            weak_match_iou: 0.5,
+            min_score: 0.1,
+            confirm_hits: 2,
+            max_missed: 30,
+            show_missed: 5,
+            score_smoothing: 0.3,
+            hysteresis: 0.05,
+        }
+    }
+}
+
+/// One object followed over frames.
+#[derive(Debug, Clone)]
+pub struct Track {
+    /// Unique within a tracker's life (a reset keeps counting), from 1.
+    pub id: u64,
+    pub class_id: usize,
+    pub label: Arc<str>,
+    /// The moving average of the scores of the detections it matched.
+    pub score: f32,
+    /// The filtered box, in the detections' pixels (while coasting: where it is expected).
+    pub bbox: Corners,
+    /// Frames since the track began.
+    pub age: u32,
+    /// Frames since it last matched a detection.
+    pub missed: u32,
+    /// Matched frames in a row.
+    hits: u32,
+    confirmed: bool,
+    shown: bool,
+    /// Counted among the distinct objects seen (once, the first time it is shown).
+    counted: bool,
+    filter: BoxFilter,
+    matched: bool,
+}
+
+impl Track {
+    /// Whether the track is on screen: confirmed, recently matched and above its threshold
+    /// (with hysteresis).
+    pub fn is_shown(&self) -> bool {
+        self.shown
+    }
+}
+
+/// One possible match of a frame's association.
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    iou: f32,
+    track: usize,
+    detection: usize,
+}
+
+/// Detections in, tracks out, one frame at a time; no allocation once its buffers have
+/// grown to the scene's number of boxes.
+pub struct Tracker {
+    config: TrackerConfig,
+    tracks: Vec<Track>,
+    next_id: u64,
+    /// Per class id: tracks that have been shown since the last reset.
+    seen: Vec<u32>,
+    // Scratch, kept between frames.
+    pairs: Vec<Pair>,
+    detection_taken: Vec<bool>,
+}
+
+impl Tracker {
+    pub fn new(config: TrackerConfig) -> Tracker {
+        Tracker {
+            config,
+            tracks: Vec::new(),
+            next_id: 1,
+            seen: Vec::new(),
+            pairs: Vec::new(),
+            detection_taken: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &TrackerConfig {
+        &self.config
+    }
+
+    /// Advances every track by one frame with this frame's detections (all of them, down
+    /// to [`TrackerConfig::min_score`]); `thresholds` are per class id, as the sliders hold them.
+    pub fn update(&mut self, detections: &[Detection], thresholds: &[f32]) {
+        for track in &mut self.tracks {
+            track.filter.predict();
+            track.bbox = track.filter.corners();
+            track.age += 1;
+            track.matched = false;
+        }
+        self.detection_taken.clear();
+        self.detection_taken.resize(detections.len(), false);
+        let threshold =
+            |class_id: usize| thresholds.get(class_id).copied().unwrap_or(f32::INFINITY);
+        let min_score = self.config.min_score;
+        self.associate(detections, self.config.match_iou, |d: &Detection| {
+            d.score >= threshold(d.class_id)
+        });
+        self.associate(detections, self.config.weak_match_iou, |d: &Detection| {
+            d.score >= min_score && d.score < threshold(d.class_id)
+        });
+
+        let config = &self.config;
+        for track in &mut self.tracks {
+            if track.matched {
+                track.missed = 0;
+                track.hits += 1;
+                track.confirmed |= track.hits >= config.confirm_hits;
+            } else {
+                track.missed += 1;
+                track.hits = 0;
+            }
+        }
+        // Tentative tracks end at their first miss (ByteTrack), confirmed ones after coasting.
+        self.tracks.retain(|t| {
+            if t.confirmed {
+                t.missed <= config.max_missed
+            } else {
+                t.missed == 0
+            }
+        });
+        for (detection, taken) in detections.iter().zip(&self.detection_taken) {
+            if !taken && detection.score >= threshold(detection.class_id) {
+                self.tracks.push(Track {
+                    id: self.next_id,
+                    class_id: detection.class_id,
+                    label: detection.label.clone(),
+                    score: detection.score,
+                    bbox: detection.bbox,
+                    age: 0,
+                    missed: 0,
+                    hits: 1,
+                    confirmed: config.confirm_hits <= 1,
+                    shown: false,
+                    counted: false,
+                    filter: BoxFilter::new(&detection.bbox),
+                    matched: true,
+                });
+                self.next_id += 1;
+            }
+        }
+        for track in &mut self.tracks {
+            let was_shown = track.shown;
+            let limit = threshold(track.class_id);
+            track.shown = track.confirmed
+                && track.missed <= config.show_missed
+                && if was_shown {
+                    track.score >= limit - config.hysteresis
+                } else {
+                    track.missed == 0 && track.score >= limit
+                };
+            if track.shown && !track.counted {
+                track.counted = true;
+                if self.seen.len() <= track.class_id {
+                    self.seen.resize(track.class_id + 1, 0);
+                }
+                if let Some(count) = self.seen.get_mut(track.class_id) {
+                    *count += 1;
+                }
+            }
+        }
+    }
+
+    /// Matches the still-free tracks to the still-free detections that `eligible` accepts,
+    /// best overlap first, at `min_iou` or more, within a class.
+    fn associate(
+        &mut self,
+        detections: &[Detection],
+        min_iou: f32,
+        eligible: impl Fn(&Detection) -> bool,
+    ) {
+        self.pairs.clear();
+        for (t, track) in self.tracks.iter().enumerate() {
+            if track.matched {
+                continue;
+            }
+            for (d, detection) in detections.iter().enumerate() {
+                if detection.class_id != track.class_id
+                    || self.detection_taken.get(d).copied().unwrap_or(true)
+                    || !eligible(detection)
+                {
+                    continue;
+                }
+                let iou = track.bbox.iou(&detection.bbox);
+                if iou >= min_iou {
+                    self.pairs.push(Pair {
+                        iou,
+                        track: t,
+                        detection: d,
+                    });
+                }
+            }
+        }
+        self.pairs.sort_unstable_by(|a, b| b.iou.total_cmp(&a.iou));
+        let smoothing = self.config.score_smoothing;
+        for pair in &self.pairs {
+            let (Some(track), Some(taken), Some(detection)) = (
+                self.tracks.get_mut(pair.track),
+                self.detection_taken.get_mut(pair.detection),
+                detections.get(pair.detection),
+            ) else {
+                continue;
+            };
+            if track.matched || *taken {
+                continue;
+            }
+            track.matched = true;
+            *taken = true;
+            track.filter.update(&detection.bbox);
+            track.bbox = track.filter.corners();
+            track.score += smoothing * (detection.score - track.score);
+        }
+    }
+
+    /// Every live track, shown or not (tentative and coasting ones too).
+    pub fn tracks(&self) -> &[Track] {
+        &self.tracks
+    }
+
+    /// The tracks on screen.
+    pub fn shown(&self) -> impl Iterator<Item = &Track> {
+        self.tracks.iter().filter(|t| t.shown)
+    }
+
+    /// Objects of a class on screen now.
+    pub fn in_view(&self, class_id: usize) -> usize {
+        self.shown().filter(|t| t.class_id == class_id).count()
+    }
+
+    /// Distinct objects of a class shown since the last [`Tracker::reset_counts`].
+    pub fn seen(&self, class_id: usize) -> u32 {
+        self.seen.get(class_id).copied().unwrap_or(0)
+    }
+
+    /// Starts the distinct-object counts again (the tracks go on).
+    pub fn reset_counts(&mut self) {
+        self.seen.iter_mut().for_each(|count| *count = 0);
+    }
+
+    /// Forgets every track (a new source, a jump in the picture); IDs keep counting.
+    pub fn clear(&mut self) {
+        self.tracks.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const THRESHOLDS: [f32; 3] = [1.0, 0.5, 0.5];
+
+    fn detection(class_id: usize, score: f32, x: f32, y: f32) -> Detection {
+        Detection {
+            class_id,
+            label: Arc::from(["background", "cat", "dog"][class_id]),
+            score,
+            bbox: Corners {
+                x_min: x,
+                y_min: y,
+                x_max: x + 60.0,
+                y_max: y + 40.0,
+            },
+        }
+    }
+
+    fn shown_ids(tracker: &Tracker) -> Vec<u64> {
+        let mut ids: Vec<u64> = tracker.shown().map(|t| t.id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    #[test]
+    fn two_moving_objects_keep_their_ids() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        for frame in 0..60 {
+            let f = frame as f32;
+            let frame_detections = [
+                detection(1, 0.9, 10.0 + 2.0 * f, 20.0),
+                detection(1, 0.8, 200.0 - 1.5 * f, 120.0 + f),
+            ];
+            tracker.update(&frame_detections, &THRESHOLDS);
+            if frame >= 1 {
+                assert_eq!(shown_ids(&tracker), vec![1, 2], "frame {frame}");
+            }
+        }
+        let first = tracker.shown().find(|t| t.id == 1).map(|t| t.bbox);
+        let expected = detection(1, 0.9, 128.0, 20.0).bbox;
+        assert!(first.is_some_and(|b| b.iou(&expected) > 0.95), "{first:?}");
+        assert_eq!(tracker.seen(1), 2);
+    }
+
+    #[test]
+    fn crossing_objects_keep_their_ids_through_the_crossing() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        let mut ids_left_to_right = None;
+        for frame in 0..80 {
+            let f = frame as f32;
+            // two dogs on one line, crossing at frame 40; the one from the left a little higher
+            let frame_detections = [
+                detection(2, 0.9, 4.0 * f, 100.0),
+                detection(2, 0.9, 320.0 - 4.0 * f, 104.0),
+            ];
+            tracker.update(&frame_detections, &THRESHOLDS);
+            let mut tracks: Vec<&Track> = tracker.shown().collect();
+            tracks.sort_by(|a, b| a.bbox.x_min.total_cmp(&b.bbox.x_min));
+            if frame == 10 {
+                ids_left_to_right = Some((tracks[0].id, tracks[1].id));
+            }
+            if frame == 70 {
+                // after the crossing the order is swapped, the identities are not
+                assert_eq!(
+                    Some((tracks[1].id, tracks[0].id)),
+                    ids_left_to_right,
+                    "IDs switched at the crossing"
+                );
+            }
+        }
+        assert_eq!(tracker.seen(2), 2);
+    }
+
+    #[test]
+    fn a_one_frame_false_positive_is_never_shown() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        tracker.update(&[detection(1, 0.95, 50.0, 50.0)], &THRESHOLDS);
+        assert_eq!(shown_ids(&tracker), Vec::<u64>::new(), "not confirmed yet");
+        tracker.update(&[], &THRESHOLDS);
+        assert!(
+            tracker.tracks().is_empty(),
+            "a tentative track ends at its first miss"
+        );
+        assert_eq!(tracker.seen(1), 0);
+    }
+
+    #[test]
+    fn a_lost_object_coasts_then_ends() {
+        let config = TrackerConfig::default();
+        let mut tracker = Tracker::new(config.clone());
+        for frame in 0..10 {
+            tracker.update(
+                &[detection(1, 0.9, 10.0 + 3.0 * frame as f32, 10.0)],
+                &THRESHOLDS,
+            );
+        }
+        for missed in 1..=config.max_missed + 1 {
+            tracker.update(&[], &THRESHOLDS);
+            let shown = missed <= config.show_missed;
+            assert_eq!(
+                tracker.shown().count(),
+                usize::from(shown),
+                "missed {missed}"
+            );
+            let alive = missed <= config.max_missed;
+            assert_eq!(
+                tracker.tracks().len(),
+                usize::from(alive),
+                "missed {missed}"
+            );
+        }
+        // coasting moved the box on at its speed
+        tracker.update(&[detection(1, 0.9, 200.0, 10.0)], &THRESHOLDS);
+        tracker.update(&[detection(1, 0.9, 203.0, 10.0)], &THRESHOLDS);
+        assert_eq!(
+            shown_ids(&tracker),
+            vec![2],
+            "a new object after the old track ended"
+        );
+    }
+
+    #[test]
+    fn an_object_missed_for_a_frame_or_two_does_not_blink_and_keeps_its_id() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        for frame in 0..40 {
+            let f = frame as f32;
+            let seen = frame % 7 != 3 && frame % 7 != 4; // two frames in seven missed
+            let frame_detections: Vec<Detection> = seen
+                .then(|| detection(1, 0.8, 10.0 + 2.0 * f, 10.0))
+                .into_iter()
+                .collect();
+            tracker.update(&frame_detections, &THRESHOLDS);
+            if frame >= 1 {
+                assert_eq!(shown_ids(&tracker), vec![1], "frame {frame}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_score_hovering_at_the_threshold_does_not_blink() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        let mut raw_changes = 0;
+        let mut track_changes = 0;
+        let (mut raw_was, mut track_was) = (false, false);
+        for frame in 0..100 {
+            let score = if frame % 2 == 0 { 0.53 } else { 0.47 };
+            tracker.update(&[detection(1, score, 100.0, 100.0)], &THRESHOLDS);
+            let raw = score >= THRESHOLDS[1];
+            let track = tracker.shown().count() == 1;
+            raw_changes += usize::from(raw != raw_was);
+            track_changes += usize::from(track != track_was);
+            (raw_was, track_was) = (raw, track);
+        }
+        assert_eq!(raw_changes, 100, "the raw box blinks every frame");
+        assert_eq!(track_changes, 1, "the track appears once and stays");
+        assert_eq!(tracker.tracks().len(), 1);
+    }
+
+    #[test]
+    fn a_fading_object_is_kept_by_weak_detections_and_hidden_below_the_margin() {
+        let config = TrackerConfig::default();
+        let mut tracker = Tracker::new(config.clone());
+        for _ in 0..5 {
+            tracker.update(&[detection(1, 0.8, 100.0, 100.0)], &THRESHOLDS);
+        }
+        let mut hidden_at = None;
+        for frame in 0..20 {
+            tracker.update(&[detection(1, 0.3, 100.0, 100.0)], &THRESHOLDS);
+            let track = &tracker.tracks()[0];
+            assert_eq!(track.id, 1, "weak detections continue the track");
+            if hidden_at.is_none() && !track.is_shown() {
+                hidden_at = Some(frame);
+                assert!(track.score < THRESHOLDS[1] - config.hysteresis);
+            }
+            if hidden_at.is_none() {
+                assert!(track.score >= THRESHOLDS[1] - config.hysteresis);
+            }
+        }
+        assert!(hidden_at.is_some_and(|f| f > 0), "{hidden_at:?}");
+        // weak detections never start a track
+        let mut fresh = Tracker::new(config);
+        for _ in 0..5 {
+            fresh.update(&[detection(1, 0.3, 100.0, 100.0)], &THRESHOLDS);
+        }
+        assert!(fresh.tracks().is_empty());
+    }
+
+    #[test]
+    fn classes_do_not_continue_each_others_tracks() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        for _ in 0..3 {
+            tracker.update(&[detection(1, 0.9, 100.0, 100.0)], &THRESHOLDS);
+        }
+        tracker.update(&[detection(2, 0.9, 100.0, 100.0)], &THRESHOLDS);
+        let classes: Vec<(u64, usize)> = tracker
+            .tracks()
+            .iter()
+            .map(|t| (t.id, t.class_id))
+            .collect();
+        assert_eq!(classes, vec![(1, 1), (2, 2)]);
+        assert_eq!(
+            (tracker.in_view(1), tracker.in_view(2)),
+            (1, 0),
+            "the dog is tentative"
+        );
+    }
+
+    #[test]
+    fn counts_distinct_objects_until_reset() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        for round in 0..3 {
+            // an object comes for 5 frames, then leaves for good
+            let x = 100.0 * round as f32;
+            for _ in 0..5 {
+                tracker.update(&[detection(1, 0.9, x, 0.0)], &THRESHOLDS);
+            }
+            for _ in 0..40 {
+                tracker.update(&[], &THRESHOLDS);
+            }
+        }
+        assert_eq!((tracker.seen(1), tracker.in_view(1)), (3, 0));
+        tracker.reset_counts();
+        assert_eq!(tracker.seen(1), 0);
+        assert_eq!(tracker.seen(99), 0, "an unknown class has seen nothing");
+    }
+
+    #[test]
+    fn a_class_without_a_threshold_is_never_tracked() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        for _ in 0..3 {
+            tracker.update(&[detection(2, 0.99, 0.0, 0.0)], &THRESHOLDS[..2]);
+        }
+        assert!(tracker.tracks().is_empty());
+    }
+}
