@@ -336,10 +336,10 @@ fn a_profile_that_cannot_be_used_is_reported_and_the_defaults_kept() {
         assert!(notice.is_error, "{name}");
         assert!(notice.text.contains(wanted), "{name}: {}", notice.text);
         assert!(
-            notice.text.contains("using the model's defaults"),
+            notice.text.contains("the thresholds are unchanged"),
             "{}",
             notice.text
         );
-        assert_eq!(state.thresholds[1], 0.5, "{name}: defaults restored");
+        assert_eq!(state.thresholds[1], 0.99, "{name}: the user's value kept");
     }
 }

@@ -14,6 +14,6 @@ pub use image_io::{
     ImageReadError, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, PixelBudget, PixelPermit, decode_image,
     read_image,
 };
-pub use postprocess::{DetectConfig, Detection, Postprocessor};
+pub use postprocess::{DetectConfig, Detection, Postprocessor, passes_threshold};
 pub use preprocess::Preprocessor;
 pub use profile::{ProfileError, ThresholdProfile};
