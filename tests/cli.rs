@@ -53,13 +53,21 @@ fn detect_json_is_machine_readable() {
     assert_eq!(reports.len(), 2);
     assert_eq!(reports[0]["image"], "assets/astronaut.png");
     assert_eq!(reports[0]["width"], 512);
-    for d in reports[0]["detections"].as_array().expect("detections") {
+    let detections = reports[0]["detections"].as_array().expect("detections");
+    assert!(!detections.is_empty(), "the golden model finds boxes");
+    for d in detections {
         let score = d["score"].as_f64().expect("score");
         assert!(
             (0.4..=1.0).contains(&score),
             "default threshold from the model applies: {score}"
         );
-        assert!(d["bbox"]["x_max"].as_f64() <= Some(512.0));
+        // The form the app's --log lines use too.
+        let keys: Vec<&String> = d.as_object().expect("an object").keys().collect();
+        assert_eq!(keys, ["box", "class", "score"]);
+        assert!(d["class"].is_string());
+        let corners = d["box"].as_array().expect("[x_min, y_min, x_max, y_max]");
+        assert_eq!(corners.len(), 4);
+        assert!(corners[2].as_f64() <= Some(512.0));
     }
 }
 

@@ -694,11 +694,11 @@ fn detect_command_boxes(image: &str) -> Vec<(String, f32, [f32; 4])> {
         .expect("a list of detections")
         .iter()
         .map(|d| {
-            let b = &d["bbox"];
+            let b = &d["box"];
             (
-                d["label"].as_str().expect("a class").to_string(),
+                d["class"].as_str().expect("a class").to_string(),
                 number(&d["score"]),
-                ["x_min", "y_min", "x_max", "y_max"].map(|k| number(&b[k])),
+                [0, 1, 2, 3].map(|k| number(&b[k])),
             )
         })
         .collect()

@@ -9,7 +9,9 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tinyssd::detect::{DetectConfig, Detection, Detector, draw_detections, read_image};
+use tinyssd::detect::{
+    DetectConfig, Detection, Detector, draw_detections, read_image, serialize_detections,
+};
 use tinyssd::files::{FileId, WriteError, create_output, numbered_path};
 
 #[derive(Debug, clap::Args)]
@@ -43,6 +45,8 @@ struct ImageReport {
     height: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     drawn_to: Option<String>,
+    /// In the form the app's `--log` lines use too ([`tinyssd::detect::DetectionJson`]).
+    #[serde(serialize_with = "serialize_detections")]
     detections: Vec<Detection>,
 }
 

@@ -4,7 +4,6 @@
 use crate::model::architecture::BOX_COORDS;
 use crate::model::box_coder::{Corners, decode};
 use crate::model::{CenterBox, ModelMetadata, default_boxes};
-use serde::Serialize;
 use std::sync::Arc;
 
 /// The knobs of post-processing. Class 0 (background) is never reported.
@@ -61,7 +60,7 @@ pub fn passes_threshold(thresholds: &[f32], class_id: usize, score: f32) -> bool
 }
 
 /// One detected object, its box in the original image's pixels.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Detection {
     pub class_id: usize,
     /// The class name, shared with the model's list (cloning it allocates nothing).
