@@ -130,3 +130,59 @@ fn bad_arguments_and_bad_models_exit_2_with_a_message() {
         "not a safetensors file",
     );
 }
+
+#[test]
+fn detect_runs_on_a_folders_images_in_name_order_and_reports_what_fails() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(photos.join("nested")).expect("folders");
+    let asset = |name: &str| std::fs::read(common::repo_path(name)).expect("asset");
+    std::fs::write(photos.join("b.png"), asset("assets/chelsea.png")).expect("write");
+    std::fs::write(photos.join("a.PNG"), asset("assets/coffee.png")).expect("write");
+    std::fs::write(photos.join("nested/c.png"), asset("assets/coffee.png")).expect("write");
+    std::fs::write(photos.join("notes.txt"), "not an image").expect("write");
+    let folder = photos.to_str().expect("utf-8 temp path");
+    let summaries = |out: &std::process::Output| -> Vec<String> {
+        stdout(out)
+            .lines()
+            .filter(|line| !line.starts_with(' '))
+            .map(|line| line.split(": ").next().unwrap_or_default().to_string())
+            .collect()
+    };
+
+    let out = tinyssd(&["detect", folder, "--model", GOLDEN]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let expected = [format!("{folder}/a.PNG"), format!("{folder}/b.png")];
+    assert_eq!(
+        summaries(&out),
+        expected,
+        "its images, sorted, sub-folders not entered"
+    );
+
+    // A broken image in it and an empty folder beside it: reported, the rest still run, exit 2.
+    std::fs::write(photos.join("c.jpg"), "not a JPEG").expect("write");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("folder");
+    let out = tinyssd(&[
+        "detect",
+        folder,
+        empty.to_str().expect("utf-8"),
+        "assets/astronaut.png",
+        "--model",
+        GOLDEN,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("c.jpg: not a readable PNG or JPEG image"),
+        "{err}"
+    );
+    assert!(
+        err.contains("empty: no PNG or JPEG images in this folder"),
+        "{err}"
+    );
+    assert_eq!(
+        summaries(&out),
+        [&expected[..], &["assets/astronaut.png".to_string()]].concat()
+    );
+}

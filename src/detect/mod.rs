@@ -13,7 +13,7 @@ pub use detector::{Detector, DetectorError, Timings};
 pub use draw::{LabelTag, class_color, draw_detections, label_tag, label_text_color};
 pub use image_io::{
     ImageReadError, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, PixelBudget, PixelPermit, decode_image,
-    read_image,
+    image_files_in, read_image,
 };
 pub use json::{DetectionJson, serialize_detections};
 pub use postprocess::{DetectConfig, Detection, Postprocessor, passes_threshold};
