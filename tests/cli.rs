@@ -186,3 +186,37 @@ fn detect_runs_on_a_folders_images_in_name_order_and_reports_what_fails() {
         [&expected[..], &["assets/astronaut.png".to_string()]].concat()
     );
 }
+
+#[test]
+fn each_command_explains_its_own_threads() {
+    let threads_help = |command: &str| -> String {
+        let out = tinyssd(&[command, "--help"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        let line = text
+            .lines()
+            .find(|line| line.trim_start().starts_with("--threads"))
+            .unwrap_or_else(|| panic!("{command} --help lists --threads: {text}"));
+        line.to_string()
+    };
+    for command in ["detect", "bench"] {
+        let help = threads_help(command);
+        assert!(
+            help.contains("Inference threads for the network"),
+            "{command}: {help}"
+        );
+        assert!(!help.contains("window"), "{command}: {help}");
+    }
+    for command in ["eval", "tune"] {
+        let help = threads_help(command);
+        assert!(
+            help.contains("Images detected at once"),
+            "{command}: {help}"
+        );
+        assert!(!help.contains("window"), "{command}: {help}");
+    }
+    if cfg!(feature = "app") {
+        let help = threads_help("app");
+        assert!(help.contains("every core but one"), "app: {help}");
+    }
+}

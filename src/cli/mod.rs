@@ -52,8 +52,9 @@ pub struct ModelArgs {
     /// Model file (safetensors). Default: the shipped models/tinyssd_voc.safetensors.
     #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
-    /// Inference threads; 0 uses every core (at most 4 per core); in the live window, every
-    /// core but one, which the UI draws on.
+    // Commands that use the threads otherwise replace this help (`mut_arg`): eval and
+    // tune with EVAL_THREADS_HELP, the app with its own.
+    /// Inference threads for the network; 0 uses every core (at most 4 per core).
     #[arg(long, default_value_t = 0, value_parser = parse_threads, value_name = "N")]
     threads: usize,
 }
@@ -112,6 +113,10 @@ fn model_hint(error: &tinyssd::model::ModelError) -> &'static str {
         }
     }
 }
+
+/// `--threads` of eval and tune, which detect several images at once.
+const EVAL_THREADS_HELP: &str =
+    "Images detected at once, one thread each; 0 uses every core (at most 4 per core)";
 
 /// A thread count the engine accepts (the bound is the engine's).
 fn parse_threads(text: &str) -> Result<usize, String> {
