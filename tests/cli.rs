@@ -220,3 +220,25 @@ fn each_command_explains_its_own_threads() {
         assert!(help.contains("every core but one"), "app: {help}");
     }
 }
+
+#[test]
+fn bench_says_its_throughput_counts_the_work_winograd_saves() {
+    let bench = |extra: &[&str]| {
+        let out = tinyssd(&[&common::QUICK_BENCH[..], extra].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let text = bench(&[]);
+    assert!(
+        text.contains("GMAC/s and % of peak are effective")
+            && text.contains("the multiplications Winograd saves count as work done"),
+        "{text}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&bench(&["--json"])).expect("JSON");
+    assert!(
+        report["macs_counted"]
+            .as_str()
+            .is_some_and(|s| s.contains("Winograd")),
+        "{report}"
+    );
+}
