@@ -29,7 +29,10 @@ fn assert_fails(args: &[&str], wanted: &[&str]) {
 
 #[test]
 fn wrong_arguments_say_what_is_expected() {
-    assert_fails(&["detect"], &["required arguments", "<IMAGE>", "--help"]);
+    assert_fails(
+        &["detect"],
+        &["required arguments", "<IMAGE|DIR>", "--help"],
+    );
     assert_fails(
         &["--source", "webcam"],
         &["'webcam' is not a source", "camera:0", "demo"],
@@ -161,6 +164,14 @@ fn no_display_says_the_app_needs_one() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("cannot open the window"), "{err}");
     assert!(err.contains("needs a desktop session"), "{err}");
+    assert!(
+        err.contains("DISPLAY is set"),
+        "winit's reason is kept: {err}"
+    );
+    assert!(
+        !err.contains(".rs:") && !err.contains(".cargo"),
+        "no build path: {err}"
+    );
 }
 
 fn state_with_a_frame() -> AppState {
