@@ -14,7 +14,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) if cli::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("tinyssd: {}", cli::terminal_safe(&format!("{error:#}")));
+            let message = cli::without_source_locations(&format!("{error:#}"));
+            eprintln!("tinyssd: {}", cli::terminal_safe(&message));
             ExitCode::from(cli::EXIT_ERROR)
         }
     }

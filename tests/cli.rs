@@ -53,13 +53,21 @@ fn detect_json_is_machine_readable() {
     assert_eq!(reports.len(), 2);
     assert_eq!(reports[0]["image"], "assets/astronaut.png");
     assert_eq!(reports[0]["width"], 512);
-    for d in reports[0]["detections"].as_array().expect("detections") {
+    let detections = reports[0]["detections"].as_array().expect("detections");
+    assert!(!detections.is_empty(), "the golden model finds boxes");
+    for d in detections {
         let score = d["score"].as_f64().expect("score");
         assert!(
             (0.4..=1.0).contains(&score),
             "default threshold from the model applies: {score}"
         );
-        assert!(d["bbox"]["x_max"].as_f64() <= Some(512.0));
+        // The form the app's --log lines use too.
+        let keys: Vec<&String> = d.as_object().expect("an object").keys().collect();
+        assert_eq!(keys, ["box", "class", "score"]);
+        assert!(d["class"].is_string());
+        let corners = d["box"].as_array().expect("[x_min, y_min, x_max, y_max]");
+        assert_eq!(corners.len(), 4);
+        assert!(corners[2].as_f64() <= Some(512.0));
     }
 }
 
@@ -120,5 +128,117 @@ fn bad_arguments_and_bad_models_exit_2_with_a_message() {
     fails_with(
         &detect(&["--model", "assets/coffee.png"]),
         "not a safetensors file",
+    );
+}
+
+#[test]
+fn detect_runs_on_a_folders_images_in_name_order_and_reports_what_fails() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(photos.join("nested")).expect("folders");
+    let asset = |name: &str| std::fs::read(common::repo_path(name)).expect("asset");
+    std::fs::write(photos.join("b.png"), asset("assets/chelsea.png")).expect("write");
+    std::fs::write(photos.join("a.PNG"), asset("assets/coffee.png")).expect("write");
+    std::fs::write(photos.join("nested/c.png"), asset("assets/coffee.png")).expect("write");
+    std::fs::write(photos.join("notes.txt"), "not an image").expect("write");
+    let folder = photos.to_str().expect("utf-8 temp path");
+    let summaries = |out: &std::process::Output| -> Vec<String> {
+        stdout(out)
+            .lines()
+            .filter(|line| !line.starts_with(' '))
+            .map(|line| line.split(": ").next().unwrap_or_default().to_string())
+            .collect()
+    };
+
+    let out = tinyssd(&["detect", folder, "--model", GOLDEN]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let expected = [format!("{folder}/a.PNG"), format!("{folder}/b.png")];
+    assert_eq!(
+        summaries(&out),
+        expected,
+        "its images, sorted, sub-folders not entered"
+    );
+
+    // A broken image in it and an empty folder beside it: reported, the rest still run, exit 2.
+    std::fs::write(photos.join("c.jpg"), "not a JPEG").expect("write");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("folder");
+    let out = tinyssd(&[
+        "detect",
+        folder,
+        empty.to_str().expect("utf-8"),
+        "assets/astronaut.png",
+        "--model",
+        GOLDEN,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("c.jpg: not a readable PNG or JPEG image"),
+        "{err}"
+    );
+    assert!(
+        err.contains("empty: no PNG or JPEG images in this folder"),
+        "{err}"
+    );
+    assert_eq!(
+        summaries(&out),
+        [&expected[..], &["assets/astronaut.png".to_string()]].concat()
+    );
+}
+
+#[test]
+fn each_command_explains_its_own_threads() {
+    let threads_help = |command: &str| -> String {
+        let out = tinyssd(&[command, "--help"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        let line = text
+            .lines()
+            .find(|line| line.trim_start().starts_with("--threads"))
+            .unwrap_or_else(|| panic!("{command} --help lists --threads: {text}"));
+        line.to_string()
+    };
+    for command in ["detect", "bench"] {
+        let help = threads_help(command);
+        assert!(
+            help.contains("Inference threads for the network"),
+            "{command}: {help}"
+        );
+        assert!(!help.contains("window"), "{command}: {help}");
+    }
+    for command in ["eval", "tune"] {
+        let help = threads_help(command);
+        assert!(
+            help.contains("Images detected at once"),
+            "{command}: {help}"
+        );
+        assert!(!help.contains("window"), "{command}: {help}");
+    }
+    if cfg!(feature = "app") {
+        let help = threads_help("app");
+        assert!(help.contains("every core but one"), "app: {help}");
+    }
+}
+
+#[test]
+fn bench_says_its_throughput_counts_the_work_winograd_saves() {
+    let bench = |extra: &[&str]| {
+        let out = tinyssd(&[&common::QUICK_BENCH[..], extra].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let text = bench(&[]);
+    assert!(
+        text.contains("GMAC/s and % of peak are effective")
+            && text.contains("the multiplications Winograd saves count as work done"),
+        "{text}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&bench(&["--json"])).expect("JSON");
+    assert!(
+        report["macs_counted"]
+            .as_str()
+            .is_some_and(|s| s.contains("Winograd")),
+        "{report}"
     );
 }

@@ -29,7 +29,10 @@ fn assert_fails(args: &[&str], wanted: &[&str]) {
 
 #[test]
 fn wrong_arguments_say_what_is_expected() {
-    assert_fails(&["detect"], &["required arguments", "<IMAGE>", "--help"]);
+    assert_fails(
+        &["detect"],
+        &["required arguments", "<IMAGE|DIR>", "--help"],
+    );
     assert_fails(
         &["--source", "webcam"],
         &["'webcam' is not a source", "camera:0", "demo"],
@@ -161,6 +164,14 @@ fn no_display_says_the_app_needs_one() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("cannot open the window"), "{err}");
     assert!(err.contains("needs a desktop session"), "{err}");
+    assert!(
+        err.contains("DISPLAY is set"),
+        "winit's reason is kept: {err}"
+    );
+    assert!(
+        !err.contains(".rs:") && !err.contains(".cargo"),
+        "no build path: {err}"
+    );
 }
 
 fn state_with_a_frame() -> AppState {
@@ -336,10 +347,10 @@ fn a_profile_that_cannot_be_used_is_reported_and_the_defaults_kept() {
         assert!(notice.is_error, "{name}");
         assert!(notice.text.contains(wanted), "{name}: {}", notice.text);
         assert!(
-            notice.text.contains("using the model's defaults"),
+            notice.text.contains("the thresholds are unchanged"),
             "{}",
             notice.text
         );
-        assert_eq!(state.thresholds[1], 0.5, "{name}: defaults restored");
+        assert_eq!(state.thresholds[1], 0.99, "{name}: the user's value kept");
     }
 }

@@ -256,21 +256,8 @@ fn bench_keeps_an_existing_outputs_file_unless_forced() {
     .expect("input written");
     let out = write(&dir.path().join("mine.safetensors"), b"precious");
     let bench = |extra: &[&str]| {
-        let mut args = vec![
-            "bench",
-            "--model",
-            GOLDEN,
-            "--threads",
-            "1",
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--input",
-            text(&input),
-            "--save-outputs",
-            text(&out),
-        ];
+        let mut args = common::QUICK_BENCH.to_vec();
+        args.extend(["--input", text(&input), "--save-outputs", text(&out)]);
         args.extend_from_slice(extra);
         tinyssd(&args)
     };
@@ -415,18 +402,20 @@ fn special_files_are_refused_at_once_not_read_forever() {
 #[test]
 fn error_messages_say_their_cause_once() {
     let dir = tempfile::tempdir().expect("temp dir");
-    for args in [
-        vec!["detect", text(dir.path()), "--model", GOLDEN],
-        vec!["detect", "assets/chelsea.png", "--model", text(dir.path())],
+    for (args, cause) in [
+        (
+            vec!["detect", text(dir.path()), "--model", GOLDEN],
+            "no PNG or JPEG images in this folder",
+        ),
+        (
+            vec!["detect", "assets/chelsea.png", "--model", text(dir.path())],
+            "a folder, not a regular file",
+        ),
     ] {
         let out = tinyssd(&args);
         assert_eq!(out.status.code(), Some(2));
         let err = stderr(&out);
-        assert_eq!(
-            err.matches("a folder, not a regular file").count(),
-            1,
-            "{err}"
-        );
+        assert_eq!(err.matches(cause).count(), 1, "{err}");
         for line in err.lines() {
             let parts: Vec<&str> = line.split(": ").collect();
             assert!(parts.windows(2).all(|w| w[0] != w[1]), "repeated: {line}");

@@ -1,6 +1,7 @@
 //! The app's window and state, headless (egui_kittest without rendering): sliders and
-//! checkboxes filter the boxes of the next frame, profiles round-trip, damaged files
-//! give a message and the defaults.
+//! checkboxes filter the boxes of the next frame, profiles round-trip, a damaged profile
+//! gives a message and changes nothing, damaged settings give the defaults; the sliders
+//! show the shipped model's thresholds and the app keeps the boxes `detect` prints.
 
 mod common;
 
@@ -438,7 +439,7 @@ fn a_saved_profile_loads_back_identical() {
 }
 
 #[test]
-fn a_corrupt_profile_gives_a_message_and_the_defaults() {
+fn a_corrupt_profile_gives_a_message_and_changes_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut state = state_with(SettingsStore::none());
     for (file, text) in [
@@ -450,9 +451,15 @@ fn a_corrupt_profile_gives_a_message_and_the_defaults() {
         let path = dir.path().join(file);
         std::fs::write(&path, text).expect("write");
         state.thresholds[PERSON] = 0.9;
+        state.shown[DOG] = false;
+        let before = (state.thresholds.clone(), state.shown.clone());
         state.profile_path = path.display().to_string();
         state.load_profile();
-        assert_eq!(state.thresholds, vec![0.5; 21], "{file}: the defaults");
+        assert_eq!(
+            (state.thresholds.clone(), state.shown.clone()),
+            before,
+            "{file}: the user's values kept"
+        );
         let notice = state.notice.as_ref().expect("a message");
         assert!(notice.is_error, "{file}: {}", notice.text);
         assert!(notice.text.contains(file), "{file}: {}", notice.text);
@@ -562,4 +569,189 @@ fn the_real_app_starts_plays_and_stops_within_a_second() {
         report.joined && report.elapsed < Duration::from_secs(1),
         "{report:?}"
     );
+}
+
+/// The shipped model's class names and its per-class thresholds, as `detect` uses them.
+fn shipped_model_defaults() -> (Vec<String>, DetectConfig) {
+    let model = tinyssd::model::Model::load(&tinyssd::model::shipped_model_path())
+        .expect("the shipped model loads");
+    let defaults = DetectConfig::for_model(&model.metadata);
+    (model.metadata.class_names, defaults)
+}
+
+/// The value each class's slider shows, by class id (background: none).
+fn slider_values(harness: &Harness<'_, App>, names: &[String]) -> Vec<Option<f32>> {
+    use egui_kittest::kittest::NodeT;
+    names
+        .iter()
+        .skip(1)
+        .map(|name| {
+            harness
+                .get_by_label(&format!("{name} threshold"))
+                .accesskit_node()
+                .numeric_value()
+                .map(|v| v as f32)
+        })
+        .collect()
+}
+
+fn assert_sliders_show(harness: &Harness<'_, App>, names: &[String], expected: &[f32], when: &str) {
+    let expected: Vec<Option<f32>> = expected.iter().skip(1).map(|&t| Some(t)).collect();
+    assert_eq!(
+        slider_values(harness, names),
+        expected,
+        "{when}: the sliders"
+    );
+    assert_eq!(
+        harness.state().state().thresholds[1..],
+        expected.iter().flatten().copied().collect::<Vec<_>>(),
+        "{when}: the thresholds"
+    );
+}
+
+#[test]
+fn the_sliders_show_the_models_thresholds_at_start_after_defaults_and_after_a_failed_load() {
+    let (names, defaults) = shipped_model_defaults();
+    let model = &defaults.thresholds;
+    assert!(
+        model[1..].iter().any(|&t| t != model[1]),
+        "the shipped model has per-class thresholds: {model:?}"
+    );
+    let state = AppState::new(names.clone(), defaults.clone(), SettingsStore::none());
+    let mut harness = harness(App::headless(state));
+    for _ in 0..5 {
+        harness.step();
+    }
+    assert_sliders_show(&harness, &names, model, "a fresh start");
+    assert!(
+        harness.query_by_value("mixed").is_some(),
+        "All classes says the classes differ"
+    );
+
+    // The user tunes one class and hides another; Defaults brings the model's values back.
+    harness
+        .get_by_label("person threshold")
+        .set_value_accesskit(0.7);
+    harness.get_by_label("dog").click();
+    harness.step();
+    assert!(!harness.state().state().shown[DOG]);
+    harness.get_by_label("Defaults").click();
+    for _ in 0..5 {
+        harness.step();
+    }
+    assert_sliders_show(&harness, &names, model, "after Defaults");
+    assert!(
+        harness.state().state().shown[DOG],
+        "Defaults shows every class"
+    );
+
+    // A Load that fails leaves what the user made as it was.
+    harness
+        .get_by_label("person threshold")
+        .set_value_accesskit(0.7);
+    harness.get_by_label("dog").click();
+    harness.step();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, r#"{"thresholds": {"person": "high"}}"#).expect("write");
+    harness.state_mut().state_mut().profile_path = broken.display().to_string();
+    harness.get_by_label("Load").click();
+    for _ in 0..5 {
+        harness.step();
+    }
+    let mut tuned = model.clone();
+    tuned[PERSON] = 0.7;
+    assert_sliders_show(&harness, &names, &tuned, "after a failed Load");
+    assert!(
+        !harness.state().state().shown[DOG],
+        "the hidden class stays hidden"
+    );
+    let notice = harness.state().state().notice.clone().expect("a message");
+    assert!(
+        notice.is_error && notice.text.contains("broken.json"),
+        "{}",
+        notice.text
+    );
+
+    // All classes acts when the user moves it, and then no longer reads mixed.
+    harness
+        .get_by_label("all classes threshold")
+        .set_value_accesskit(0.3);
+    harness.step();
+    harness.step();
+    assert_sliders_show(&harness, &names, &[0.3; 21], "after All classes");
+    assert!(harness.query_by_value("mixed").is_none());
+}
+
+/// `tinyssd detect --json` on one image, with one thread: (class, score, box) per box.
+fn detect_command_boxes(image: &str) -> Vec<(String, f32, [f32; 4])> {
+    let output = common::tinyssd(&["detect", "--json", "--threads", "1", image]);
+    assert!(output.status.success(), "{output:?}");
+    let reports: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let number = |v: &serde_json::Value| v.as_f64().expect("a number") as f32;
+    reports[0]["detections"]
+        .as_array()
+        .expect("a list of detections")
+        .iter()
+        .map(|d| {
+            let b = &d["box"];
+            (
+                d["class"].as_str().expect("a class").to_string(),
+                number(&d["score"]),
+                [0, 1, 2, 3].map(|k| number(&b[k])),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_app_shows_the_boxes_detect_prints_for_the_same_image() {
+    const IMAGE: &str = "assets/astronaut.png";
+    let expected = detect_command_boxes(IMAGE);
+    assert!(!expected.is_empty(), "the photo has something to find");
+
+    // The app's path: its state on the same model after a few frames of its window, the
+    // worker detecting with the app's settings and the panel filtering the result.
+    let mut detector =
+        tinyssd::detect::Detector::from_file(&tinyssd::model::shipped_model_path(), 1)
+            .expect("the shipped model loads");
+    let state = AppState::new(
+        detector.class_names().to_vec(),
+        detector.default_config(),
+        SettingsStore::none(),
+    );
+    let mut harness = harness(App::headless(state));
+    for _ in 0..3 {
+        harness.step();
+    }
+    let image = tinyssd::detect::read_image(&common::repo_path(IMAGE)).expect("the photo reads");
+    let worker = harness.state().state().worker_config();
+    let (detections, timings) = detector.detect(&image, &worker).expect("detects");
+    let now = Instant::now();
+    harness.state_mut().state_mut().on_result(
+        FrameResult {
+            seq: 1,
+            image,
+            detections,
+            timings,
+            captured_at: now,
+            detected_at: now,
+        },
+        now,
+    );
+    harness.step();
+    let shown: Vec<(String, f32, [f32; 4])> = harness
+        .state()
+        .state()
+        .visible_detections()
+        .map(|d| {
+            let b = &d.bbox;
+            (
+                d.label.to_string(),
+                d.score,
+                [b.x_min, b.y_min, b.x_max, b.y_max],
+            )
+        })
+        .collect();
+    assert_eq!(shown, expected);
 }

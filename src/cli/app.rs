@@ -11,6 +11,9 @@ use tinyssd::pipeline::SourceSpec;
 use tinyssd::ui::{App, Launch, SettingsStore};
 
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("threads", |arg| arg.help(
+    "Inference threads; 0 uses every core but one, which the window draws on"
+)))]
 pub struct AppArgs {
     /// Where frames come from: camera:0, camera:NAME, images:DIR (or images:a.png,b.jpg),
     /// image:FILE, video:FILE (played with ffmpeg, in a loop) or demo. Default: the first

@@ -1,4 +1,4 @@
-//! `tinyssd detect`: run the detector on image files.
+//! `tinyssd detect`: run the detector on image files and folders.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::{EXIT_ERROR, ModelArgs, exists_error, parse_unit_interval, terminal_safe};
@@ -9,13 +9,16 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tinyssd::detect::{DetectConfig, Detection, Detector, draw_detections, read_image};
+use tinyssd::detect::{
+    DetectConfig, Detection, Detector, draw_detections, image_files_in, read_image,
+    serialize_detections,
+};
 use tinyssd::files::{FileId, WriteError, create_output, numbered_path};
 
 #[derive(Debug, clap::Args)]
 pub struct DetectArgs {
-    /// Image files (PNG or JPEG).
-    #[arg(required = true, value_name = "IMAGE")]
+    /// Image files (PNG or JPEG), or folders: a folder's PNG and JPEG files, sorted by name.
+    #[arg(required = true, value_name = "IMAGE|DIR")]
     images: Vec<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
@@ -43,6 +46,8 @@ struct ImageReport {
     height: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     drawn_to: Option<String>,
+    /// In the form the app's `--log` lines use too ([`tinyssd::detect::DetectionJson`]).
+    #[serde(serialize_with = "serialize_detections")]
     detections: Vec<Detection>,
 }
 
@@ -57,22 +62,22 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
     }
 
+    let (images, mut failed) = images_of(&args.images);
     let outputs = match &args.out_dir {
-        Some(dir) => drawing_paths(dir, &args.images),
+        Some(dir) => drawing_paths(dir, &images),
         None => Vec::new(),
     };
 
     let mut stdout = std::io::stdout().lock();
     let mut reports = Vec::new();
-    let mut failed = false;
-    for (index, path) in args.images.iter().enumerate() {
+    for (index, path) in images.iter().enumerate() {
         let drawing = outputs.get(index).map(|out| (out.as_path(), args.force));
         // One bad image is reported and the others still run, as grep does with files.
         match detect_one(&mut detector, &config, path, drawing) {
             Ok(report) if args.json => reports.push(report),
             Ok(report) => print_text(&mut stdout, &report)?,
             Err(error) => {
-                eprintln!("tinyssd: {}", terminal_safe(&format!("{error:#}")));
+                report_error(&error);
                 failed = true;
             }
         }
@@ -87,6 +92,44 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One input that could not be used, on stderr; the others still run.
+fn report_error(error: &anyhow::Error) {
+    eprintln!("tinyssd: {}", terminal_safe(&format!("{error:#}")));
+}
+
+/// The images to run on, and whether some input could not be used: files as given,
+/// folders as their PNG and JPEG files sorted by name (the list the app's `images:DIR`
+/// plays). A folder that cannot be listed or holds no image is reported, as ripgrep
+/// reports a path it cannot search, and the rest still run.
+fn images_of(inputs: &[PathBuf]) -> (Vec<PathBuf>, bool) {
+    let mut images = Vec::new();
+    let mut failed = false;
+    for input in inputs {
+        if !input.is_dir() {
+            images.push(input.clone());
+            continue;
+        }
+        match image_files_in(input) {
+            Ok(found) if !found.is_empty() => images.extend(found),
+            Ok(_) => {
+                report_error(&anyhow::anyhow!(
+                    "{}: no PNG or JPEG images in this folder",
+                    input.display()
+                ));
+                failed = true;
+            }
+            Err(error) => {
+                report_error(
+                    &anyhow::Error::new(error)
+                        .context(format!("{}: cannot list the folder", input.display())),
+                );
+                failed = true;
+            }
+        }
+    }
+    (images, failed)
 }
 
 /// Where each image's drawing goes: `DIR/<stem>.png`, numbered apart from the other

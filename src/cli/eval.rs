@@ -36,6 +36,7 @@ pub struct DataArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("threads", |arg| arg.help(super::EVAL_THREADS_HELP)))]
 pub struct EvalArgs {
     #[command(flatten)]
     data: DataArgs,

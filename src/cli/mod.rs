@@ -56,8 +56,9 @@ pub struct ModelArgs {
     /// Model file (safetensors). Default: the shipped models/tinyssd_voc.safetensors.
     #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
-    /// Inference threads; 0 uses every core (at most 4 per core); in the live window, every
-    /// core but one, which the UI draws on.
+    // Commands that use the threads otherwise replace this help (`mut_arg`): eval and
+    // tune with EVAL_THREADS_HELP, the app with its own.
+    /// Inference threads for the network; 0 uses every core (at most 4 per core).
     #[arg(long, default_value_t = 0, value_parser = parse_threads, value_name = "N")]
     threads: usize,
 }
@@ -117,6 +118,10 @@ fn model_hint(error: &tinyssd::model::ModelError) -> &'static str {
     }
 }
 
+/// `--threads` of eval and tune, which detect several images at once.
+const EVAL_THREADS_HELP: &str =
+    "Images detected at once, one thread each; 0 uses every core (at most 4 per core)";
+
 /// A thread count the engine accepts (the bound is the engine's).
 fn parse_threads(text: &str) -> Result<usize, String> {
     let threads: usize = text
@@ -152,6 +157,46 @@ pub fn terminal_safe(text: &str) -> Cow<'_, str> {
             })
             .collect(),
     )
+}
+
+/// `message` without the source locations some libraries put in their errors (winit:
+/// `os error at /root/.cargo/registry/src/.../linux/mod.rs:765: ...`): a build path says
+/// nothing to the user. A location is ` at ` and a `.rs` file with `:LINE` (and
+/// `:COLUMN`).
+pub fn without_source_locations(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some((before, after)) = rest.split_once(" at ") {
+        out.push_str(before);
+        let token = after
+            .split(char::is_whitespace)
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(':');
+        match after.strip_prefix(token) {
+            Some(remaining) if is_source_location(token) => rest = remaining,
+            _ => {
+                out.push_str(" at ");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `FILE.rs:LINE` or `FILE.rs:LINE:COLUMN`.
+fn is_source_location(token: &str) -> bool {
+    let mut file = token;
+    let mut numbers = 0;
+    while let Some((head, tail)) = file.rsplit_once(':') {
+        if tail.is_empty() || !tail.bytes().all(|b| b.is_ascii_digit()) {
+            break;
+        }
+        file = head;
+        numbers += 1;
+    }
+    (1..=2).contains(&numbers) && file.ends_with(".rs")
 }
 
 /// A probability in 0..=1, for threshold and precision flags (f32 or f64).
@@ -197,4 +242,31 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_source_locations;
+
+    #[test]
+    fn source_locations_are_left_out_of_messages_and_nothing_else() {
+        let winit = "winit EventLoopError: os error at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/winit-0.30.13/src/platform_impl/linux/mod.rs:765: neither WAYLAND_DISPLAY nor WAYLAND_SOCKET nor DISPLAY is set.";
+        assert_eq!(
+            without_source_locations(winit),
+            "winit EventLoopError: os error: neither WAYLAND_DISPLAY nor WAYLAND_SOCKET nor \
+             DISPLAY is set."
+        );
+        assert_eq!(
+            without_source_locations("panicked at src/main.rs:3:7 then at x.rs:1"),
+            "panicked then"
+        );
+        for kept in [
+            "cannot read photo.png at /home/me/pictures",
+            "the image at a.rs is not one",
+            "stopped at 12:30:00",
+            "ends with at ",
+        ] {
+            assert_eq!(without_source_locations(kept), kept);
+        }
+    }
 }

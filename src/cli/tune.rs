@@ -15,6 +15,7 @@ use tinyssd::eval::{ClassThreshold, Protocol, TuneGoal};
 use tinyssd::files::{WriteError, same_file};
 
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("threads", |arg| arg.help(super::EVAL_THREADS_HELP)))]
 pub struct TuneArgs {
     #[command(flatten)]
     data: DataArgs,

@@ -10,7 +10,7 @@
 use crate::files::{ReadError, read_capped};
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 use std::io::Cursor;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, PoisonError};
 
 /// Longest side accepted, in pixels (a 48-megapixel photo is 8000 x 6000).
@@ -66,6 +66,23 @@ fn megapixels(pixels: u64) -> String {
 /// Decodes PNG or JPEG bytes (the format is guessed from the content) to RGB, upright.
 pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ImageReadError> {
     decode(bytes, admit_alone).map(|(image, ())| image)
+}
+
+/// The PNG and JPEG files of a folder (by extension, any case), sorted by name: what
+/// `detect DIR` runs on and the app's `images:DIR` plays. Sub-folders are not entered.
+pub fn image_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.is_file() && has_image_extension(path))
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
 }
 
 /// Reads and decodes a PNG or JPEG file to RGB, upright.

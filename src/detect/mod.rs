@@ -4,6 +4,7 @@ pub mod camera_path;
 pub mod detector;
 pub mod draw;
 pub mod image_io;
+pub mod json;
 pub mod postprocess;
 pub mod preprocess;
 pub mod profile;
@@ -13,8 +14,9 @@ pub use detector::{Detector, DetectorError, Timings};
 pub use draw::{LabelTag, class_color, draw_detections, label_tag, label_text_color};
 pub use image_io::{
     ImageReadError, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, PixelBudget, PixelPermit, decode_image,
-    read_image,
+    image_files_in, read_image,
 };
-pub use postprocess::{DetectConfig, Detection, Postprocessor};
+pub use json::{DetectionJson, serialize_detections};
+pub use postprocess::{DetectConfig, Detection, Postprocessor, passes_threshold};
 pub use preprocess::Preprocessor;
 pub use profile::{ProfileError, ThresholdProfile};

@@ -4,7 +4,6 @@
 use crate::model::architecture::BOX_COORDS;
 use crate::model::box_coder::{Corners, decode};
 use crate::model::{CenterBox, ModelMetadata, default_boxes};
-use serde::Serialize;
 use std::sync::Arc;
 
 /// The knobs of post-processing. Class 0 (background) is never reported.
@@ -52,8 +51,16 @@ impl DetectConfig {
     }
 }
 
+/// The one rule for which boxes a threshold keeps, shared by `detect`, `eval`, `tune`
+/// and the app's sliders: a score strictly above its class's threshold (`tune` places
+/// thresholds between the last score kept and the first dropped). A class without a
+/// threshold keeps nothing.
+pub fn passes_threshold(thresholds: &[f32], class_id: usize, score: f32) -> bool {
+    thresholds.get(class_id).is_some_and(|&t| score > t)
+}
+
 /// One detected object, its box in the original image's pixels.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Detection {
     pub class_id: usize,
     /// The class name, shared with the model's list (cloning it allocates nothing).
@@ -165,7 +172,7 @@ impl Postprocessor {
             self.probabilities.extend_from_slice(logits);
             softmax(&mut self.probabilities);
             for (class, &score) in self.probabilities.iter().enumerate().skip(1) {
-                if score > config.thresholds.get(class).copied().unwrap_or(1.0) {
+                if passes_threshold(&config.thresholds, class, score) {
                     self.candidates_by_class[class].push(Candidate { prior, score });
                 }
             }

@@ -4,7 +4,7 @@
 //! that finds the queue full is counted as dropped instead). Closing the log (or
 //! dropping it) flushes everything queued.
 
-use crate::detect::Detection;
+use crate::detect::{Detection, DetectionJson};
 use crossbeam_channel::{Sender, TrySendError};
 use serde::Serialize;
 use std::io::Write;
@@ -42,16 +42,8 @@ pub struct LogRecord<'a> {
     /// When the detections were ready, in seconds since 1970 (UTC).
     pub time: f64,
     pub source: &'a str,
-    pub detections: Vec<LoggedDetection<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct LoggedDetection<'a> {
-    pub class: &'a str,
-    pub score: f32,
-    /// `[x_min, y_min, x_max, y_max]` in the frame's pixels.
-    #[serde(rename = "box")]
-    pub bbox: [f32; 4],
+    /// In the form `detect --json` prints ([`DetectionJson`]), rounded.
+    pub detections: Vec<DetectionJson<'a>>,
 }
 
 impl<'a> LogRecord<'a> {
@@ -63,12 +55,7 @@ impl<'a> LogRecord<'a> {
             source,
             detections: detections
                 .iter()
-                .map(|d| LoggedDetection {
-                    class: &d.label,
-                    score: (d.score * 1000.0).round() / 1000.0,
-                    bbox: [d.bbox.x_min, d.bbox.y_min, d.bbox.x_max, d.bbox.y_max]
-                        .map(|v| (v * 10.0).round() / 10.0),
-                })
+                .map(|d| DetectionJson::new(d).rounded())
                 .collect(),
         }
     }

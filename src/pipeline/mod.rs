@@ -37,7 +37,7 @@ pub use capture::{FIRST_BACKOFF, MAX_BACKOFF, backoff};
 pub use channel::{LatestSender, latest};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use demo::DemoSource;
-pub use detection_log::{DetectionLog, LogError, LogRecord, LogSummary, LoggedDetection};
+pub use detection_log::{DetectionLog, LogError, LogRecord, LogSummary};
 pub use source::{
     CameraSelector, DEFAULT_IMAGE_FPS, FrameSource, ImageListSource, SourceError, SourceOpener,
     SourceSpec, interval_for_fps, is_exact_rgb, opener, read_rgb,

@@ -262,12 +262,6 @@ pub fn interval_for_fps(fps: f32) -> Duration {
     Duration::from_micros(micros as u64)
 }
 
-fn is_image_file(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
-}
-
 /// Decodes a PNG or JPEG file to RGB.
 pub fn read_rgb(path: &Path) -> Result<RgbImage, SourceError> {
     crate::detect::read_image(path).map_err(|error| SourceError::Image {
@@ -294,18 +288,14 @@ impl ImageListSource {
         let mut files = Vec::new();
         for path in paths {
             if path.is_dir() {
-                let entries = std::fs::read_dir(path).map_err(|error| SourceError::Io {
-                    path: path.clone(),
-                    error,
-                })?;
-                let mut found: Vec<PathBuf> = entries
-                    .filter_map(|entry| entry.ok().map(|e| e.path()))
-                    .filter(|p| p.is_file() && is_image_file(p))
-                    .collect();
+                let found =
+                    crate::detect::image_files_in(path).map_err(|error| SourceError::Io {
+                        path: path.clone(),
+                        error,
+                    })?;
                 if found.is_empty() {
                     return Err(SourceError::NoImages(path.clone()));
                 }
-                found.sort();
                 files.extend(found);
             } else if path.is_file() {
                 files.push(path.clone());

@@ -19,6 +19,19 @@ pub mod ui_loop;
 /// repository root (where [`tinyssd`] runs the binary).
 pub const GOLDEN: &str = "tests/golden/weights.safetensors";
 
+/// `tinyssd bench` at its quickest: the golden model, one thread, one run.
+pub const QUICK_BENCH: [&str; 9] = [
+    "bench",
+    "--model",
+    GOLDEN,
+    "--threads",
+    "1",
+    "--runs",
+    "1",
+    "--warmup",
+    "0",
+];
+
 /// [`GOLDEN`] as a full path.
 pub fn golden_weights() -> PathBuf {
     repo_path(GOLDEN)

@@ -83,6 +83,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let report = Report {
         macs_per_frame: tinyssd::engine::Plan::new(Architecture::tiny_ssd()).total_macs(),
+        macs_counted: report::MACS_COUNTED,
         frame_size: args.frame,
         runs: args.runs,
         cpu: CpuPeak::of_this_machine(),

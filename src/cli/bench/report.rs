@@ -6,7 +6,10 @@ use serde::Serialize;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// Counted as if every convolution were direct (see [`MACS_COUNTED`]).
     pub macs_per_frame: usize,
+    /// How the multiply-accumulates behind GMAC/s and % of peak are counted.
+    pub macs_counted: &'static str,
     /// Width and height of the decoded camera-like frame.
     pub frame_size: (u32, u32),
     pub runs: usize,
@@ -17,6 +20,12 @@ pub struct Report {
     /// The run's peak resident memory (MiB), where the system says.
     pub peak_rss_mib: Option<f64>,
 }
+
+/// What the GMAC/s figures are: said in the text and in the JSON, since with Winograd
+/// they can pass the hardware's peak.
+pub const MACS_COUNTED: &str = "effective: the multiply-accumulates of direct convolution \
+     per second, so the multiplications Winograd saves count as work done and % of peak can \
+     pass 100";
 
 /// Prints the report as text, with the layer profile when `layers`.
 pub fn print_report(report: &Report, layers: bool) {
@@ -32,6 +41,7 @@ pub fn print_report(report: &Report, layers: bool) {
         cpu.gmac_per_s_per_core,
         cpu.fma_per_cycle
     );
+    println!("GMAC/s and % of peak are {MACS_COUNTED}.");
     println!();
     println!(
         "threads | network ms (median / p90 / min) | GMAC/s | % of peak | whole frame ms (median / p90) | decode | pre | net | post"

@@ -4,8 +4,10 @@
 use super::{NO_CAMERA, SIDE_PANEL_WIDTH, color32};
 use crate::pipeline::CameraEntry;
 use crate::ui::command::Command;
-use crate::ui::state::{AppState, NEAR_MISS_BAND, SCORE_BINS, SCORE_WINDOW, bin_start};
-use egui::{Color32, Pos2, Rect, RichText, Sense, Stroke, Vec2};
+use crate::ui::state::{
+    AppState, NEAR_MISS_BAND, SCORE_BINS, SCORE_WINDOW, THRESHOLD_DECIMALS, bin_start,
+};
+use egui::{Color32, Pos2, Rect, RichText, Sense, SliderClamping, Stroke, Vec2};
 use std::time::Instant;
 
 pub fn side_panel(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Command>) {
@@ -89,11 +91,23 @@ fn threshold_section(ui: &mut egui::Ui, state: &mut AppState) {
         .num_columns(2)
         .show(ui, |ui| {
             ui.label("All classes");
-            let mut all = state.all_threshold;
+            let common = state.common_threshold();
+            let mut all = common.unwrap_or_else(|| state.mean_threshold());
+            let mut slider = threshold_slider(&mut all);
+            if common.is_none() {
+                slider = slider.custom_formatter(|_, _| "mixed".to_owned());
+            }
             let response = ui
-                .add(egui::Slider::new(&mut all, 0.0..=1.0).fixed_decimals(2))
+                .add(slider)
                 .accessible_name("all classes threshold")
-                .on_hover_text("Moves every class's threshold together");
+                .on_hover_text(if common.is_some() {
+                    "Moves every class's threshold together"
+                } else {
+                    "Mixed: the classes have thresholds of their own (the model suggests one \
+                     per class); moving this gives them all one"
+                });
+            // Only a move by the user changes the classes: the slider never writes on
+            // its own.
             if response.changed() {
                 state.set_all_thresholds(all);
             }
@@ -139,7 +153,7 @@ fn threshold_section(ui: &mut egui::Ui, state: &mut AppState) {
                     state.scroll_to_selected = false;
                 }
                 let slider = ui
-                    .add(egui::Slider::new(&mut state.thresholds[id], 0.0..=1.0).fixed_decimals(2))
+                    .add(threshold_slider(&mut state.thresholds[id]))
                     .accessible_name(format!("{name} threshold"));
                 if selected {
                     slider.highlight();
@@ -166,6 +180,15 @@ fn threshold_section(ui: &mut egui::Ui, state: &mut AppState) {
                 ui.end_row();
             }
         });
+}
+
+/// A threshold slider that changes its value only when the user moves it: egui's
+/// default clamping would round the value to the decimals shown on every frame, turning
+/// the model's 0.507 into 0.51 before anyone touched it.
+fn threshold_slider(value: &mut f32) -> egui::Slider<'_> {
+    egui::Slider::new(value, 0.0..=1.0)
+        .fixed_decimals(THRESHOLD_DECIMALS)
+        .clamping(SliderClamping::Edits)
 }
 
 /// A small histogram of one class's recent candidate scores (0 at the left, 1 at the

@@ -16,7 +16,7 @@ pub use source::SourceStatus;
 
 use super::settings::{Settings, SettingsError, SettingsStore};
 use super::stats::LiveStats;
-use crate::detect::{DetectConfig, Detection, ThresholdProfile};
+use crate::detect::{DetectConfig, Detection, ThresholdProfile, passes_threshold};
 use crate::pipeline::{FrameResult, PipelineEvent};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -28,6 +28,9 @@ pub const DETECT_FLOOR: f32 = 0.1;
 pub const NEAR_MISS_BAND: f32 = 0.15;
 /// How far the arrow keys move the selected class's threshold (Shift: five times).
 pub const NUDGE_STEP: f32 = 0.01;
+/// The decimals a threshold slider shows and a user's edit keeps: the model's
+/// suggested thresholds have three.
+pub const THRESHOLD_DECIMALS: usize = 3;
 /// How long a notice stays up.
 pub const NOTICE_FOR: Duration = Duration::from_secs(6);
 
@@ -47,8 +50,6 @@ pub struct AppState {
     pub thresholds: Vec<f32>,
     /// Per class id: false hides the class's boxes.
     pub shown: Vec<bool>,
-    /// The slider that moves every class at once.
-    pub all_threshold: f32,
     pub nms_iou: f32,
     pub snapshot_dir: String,
     pub profile_path: String,
@@ -88,11 +89,6 @@ impl AppState {
             class_names,
             thresholds: defaults.thresholds.clone(),
             shown: vec![true; classes],
-            all_threshold: defaults
-                .thresholds
-                .get(1)
-                .copied()
-                .unwrap_or(DetectConfig::DEFAULT_THRESHOLD),
             nms_iou: defaults.nms_iou,
             defaults,
             snapshot_dir: String::new(),
@@ -139,10 +135,12 @@ impl AppState {
             .iter()
             .flat_map(|frame| frame.detections.iter())
             .filter(|d| {
-                let threshold = self.threshold(d.class_id);
                 self.shown.get(d.class_id).copied().unwrap_or(false)
-                    && d.score < threshold
-                    && d.score >= threshold - NEAR_MISS_BAND
+                    && !self.passes(d)
+                    && self
+                        .thresholds
+                        .get(d.class_id)
+                        .is_some_and(|&threshold| d.score >= threshold - NEAR_MISS_BAND)
             })
     }
 
@@ -175,18 +173,19 @@ impl AppState {
             .and_then(|id| self.thresholds.get_mut(id))
         {
             let moved = *threshold + steps as f32 * NUDGE_STEP;
-            // Kept on the hundredths the slider shows.
-            *threshold = ((moved * 100.0).round() / 100.0).clamp(0.0, 1.0);
+            // Kept on the decimals the slider shows.
+            let scale = 10f32.powi(THRESHOLD_DECIMALS as i32);
+            *threshold = ((moved * scale).round() / scale).clamp(0.0, 1.0);
         }
     }
 
     pub fn is_visible(&self, detection: &Detection) -> bool {
-        let id = detection.class_id;
-        self.shown.get(id).copied().unwrap_or(false) && detection.score >= self.threshold(id)
+        self.shown.get(detection.class_id).copied().unwrap_or(false) && self.passes(detection)
     }
 
-    fn threshold(&self, class_id: usize) -> f32 {
-        self.thresholds.get(class_id).copied().unwrap_or(1.0)
+    /// Whether the box passes its class's slider, by the rule `detect` applies.
+    fn passes(&self, detection: &Detection) -> bool {
+        passes_threshold(&self.thresholds, detection.class_id, detection.score)
     }
 
     /// Boxes per class id in the current frame that pass the class's threshold
@@ -194,7 +193,7 @@ impl AppState {
     pub fn counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.class_names.len()];
         for d in self.current.iter().flat_map(|f| f.detections.iter()) {
-            if d.score >= self.threshold(d.class_id)
+            if self.passes(d)
                 && let Some(count) = counts.get_mut(d.class_id)
             {
                 *count += 1;
@@ -218,8 +217,20 @@ impl AppState {
 
     /// Moves every class's threshold to `value`.
     pub fn set_all_thresholds(&mut self, value: f32) {
-        self.all_threshold = value;
         self.thresholds.iter_mut().skip(1).for_each(|t| *t = value);
+    }
+
+    /// The threshold every class has, if they all have one; `None` while they differ
+    /// (the model's own suggestions do), which the All classes slider shows as mixed.
+    pub fn common_threshold(&self) -> Option<f32> {
+        let (first, rest) = self.thresholds.get(1..)?.split_first()?;
+        rest.iter().all(|t| t == first).then_some(*first)
+    }
+
+    /// The classes' mean threshold: where the All classes slider sits while they differ.
+    pub fn mean_threshold(&self) -> f32 {
+        let classes = self.thresholds.get(1..).unwrap_or_default();
+        classes.iter().sum::<f32>() / classes.len().max(1) as f32
     }
 
     /// A new frame from the pipeline, shown from now on; returns the one it replaces
@@ -302,11 +313,12 @@ impl AppState {
         self.thresholds = config
             .thresholds
             .iter()
-            .map(|t| {
+            .zip(&self.defaults.thresholds)
+            .map(|(t, model)| {
                 if t.is_finite() {
                     t.clamp(0.0, 1.0)
                 } else {
-                    DetectConfig::DEFAULT_THRESHOLD
+                    *model
                 }
             })
             .collect();
@@ -338,11 +350,6 @@ impl AppState {
         self.thresholds = self.defaults.thresholds.clone();
         self.shown.fill(true);
         self.nms_iou = self.defaults.nms_iou;
-        self.all_threshold = self
-            .thresholds
-            .get(1)
-            .copied()
-            .unwrap_or(DetectConfig::DEFAULT_THRESHOLD);
     }
 
     /// What is remembered between runs.

@@ -49,8 +49,8 @@ impl AppState {
         }
     }
 
-    /// Loads the profile file. A file that cannot be used leaves the defaults in
-    /// place and says why.
+    /// Loads the profile file. A file that cannot be used changes nothing (the
+    /// thresholds and hidden classes stay as the user set them) and says why.
     pub fn load_profile(&mut self) {
         let path = PathBuf::from(self.profile_path.trim());
         match ThresholdProfile::load(&path) {
@@ -67,8 +67,7 @@ impl AppState {
                 }
             }
             Err(error) => {
-                self.reset_to_defaults();
-                self.notify_error(format!("{error}; using the model's defaults"));
+                self.notify_error(format!("{error}; the thresholds are unchanged"));
             }
         }
     }
