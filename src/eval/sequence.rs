@@ -7,7 +7,7 @@
 use super::data::Sample;
 use super::tracking::{ShownBox, TrackingScore, TrackingTally, TruthBox};
 use crate::detect::camera_path::{pan_zoom_window, render, to_frame};
-use crate::detect::{DetectConfig, Detection, Detector, DetectorError, read_image};
+use crate::detect::{DetectConfig, Detector, DetectorError, passes_threshold, read_image};
 use crate::model::box_coder::Corners;
 use crate::track::{Tracker, TrackerConfig};
 use serde::Serialize;
@@ -89,10 +89,11 @@ pub fn run_sequences(
                 }
             }
             detector.detect_into(&image, &detect_config, &mut detections)?;
-            let above =
-                |d: &&Detection| d.score >= thresholds.get(d.class_id).copied().unwrap_or(1.0);
             shown.clear();
-            shown.extend(detections.iter().filter(above).map(|d| ShownBox {
+            let passing = detections
+                .iter()
+                .filter(|d| passes_threshold(thresholds, d.class_id, d.score));
+            shown.extend(passing.map(|d| ShownBox {
                 id: None,
                 class_id: d.class_id,
                 bbox: d.bbox,

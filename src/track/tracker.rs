@@ -10,12 +10,13 @@
 //! nothing coasts on its motion ([`BoxFilter`]) and ends after a number of missed frames.
 //!
 //! A track's score is a moving average of its matched scores, and its class's threshold
-//! acts on that score with hysteresis: a track is shown from the frame its score reaches
-//! the threshold until it falls a margin below it (or the track is lost), so a score that
-//! hovers at the threshold no longer makes the box blink.
+//! acts on that score with hysteresis ([`passes_threshold`], the rule of every other
+//! view): a track is shown from the frame its score passes the threshold until it falls a
+//! margin below it (or the track is lost), so a score that hovers at the threshold no
+//! longer makes the box blink.
 
 use super::motion::BoxFilter;
-use crate::detect::Detection;
+use crate::detect::{Detection, passes_threshold};
 use crate::model::box_coder::Corners;
 use std::sync::Arc;
 
@@ -47,11 +48,11 @@ impl Default for TrackerConfig {
             match_iou: 0.3,
             weak_match_iou: 0.5,
             min_score: 0.1,
-            confirm_hits: 2,
+            confirm_hits: 1,
             max_missed: 30,
-            show_missed: 5,
+            show_missed: 0,
             score_smoothing: 0.3,
-            hysteresis: 0.05,
+            hysteresis: 0.02,
         }
     }
 }
@@ -137,14 +138,11 @@ impl Tracker {
         }
         self.detection_taken.clear();
         self.detection_taken.resize(detections.len(), false);
-        let threshold =
-            |class_id: usize| thresholds.get(class_id).copied().unwrap_or(f32::INFINITY);
+        let confident = |d: &Detection| passes_threshold(thresholds, d.class_id, d.score);
         let min_score = self.config.min_score;
-        self.associate(detections, self.config.match_iou, |d: &Detection| {
-            d.score >= threshold(d.class_id)
-        });
+        self.associate(detections, self.config.match_iou, confident);
         self.associate(detections, self.config.weak_match_iou, |d: &Detection| {
-            d.score >= min_score && d.score < threshold(d.class_id)
+            d.score >= min_score && !confident(d)
         });
 
         let config = &self.config;
@@ -167,7 +165,7 @@ impl Tracker {
             }
         });
         for (detection, taken) in detections.iter().zip(&self.detection_taken) {
-            if !taken && detection.score >= threshold(detection.class_id) {
+            if !taken && confident(detection) {
                 self.tracks.push(Track {
                     id: self.next_id,
                     class_id: detection.class_id,
@@ -188,13 +186,14 @@ impl Tracker {
         }
         for track in &mut self.tracks {
             let was_shown = track.shown;
-            let limit = threshold(track.class_id);
+            let passes =
+                |margin: f32| passes_threshold(thresholds, track.class_id, track.score + margin);
             track.shown = track.confirmed
                 && track.missed <= config.show_missed
                 && if was_shown {
-                    track.score >= limit - config.hysteresis
+                    passes(config.hysteresis)
                 } else {
-                    track.missed == 0 && track.score >= limit
+                    track.missed == 0 && passes(0.0)
                 };
             if track.shown && !track.counted {
                 track.counted = true;
@@ -366,8 +365,11 @@ mod tests {
     }
 
     #[test]
-    fn a_one_frame_false_positive_is_never_shown() {
-        let mut tracker = Tracker::new(TrackerConfig::default());
+    fn with_confirmation_a_one_frame_false_positive_is_never_shown() {
+        let mut tracker = Tracker::new(TrackerConfig {
+            confirm_hits: 2,
+            ..TrackerConfig::default()
+        });
         tracker.update(&[detection(1, 0.95, 50.0, 50.0)], &THRESHOLDS);
         assert_eq!(shown_ids(&tracker), Vec::<u64>::new(), "not confirmed yet");
         tracker.update(&[], &THRESHOLDS);
@@ -414,8 +416,11 @@ mod tests {
     }
 
     #[test]
-    fn an_object_missed_for_a_frame_or_two_does_not_blink_and_keeps_its_id() {
-        let mut tracker = Tracker::new(TrackerConfig::default());
+    fn with_coasting_on_screen_an_object_missed_for_two_frames_does_not_blink() {
+        let mut tracker = Tracker::new(TrackerConfig {
+            show_missed: 2,
+            ..TrackerConfig::default()
+        });
         for frame in 0..40 {
             let f = frame as f32;
             let seen = frame % 7 != 3 && frame % 7 != 4; // two frames in seven missed
@@ -464,7 +469,7 @@ mod tests {
             assert_eq!(track.id, 1, "weak detections continue the track");
             if hidden_at.is_none() && !track.is_shown() {
                 hidden_at = Some(frame);
-                assert!(track.score < THRESHOLDS[1] - config.hysteresis);
+                assert!(track.score <= THRESHOLDS[1] - config.hysteresis);
             }
             if hidden_at.is_none() {
                 assert!(track.score >= THRESHOLDS[1] - config.hysteresis);
@@ -494,8 +499,8 @@ mod tests {
         assert_eq!(classes, vec![(1, 1), (2, 2)]);
         assert_eq!(
             (tracker.in_view(1), tracker.in_view(2)),
-            (1, 0),
-            "the dog is tentative"
+            (0, 1),
+            "the cat coasts unseen, the dog is shown at once"
         );
     }
 
