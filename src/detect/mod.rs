@@ -3,6 +3,7 @@
 pub mod detector;
 pub mod draw;
 pub mod image_io;
+pub mod nms;
 pub mod postprocess;
 pub mod preprocess;
 pub mod profile;
@@ -14,6 +15,7 @@ pub use image_io::{
     ImageReadError, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, PixelBudget, PixelPermit, decode_image,
     read_image,
 };
+pub use nms::suppress_across_classes;
 pub use postprocess::{DetectConfig, Detection, Postprocessor};
 pub use preprocess::Preprocessor;
 pub use profile::{ProfileError, ThresholdProfile};
