@@ -10,7 +10,10 @@ pub mod profile;
 pub mod resample;
 
 pub use detector::{Detector, DetectorError, Timings};
-pub use draw::{LabelTag, class_color, draw_detections, label_tag, label_text_color};
+pub use draw::{
+    LabelTag, OUTLINE, class_color, draw_detections, label_tags, label_text_color, place_labels,
+    tag_text,
+};
 pub use image_io::{
     ImageReadError, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, PixelBudget, PixelPermit, decode_image,
     read_image,

@@ -72,12 +72,7 @@ mod tests {
             class_id,
             label: format!("class{class_id}").into(),
             score,
-            bbox: Corners {
-                x_min: x,
-                y_min: 0.0,
-                x_max: x + 10.0,
-                y_max: 10.0,
-            },
+            bbox: Corners::new(x, 0.0, x + 10.0, 10.0),
         }
     }
 
