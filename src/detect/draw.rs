@@ -123,6 +123,7 @@ pub fn label_tags<'a>(
 /// (when they fit). A label with no free place keeps its preferred one.
 pub fn place_labels(boxes: &[Corners], sizes: &[[f32; 2]], bounds: [f32; 2]) -> Vec<[f32; 2]> {
     let mut placed: Vec<([f32; 2], [f32; 2])> = Vec::with_capacity(boxes.len());
+    let mut spots: Vec<[f32; 2]> = Vec::new();
     for (bbox, &size) in boxes.iter().zip(sizes) {
         let [w, h] = size;
         let fits = |[x, y]: [f32; 2]| {
@@ -142,18 +143,27 @@ pub fn place_labels(boxes: &[Corners], sizes: &[[f32; 2]], bounds: [f32; 2]) -> 
         } else {
             let distance =
                 |[cx, cy]: &[f32; 2]| (cx - preferred[0]).abs() + (cy - preferred[1]).abs();
-            placed
+            spots.clear();
+            spots.extend(
+                placed
+                    .iter()
+                    .flat_map(|&([px, py], [pw, ph])| {
+                        [
+                            [preferred[0], py + ph],
+                            [preferred[0], py - h],
+                            [px + pw, preferred[1]],
+                            [px - w, preferred[1]],
+                        ]
+                    })
+                    .filter(|&spot| fits(spot)),
+            );
+            // Nearest first (a stable sort: equal distances keep the order above), and
+            // only as many checked as it takes to find a free one.
+            spots.sort_by(|a, b| distance(a).total_cmp(&distance(b)));
+            spots
                 .iter()
-                .flat_map(|&([px, py], [pw, ph])| {
-                    [
-                        [preferred[0], py + ph],
-                        [preferred[0], py - h],
-                        [px + pw, preferred[1]],
-                        [px - w, preferred[1]],
-                    ]
-                })
-                .filter(|&spot| fits(spot) && free(spot))
-                .min_by(|a, b| distance(a).total_cmp(&distance(b)))
+                .copied()
+                .find(|&spot| free(spot))
                 .unwrap_or(preferred)
         };
         placed.push((place, size));
