@@ -92,24 +92,23 @@ pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHa
             layout(text.to_owned()).size().into()
         });
         let (shown_tags, near_tags) = tags.split_at(shown.len().min(tags.len()));
-        let faded = near_tags.iter().zip(&near).map(|tag| (tag, true));
-        for ((tag, detection), faded) in
-            faded.chain(shown_tags.iter().zip(&shown).map(|t| (t, false)))
-        {
+        let near_tags = near_tags.iter().zip(&near).map(|tag| (tag, true));
+        let shown_tags = shown_tags.iter().zip(&shown).map(|tag| (tag, false));
+        for ((tag, detection), near_miss) in near_tags.chain(shown_tags) {
             let at = |point: [f32; 2]| rect.min + Vec2::from(point);
             let tag_rect = Rect::from_min_size(at(tag.min), tag.size.into());
             let color = color32(detection.class_id);
-            let fill = if faded {
-                color.gamma_multiply(0.75)
+            // A near miss reads the other way round: the class colour on a dark tag.
+            let (fill, border, text) = if near_miss {
+                (Color32::from_black_alpha(170), color, color)
             } else {
-                color
+                let [r, g, b] = label_text_color(detection.class_id);
+                (color, outline, Color32::from_rgb(r, g, b))
             };
             painter.rect_filled(tag_rect, 2.0, fill);
-            painter.rect_stroke(tag_rect, 2.0, (1.0, outline), StrokeKind::Outside);
-            let [r, g, b] = label_text_color(detection.class_id);
+            painter.rect_stroke(tag_rect, 2.0, (1.0, border), StrokeKind::Outside);
             // Laid out again to draw: egui keeps this frame's galleys, so it is a look-up.
-            let galley = layout(tag.text.clone());
-            painter.galley(at(tag.text_origin()), galley, Color32::from_rgb(r, g, b));
+            painter.galley(at(tag.text_origin()), layout(tag.text.clone()), text);
         }
         if state.presenting {
             let fps = format!("{:.0} fps", state.stats.inference.rate());
