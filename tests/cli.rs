@@ -94,6 +94,70 @@ fn missing_and_non_image_files_fail_clearly_but_others_still_run() {
     );
 }
 
+/// The detections of `detect --json` on chelsea.png with the golden model, as
+/// (class, score, box) and the largest IoU between boxes of different classes.
+fn chelsea_detections(extra: &[&str]) -> (Vec<(String, f64, [f64; 4])>, f64) {
+    let args = [
+        &[
+            "detect",
+            "assets/chelsea.png",
+            "--model",
+            GOLDEN,
+            "--threshold",
+            "0.3",
+            "--json",
+        ][..],
+        extra,
+    ]
+    .concat();
+    let out = tinyssd(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reports: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
+    let found: Vec<(String, f64, [f64; 4])> = reports[0]["detections"]
+        .as_array()
+        .expect("detections")
+        .iter()
+        .map(|d| {
+            let at = |i: usize| d["box"][i].as_f64().expect("a coordinate");
+            (
+                d["class"].as_str().expect("class").to_string(),
+                d["score"].as_f64().expect("score"),
+                [at(0), at(1), at(2), at(3)],
+            )
+        })
+        .collect();
+    let iou = |a: &[f64; 4], b: &[f64; 4]| {
+        let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+        let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+        let area = |r: &[f64; 4]| (r[2] - r[0]) * (r[3] - r[1]);
+        w * h / (area(a) + area(b) - w * h)
+    };
+    let mut largest: f64 = 0.0;
+    for (i, a) in found.iter().enumerate() {
+        for b in &found[..i] {
+            if a.0 != b.0 {
+                largest = largest.max(iou(&a.2, &b.2));
+            }
+        }
+    }
+    (found, largest)
+}
+
+#[test]
+fn cross_class_iou_drops_boxes_lying_on_a_better_box_of_another_class() {
+    // The golden model's boxes of different classes overlap by up to 0.41 here.
+    let (off, largest_off) = chelsea_detections(&[]);
+    assert!(largest_off > 0.2, "{largest_off}");
+    assert_eq!(chelsea_detections(&["--cross-class-iou", "off"]).0, off);
+
+    let (on, largest_on) = chelsea_detections(&["--cross-class-iou", "0.2"]);
+    assert!(largest_on <= 0.2, "{largest_on}");
+    assert_ne!(on, off);
+    assert_eq!(on[0], off[0], "the best box stays");
+    // Freed places go to the next boxes: still at most 200, best first.
+    assert!(on.len() <= 200 && on.windows(2).all(|w| w[0].1 >= w[1].1));
+}
+
 #[test]
 fn a_corrupt_image_fails_clearly() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -120,6 +184,14 @@ fn bad_arguments_and_bad_models_exit_2_with_a_message() {
     fails_with(
         &detect(&["--threshold", "1.5"]),
         "1.5 is not between 0 and 1",
+    );
+    fails_with(
+        &detect(&["--cross-class-iou", "1.5"]),
+        "1.5 is not between 0 and 1 (or `off`)",
+    );
+    fails_with(
+        &detect(&["--cross-class-iou", "on"]),
+        "'on' is not a number (or `off`)",
     );
     fails_with(
         &detect(&["--model", "missing.safetensors"]),

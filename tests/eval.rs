@@ -626,6 +626,27 @@ fn eval_runs_end_to_end_and_prints_a_table() {
     assert_eq!(report["classes"][4]["num_gt"], 0, "the bottle is difficult");
     assert!(report["map11"].is_number() && report["images_per_second"].is_number());
     assert_eq!(report["problems"]["missing_image"], 0);
+    assert_eq!(
+        report["cross_class_iou"],
+        serde_json::Value::Null,
+        "off by default"
+    );
+
+    let out = tinyssd(&[
+        "eval",
+        "--data",
+        &voc.root().display().to_string(),
+        "--model",
+        GOLDEN,
+        "--cross-class-iou",
+        "0.2",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("another class (IoU above 0.2) dropped"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -67,6 +67,32 @@ fn overlapping_boxes_of_different_classes_are_kept() {
 }
 
 #[test]
+fn cross_class_suppression_keeps_the_better_class_and_refills_the_top_k() {
+    // Box 0 (x_min 30 px): "b" 0.6 and "a" 0.35 on one object; box 1 (x_min 5 px),
+    // far away: "a" 0.3 ("b" 0.2 misses the threshold).
+    let mut post = postprocessor(&[(0.5, 0.5, 0.4, 0.4), (0.1, 0.1, 0.1, 0.1)]);
+    let conf: Vec<f32> = [0.05f32, 0.35, 0.6, 0.5, 0.3, 0.2]
+        .iter()
+        .map(|p| p.ln())
+        .collect();
+    let mut cfg = config(0.25);
+    cfg.top_k = 2;
+    let found = |post: &mut Postprocessor, cfg: &DetectConfig| -> Vec<(usize, f32)> {
+        post.run(&[0.0; 8], &conf, cfg, 100, 100)
+            .iter()
+            .map(|d| (d.class_id, d.bbox.x_min.round()))
+            .collect()
+    };
+    assert_eq!(found(&mut post, &cfg), vec![(2, 30.0), (1, 30.0)]);
+    cfg.cross_class_iou = Some(0.85);
+    assert_eq!(
+        found(&mut post, &cfg),
+        vec![(2, 30.0), (1, 5.0)],
+        "box 0's 'a' lay under its 'b'; the distant 'a' takes its place"
+    );
+}
+
+#[test]
 fn equal_scores_keep_the_first_box() {
     let mut post = postprocessor(&[(0.3, 0.5, 0.4, 0.4), (0.32, 0.5, 0.4, 0.4)]);
     let found = run(&mut post, &[(1, 0.8), (1, 0.8)], &config(0.5));

@@ -167,6 +167,47 @@ fn hiding_a_class_removes_its_boxes() {
 }
 
 #[test]
+fn one_class_per_object_shows_and_counts_only_the_best_class_on_an_object() {
+    const COW: usize = 10;
+    const HORSE: usize = 13;
+    let mut state = state_with(SettingsStore::none());
+    state.thresholds[COW] = 0.3;
+    let mut result = frame(1);
+    // A horse 0.61 and a cow 0.42 on one animal (IoU 48 / 52 = 0.92), off the others.
+    result.detections = vec![detection(HORSE, 0.61, 250.0), detection(COW, 0.42, 252.0)];
+    state.on_result(result, Instant::now());
+    assert!(!state.one_class_per_object, "off by default");
+    assert_eq!(visible(&state), vec![(HORSE, 0.61), (COW, 0.42)]);
+
+    let mut harness = harness(App::headless(state));
+    harness.step();
+    harness.get_by_label("One class per object").click();
+    harness.step();
+    let state = harness.state().state();
+    assert!(state.one_class_per_object);
+    assert_eq!(visible(state), vec![(HORSE, 0.61)]);
+    assert_eq!((state.counts()[HORSE], state.counts()[COW]), (1, 0));
+    assert_eq!(state.config().cross_class_iou, Some(0.85));
+    assert_eq!(
+        state.worker_config().cross_class_iou,
+        None,
+        "the worker reports every class; the sliders decide what takes part"
+    );
+
+    let state = harness.state_mut().state_mut();
+    // Under its slider, the horse suppresses nothing.
+    state.thresholds[HORSE] = 0.7;
+    assert_eq!(visible(state), vec![(COW, 0.42)]);
+    state.thresholds[HORSE] = 0.5;
+    // A hidden class suppresses nothing, and its boxes still count.
+    state.shown[HORSE] = false;
+    assert_eq!(visible(state), vec![(COW, 0.42)]);
+    assert_eq!((state.counts()[HORSE], state.counts()[COW]), (1, 1));
+    state.reset_to_defaults();
+    assert!(!state.one_class_per_object, "Defaults turns it off again");
+}
+
+#[test]
 fn keyboard_space_pauses_and_q_quits() {
     let mut harness = harness(App::headless(state_with(SettingsStore::none())));
     harness.step();

@@ -1,7 +1,9 @@
 //! `tinyssd detect`: run the detector on image files and folders.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
-use super::{EXIT_ERROR, ModelArgs, exists_error, parse_unit_interval, terminal_safe};
+use super::{
+    CrossClassArgs, EXIT_ERROR, ModelArgs, exists_error, parse_unit_interval, terminal_safe,
+};
 use anyhow::Context;
 use image::{ImageFormat, RgbImage};
 use serde::Serialize;
@@ -25,6 +27,8 @@ pub struct DetectArgs {
     /// Confidence threshold for every class (default: the model's suggestion for each).
     #[arg(long, value_parser = parse_unit_interval::<f32>, value_name = "X")]
     threshold: Option<f32>,
+    #[command(flatten)]
+    cross_class: CrossClassArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -57,6 +61,7 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     if let Some(threshold) = args.threshold {
         config.thresholds.fill(threshold);
     }
+    args.cross_class.apply(&mut config);
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the output folder {}", dir.display()))?;

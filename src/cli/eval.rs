@@ -1,7 +1,7 @@
 //! `tinyssd eval`: VOC2007-protocol mAP of the model on a labelled split.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
-use super::{EXIT_ERROR, ModelArgs, terminal_safe};
+use super::{CrossClassArgs, EXIT_ERROR, ModelArgs, terminal_safe};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use tinyssd::detect::DetectConfig;
 use tinyssd::eval::{
     DataOptions, Dataset, DetectionRun, Evaluation, ProblemKind, Problems, Protocol,
     detect_samples, evaluate,
@@ -33,6 +34,8 @@ pub struct DataArgs {
     /// The image set: <SET>.jsonl or ImageSets/Main/<SET>.txt.
     #[arg(long, default_value = "trainval", value_name = "SET")]
     image_set: String,
+    #[command(flatten)]
+    cross_class: CrossClassArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -56,6 +59,8 @@ pub struct EvalArgs {
 /// A labelled split run through the model: what both `eval` and `tune` start from.
 pub struct Scored {
     pub model: Model,
+    /// What the detections were made with.
+    pub config: DetectConfig,
     pub dataset: Dataset,
     pub run: DetectionRun,
     pub evaluation: Evaluation,
@@ -111,13 +116,11 @@ impl DataArgs {
             .progress_chars("=> "),
         );
         bar.set_message("evaluating");
-        let run = detect_samples(
-            &model,
-            dataset.samples.clone(),
-            &Protocol::voc2007().detect_config(class_names.len()),
-            threads,
-            &|| bar.inc(1),
-        )?;
+        let mut config = Protocol::voc2007().detect_config(class_names.len());
+        self.cross_class.apply(&mut config);
+        let run = detect_samples(&model, dataset.samples.clone(), &config, threads, &|| {
+            bar.inc(1)
+        })?;
         bar.finish_and_clear();
         let evaluation = evaluate(
             &class_names,
@@ -129,6 +132,7 @@ impl DataArgs {
         problems.extend(run.problems.clone());
         Ok(Scored {
             model,
+            config,
             dataset,
             run,
             evaluation,
@@ -157,6 +161,8 @@ struct JsonReport<'a> {
     threads: usize,
     score_threshold: f32,
     iou_threshold: f32,
+    /// The class-agnostic suppression's IoU; null when off (the protocol's way).
+    cross_class_iou: Option<f32>,
     #[serde(flatten)]
     evaluation: &'a Evaluation,
     /// Annotated images the data marks as absent (image_present: false).
@@ -183,6 +189,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             threads: scored.threads,
             score_threshold: Protocol::voc2007().score_threshold,
             iou_threshold: Protocol::voc2007().match_iou,
+            cross_class_iou: scored.config.cross_class_iou,
             evaluation,
             absent_images: scored.dataset.absent,
             problems: scored.problems.counts(),
@@ -200,6 +207,12 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             scored.threads,
             if scored.threads == 1 { "" } else { "s" }
         )?;
+        if let Some(iou) = scored.config.cross_class_iou {
+            writeln!(
+                out,
+                "boxes on a better box of another class (IoU above {iou}) dropped"
+            )?;
+        }
         print_table(&mut out, evaluation)?;
     }
     if let Some(dir) = &args.plots {

@@ -130,6 +130,37 @@ fn parse_threads(text: &str) -> Result<usize, String> {
     tinyssd::engine::check_threads(threads).map_err(|error| error.to_string())
 }
 
+/// `--cross-class-iou`, shared by `detect`, `eval` and `tune`.
+#[derive(Debug, clap::Args)]
+pub struct CrossClassArgs {
+    /// One object, one class: drop a box that overlaps a better box of another class by
+    /// an IoU above X (0.85 is the app's); `off` (the default) keeps every class's boxes.
+    #[arg(long, value_parser = parse_cross_class_iou, value_name = "X|off")]
+    cross_class_iou: Option<CrossClassIou>,
+}
+
+/// A `--cross-class-iou` value: an IoU, or none for `off`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CrossClassIou(Option<f32>);
+
+impl CrossClassArgs {
+    /// `config` with the flag applied, when given.
+    pub fn apply(&self, config: &mut tinyssd::detect::DetectConfig) {
+        if let Some(CrossClassIou(iou)) = self.cross_class_iou {
+            config.cross_class_iou = iou;
+        }
+    }
+}
+
+fn parse_cross_class_iou(text: &str) -> Result<CrossClassIou, String> {
+    if text == "off" {
+        return Ok(CrossClassIou(None));
+    }
+    parse_unit_interval::<f32>(text)
+        .map(|iou| CrossClassIou(Some(iou)))
+        .map_err(|error| format!("{error} (or `off`)"))
+}
+
 /// Refuses to replace `path` (an existing file the user did not name for replacing).
 pub fn exists_error(path: &std::path::Path) -> anyhow::Error {
     anyhow::anyhow!(

@@ -5,18 +5,23 @@ pub mod detector;
 pub mod draw;
 pub mod image_io;
 pub mod json;
+pub mod nms;
 pub mod postprocess;
 pub mod preprocess;
 pub mod profile;
 pub mod resample;
 
 pub use detector::{Detector, DetectorError, Timings};
-pub use draw::{LabelTag, class_color, draw_detections, label_tag, label_text_color};
+pub use draw::{
+    LabelTag, OUTLINE, class_color, draw_detections, label_tags, label_text_color, place_labels,
+    tag_text,
+};
 pub use image_io::{
     ImageReadError, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, PixelBudget, PixelPermit, decode_image,
     image_files_in, read_image,
 };
 pub use json::{DetectionJson, serialize_detections};
+pub use nms::suppress_across_classes;
 pub use postprocess::{DetectConfig, Detection, Postprocessor, passes_threshold};
 pub use preprocess::Preprocessor;
 pub use profile::{ProfileError, ThresholdProfile};

@@ -40,6 +40,7 @@ impl Protocol {
             nms_iou: self.nms_iou,
             top_k: self.detections_per_image,
             candidates_per_class: self.candidates_per_class,
+            cross_class_iou: None,
         }
     }
 }
@@ -63,5 +64,9 @@ mod tests {
         assert_eq!(config.nms_iou, protocol.nms_iou);
         assert_eq!(config.top_k, protocol.detections_per_image);
         assert_eq!(config.candidates_per_class, protocol.candidates_per_class);
+        assert_eq!(
+            config.cross_class_iou, None,
+            "VOC scores every class's boxes"
+        );
     }
 }

@@ -15,6 +15,15 @@ pub struct Corners {
 }
 
 impl Corners {
+    pub const fn new(x_min: f32, y_min: f32, x_max: f32, y_max: f32) -> Corners {
+        Corners {
+            x_min,
+            y_min,
+            x_max,
+            y_max,
+        }
+    }
+
     pub fn area(&self) -> f32 {
         (self.x_max - self.x_min).max(0.0) * (self.y_max - self.y_min).max(0.0)
     }

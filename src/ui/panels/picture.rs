@@ -2,7 +2,8 @@
 //! over it; a click picks the class of a box.
 
 use super::color32;
-use crate::detect::{label_tag, label_text_color};
+use crate::detect::{Detection, OUTLINE, label_tags, label_text_color};
+use crate::model::Corners;
 use crate::ui::state::AppState;
 use egui::{Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, TextureHandle, Vec2};
 
@@ -41,56 +42,73 @@ pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHa
         let painter = ui.painter_at(rect);
         let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
         painter.image(texture.id(), rect, uv, Color32::WHITE);
-        let font = FontId::proportional(14.0);
-        for detection in state.visible_detections() {
+        // Relative to the picture, whose top-left corner is 0, 0.
+        let scaled = |b: &Corners| Corners {
+            x_min: b.x_min * scale,
+            y_min: b.y_min * scale,
+            x_max: b.x_max * scale,
+            y_max: b.y_max * scale,
+        };
+        let on_screen = |b: &Corners| {
+            Rect::from_min_max(
+                rect.min + Vec2::new(b.x_min, b.y_min),
+                rect.min + Vec2::new(b.x_max, b.y_max),
+            )
+        };
+        let shown: Vec<&Detection> = state.visible_detections().collect();
+        let near: Vec<&Detection> = if state.show_near_misses {
+            state.near_misses().collect()
+        } else {
+            Vec::new()
+        };
+        // All boxes first, the near misses under the real ones; then all labels, the
+        // real ones last, so that nothing crosses them.
+        for detection in &near {
+            let bbox = on_screen(&scaled(&detection.bbox));
+            let outline = [
+                bbox.left_top(),
+                bbox.right_top(),
+                bbox.right_bottom(),
+                bbox.left_bottom(),
+                bbox.left_top(),
+            ];
+            let stroke = Stroke::new(1.5, color32(detection.class_id));
+            painter.extend(egui::Shape::dashed_line(&outline, stroke, 6.0, 4.0));
+        }
+        let [r, g, b] = OUTLINE;
+        let outline = Color32::from_rgba_unmultiplied(r, g, b, 170);
+        for detection in &shown {
+            let bbox = on_screen(&scaled(&detection.bbox));
             let color = color32(detection.class_id);
-            let b = &detection.bbox;
-            let to_screen = |x: f32, y: f32| rect.min + Vec2::new(x, y) * scale;
-            let bbox = Rect::from_min_max(to_screen(b.x_min, b.y_min), to_screen(b.x_max, b.y_max));
+            painter.rect_stroke(bbox.expand(1.0), 0.0, (4.0, outline), StrokeKind::Inside);
             painter.rect_stroke(bbox, 0.0, Stroke::new(2.0, color), StrokeKind::Inside);
-            let [r, g, b] = label_text_color(detection.class_id);
-            let text_color = Color32::from_rgb(r, g, b);
-            let layout = |text: String| painter.layout_no_wrap(text, font.clone(), text_color);
-            let corner = bbox.min - rect.min;
-            let tag = label_tag(detection, corner.into(), SCREEN_TAG_PADDING, |text| {
-                layout(text.to_owned()).size().into()
-            });
+        }
+        let font = FontId::proportional(14.0);
+        // Laid out with the placeholder colour, so that one galley serves every class.
+        let layout =
+            |text: String| painter.layout_no_wrap(text, font.clone(), Color32::PLACEHOLDER);
+        let boxes = shown.iter().chain(&near).map(|d| (*d, scaled(&d.bbox)));
+        let tags = label_tags(boxes, rect.size().into(), SCREEN_TAG_PADDING, |text| {
+            layout(text.to_owned()).size().into()
+        });
+        let (shown_tags, near_tags) = tags.split_at(shown.len().min(tags.len()));
+        let near_tags = near_tags.iter().zip(&near).map(|tag| (tag, true));
+        let shown_tags = shown_tags.iter().zip(&shown).map(|tag| (tag, false));
+        for ((tag, detection), near_miss) in near_tags.chain(shown_tags) {
             let at = |point: [f32; 2]| rect.min + Vec2::from(point);
             let tag_rect = Rect::from_min_size(at(tag.min), tag.size.into());
-            painter.rect_filled(tag_rect, 2.0, color);
-            // Laid out again to draw: egui keeps this frame's galleys, so it is a look-up.
-            painter.galley(at(tag.text_origin()), layout(tag.text), text_color);
-        }
-        if state.show_near_misses {
-            let small = FontId::proportional(12.0);
-            for detection in state.near_misses() {
-                let color = color32(detection.class_id);
-                let b = &detection.bbox;
-                let to_screen = |x: f32, y: f32| rect.min + Vec2::new(x, y) * scale;
-                let bbox =
-                    Rect::from_min_max(to_screen(b.x_min, b.y_min), to_screen(b.x_max, b.y_max));
-                let outline = [
-                    bbox.left_top(),
-                    bbox.right_top(),
-                    bbox.right_bottom(),
-                    bbox.left_bottom(),
-                    bbox.left_top(),
-                ];
-                painter.extend(egui::Shape::dashed_line(
-                    &outline,
-                    Stroke::new(1.5, color),
-                    6.0,
-                    4.0,
-                ));
-                // The score on a small tag inside the corner, lighter than a shown box's.
+            let color = color32(detection.class_id);
+            // A near miss reads the other way round: the class colour on a dark tag.
+            let (fill, border, text) = if near_miss {
+                (Color32::from_black_alpha(170), color, color)
+            } else {
                 let [r, g, b] = label_text_color(detection.class_id);
-                let text = Color32::from_rgb(r, g, b);
-                let galley =
-                    painter.layout_no_wrap(format!("{:.2}", detection.score), small.clone(), text);
-                let tag = Rect::from_min_size(bbox.left_top(), galley.size() + Vec2::new(6.0, 2.0));
-                painter.rect_filled(tag, 2.0, color.gamma_multiply(0.75));
-                painter.galley(tag.min + Vec2::new(3.0, 1.0), galley, text);
-            }
+                (color, outline, Color32::from_rgb(r, g, b))
+            };
+            painter.rect_filled(tag_rect, 2.0, fill);
+            painter.rect_stroke(tag_rect, 2.0, (1.0, border), StrokeKind::Outside);
+            // Laid out again to draw: egui keeps this frame's galleys, so it is a look-up.
+            painter.galley(at(tag.text_origin()), layout(tag.text.clone()), text);
         }
         if state.presenting {
             let fps = format!("{:.0} fps", state.stats.inference.rate());

@@ -2,6 +2,7 @@
 //! and the threshold profile file.
 
 use super::{NO_CAMERA, SIDE_PANEL_WIDTH, color32};
+use crate::detect::DetectConfig;
 use crate::pipeline::CameraEntry;
 use crate::ui::command::Command;
 use crate::ui::state::{
@@ -20,6 +21,8 @@ pub fn side_panel(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Co
                 source_section(ui, state, commands);
                 ui.separator();
                 ui.scope(|ui| threshold_section(ui, state));
+                ui.separator();
+                one_class_toggle(ui, state);
                 ui.separator();
                 profile_section(ui, state, commands);
             });
@@ -189,6 +192,19 @@ fn threshold_slider(value: &mut f32) -> egui::Slider<'_> {
     egui::Slider::new(value, 0.0..=1.0)
         .fixed_decimals(THRESHOLD_DECIMALS)
         .clamping(SliderClamping::Edits)
+}
+
+/// The class-agnostic suppression, on or off.
+fn one_class_toggle(ui: &mut egui::Ui, state: &mut AppState) {
+    let iou = state
+        .defaults
+        .cross_class_iou
+        .unwrap_or(DetectConfig::DEFAULT_CROSS_CLASS_IOU);
+    ui.checkbox(&mut state.one_class_per_object, "One class per object")
+        .on_hover_text(format!(
+            "Of boxes of different classes on one object (IoU above {iou:.2}), show and \
+             count only the best"
+        ));
 }
 
 /// A small histogram of one class's recent candidate scores (0 at the left, 1 at the

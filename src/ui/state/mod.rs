@@ -16,7 +16,9 @@ pub use source::SourceStatus;
 
 use super::settings::{Settings, SettingsError, SettingsStore};
 use super::stats::LiveStats;
-use crate::detect::{DetectConfig, Detection, ThresholdProfile, passes_threshold};
+use crate::detect::{
+    DetectConfig, Detection, ThresholdProfile, passes_threshold, suppress_across_classes,
+};
 use crate::pipeline::{FrameResult, PipelineEvent};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -58,6 +60,9 @@ pub struct AppState {
     pub presenting: bool,
     /// Draw the boxes just below their thresholds (N).
     pub show_near_misses: bool,
+    /// One class per object: of boxes of different classes on one object, only the
+    /// best is shown and counted ([`DetectConfig::cross_class_iou`]).
+    pub one_class_per_object: bool,
     /// The class picked by clicking one of its boxes: the arrow keys tune it.
     pub selected_class: Option<usize>,
     /// The side panel should bring the selected class into view (once).
@@ -90,6 +95,7 @@ impl AppState {
             thresholds: defaults.thresholds.clone(),
             shown: vec![true; classes],
             nms_iou: defaults.nms_iou,
+            one_class_per_object: defaults.cross_class_iou.is_some(),
             defaults,
             snapshot_dir: String::new(),
             profile_path: String::new(),
@@ -120,12 +126,29 @@ impl AppState {
         state
     }
 
-    /// The detections the user wants to see: class shown and score at its threshold.
+    /// The detections the user wants to see: class shown, score at its threshold, and
+    /// with [`Self::one_class_per_object`], not lying on a better box of another class
+    /// (of those shown: hiding a class brings back the boxes it had suppressed).
     pub fn visible_detections(&self) -> impl Iterator<Item = &Detection> {
-        self.current
+        let mut visible: Vec<&Detection> = self
+            .current
             .iter()
             .flat_map(|frame| frame.detections.iter())
             .filter(|d| self.is_visible(d))
+            .collect();
+        if let Some(iou) = self.cross_class_iou() {
+            suppress_across_classes(&mut visible, iou, usize::MAX);
+        }
+        visible.into_iter()
+    }
+
+    /// The IoU of the class-agnostic suppression, when it is on.
+    pub fn cross_class_iou(&self) -> Option<f32> {
+        self.one_class_per_object.then(|| {
+            self.defaults
+                .cross_class_iou
+                .unwrap_or(DetectConfig::DEFAULT_CROSS_CLASS_IOU)
+        })
     }
 
     /// Boxes of shown classes that miss their threshold by at most [`NEAR_MISS_BAND`]:
@@ -188,14 +211,17 @@ impl AppState {
         passes_threshold(&self.thresholds, detection.class_id, detection.score)
     }
 
-    /// Boxes per class id in the current frame that pass the class's threshold
-    /// (hidden classes included, so the user sees what is hidden).
+    /// Boxes per class id in the current frame: the visible ones, and for hidden
+    /// classes those that pass the class's threshold (so the user sees what is hidden).
     pub fn counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.class_names.len()];
-        for d in self.current.iter().flat_map(|f| f.detections.iter()) {
-            if self.passes(d)
-                && let Some(count) = counts.get_mut(d.class_id)
-            {
+        let hidden_passing = self
+            .current
+            .iter()
+            .flat_map(|f| f.detections.iter())
+            .filter(|d| !self.shown.get(d.class_id).copied().unwrap_or(false) && self.passes(d));
+        for d in self.visible_detections().chain(hidden_passing) {
+            if let Some(count) = counts.get_mut(d.class_id) {
                 *count += 1;
             }
         }
@@ -211,6 +237,9 @@ impl AppState {
                 .map(|t| t.min(DETECT_FLOOR))
                 .collect(),
             nms_iou: self.nms_iou,
+            // Done on the boxes that pass the sliders ([`Self::visible_detections`]):
+            // a box under its class's slider must not suppress a visible one.
+            cross_class_iou: None,
             ..self.defaults.clone()
         }
     }
@@ -302,6 +331,7 @@ impl AppState {
         DetectConfig {
             thresholds: self.thresholds.clone(),
             nms_iou: self.nms_iou,
+            cross_class_iou: self.cross_class_iou(),
             ..self.defaults.clone()
         }
     }
@@ -350,6 +380,7 @@ impl AppState {
         self.thresholds = self.defaults.thresholds.clone();
         self.shown.fill(true);
         self.nms_iou = self.defaults.nms_iou;
+        self.one_class_per_object = self.defaults.cross_class_iou.is_some();
     }
 
     /// What is remembered between runs.
