@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Installs the system packages that building, testing and running tinyssd need on Debian.
-#   libclang-dev, pkg-config: nokhwa's V4L2 backend runs bindgen at build time.
+# Installs the optional system packages on Debian/Ubuntu. Building needs none of them:
+# Rust and a C compiler are enough (the V4L2 bindings are pre-generated in
+# vendor/v4l2-sys-mit, so no libclang). Without them the tests that need them are skipped,
+# each with a note saying what to install.
 #   ffmpeg:                   plays `--source video:FILE` (and makes the video tests' clip).
 #   gcc, linux-libc-dev:      build the fake V4L2 camera the camera tests run under (Linux).
-#   xvfb, mesa, imagemagick:  only for `scripts/screenshot.sh` (the app seen under Xvfb).
+#   xvfb, mesa, imagemagick:  `scripts/screenshot.sh` and the tests that run the real app
+#                             window under Xvfb (--with-screenshot).
 # Usage: scripts/setup.sh [--with-screenshot]
 set -euo pipefail
 
-packages=(libclang-dev clang pkg-config ffmpeg gcc linux-libc-dev)
+packages=(ffmpeg gcc linux-libc-dev)
 if [[ "${1:-}" == "--with-screenshot" ]]; then
   packages+=(xvfb libgl1-mesa-dri mesa-vulkan-drivers imagemagick x11-utils fonts-dejavu-core)
 fi
