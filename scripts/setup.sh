@@ -7,13 +7,20 @@
 #   gcc, linux-libc-dev:      build the fake V4L2 camera the camera tests run under (Linux).
 #   xvfb, mesa, imagemagick:  `scripts/screenshot.sh` and the tests that run the real app
 #                             window under Xvfb (--with-screenshot).
-# Usage: scripts/setup.sh [--with-screenshot]
+#   gcc-mingw-w64-x86-64:     `cargo check --target x86_64-pc-windows-gnu`, as CI runs it
+#                             (mozjpeg-sys's build script compiles C) (--with-windows-check).
+# Usage: scripts/setup.sh [--with-screenshot] [--with-windows-check]
 set -euo pipefail
 
 packages=(ffmpeg gcc linux-libc-dev)
-if [[ "${1:-}" == "--with-screenshot" ]]; then
-  packages+=(xvfb libgl1-mesa-dri mesa-vulkan-drivers imagemagick x11-utils fonts-dejavu-core)
-fi
+for option in "$@"; do
+  case "$option" in
+    --with-screenshot)
+      packages+=(xvfb libgl1-mesa-dri mesa-vulkan-drivers imagemagick x11-utils fonts-dejavu-core) ;;
+    --with-windows-check) packages+=(gcc-mingw-w64-x86-64) ;;
+    *) echo "setup: unknown option $option (see the top of $0)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
