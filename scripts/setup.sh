@@ -7,9 +7,9 @@
 #   gcc, linux-libc-dev:      build the fake V4L2 camera the camera tests run under (Linux).
 #   xvfb, mesa, imagemagick:  `scripts/screenshot.sh` and the tests that run the real app
 #                             window under Xvfb (--with-screenshot).
-#   gcc-mingw-w64-x86-64:     `cargo check --target x86_64-pc-windows-gnu`, as CI runs it
-#                             (mozjpeg-sys's build script compiles C) (--with-windows-check).
-# Usage: scripts/setup.sh [--with-screenshot] [--with-windows-check]
+#   MinGW and aarch64 gcc:    the Windows and aarch64 Linux checks CI runs (mozjpeg-sys's
+#                             build script compiles C for the target) (--with-cross-checks).
+# Usage: scripts/setup.sh [--with-screenshot] [--with-cross-checks]
 set -euo pipefail
 
 packages=(ffmpeg gcc linux-libc-dev)
@@ -17,7 +17,7 @@ for option in "$@"; do
   case "$option" in
     --with-screenshot)
       packages+=(xvfb libgl1-mesa-dri mesa-vulkan-drivers imagemagick x11-utils fonts-dejavu-core) ;;
-    --with-windows-check) packages+=(gcc-mingw-w64-x86-64) ;;
+    --with-cross-checks) packages+=(gcc-mingw-w64-x86-64 gcc-aarch64-linux-gnu) ;;
     *) echo "setup: unknown option $option (see the top of $0)" >&2; exit 2 ;;
   esac
 done
