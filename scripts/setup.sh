@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# Installs the system packages that building, testing and running tinyssd need on Debian.
-#   libclang-dev, pkg-config: nokhwa's V4L2 backend runs bindgen at build time.
+# Installs the optional system packages on Debian/Ubuntu. Building needs none of them:
+# Rust and a C compiler are enough (the V4L2 bindings are pre-generated in
+# vendor/v4l2-sys-mit, so no libclang). Without them the tests that need them are skipped,
+# each with a note saying what to install.
 #   ffmpeg:                   plays `--source video:FILE` (and makes the video tests' clip).
 #   gcc, linux-libc-dev:      build the fake V4L2 camera the camera tests run under (Linux).
-#   xvfb, mesa, imagemagick:  only for `scripts/screenshot.sh` (the app seen under Xvfb).
-# Usage: scripts/setup.sh [--with-screenshot]
+#   xvfb, mesa, imagemagick:  `scripts/screenshot.sh` and the tests that run the real app
+#                             window under Xvfb (--with-screenshot).
+#   MinGW and aarch64 gcc:    the Windows and aarch64 Linux checks CI runs (mozjpeg-sys's
+#                             build script compiles C for the target) (--with-cross-checks).
+# Usage: scripts/setup.sh [--with-screenshot] [--with-cross-checks]
 set -euo pipefail
 
-packages=(libclang-dev clang pkg-config ffmpeg gcc linux-libc-dev)
-if [[ "${1:-}" == "--with-screenshot" ]]; then
-  packages+=(xvfb libgl1-mesa-dri mesa-vulkan-drivers imagemagick x11-utils fonts-dejavu-core)
-fi
+packages=(ffmpeg gcc linux-libc-dev)
+for option in "$@"; do
+  case "$option" in
+    --with-screenshot)
+      packages+=(xvfb libgl1-mesa-dri mesa-vulkan-drivers imagemagick x11-utils fonts-dejavu-core) ;;
+    --with-cross-checks) packages+=(gcc-mingw-w64-x86-64 gcc-aarch64-linux-gnu) ;;
+    *) echo "setup: unknown option $option (see the top of $0)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
