@@ -109,7 +109,7 @@ fn tracking_does_not_allocate() {
         out.clear();
         let t = (frame % 120) as f32;
         for object in 0..8usize {
-            let present = (frame % 120) / 15 != object % 8 && (frame + object) % 9 != 0;
+            let present = (frame % 120) / 15 != object % 8 && !(frame + object).is_multiple_of(9);
             if present {
                 let class_id = 1 + object % 2;
                 let x = 40.0 * object as f32 + 2.0 * t;
