@@ -1,7 +1,9 @@
 //! The app's window and state, headless (egui_kittest without rendering): sliders and
 //! checkboxes filter the boxes of the next frame, profiles round-trip, a damaged profile
 //! gives a message and changes nothing, damaged settings give the defaults; the sliders
-//! show the shipped model's thresholds and the app keeps the boxes `detect` prints.
+//! show the shipped model's thresholds and the app keeps the boxes `detect` prints; boxes
+//! are tracks that hold through a hovering score (T shows the raw, blinking boxes), with
+//! counts in view and seen since a reset, started afresh on a new source.
 
 mod common;
 
@@ -795,4 +797,157 @@ fn the_app_shows_the_boxes_detect_prints_for_the_same_image() {
         })
         .collect();
     assert_eq!(shown, expected);
+}
+
+/// A frame holding only `detections`.
+fn frame_of(seq: u64, detections: Vec<Detection>) -> FrameResult {
+    FrameResult {
+        detections,
+        ..frame(seq)
+    }
+}
+
+/// Boxes of `class_id` on screen (tracks or raw, as the app shows them).
+fn on_screen_of(state: &AppState, class_id: usize) -> usize {
+    state
+        .on_screen()
+        .iter()
+        .filter(|b| b.detection.class_id == class_id)
+        .count()
+}
+
+#[test]
+fn a_score_hovering_at_its_threshold_stays_as_a_track_and_blinks_raw() {
+    // The person's threshold is 0.5; its score goes 0.53, 0.47, 0.53, ...
+    let score = |seq: u64| if seq % 2 == 1 { 0.53 } else { 0.47 };
+    let mut harness = harness(App::headless(state_with(SettingsStore::none())));
+    let feed = |harness: &mut Harness<'static, App>, seq: u64| {
+        let result = frame_of(seq, vec![detection(PERSON, score(seq), 40.0)]);
+        harness
+            .state_mut()
+            .state_mut()
+            .on_result(result, Instant::now());
+        harness.step();
+        let state = harness.state().state();
+        (on_screen_of(state, PERSON), state.counts()[PERSON])
+    };
+    assert!(harness.state().state().show_tracks, "tracks by default");
+    for seq in 1..=12 {
+        assert_eq!(feed(&mut harness, seq), (1, 1), "tracks view, frame {seq}");
+    }
+    let track = &harness.state().state().on_screen()[0];
+    assert_eq!(track.track_id, Some(1), "one object, one track all along");
+    assert!(
+        track.detection.score < 0.5,
+        "shown below the threshold, within the hysteresis: {}",
+        track.detection.score
+    );
+    let text = format!("person {:.2}", track.detection.score);
+    assert_eq!(track.tag_text(false), text);
+    assert_eq!(track.tag_text(true), format!("{text} #1"));
+
+    harness.key_press(egui::Key::T);
+    harness.step();
+    assert!(!harness.state().state().show_tracks, "T switches to raw");
+    for seq in 13..=21 {
+        let expected = if score(seq) > 0.5 { (1, 1) } else { (0, 0) };
+        assert_eq!(feed(&mut harness, seq), expected, "raw view, frame {seq}");
+    }
+    assert_eq!(
+        harness.state().state().on_screen()[0].tag_text(true),
+        "person 0.53",
+        "raw boxes have no ID"
+    );
+    harness.key_press(egui::Key::T);
+    harness.step();
+    assert!(harness.state().state().show_tracks, "and back");
+}
+
+#[test]
+fn tracks_are_drawn_only_for_shown_classes_and_clicks_pick_their_class_in_both_views() {
+    let mut state = state_with(SettingsStore::none());
+    for seq in 1..=3 {
+        state.on_result(frame(seq), Instant::now());
+    }
+    assert_eq!(on_screen_of(&state, PERSON), 2);
+    state.shown[PERSON] = false;
+    assert_eq!(
+        on_screen_of(&state, PERSON),
+        0,
+        "a hidden class's tracks are hidden"
+    );
+    assert_eq!(state.counts()[PERSON], 2, "and still counted");
+    state.shown[PERSON] = true;
+    for show_tracks in [true, false] {
+        state.show_tracks = show_tracks;
+        state.selected_class = None;
+        assert!(state.select_at(155.0, 55.0), "tracks view: {show_tracks}");
+        assert_eq!(state.selected_class, Some(CAT));
+    }
+}
+
+#[test]
+fn counts_in_view_and_seen_since_a_reset() {
+    let mut harness = harness(App::headless(state_with(SettingsStore::none())));
+    let feed = |harness: &mut Harness<'static, App>, seq: u64, xs: &[f32]| {
+        let people = xs.iter().map(|&x| detection(PERSON, 0.8, x)).collect();
+        harness
+            .state_mut()
+            .state_mut()
+            .on_result(frame_of(seq, people), Instant::now());
+        harness.step();
+    };
+    let in_view_and_seen = |harness: &Harness<'static, App>| {
+        let state = harness.state().state();
+        (state.counts()[PERSON], state.seen(PERSON))
+    };
+    // Two people for five frames, then one leaves, then a third comes.
+    for seq in 1..=5 {
+        feed(&mut harness, seq, &[10.0, 150.0]);
+    }
+    assert_eq!(in_view_and_seen(&harness), (2, 2));
+    for seq in 6..=10 {
+        feed(&mut harness, seq, &[10.0]);
+    }
+    assert_eq!(in_view_and_seen(&harness), (1, 2));
+    for seq in 11..=15 {
+        feed(&mut harness, seq, &[10.0, 250.0]);
+    }
+    assert_eq!(in_view_and_seen(&harness), (2, 3));
+    assert_eq!(harness.state().state().seen(CAT), 0);
+
+    harness.get_by_label("Reset counts").click();
+    harness.step();
+    assert_eq!(in_view_and_seen(&harness), (2, 0), "the tracks go on");
+    // The people in view are not seen again; a new one is.
+    for seq in 16..=18 {
+        feed(&mut harness, seq, &[10.0, 250.0, 190.0]);
+    }
+    assert_eq!(in_view_and_seen(&harness), (3, 1));
+}
+
+#[test]
+fn a_new_source_or_frame_size_starts_the_tracks_afresh() {
+    let mut state = state_with(SettingsStore::none());
+    let person = || vec![detection(PERSON, 0.8, 40.0)];
+    let ids = |state: &AppState| -> Vec<u64> { state.tracks().iter().map(|t| t.id).collect() };
+    for seq in 1..=3 {
+        state.on_result(frame_of(seq, person()), Instant::now());
+    }
+    assert_eq!(ids(&state), vec![1]);
+    state.on_event(PipelineEvent::SourceOpened {
+        source: "demo".into(),
+        description: String::new(),
+    });
+    assert!(state.tracks().is_empty(), "a new source's objects are new");
+    assert!(state.on_screen().is_empty());
+    state.on_result(frame_of(4, person()), Instant::now());
+    assert_eq!(ids(&state), vec![2]);
+
+    // The same box in a frame of another size is another object too.
+    let mut larger = frame_of(5, person());
+    larger.image = RgbImage::new(640, 480);
+    state.on_result(larger, Instant::now());
+    assert_eq!(ids(&state), vec![3]);
+    assert_eq!(state.seen(PERSON), 3);
 }

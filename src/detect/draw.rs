@@ -84,14 +84,15 @@ pub fn tag_text(detection: &Detection) -> String {
     format!("{} {:.2}", detection.label, detection.score)
 }
 
-/// The tags of `boxes` (each a detection and its box in drawing coordinates, whose
-/// top-left is 0, 0 and bottom-right `bounds`), in priority order: best first, and
-/// the boxes drawn lighter (near misses) after the real ones, so that they yield.
+/// The tags of `boxes` (each a tag's text, [`tag_text`] for a detection, and its box in
+/// drawing coordinates, whose top-left is 0, 0 and bottom-right `bounds`), in priority
+/// order: best first, and the boxes drawn lighter (near misses) after the real ones, so
+/// that they yield.
 /// `text_size` measures a text in the drawing's font; `padding` is added to it (each
 /// font measures its text differently). The one placement rule of the window and of
 /// `detect --out-dir`: see [`place_labels`].
-pub fn label_tags<'a>(
-    boxes: impl IntoIterator<Item = (&'a Detection, Corners)>,
+pub fn label_tags(
+    boxes: impl IntoIterator<Item = (String, Corners)>,
     bounds: [f32; 2],
     padding: [f32; 2],
     mut text_size: impl FnMut(&str) -> [f32; 2],
@@ -99,8 +100,7 @@ pub fn label_tags<'a>(
     let mut texts = Vec::new();
     let mut corners = Vec::new();
     let mut sizes = Vec::new();
-    for (detection, bbox) in boxes {
-        let text = tag_text(detection);
+    for (text, bbox) in boxes {
         let [w, h] = text_size(&text);
         texts.push(text);
         corners.push(bbox);
@@ -199,7 +199,7 @@ pub fn draw_detections(image: &mut RgbImage, detections: &[Detection]) {
         }
     }
     let bounds = [image.width() as f32, image.height() as f32];
-    let boxes = detections.iter().map(|d| (d, d.bbox));
+    let boxes = detections.iter().map(|d| (tag_text(d), d.bbox));
     let tags = label_tags(boxes, bounds, IMAGE_TAG_PADDING, |text| {
         let (w, h) = text_size(scale, &font, text);
         [w as f32, h as f32]
@@ -357,7 +357,7 @@ mod tests {
         };
         let (cat, dog) = (detection(8, "cat", 0.871), detection(12, "dog", 0.42));
         let tags = label_tags(
-            [(&cat, cat.bbox), (&dog, dog.bbox)],
+            [(tag_text(&cat), cat.bbox), (tag_text(&dog), dog.bbox)],
             BOUNDS,
             [6.0, 4.0],
             |text| [text.len() as f32 * 5.0, 16.0],

@@ -184,6 +184,14 @@ impl Tracker {
                 self.next_id += 1;
             }
         }
+        self.apply_thresholds(thresholds);
+    }
+
+    /// Decides again which tracks are shown, with `thresholds` (per class id) and the
+    /// hysteresis, without advancing a frame: [`Tracker::update`] ends with it, and a
+    /// slider moved while no frame comes (paused) acts through it at once.
+    pub fn apply_thresholds(&mut self, thresholds: &[f32]) {
+        let config = &self.config;
         for track in &mut self.tracks {
             let was_shown = track.shown;
             let passes =
@@ -521,6 +529,23 @@ mod tests {
         tracker.reset_counts();
         assert_eq!(tracker.seen(1), 0);
         assert_eq!(tracker.seen(99), 0, "an unknown class has seen nothing");
+    }
+
+    #[test]
+    fn new_thresholds_act_at_once_with_the_hysteresis_and_count_once() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        tracker.update(&[detection(1, 0.6, 0.0, 0.0)], &THRESHOLDS);
+        assert_eq!((tracker.in_view(1), tracker.seen(1)), (1, 1));
+        // 0.61 is within the margin of a shown track's 0.6: it stays.
+        tracker.apply_thresholds(&[1.0, 0.61, 0.5]);
+        assert_eq!(tracker.in_view(1), 1);
+        tracker.apply_thresholds(&[1.0, 0.7, 0.5]);
+        assert_eq!(tracker.in_view(1), 0);
+        // Hidden, it needs the full threshold to come back.
+        tracker.apply_thresholds(&[1.0, 0.61, 0.5]);
+        assert_eq!(tracker.in_view(1), 0);
+        tracker.apply_thresholds(&THRESHOLDS);
+        assert_eq!((tracker.in_view(1), tracker.seen(1)), (1, 1), "seen once");
     }
 
     #[test]

@@ -197,6 +197,9 @@ impl App {
             self.run(command, ui.ctx());
         }
         self.sync_config();
+        if self.state.apply_thresholds_to_tracks() {
+            ui.ctx().request_repaint();
+        }
         if now.duration_since(self.last_stats_log) >= LOG_STATS_EVERY {
             self.last_stats_log = now;
             log::info!("{}", self.state.stats.summary());
@@ -245,6 +248,7 @@ impl App {
             Command::ToggleNearMisses => {
                 self.state.show_near_misses = !self.state.show_near_misses;
             }
+            Command::ToggleTracks => self.state.show_tracks = !self.state.show_tracks,
             Command::NudgeThreshold(steps) => self.state.nudge_selected(steps),
             Command::ToggleFullscreen => {
                 let fullscreen = ctx.input(|input| input.viewport().fullscreen);

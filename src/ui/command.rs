@@ -10,6 +10,8 @@ pub enum Command {
     TogglePresenting,
     ToggleFullscreen,
     ToggleNearMisses,
+    /// Boxes as tracks, or as each frame's raw detections.
+    ToggleTracks,
     /// Move the selected class's threshold by this many hundredths.
     NudgeThreshold(i32),
     Snapshot,

@@ -19,6 +19,6 @@ pub use settings::{
 };
 pub use state::{
     AppState, DETECT_FLOOR, NEAR_MISS_BAND, Notice, ProfileSaved, SCORE_WINDOW, ScoreHistory,
-    SnapshotError, SourceStatus, bin_of, snapshot_name,
+    ShownBox, SnapshotError, SourceStatus, bin_of, snapshot_name,
 };
 pub use stats::{FrameHistory, LiveStats, MeanDuration, RateMeter};

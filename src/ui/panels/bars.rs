@@ -90,7 +90,7 @@ pub fn status_bar(ui: &mut egui::Ui, state: &AppState) {
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 ui.label(
                     RichText::new(
-                        "Space pause · S snapshot · N near misses · Tab present · Q/Esc quit",
+                        "Space pause · S snapshot · T tracks/raw · N near misses · Tab present · Q/Esc quit",
                     )
                     .weak(),
                 );

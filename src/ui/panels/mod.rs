@@ -36,7 +36,7 @@ const NUDGE_KEYS: [(Key, i32); 5] = [
 ];
 
 /// Space pauses, S saves a snapshot, Q or Esc quits, Tab presents, F11 goes full
-/// screen, N shows near misses, and with a class selected Up/Down/+/- tune it; not
+/// screen, N shows near misses, T switches between tracks and raw detections, and with a class selected Up/Down/+/- tune it; not
 /// while typing in a field. Runs before any widget so a focused button does not also
 /// take the space bar.
 pub fn shortcuts(ui: &mut egui::Ui, class_selected: bool) -> Vec<Command> {
@@ -63,6 +63,9 @@ pub fn shortcuts(ui: &mut egui::Ui, class_selected: bool) -> Vec<Command> {
         }
         if pressed(Key::N) {
             commands.push(Command::ToggleNearMisses);
+        }
+        if pressed(Key::T) {
+            commands.push(Command::ToggleTracks);
         }
         // The selected class's threshold: Up/+ raise it, Down/- lower it; Shift by 5.
         // Without a selection the keys are left to the widgets.

@@ -1,17 +1,17 @@
-//! The newest frame fitted to the central panel, with the boxes (and near misses) drawn
-//! over it; a click picks the class of a box.
+//! The newest frame fitted to the central panel, with the boxes on screen (tracks, or
+//! raw detections) and the near misses drawn over it; a click picks the class of a box.
 
 use super::color32;
-use crate::detect::{Detection, OUTLINE, label_tags, label_text_color};
+use crate::detect::{Detection, OUTLINE, label_tags, label_text_color, tag_text};
 use crate::model::Corners;
-use crate::ui::state::AppState;
+use crate::ui::state::{AppState, ShownBox};
 use egui::{Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, TextureHandle, Vec2};
 
 /// Padding of the tags on screen, around egui's text measure (which includes the
 /// line spacing).
 const SCREEN_TAG_PADDING: [f32; 2] = [6.0, 2.0];
 
-/// The newest frame, fitted to the panel, with the visible boxes drawn over it.
+/// The newest frame, fitted to the panel, with the boxes on screen drawn over it.
 pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHandle>) {
     egui::CentralPanel::default().show(ui, |ui| {
         let (Some(texture), Some(frame)) = (texture, state.current.as_ref()) else {
@@ -55,7 +55,7 @@ pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHa
                 rect.min + Vec2::new(b.x_max, b.y_max),
             )
         };
-        let shown: Vec<&Detection> = state.visible_detections().collect();
+        let shown = state.on_screen();
         let near: Vec<&Detection> = if state.show_near_misses {
             state.near_misses().collect()
         } else {
@@ -77,7 +77,7 @@ pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHa
         }
         let [r, g, b] = OUTLINE;
         let outline = Color32::from_rgba_unmultiplied(r, g, b, 170);
-        for detection in &shown {
+        for ShownBox { detection, .. } in &shown {
             let bbox = on_screen(&scaled(&detection.bbox));
             let color = color32(detection.class_id);
             painter.rect_stroke(bbox.expand(1.0), 0.0, (4.0, outline), StrokeKind::Inside);
@@ -87,13 +87,24 @@ pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHa
         // Laid out with the placeholder colour, so that one galley serves every class.
         let layout =
             |text: String| painter.layout_no_wrap(text, font.clone(), Color32::PLACEHOLDER);
-        let boxes = shown.iter().chain(&near).map(|d| (*d, scaled(&d.bbox)));
+        let with_id = state.show_track_ids;
+        let shown_boxes = shown
+            .iter()
+            .map(|b| (b.tag_text(with_id), scaled(&b.detection.bbox)));
+        let near_boxes = near.iter().map(|d| (tag_text(d), scaled(&d.bbox)));
+        let boxes = shown_boxes.chain(near_boxes);
         let tags = label_tags(boxes, rect.size().into(), SCREEN_TAG_PADDING, |text| {
             layout(text.to_owned()).size().into()
         });
         let (shown_tags, near_tags) = tags.split_at(shown.len().min(tags.len()));
-        let near_tags = near_tags.iter().zip(&near).map(|tag| (tag, true));
-        let shown_tags = shown_tags.iter().zip(&shown).map(|tag| (tag, false));
+        let near_tags = near_tags
+            .iter()
+            .zip(near.iter().copied())
+            .map(|tag| (tag, true));
+        let shown_tags = shown_tags
+            .iter()
+            .zip(shown.iter().map(|b| &b.detection))
+            .map(|tag| (tag, false));
         for ((tag, detection), near_miss) in near_tags.chain(shown_tags) {
             let at = |point: [f32; 2]| rect.min + Vec2::from(point);
             let tag_rect = Rect::from_min_size(at(tag.min), tag.size.into());

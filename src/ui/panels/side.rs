@@ -1,5 +1,5 @@
-//! The side panel: the source picker, the sliders with their score strips and counts,
-//! and the threshold profile file.
+//! The side panel: the source picker, tracks or raw boxes, the sliders with their score
+//! strips and counts, and the threshold profile file.
 
 use super::{NO_CAMERA, SIDE_PANEL_WIDTH, color32};
 use crate::detect::DetectConfig;
@@ -128,13 +128,31 @@ fn threshold_section(ui: &mut egui::Ui, state: &mut AppState) {
             "Draw the boxes up to {NEAR_MISS_BAND:.2} below their class's threshold, dashed, \
              with their score (N)"
         ));
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut state.show_tracks, "Tracks").on_hover_text(
+            "Boxes are objects followed over frames, steady and with their track score; \
+             off: each frame's raw detections, for tuning (T)",
+        );
+        ui.add_enabled(
+            state.show_tracks,
+            egui::Checkbox::new(&mut state.show_track_ids, "IDs"),
+        )
+        .on_hover_text("Each track's number on its tag");
+        if ui
+            .button("Reset counts")
+            .on_hover_text("Start counting the distinct objects seen (the right column) again")
+            .clicked()
+        {
+            state.reset_seen();
+        }
+    });
     ui.add_space(4.0);
     let counts = state.counts();
     let now = Instant::now();
     ui.spacing_mut().item_spacing.y = 1.0;
     ui.spacing_mut().interact_size.y = 18.0;
     egui::Grid::new("classes")
-        .num_columns(4)
+        .num_columns(5)
         .striped(true)
         .show(ui, |ui| {
             for id in 1..state.class_names.len() {
@@ -179,7 +197,14 @@ fn threshold_section(ui: &mut egui::Ui, state: &mut AppState) {
                 } else {
                     text.strong()
                 })
-                .accessible_name(format!("{name} count"));
+                .accessible_name(format!("{name} count"))
+                .on_hover_text(format!("{name}: objects in view"));
+                let seen = state.seen(id);
+                ui.label(RichText::new(seen.to_string()).monospace().weak())
+                    .accessible_name(format!("{name} seen"))
+                    .on_hover_text(format!(
+                        "{name}: distinct objects seen since the counts were reset"
+                    ));
                 ui.end_row();
             }
         });

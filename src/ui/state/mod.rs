@@ -8,11 +8,13 @@ mod profiles;
 mod scores;
 mod snapshot;
 mod source;
+mod tracks;
 
 pub use profiles::ProfileSaved;
 pub use scores::{SCORE_BINS, SCORE_WINDOW, ScoreHistory, bin_of, bin_start};
 pub use snapshot::{SnapshotError, snapshot_name};
 pub use source::SourceStatus;
+pub use tracks::ShownBox;
 
 use super::settings::{Settings, SettingsError, SettingsStore};
 use super::stats::LiveStats;
@@ -20,6 +22,7 @@ use crate::detect::{
     DetectConfig, Detection, ThresholdProfile, passes_threshold, suppress_across_classes,
 };
 use crate::pipeline::{FrameResult, PipelineEvent};
+use crate::track::{Tracker, TrackerConfig};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -63,6 +66,10 @@ pub struct AppState {
     /// One class per object: of boxes of different classes on one object, only the
     /// best is shown and counted ([`DetectConfig::cross_class_iou`]).
     pub one_class_per_object: bool,
+    /// Boxes are tracks (the default), or each frame's raw detections (T).
+    pub show_tracks: bool,
+    /// Tracks' tags carry their ID.
+    pub show_track_ids: bool,
     /// The class picked by clicking one of its boxes: the arrow keys tune it.
     pub selected_class: Option<usize>,
     /// The side panel should bring the selected class into view (once).
@@ -74,6 +81,10 @@ pub struct AppState {
     pub stats: LiveStats,
     pub source: SourceStatus,
     pub notice: Option<Notice>,
+    /// Follows the objects over the frames shown ([`tracks`]).
+    tracker: Tracker,
+    /// The thresholds the tracker last decided with.
+    tracked_thresholds: Vec<f32>,
     /// Profile files saved by this run: saved again without asking.
     profiles_saved: Vec<PathBuf>,
     /// A profile file that exists and that Save, pressed again soon, is to replace.
@@ -102,6 +113,8 @@ impl AppState {
             paused: false,
             presenting: false,
             show_near_misses: false,
+            show_tracks: true,
+            show_track_ids: false,
             selected_class: None,
             scroll_to_selected: false,
             scores: ScoreHistory::new(classes),
@@ -109,6 +122,8 @@ impl AppState {
             stats: LiveStats::default(),
             source: SourceStatus::default(),
             notice: None,
+            tracker: Tracker::new(TrackerConfig::default()),
+            tracked_thresholds: Vec::new(),
             profiles_saved: Vec::new(),
             replace_asked: None,
             store,
@@ -167,11 +182,13 @@ impl AppState {
             })
     }
 
-    /// Selects the class of the smallest visible box holding the point (in the frame's
-    /// pixels); true when one does.
+    /// Selects the class of the smallest box on screen holding the point (in the
+    /// frame's pixels); true when one does.
     pub fn select_at(&mut self, x: f32, y: f32) -> bool {
         let hit = self
-            .visible_detections()
+            .on_screen()
+            .into_iter()
+            .map(|on_screen| on_screen.detection)
             .filter(|d| {
                 let b = &d.bbox;
                 (b.x_min..=b.x_max).contains(&x) && (b.y_min..=b.y_max).contains(&y)
@@ -211,23 +228,6 @@ impl AppState {
         passes_threshold(&self.thresholds, detection.class_id, detection.score)
     }
 
-    /// Boxes per class id in the current frame: the visible ones, and for hidden
-    /// classes those that pass the class's threshold (so the user sees what is hidden).
-    pub fn counts(&self) -> Vec<usize> {
-        let mut counts = vec![0; self.class_names.len()];
-        let hidden_passing = self
-            .current
-            .iter()
-            .flat_map(|f| f.detections.iter())
-            .filter(|d| !self.shown.get(d.class_id).copied().unwrap_or(false) && self.passes(d));
-        for d in self.visible_detections().chain(hidden_passing) {
-            if let Some(count) = counts.get_mut(d.class_id) {
-                *count += 1;
-            }
-        }
-        counts
-    }
-
     /// The settings the worker should detect with.
     pub fn worker_config(&self) -> DetectConfig {
         DetectConfig {
@@ -262,10 +262,15 @@ impl AppState {
         classes.iter().sum::<f32>() / classes.len().max(1) as f32
     }
 
-    /// A new frame from the pipeline, shown from now on; returns the one it replaces
-    /// (for [`crate::pipeline::Pipeline::recycle`]).
+    /// A new frame from the pipeline, shown from now on and fed to the tracker; returns
+    /// the one it replaces (for [`crate::pipeline::Pipeline::recycle`]).
     pub fn on_result(&mut self, result: FrameResult, now: Instant) -> Option<FrameResult> {
         self.source.on_frame(now);
+        let size_changed = self
+            .current
+            .as_ref()
+            .is_some_and(|shown| shown.image.dimensions() != result.image.dimensions());
+        self.track(&result.detections, size_changed);
         self.scores.record(now, &result.detections);
         let latency = now.saturating_duration_since(result.captured_at);
         self.stats.on_result(&result.timings, latency);
@@ -275,7 +280,12 @@ impl AppState {
     pub fn on_event(&mut self, event: PipelineEvent) {
         if let PipelineEvent::DetectFailed { message } = &event {
             self.notify_error(format!("detection failed: {message}"));
-        } else if let Some(news) = self.source.on_event(event) {
+            return;
+        }
+        if let PipelineEvent::SourceOpened { .. } = &event {
+            self.forget_tracks();
+        }
+        if let Some(news) = self.source.on_event(event) {
             self.notify(news);
         }
     }

@@ -1,4 +1,4 @@
-//! Snapshots: the frame on screen with its visible boxes, saved as a PNG named after
+//! Snapshots: the frame on screen with its boxes on screen, saved as a PNG named after
 //! the UTC time, never over an existing file.
 
 use super::AppState;
@@ -31,12 +31,17 @@ pub enum SnapshotError {
 }
 
 impl AppState {
-    /// Saves the current frame, with the visible boxes drawn, as a PNG in the
-    /// snapshot folder; returns its path.
+    /// Saves the current frame, with the boxes on screen drawn (tracks or detections,
+    /// as the picture shows them; without IDs), as a PNG in the snapshot folder;
+    /// returns its path.
     pub fn save_snapshot(&self) -> Result<PathBuf, SnapshotError> {
         let frame = self.current.as_ref().ok_or(SnapshotError::NoFrame)?;
         let mut image = frame.image.clone();
-        let visible: Vec<Detection> = self.visible_detections().cloned().collect();
+        let visible: Vec<Detection> = self
+            .on_screen()
+            .into_iter()
+            .map(|on_screen| on_screen.detection)
+            .collect();
         draw_detections(&mut image, &visible);
         let dir = PathBuf::from(self.snapshot_dir.trim());
         std::fs::create_dir_all(&dir).map_err(|error| SnapshotError::Folder {

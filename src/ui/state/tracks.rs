@@ -1,0 +1,144 @@
+//! The boxes on screen: the tracks (the default) or this frame's raw detections (T, for
+//! tuning), and the counts per class that go with them. The tracker itself is
+//! [`crate::track`]; the state feeds it one frame result at a time.
+
+use super::AppState;
+use crate::detect::{Detection, suppress_across_classes, tag_text};
+use crate::track::Track;
+use std::borrow::Borrow;
+
+/// A box on screen: a detection of this frame, or a track as one (its smoothed box and
+/// track score), with its ID.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShownBox {
+    pub detection: Detection,
+    /// The track's ID, in the tracks view.
+    pub track_id: Option<u64>,
+}
+
+impl ShownBox {
+    fn of_track(track: &Track) -> ShownBox {
+        ShownBox {
+            detection: Detection {
+                class_id: track.class_id,
+                label: track.label.clone(),
+                score: track.score,
+                bbox: track.bbox,
+            },
+            track_id: Some(track.id),
+        }
+    }
+
+    /// "person 0.87", and " #12" after it with `with_id` for a track.
+    pub fn tag_text(&self, with_id: bool) -> String {
+        let text = tag_text(&self.detection);
+        match self.track_id {
+            Some(id) if with_id => format!("{text} #{id}"),
+            _ => text,
+        }
+    }
+}
+
+impl Borrow<Detection> for ShownBox {
+    fn borrow(&self) -> &Detection {
+        &self.detection
+    }
+}
+
+impl AppState {
+    /// What the picture draws: the tracks shown (tracks view) or the visible detections
+    /// (raw view), of the classes shown, and with [`Self::one_class_per_object`] only the
+    /// best of boxes of different classes on one object.
+    pub fn on_screen(&self) -> Vec<ShownBox> {
+        if !self.show_tracks {
+            return self
+                .visible_detections()
+                .map(|detection| ShownBox {
+                    detection: detection.clone(),
+                    track_id: None,
+                })
+                .collect();
+        }
+        let mut boxes: Vec<ShownBox> = self
+            .tracker
+            .shown()
+            .filter(|track| self.shown.get(track.class_id).copied().unwrap_or(false))
+            .map(ShownBox::of_track)
+            .collect();
+        if let Some(iou) = self.cross_class_iou() {
+            suppress_across_classes(&mut boxes, iou, usize::MAX);
+        }
+        boxes
+    }
+
+    /// Objects in view per class id: the boxes on screen, and for hidden classes those
+    /// that would be (tracks shown, or boxes passing the threshold), so the user sees
+    /// what is hidden.
+    pub fn counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.class_names.len()];
+        for on_screen in self.on_screen() {
+            if let Some(count) = counts.get_mut(on_screen.detection.class_id) {
+                *count += 1;
+            }
+        }
+        let hidden = |class_id: usize| !self.shown.get(class_id).copied().unwrap_or(false);
+        for (class_id, count) in counts.iter_mut().enumerate() {
+            if !hidden(class_id) {
+                continue;
+            }
+            *count = if self.show_tracks {
+                self.tracker.in_view(class_id)
+            } else {
+                self.current
+                    .iter()
+                    .flat_map(|frame| frame.detections.iter())
+                    .filter(|d| d.class_id == class_id && self.passes(d))
+                    .count()
+            };
+        }
+        counts
+    }
+
+    /// Distinct objects of a class shown since the last [`Self::reset_seen`] (or the
+    /// start); a new source keeps counting.
+    pub fn seen(&self, class_id: usize) -> u32 {
+        self.tracker.seen(class_id)
+    }
+
+    /// Starts the distinct-object counts again.
+    pub fn reset_seen(&mut self) {
+        self.tracker.reset_counts();
+    }
+
+    /// The tracks followed now (shown or not), for tests and diagnostics.
+    pub fn tracks(&self) -> &[Track] {
+        self.tracker.tracks()
+    }
+
+    /// Feeds a new frame's detections to the tracker; forgets the tracks first when the
+    /// frame's size changed (another source, or a camera's new format).
+    pub(super) fn track(&mut self, detections: &[Detection], size_changed: bool) {
+        if size_changed {
+            self.tracker.clear();
+        }
+        self.tracker.update(detections, &self.thresholds);
+        self.tracked_thresholds.clone_from(&self.thresholds);
+    }
+
+    /// Lets slider moves act on the tracks at once, not only from the next frame (which
+    /// may be long coming, paused). Called once per UI frame; true when the thresholds
+    /// had changed (the picture is then drawn again).
+    pub fn apply_thresholds_to_tracks(&mut self) -> bool {
+        let changed = self.tracked_thresholds != self.thresholds;
+        if changed {
+            self.tracker.apply_thresholds(&self.thresholds);
+            self.tracked_thresholds.clone_from(&self.thresholds);
+        }
+        changed
+    }
+
+    /// A new source: its objects are not the old source's.
+    pub(super) fn forget_tracks(&mut self) {
+        self.tracker.clear();
+    }
+}
