@@ -88,11 +88,15 @@ pub fn status_bar(ui: &mut egui::Ui, state: &AppState) {
         ui.horizontal(|ui| {
             state.stats.ui(ui);
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.label(
-                    RichText::new(
-                        "Space pause · S snapshot · T tracks/raw · N near misses · Tab present · Q/Esc quit",
+                // Cut short (the whole on hover) where the live numbers need the room.
+                ui.add(
+                    egui::Label::new(
+                        RichText::new(
+                            "Space pause · S snapshot · T tracks/raw · N near misses · Tab present · Q/Esc quit",
+                        )
+                        .weak(),
                     )
-                    .weak(),
+                    .truncate(),
                 );
             });
         });
