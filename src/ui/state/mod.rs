@@ -1,7 +1,8 @@
 //! The app's state, apart from any drawing: thresholds, what is shown, the newest
 //! frame, live numbers and messages. The panels read and edit it; tests drive it
-//! directly. The source's status ([`source`]), the profile file ([`profiles`]) and
-//! snapshots ([`snapshot`]) have rooms of their own.
+//! directly. The source's status ([`source`]), the profile file ([`profiles`]),
+//! snapshots ([`snapshot`]) and the boxes on screen with their tracks ([`tracks`]) have
+//! rooms of their own.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 mod profiles;
