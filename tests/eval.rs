@@ -708,3 +708,51 @@ fn tune_writes_a_profile_the_app_can_load() {
     assert_eq!(profile.name, "precision 0.9");
     assert!(profile.thresholds.values().all(|t| (0.0..=1.0).contains(t)));
 }
+
+#[test]
+fn track_eval_films_the_photos_with_objects_and_scores_both_views() {
+    let voc = good_voc();
+    let run = |extra: &[&str]| {
+        let root = voc.root().display().to_string();
+        let args = [
+            &["track-eval", "--data", &root, "--model", GOLDEN][..],
+            extra,
+        ]
+        .concat();
+        tinyssd(&args)
+    };
+    let out = run(&["--photos", "5", "--frames", "4", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
+    // coffee's only object is difficult: two photos are filmed, four frames each
+    assert_eq!(
+        (report["photos"].as_u64(), report["frames"].as_u64()),
+        (Some(2), Some(8))
+    );
+    for view in ["raw", "tracked"] {
+        let score = &report[view];
+        let count = |key: &str| score[key].as_u64().expect("a count");
+        assert_eq!(count("frames"), 8, "{view}");
+        assert!(
+            count("object_frames") > 0 && count("object_frames") <= 8,
+            "{view}"
+        );
+        assert_eq!(
+            count("true_positives") + count("misses"),
+            count("object_frames"),
+            "{view}: every true object is found or missed"
+        );
+    }
+    assert_eq!(
+        report["raw"]["object_frames"],
+        report["tracked"]["object_frames"]
+    );
+
+    let table = run(&["--photos", "1", "--frames", "3"]);
+    assert!(table.status.success(), "{}", stderr(&table));
+    assert!(stdout(&table).contains("| tracks |"), "{}", stdout(&table));
+
+    let bad = run(&["--frames", "0"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("at least 1"), "{}", stderr(&bad));
+}
