@@ -104,7 +104,7 @@ pub fn run(args: &TrackEvalArgs) -> anyhow::Result<ExitCode> {
     } else {
         writeln!(
             out,
-            "{} photos of {} x {} frames at {FRAME_WIDTH}x{FRAME_HEIGHT}, the model's thresholds, {} true objects over all frames",
+            "{} photos of {}, {} frames each at {FRAME_WIDTH}x{FRAME_HEIGHT}, the model's thresholds: {} true objects over all frames",
             report.photos,
             terminal_safe(&dataset.source.to_string()),
             args.frames,

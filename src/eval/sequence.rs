@@ -63,7 +63,11 @@ pub fn run_sequences(
         tracked: TrackingScore::default(),
         tracker_us_per_frame: 0.0,
     };
+    // A true object's name across frames: its photo and its place in the photo's list.
+    let mut next_object = 0u32;
     for (index, sample) in samples.iter().enumerate() {
+        let first_object = next_object;
+        next_object += sample.objects.len() as u32;
         let photo = match read_image(&sample.image_path) {
             Ok(photo) => photo,
             Err(_) => {
@@ -82,7 +86,7 @@ pub fn run_sequences(
                 let bbox = to_frame(&object.bbox, &window, FRAME_WIDTH);
                 if !object.difficult && visible_share(&bbox) >= MIN_VISIBLE {
                     truth.push(TruthBox {
-                        object: (index * 1000 + number) as u32,
+                        object: first_object + number as u32,
                         class_id: object.class_id,
                         bbox,
                     });
