@@ -155,6 +155,11 @@ fn threshold_section(ui: &mut egui::Ui, state: &mut AppState) {
         .num_columns(5)
         .striped(true)
         .show(ui, |ui| {
+            let strip = format!("last {} s", SCORE_WINDOW.as_secs());
+            for heading in ["class", "threshold", strip.as_str(), "in view", "seen"] {
+                ui.label(RichText::new(heading).small().weak());
+            }
+            ui.end_row();
             for id in 1..state.class_names.len() {
                 let name = state.class_names[id].clone();
                 let selected = state.selected_class == Some(id);
