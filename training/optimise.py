@@ -58,22 +58,26 @@ def bf16_is_native(device_type: str) -> bool:
     return device_type == "cpu" and probe is not None and bool(probe())
 
 
-def autocast(device: torch.device):
-    """bf16 autocast where it is native (bf16_is_native), else plain fp32."""
-    if bf16_is_native(device.type):
+def autocast(device: torch.device, bf16: bool | None = None):
+    """bf16 autocast where it is native (bf16_is_native), else plain fp32; `bf16` overrides the
+    choice (training.bench_step measures both)."""
+    if bf16_is_native(device.type) if bf16 is None else bf16:
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch, lr: float,
-               device: torch.device, normaliser: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               device: torch.device, normaliser: torch.Tensor | None = None, bf16: bool | None = None,
+               memory_format: torch.memory_format = torch.channels_last) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimiser step at learning rate `lr`; returns the (loc, conf) losses, detached.
-    `normaliser`: what the loss sums are divided by (default: the batch's positive priors)."""
+    `normaliser`: what the loss sums are divided by (default: the batch's positive priors).
+    `bf16` and `memory_format` (the input's; the model's should match) are the lineage's
+    choices unless given (training.bench_step times the others)."""
     images, loc_t, conf_t = batch
     for group in optimizer.param_groups:
         group["lr"] = lr
-    x = normalize(images.to(device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
-    with autocast(device):
+    x = normalize(images.to(device, non_blocking=True)).contiguous(memory_format=memory_format)
+    with autocast(device, bf16):
         loc, conf = model(x)
     loc_loss, conf_loss = multibox_loss(loc, conf, loc_t.to(device, non_blocking=True),
                                         conf_t.to(device, non_blocking=True), normaliser=normaliser)
