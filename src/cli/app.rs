@@ -16,8 +16,8 @@ use tinyssd::ui::{App, Launch, SettingsStore};
 )))]
 pub struct AppArgs {
     /// Where frames come from: camera:0, camera:NAME, images:DIR (or images:a.png,b.jpg),
-    /// image:FILE, video:FILE (played with ffmpeg, in a loop) or demo. Default: the first
-    /// camera, else the demo.
+    /// image:FILE, video:FILE (played with ffmpeg, in a loop) or demo; or just a path: a
+    /// folder, a PNG/JPEG file or a video. Default: the first camera, else the demo.
     #[arg(long, value_name = "SOURCE", value_parser = parse_source)]
     source: Option<SourceSpec>,
     /// Frames per second for image sources (default 2) and the demo (default 30).

@@ -79,7 +79,8 @@ pub fn image_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-fn has_image_extension(path: &Path) -> bool {
+/// Whether the file's name says PNG or JPEG (any case): what a folder of images holds.
+pub fn has_image_extension(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))

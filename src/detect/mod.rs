@@ -18,7 +18,7 @@ pub use draw::{
 };
 pub use image_io::{
     ImageReadError, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, PixelBudget, PixelPermit, decode_image,
-    image_files_in, read_image,
+    has_image_extension, image_files_in, read_image,
 };
 pub use json::{DetectionJson, serialize_detections};
 pub use nms::suppress_across_classes;

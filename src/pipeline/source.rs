@@ -22,7 +22,8 @@ pub const DEFAULT_IMAGE_FPS: f32 = 2.0;
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error(
-        "'{0}' is not a source: use camera:0, camera:NAME, images:DIR, image:FILE, video:FILE or demo"
+        "'{0}' is not a source: use camera:0, camera:NAME, images:DIR, image:FILE, video:FILE, demo, \
+         or the path of an image, a folder of images or a video"
     )]
     BadSpec(String),
     #[error("no camera found")]
@@ -130,7 +131,9 @@ impl fmt::Display for CameraSelector {
 }
 
 /// The `--source` argument: `camera:0`, `camera:NAME`, `images:DIR` (or
-/// `images:a.png,b.jpg`), `image:FILE`, `video:FILE` or `demo`.
+/// `images:a.png,b.jpg`), `image:FILE`, `video:FILE` or `demo`; or a bare path that
+/// exists, taken by what it is: a folder plays its images, a PNG or JPEG file is an image,
+/// any other file a video.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
     Camera(CameraSelector),
@@ -151,7 +154,12 @@ impl FromStr for SourceSpec {
         if text == "camera" {
             return Ok(SourceSpec::Camera(CameraSelector::Index(0)));
         }
-        let (kind, rest) = text.split_once(':').ok_or_else(bad)?;
+        let Some((kind, rest)) = text
+            .split_once(':')
+            .filter(|(kind, _)| ["camera", "images", "image", "video"].contains(kind))
+        else {
+            return SourceSpec::from_path(Path::new(text)).ok_or_else(bad);
+        };
         if rest.is_empty() {
             return Err(bad());
         }
@@ -169,6 +177,22 @@ impl FromStr for SourceSpec {
             "image" => Ok(SourceSpec::Image(PathBuf::from(rest))),
             "video" => Ok(SourceSpec::Video(PathBuf::from(rest))),
             _ => Err(bad()),
+        }
+    }
+}
+
+impl SourceSpec {
+    /// The source a path on disk stands for, by what it is; `None` if it does not exist.
+    fn from_path(path: &Path) -> Option<SourceSpec> {
+        let path = path.to_path_buf();
+        if path.is_dir() {
+            Some(SourceSpec::Images(vec![path]))
+        } else if !path.exists() {
+            None
+        } else if crate::detect::has_image_extension(&path) {
+            Some(SourceSpec::Image(path))
+        } else {
+            Some(SourceSpec::Video(path))
         }
     }
 }
@@ -409,11 +433,45 @@ mod tests {
             "video:clip.mp4".parse::<SourceSpec>().ok(),
             Some(SourceSpec::Video("clip.mp4".into()))
         );
-        for bad in ["", "movie:1", "camera:", "images", "video:"] {
+        for bad in [
+            "",
+            "movie:1",
+            "camera:",
+            "images",
+            "video:",
+            "no/such/photo.jpg",
+        ] {
             assert!(bad.parse::<SourceSpec>().is_err(), "{bad}");
         }
         let spec = SourceSpec::Camera(CameraSelector::Index(0));
         assert_eq!(spec.to_string().parse::<SourceSpec>().ok(), Some(spec));
+    }
+
+    #[test]
+    fn a_bare_path_is_taken_by_what_it_is() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let photo = dir.path().join("Photo.JPG");
+        let clip = dir.path().join("clip.mkv");
+        let colon = dir.path().join("take:2.png");
+        for file in [&photo, &clip, &colon] {
+            std::fs::write(file, b"x").expect("a file");
+        }
+        let parse = |path: &Path| path.display().to_string().parse::<SourceSpec>().ok();
+        assert_eq!(
+            parse(dir.path()),
+            Some(SourceSpec::Images(vec![dir.path().into()]))
+        );
+        assert_eq!(parse(&photo), Some(SourceSpec::Image(photo.clone())));
+        assert_eq!(parse(&clip), Some(SourceSpec::Video(clip.clone())));
+        assert_eq!(
+            parse(&colon),
+            Some(SourceSpec::Image(colon.clone())),
+            "a colon in a name"
+        );
+        assert!(matches!(
+            "missing.mp4".parse::<SourceSpec>(),
+            Err(SourceError::BadSpec(_))
+        ));
     }
 
     #[test]
