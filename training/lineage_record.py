@@ -160,9 +160,8 @@ def plot_record(rows: list[dict], path: Path = PLOT_PATH) -> None:
     for before, after, h in zip(rows, rows[1:], hours):
         if before["train_images"] != after["train_images"]:  # the data grew (or shrank) after this row
             ax.axvline(h, color="gray", ls=":", lw=1)
-            ax.annotate(f"{before['train_images']} -> {after['train_images']} training images", (h, 0.75),
-                        xycoords=("data", "axes fraction"), rotation=90, fontsize=7, color="gray",
-                        ha="right", va="top")
+            ax.annotate(f"training images {before['train_images']} -> {after['train_images']} ", (h, 0.55),
+                        xycoords=("data", "axes fraction"), fontsize=7, color="gray", ha="right", va="center")
     ax.set(xlabel="cumulative training hours of the lineage", ylabel="validation mAP % (tinyssd eval)",
            title="Training lineage: file-based validation mAP")
     ax.grid(alpha=0.3)
