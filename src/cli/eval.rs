@@ -1,9 +1,7 @@
 //! `tinyssd eval`: VOC2007-protocol mAP of the model on a labelled split.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
-use super::{CrossClassArgs, EXIT_ERROR, ModelArgs, terminal_safe};
-use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
+use super::{CrossClassArgs, EXIT_ERROR, ModelArgs, progress_bar, terminal_safe};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -108,14 +106,7 @@ impl DataArgs {
         let dataset = self.load(&class_names)?;
         let threads =
             tinyssd::engine::resolve_threads(model_args.threads)?.min(dataset.samples.len());
-        let bar = ProgressBar::new(dataset.samples.len() as u64).with_style(
-            ProgressStyle::with_template(
-                "{msg} [{bar:30}] {pos}/{len} images, {per_sec}, {eta} left",
-            )
-            .context("progress bar template")?
-            .progress_chars("=> "),
-        );
-        bar.set_message("evaluating");
+        let bar = progress_bar(dataset.samples.len() as u64, "evaluating", "images")?;
         let mut config = Protocol::voc2007().detect_config(class_names.len());
         self.cross_class.apply(&mut config);
         let run = detect_samples(&model, dataset.samples.clone(), &config, threads, &|| {

@@ -9,6 +9,7 @@ mod eval;
 mod track_eval;
 mod tune;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -162,6 +163,18 @@ fn parse_cross_class_iou(text: &str) -> Result<CrossClassIou, String> {
 }
 
 /// Refuses to replace `path` (an existing file the user did not name for replacing).
+/// The progress bar of a long run over `len` items: "{action} [=====>   ] 12/500 {items}, rate, time left".
+pub fn progress_bar(len: u64, action: &str, items: &str) -> anyhow::Result<indicatif::ProgressBar> {
+    let template =
+        format!("{{msg}} [{{bar:30}}] {{pos}}/{{len}} {items}, {{per_sec}}, {{eta}} left");
+    let style = indicatif::ProgressStyle::with_template(&template)
+        .context("progress bar template")?
+        .progress_chars("=> ");
+    let bar = indicatif::ProgressBar::new(len).with_style(style);
+    bar.set_message(action.to_string());
+    Ok(bar)
+}
+
 pub fn exists_error(path: &std::path::Path) -> anyhow::Error {
     anyhow::anyhow!(
         "{} exists already: pass --force to replace it, or choose another name",

@@ -3,9 +3,7 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::eval::DataArgs;
-use super::{ModelArgs, terminal_safe};
-use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
+use super::{ModelArgs, progress_bar, terminal_safe};
 use std::io::Write;
 use std::process::ExitCode;
 use tinyssd::detect::{DetectConfig, Detector};
@@ -80,13 +78,7 @@ pub fn run(args: &TrackEvalArgs) -> anyhow::Result<ExitCode> {
     let threads = tinyssd::engine::resolve_threads(args.model.threads)?;
     let mut detector = Detector::new(model, threads)?;
     let frames = samples.len() as u64 * u64::from(args.frames);
-    let bar = ProgressBar::new(frames).with_style(
-        ProgressStyle::with_template(
-            "filming [{bar:30}] {pos}/{len} frames, {per_sec}, {eta} left",
-        )
-        .context("progress bar template")?
-        .progress_chars("=> "),
-    );
+    let bar = progress_bar(frames, "filming", "frames")?;
     let config = args.tracker.config();
     let report = run_sequences(
         &mut detector,

@@ -17,7 +17,7 @@ pub use ap::{GroundTruthBox, PrCurve, ScoredBox, match_detections};
 pub use data::{DataOptions, Dataset, Object, Problem, ProblemKind, Problems, Sample, Source};
 pub use protocol::Protocol;
 pub use run::{ClassEvaluation, DetectionRun, Evaluation, detect_samples, evaluate};
-pub use tracking::{ShownBox, TrackingScore, TrackingTally, TruthBox};
+pub use tracking::{Hypothesis, TrackingScore, TrackingTally, TruthBox};
 pub use tune::{ClassThreshold, TuneGoal, TuneOutcome, choose_threshold};
 
 use std::path::PathBuf;

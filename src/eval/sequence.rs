@@ -5,7 +5,7 @@
 //! ([`crate::track::Tracker`] at the same thresholds).
 
 use super::data::Sample;
-use super::tracking::{ShownBox, TrackingScore, TrackingTally, TruthBox};
+use super::tracking::{Hypothesis, TrackingScore, TrackingTally, TruthBox};
 use crate::detect::camera_path::{pan_zoom_window, render, to_frame};
 use crate::detect::{DetectConfig, Detector, DetectorError, passes_threshold, read_image};
 use crate::model::box_coder::Corners;
@@ -97,7 +97,7 @@ pub fn run_sequences(
             let passing = detections
                 .iter()
                 .filter(|d| passes_threshold(thresholds, d.class_id, d.score));
-            shown.extend(passing.map(|d| ShownBox {
+            shown.extend(passing.map(|d| Hypothesis {
                 id: None,
                 class_id: d.class_id,
                 bbox: d.bbox,
@@ -107,7 +107,7 @@ pub fn run_sequences(
             tracker.update(&detections, thresholds);
             tracker_time += start.elapsed();
             shown.clear();
-            shown.extend(tracker.shown().map(|t| ShownBox {
+            shown.extend(tracker.shown().map(|t| Hypothesis {
                 id: Some(t.id),
                 class_id: t.class_id,
                 bbox: t.bbox,

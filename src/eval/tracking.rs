@@ -19,9 +19,10 @@ pub struct TruthBox {
     pub bbox: Corners,
 }
 
-/// A shown box in one frame; `id` is its track's (None for raw detections).
+/// A box shown in one frame (a hypothesis, in MOT's words); `id` is its track's (None for
+/// raw detections).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ShownBox {
+pub struct Hypothesis {
     pub id: Option<u64>,
     pub class_id: usize,
     pub bbox: Corners,
@@ -94,12 +95,12 @@ struct ObjectState {
 }
 
 impl TrackingTally {
-    pub fn add_frame(&mut self, truth: &[TruthBox], shown: &[ShownBox]) {
+    pub fn add_frame(&mut self, truth: &[TruthBox], shown: &[Hypothesis]) {
         let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
         for (t, true_box) in truth.iter().enumerate() {
-            for (s, shown_box) in shown.iter().enumerate() {
-                let iou = true_box.bbox.iou(&shown_box.bbox);
-                if shown_box.class_id == true_box.class_id && iou >= MATCH_IOU {
+            for (s, hypothesis) in shown.iter().enumerate() {
+                let iou = true_box.bbox.iou(&hypothesis.bbox);
+                if hypothesis.class_id == true_box.class_id && iou >= MATCH_IOU {
                     pairs.push((iou, t, s));
                 }
             }
@@ -170,8 +171,8 @@ mod tests {
         }
     }
 
-    fn shown(id: Option<u64>, x: f32) -> ShownBox {
-        ShownBox {
+    fn shown(id: Option<u64>, x: f32) -> Hypothesis {
+        Hypothesis {
             id,
             class_id: 1,
             bbox: at(x),
@@ -236,7 +237,7 @@ mod tests {
     #[test]
     fn the_best_overlap_wins_and_classes_never_match() {
         let mut tally = TrackingTally::default();
-        let dog = ShownBox {
+        let dog = Hypothesis {
             id: None,
             class_id: 2,
             bbox: at(0.0),
