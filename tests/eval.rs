@@ -4,6 +4,7 @@
 mod common;
 
 use common::{GOLDEN, class_names, stderr, stdout, tinyssd};
+use tinyssd::files::RunInputs;
 
 use std::path::{Path, PathBuf};
 use tinyssd::detect::{DetectConfig, Detection, ThresholdProfile};
@@ -477,7 +478,7 @@ fn threshold_profile_round_trips() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("profiles/voc.json");
-    profile.save(&path, false).expect("save");
+    profile.save(&path, false, &RunInputs::NONE).expect("save");
     let loaded = ThresholdProfile::load(&path).expect("load");
     assert_eq!(loaded, profile);
     let applied = loaded.apply(&DetectConfig::uniform(names.len(), 0.5), &names);
@@ -516,7 +517,8 @@ fn plots_are_written_as_png() {
     let evaluation = fixture_evaluation();
     let dir = tempfile::tempdir().expect("temp dir");
     let written =
-        tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", false).expect("plots");
+        tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", false, &RunInputs::NONE)
+            .expect("plots");
     assert_eq!(written.len(), 21);
     let cat = image::open(dir.path().join("pr_cat.png")).expect("a PNG");
     assert_eq!((cat.width(), cat.height()), (480, 480));
@@ -533,7 +535,8 @@ fn plots_replace_charts_only_when_asked() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mine = dir.path().join("summary.png");
     std::fs::write(&mine, "the user's own file").expect("write");
-    let refused = tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", false);
+    let refused =
+        tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", false, &RunInputs::NONE);
     assert!(
         matches!(&refused, Err(tinyssd::eval::EvalError::Exists(path)) if *path == mine),
         "{refused:?}"
@@ -544,7 +547,8 @@ fn plots_replace_charts_only_when_asked() {
     );
     // Nothing is written when one chart would replace a file.
     assert!(!dir.path().join("pr_cat.png").exists());
-    tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", true).expect("replaced");
+    tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", true, &RunInputs::NONE)
+        .expect("replaced");
     assert!(image::open(&mine).is_ok());
 }
 

@@ -12,7 +12,7 @@ use tinyssd::detect::{DetectConfig, ProfileError, ThresholdProfile};
 use tinyssd::eval::Source;
 use tinyssd::eval::tune::tune;
 use tinyssd::eval::{ClassThreshold, Protocol, TuneGoal};
-use tinyssd::files::{WriteError, same_file};
+use tinyssd::files::{RunInputs, WriteError, same_file};
 
 #[derive(Debug, clap::Args)]
 #[command(mut_arg("threads", |arg| arg.help(super::EVAL_THREADS_HELP)))]
@@ -83,8 +83,11 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let profile = ThresholdProfile::from_config(name, &config, &metadata.class_names);
+    let model = args.model.path();
+    let mut inputs = args.data.inputs();
+    inputs.push(&model);
     profile
-        .save(&args.out, args.force)
+        .save(&args.out, args.force, &RunInputs::of(inputs))
         .map_err(|error| match error {
             ProfileError::Write {
                 error: WriteError::Exists,

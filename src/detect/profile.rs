@@ -7,7 +7,7 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::postprocess::DetectConfig;
-use crate::files::{ReadError, WriteError, create_output, read_text_capped};
+use crate::files::{AtomicOutput, ReadError, RunInputs, WriteError, read_text_capped};
 use crate::model::is_unit_interval;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -120,8 +120,8 @@ impl ThresholdProfile {
     }
 
     /// Writes pretty JSON, creating the parent folder if needed. An existing file is
-    /// replaced only with `replace` (the user said so).
-    pub fn save(&self, path: &Path, replace: bool) -> Result<(), ProfileError> {
+    /// replaced only with `replace` (the user said so), and none of `inputs` ever.
+    pub fn save(&self, path: &Path, replace: bool, inputs: &RunInputs) -> Result<(), ProfileError> {
         self.validate(path)?;
         let write = |error| ProfileError::Write {
             path: path.to_path_buf(),
@@ -134,8 +134,11 @@ impl ThresholdProfile {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| write(WriteError::Io(e)))?;
         }
-        create_output(path, replace)
-            .and_then(|mut file| file.write_all(text.as_bytes()).map_err(WriteError::Io))
+        AtomicOutput::create(path, replace, inputs)
+            .and_then(|mut out| {
+                out.write_all(text.as_bytes())?;
+                out.commit()
+            })
             .map_err(write)
     }
 

@@ -22,6 +22,7 @@ use super::stats::LiveStats;
 use crate::detect::{
     DetectConfig, Detection, ThresholdProfile, passes_threshold, suppress_across_classes,
 };
+use crate::files::RunInputs;
 use crate::pipeline::{FrameResult, PipelineEvent};
 use crate::track::{Tracker, TrackerConfig};
 use std::path::PathBuf;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub nms_iou: f32,
     pub snapshot_dir: String,
     pub profile_path: String,
+    /// What this run reads (the model, the source's files): never saved over.
+    pub inputs: RunInputs,
     pub paused: bool,
     /// Presentation mode: the panels hidden (Tab).
     pub presenting: bool,
@@ -111,6 +114,7 @@ impl AppState {
             defaults,
             snapshot_dir: String::new(),
             profile_path: String::new(),
+            inputs: RunInputs::NONE,
             paused: false,
             presenting: false,
             show_near_misses: false,
@@ -279,9 +283,12 @@ impl AppState {
     }
 
     pub fn on_event(&mut self, event: PipelineEvent) {
-        if let PipelineEvent::DetectFailed { message } = &event {
-            self.notify_error(format!("detection failed: {message}"));
-            return;
+        match &event {
+            PipelineEvent::DetectFailed { message } => {
+                return self.notify_error(format!("detection failed: {message}"));
+            }
+            PipelineEvent::LogFailed { message } => return self.notify_error(message.clone()),
+            _ => {}
         }
         if let PipelineEvent::SourceOpened { .. } = &event {
             self.forget_tracks();

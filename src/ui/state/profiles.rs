@@ -30,7 +30,7 @@ impl AppState {
             || self.replace_asked.as_ref().is_some_and(|(asked, since)| {
                 *asked == path && now.saturating_duration_since(*since) < NOTICE_FOR
             });
-        match self.profile(&name).save(&path, confirmed) {
+        match self.profile(&name).save(&path, confirmed, &self.inputs) {
             Ok(()) => {
                 self.replace_asked = None;
                 if !self.profiles_saved.contains(&path) {
