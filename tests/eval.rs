@@ -496,6 +496,13 @@ fn threshold_profile_round_trips() {
     std::fs::write(&path, r#"{"name": "bad", "thresholds": {"cat": 1.5}}"#).expect("write");
     let error = ThresholdProfile::load(&path).expect_err("1.5 is no threshold");
     assert!(error.to_string().contains("cat"), "{error}");
+    let twice = r#"{"name": "twice", "thresholds": {"cat": 0.2, "dog": 0.3, "cat": 0.9}}"#;
+    std::fs::write(&path, twice).expect("write");
+    let error = ThresholdProfile::load(&path).expect_err("which cat?");
+    assert!(
+        error.to_string().contains("the class 'cat' is given twice"),
+        "{error}"
+    );
 }
 
 /// The fixture's ground truth scored against its detections.

@@ -865,3 +865,73 @@ fn a_settings_file_that_is_a_link_is_updated_through_it() {
         "no temporary left"
     );
 }
+
+#[test]
+fn tune_keeps_the_models_own_value_for_a_class_it_cannot_judge() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    tiny_voc(dir.path(), 1); // one photo, one cat: no bicycle to judge
+    let out = dir.path().join("tuned.json");
+    let model = "models/tinyssd_voc.safetensors";
+    let run = tinyssd(&[
+        "tune",
+        "--data",
+        text(dir.path()),
+        "--model",
+        model,
+        "--out",
+        text(&out),
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let shipped = tinyssd::model::Model::load(&repo_path(model)).expect("the shipped model");
+    let own = shipped.metadata.class_score_thresholds["bicycle"];
+    let tuned = ThresholdProfile::load(&out).expect("a profile");
+    assert_eq!(tuned.thresholds["bicycle"], own, "{}", stdout(&run));
+    assert!(
+        stdout(&run).contains("the model's value kept"),
+        "{}",
+        stdout(&run)
+    );
+}
+
+#[test]
+fn an_image_id_cannot_reach_outside_the_data_folder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("voc");
+    tiny_voc(&root, 1);
+    // A photo outside the data root, which an id with ".." would name.
+    write(
+        &dir.path().join("secret.jpg"),
+        &encoded(&picture(160, 120), image::ImageFormat::Jpeg),
+    );
+    let escaping = r#"{"id": "../../../secret", "width": 160, "height": 120, "objects": []}"#;
+    let listed = std::fs::read_to_string(root.join("VOC2007/trainval.jsonl")).expect("read");
+    write(
+        &root.join("VOC2007/trainval.jsonl"),
+        format!("{listed}\n{escaping}\n").as_bytes(),
+    );
+    let dataset = Dataset::load(&root, &DataOptions::default(), &class_names()).expect("loads");
+    assert_eq!(dataset.samples.len(), 1, "only the plain id");
+    assert_eq!(dataset.problems.count(ProblemKind::MalformedRecord), 1);
+}
+
+#[test]
+fn detections_are_printed_even_when_their_drawing_cannot_be_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    // A folder where the drawing should go: nothing can be written there.
+    std::fs::create_dir_all(out.join("coffee.png")).expect("mkdir");
+    let args = [
+        "detect",
+        "assets/coffee.png",
+        "--model",
+        GOLDEN,
+        "--out-dir",
+        text(&out),
+    ];
+    let run = tinyssd(&[&args[..], &["--json", "--force"]].concat());
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("it is a folder"), "{}", stderr(&run));
+    let reports: serde_json::Value = serde_json::from_str(&stdout(&run)).expect("whole JSON");
+    assert_eq!(reports[0]["image"], "assets/coffee.png");
+    assert!(reports[0].get("drawn_to").is_none());
+}

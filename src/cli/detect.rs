@@ -85,8 +85,18 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
         });
         // One bad image is reported and the others still run, as grep does with files.
         match detect_one(&mut detector, &config, path, drawing) {
-            Ok(report) if args.json => reports.push(report),
-            Ok(report) => print_text(&mut stdout, &report)?,
+            Ok((report, drawing_failed)) => {
+                // The detections are printed even when their drawing could not be written.
+                if let Some(error) = drawing_failed {
+                    report_error(&error);
+                    failed = true;
+                }
+                if args.json {
+                    reports.push(report);
+                } else {
+                    print_text(&mut stdout, &report)?;
+                }
+            }
             Err(error) => {
                 report_error(&error);
                 failed = true;
@@ -170,32 +180,36 @@ struct Drawing<'a> {
     inputs: &'a RunInputs,
 }
 
+/// One image's report, and why its drawing could not be written if it could not.
 fn detect_one(
     detector: &mut Detector,
     config: &DetectConfig,
     path: &Path,
     drawing: Option<Drawing<'_>>,
-) -> anyhow::Result<ImageReport> {
+) -> anyhow::Result<(ImageReport, Option<anyhow::Error>)> {
     let mut image = read_image(path).with_context(|| path.display().to_string())?;
     let (detections, _) = detector
         .detect(&image, config)
         .with_context(|| format!("{}: detection failed", path.display()))?;
     let (width, height) = image.dimensions();
-    let drawn_to = match drawing {
+    let (drawn_to, drawing_failed) = match drawing {
         Some(drawing) => {
             draw_detections(&mut image, &detections);
-            write_png(&image, &drawing)?;
-            Some(drawing.path.to_string_lossy().into_owned())
+            match write_png(&image, &drawing) {
+                Ok(()) => (Some(drawing.path.to_string_lossy().into_owned()), None),
+                Err(error) => (None, Some(error)),
+            }
         }
-        None => None,
+        None => (None, None),
     };
-    Ok(ImageReport {
+    let report = ImageReport {
         image: path.to_string_lossy().into_owned(),
         width,
         height,
         drawn_to,
         detections,
-    })
+    };
+    Ok((report, drawing_failed))
 }
 
 fn write_png(image: &RgbImage, drawing: &Drawing<'_>) -> anyhow::Result<()> {

@@ -58,25 +58,22 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
     };
     check_out(args, &[annotations])?;
     let metadata = &scored.model.metadata;
-    let fallback = metadata
-        .score_threshold
-        .unwrap_or(DetectConfig::DEFAULT_THRESHOLD);
     let goal = match args.target_precision {
         Some(p) => TuneGoal::MinPrecision(p),
         None => TuneGoal::MaxF1,
     };
+    let mut config = DetectConfig::for_model(metadata);
     let chosen = tune(
         &scored.evaluation.classes,
         goal,
         Protocol::voc2007().score_threshold,
-        fallback,
+        &config.thresholds,
     );
 
     let name = args.name.clone().unwrap_or_else(|| match goal {
         TuneGoal::MaxF1 => "best F1".to_owned(),
         TuneGoal::MinPrecision(p) => format!("precision {p}"),
     });
-    let mut config = DetectConfig::for_model(metadata);
     for class in &chosen {
         if let Some(slot) = config.thresholds.get_mut(class.class_id) {
             *slot = class.threshold;

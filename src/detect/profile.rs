@@ -41,8 +41,44 @@ pub enum ProfileError {
 #[serde(default)]
 pub struct ThresholdProfile {
     pub name: String,
+    /// A class named twice is an error, not a silent choice of one of the values.
+    #[serde(deserialize_with = "unique_keys")]
     pub thresholds: BTreeMap<String, f32>,
     pub nms_iou: f32,
+}
+
+/// A JSON object as a map, refusing a key that comes twice (serde keeps the last).
+fn unique_keys<'de, D>(deserializer: D) -> Result<BTreeMap<String, f32>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct UniqueKeys;
+
+    impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+        type Value = BTreeMap<String, f32>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of class names and thresholds")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut thresholds = BTreeMap::new();
+            while let Some((name, threshold)) = map.next_entry::<String, f32>()? {
+                if thresholds.contains_key(&name) {
+                    return Err(serde::de::Error::custom(format!(
+                        "the class '{name}' is given twice"
+                    )));
+                }
+                thresholds.insert(name, threshold);
+            }
+            Ok(thresholds)
+        }
+    }
+
+    deserializer.deserialize_map(UniqueKeys)
 }
 
 impl Default for ThresholdProfile {

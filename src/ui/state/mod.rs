@@ -49,6 +49,19 @@ pub struct Notice {
     pub since: Instant,
 }
 
+/// A path typed in one of the window's fields: spaces around it dropped, and a leading
+/// `~` (alone or before a separator) meaning the home folder, as in a shell.
+pub fn typed_path(text: &str) -> PathBuf {
+    let text = text.trim();
+    let rest = text
+        .strip_prefix('~')
+        .filter(|rest| rest.is_empty() || rest.starts_with(std::path::is_separator));
+    match (rest, std::env::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest.trim_start_matches(std::path::is_separator)),
+        _ => PathBuf::from(text),
+    }
+}
+
 pub struct AppState {
     pub class_names: Vec<String>,
     /// The model's suggestion, for "Defaults".
@@ -413,5 +426,24 @@ impl AppState {
 
     pub fn save_settings(&self) -> Result<(), SettingsError> {
         self.store.save(&self.settings())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::typed_path;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_typed_tilde_is_the_home_folder_as_in_a_shell() {
+        let home = std::env::home_dir().expect("a home folder");
+        assert_eq!(
+            typed_path(" ~/profiles/desk.json "),
+            home.join("profiles/desk.json")
+        );
+        assert_eq!(typed_path("~"), home);
+        for kept in ["~alice/x.json", "notes/~", "/tmp/x.json"] {
+            assert_eq!(typed_path(kept), PathBuf::from(kept), "{kept}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Snapshots: the frame on screen with its boxes on screen, saved as a PNG named after
 //! the UTC time, never over an existing file.
 
-use super::AppState;
+use super::{AppState, typed_path};
 use crate::detect::{Detection, draw_detections};
 use crate::files::{AtomicOutput, WriteError, numbered_path};
 use crate::ui::stamp::utc_stamp;
@@ -43,7 +43,7 @@ impl AppState {
             .map(|on_screen| on_screen.detection)
             .collect();
         draw_detections(&mut image, &visible);
-        let dir = PathBuf::from(self.snapshot_dir.trim());
+        let dir = typed_path(&self.snapshot_dir);
         std::fs::create_dir_all(&dir).map_err(|error| SnapshotError::Folder {
             path: dir.clone(),
             error,
