@@ -1,5 +1,6 @@
-//! The app as a process: Ctrl-C closes it as Quit does, so nothing it was writing
-//! is lost. Runs the real binary under Xvfb; skipped where there is none.
+//! The app as a process: Ctrl-C, and a closed terminal (SIGHUP), close it as Quit does,
+//! so nothing it was writing is lost. Runs the real binary under Xvfb; skipped where
+//! there is none.
 
 mod common;
 
@@ -8,6 +9,15 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn ctrl_c_closes_the_app_with_its_detection_log_whole() {
+    closes_with_its_detection_log_whole("INT");
+}
+
+#[test]
+fn a_closed_terminal_closes_the_app_with_its_detection_log_whole() {
+    closes_with_its_detection_log_whole("HUP");
+}
+
+fn closes_with_its_detection_log_whole(signal: &str) {
     let Some(screen) = common::app::VirtualScreen::start() else {
         return;
     };
@@ -25,7 +35,7 @@ fn ctrl_c_closes_the_app_with_its_detection_log_whole() {
         .expect("the app starts");
     std::thread::sleep(Duration::from_secs(4));
     let interrupted = Command::new("kill")
-        .args(["-INT", &app.id().to_string()])
+        .args([&format!("-{signal}"), &app.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(interrupted.success());
@@ -36,7 +46,7 @@ fn ctrl_c_closes_the_app_with_its_detection_log_whole() {
         }
         if Instant::now() > deadline {
             let _ = app.kill();
-            panic!("the app did not close within 10 s of Ctrl-C");
+            panic!("the app did not close within 10 s of SIG{signal}");
         }
         std::thread::sleep(Duration::from_millis(50));
     };

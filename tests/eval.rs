@@ -4,6 +4,7 @@
 mod common;
 
 use common::{GOLDEN, class_names, stderr, stdout, tinyssd};
+use tinyssd::files::RunInputs;
 
 use std::path::{Path, PathBuf};
 use tinyssd::detect::{DetectConfig, Detection, ThresholdProfile};
@@ -477,7 +478,7 @@ fn threshold_profile_round_trips() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("profiles/voc.json");
-    profile.save(&path, false).expect("save");
+    profile.save(&path, false, &RunInputs::NONE).expect("save");
     let loaded = ThresholdProfile::load(&path).expect("load");
     assert_eq!(loaded, profile);
     let applied = loaded.apply(&DetectConfig::uniform(names.len(), 0.5), &names);
@@ -495,6 +496,13 @@ fn threshold_profile_round_trips() {
     std::fs::write(&path, r#"{"name": "bad", "thresholds": {"cat": 1.5}}"#).expect("write");
     let error = ThresholdProfile::load(&path).expect_err("1.5 is no threshold");
     assert!(error.to_string().contains("cat"), "{error}");
+    let twice = r#"{"name": "twice", "thresholds": {"cat": 0.2, "dog": 0.3, "cat": 0.9}}"#;
+    std::fs::write(&path, twice).expect("write");
+    let error = ThresholdProfile::load(&path).expect_err("which cat?");
+    assert!(
+        error.to_string().contains("the class 'cat' is given twice"),
+        "{error}"
+    );
 }
 
 /// The fixture's ground truth scored against its detections.
@@ -516,7 +524,8 @@ fn plots_are_written_as_png() {
     let evaluation = fixture_evaluation();
     let dir = tempfile::tempdir().expect("temp dir");
     let written =
-        tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", false).expect("plots");
+        tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", false, &RunInputs::NONE)
+            .expect("plots");
     assert_eq!(written.len(), 21);
     let cat = image::open(dir.path().join("pr_cat.png")).expect("a PNG");
     assert_eq!((cat.width(), cat.height()), (480, 480));
@@ -533,7 +542,8 @@ fn plots_replace_charts_only_when_asked() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mine = dir.path().join("summary.png");
     std::fs::write(&mine, "the user's own file").expect("write");
-    let refused = tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", false);
+    let refused =
+        tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", false, &RunInputs::NONE);
     assert!(
         matches!(&refused, Err(tinyssd::eval::EvalError::Exists(path)) if *path == mine),
         "{refused:?}"
@@ -544,7 +554,8 @@ fn plots_replace_charts_only_when_asked() {
     );
     // Nothing is written when one chart would replace a file.
     assert!(!dir.path().join("pr_cat.png").exists());
-    tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", true).expect("replaced");
+    tinyssd::eval::plot::write_all(dir.path(), &evaluation, "fixture", true, &RunInputs::NONE)
+        .expect("replaced");
     assert!(image::open(&mine).is_ok());
 }
 

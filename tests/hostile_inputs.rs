@@ -647,3 +647,291 @@ fn a_duplicated_image_id_counts_once_and_is_reported() {
     assert_eq!(dataset.problems.count(ProblemKind::DuplicateId), 1);
     assert_eq!(dataset.problems.len(), 1);
 }
+
+/// Runs the binary from `sh` after `setup` (a limit, a closed descriptor).
+fn tinyssd_after(setup: &str, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("{setup}; exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_tinyssd"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("sh runs")
+}
+
+/// The visible file names in `dir`, and the hidden ones (temporaries), sorted.
+fn listing(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names.into_iter().partition(|name| !name.starts_with('.'))
+}
+
+#[cfg(unix)]
+#[test]
+fn forced_outputs_replace_links_in_the_folder_never_what_they_point_to() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let photo = write(
+        &dir.path().join("photo.png"),
+        &encoded(&picture(64, 48), image::ImageFormat::Png),
+    );
+    let precious = write(&dir.path().join("notes.txt"), b"my notes");
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    std::os::unix::fs::symlink(&precious, out.join("photo.png")).expect("link");
+    let run = tinyssd(&[
+        "detect",
+        text(&photo),
+        "--model",
+        GOLDEN,
+        "--out-dir",
+        text(&out),
+        "--force",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(
+        read(&precious),
+        b"my notes",
+        "the link's target is untouched"
+    );
+    let drawn = out.join("photo.png");
+    assert!(!drawn.symlink_metadata().expect("there").is_symlink());
+    image::open(&drawn).expect("the link was replaced by the drawing");
+}
+
+#[test]
+fn a_write_cut_by_a_file_size_limit_leaves_no_file_and_says_why() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let photo = write(
+        &dir.path().join("photo.png"),
+        &encoded(&picture(640, 480), image::ImageFormat::Png),
+    );
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    // Tens of KiB (sh counts blocks): the model and the photo are read, the drawing
+    // (~500 KB) cannot be written.
+    let args = [
+        "detect",
+        text(&photo),
+        "--model",
+        GOLDEN,
+        "--out-dir",
+        text(&out),
+    ];
+    let run = tinyssd_after("ulimit -f 32", &args);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("cannot write"), "{}", stderr(&run));
+    assert_eq!(
+        listing(&out),
+        (vec![], vec![]),
+        "no half drawing, no temporary"
+    );
+}
+
+#[test]
+fn a_killed_run_leaves_only_whole_drawings_under_their_names() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bytes = encoded(&picture(1280, 960), image::ImageFormat::Png);
+    let images: Vec<PathBuf> = (0..60)
+        .map(|i| write(&dir.path().join(format!("in/{i:02}.png")), &bytes))
+        .collect();
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tinyssd"))
+        .args(["detect", "--model", GOLDEN, "--out-dir", text(&out)])
+        .args(&images)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let started = Instant::now();
+    while !(out.is_dir() && listing(&out).0.len() >= 3) && started.elapsed() < DEADLINE {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = child.wait().expect("ends");
+    assert!(!status.success(), "killed before the 60 drawings were done");
+    let (drawn, _) = listing(&out);
+    assert!(drawn.len() < images.len(), "{drawn:?}");
+    for name in &drawn {
+        image::open(out.join(name)).unwrap_or_else(|e| panic!("{name} is cut short: {e}"));
+    }
+}
+
+#[test]
+fn the_detection_log_never_appends_to_a_file_that_is_not_a_log_of_ours() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = write(
+        &dir.path().join("model.safetensors"),
+        &read(Path::new(GOLDEN)),
+    );
+    let notes = write(&dir.path().join("notes.jsonl"), b"{\"mine\": true}\n");
+    let run = |log: &Path| {
+        let args = [
+            "--no-persist",
+            "--source",
+            "demo",
+            "--model",
+            text(&model),
+            "--log",
+            text(log),
+        ];
+        tinyssd_after("unset DISPLAY WAYLAND_DISPLAY", &args)
+    };
+    let into_model = run(&model);
+    assert_eq!(into_model.status.code(), Some(2));
+    assert!(
+        stderr(&into_model).contains("it is one of this run's inputs"),
+        "{}",
+        stderr(&into_model)
+    );
+    let into_notes = run(&notes);
+    assert_eq!(into_notes.status.code(), Some(2));
+    assert!(
+        stderr(&into_notes).contains("its first line is not a tinyssd log line"),
+        "{}",
+        stderr(&into_notes)
+    );
+    assert_eq!(read(&model), read(Path::new(GOLDEN)));
+    assert_eq!(read(&notes), b"{\"mine\": true}\n");
+    #[cfg(unix)]
+    {
+        let link = dir.path().join("log.jsonl");
+        std::os::unix::fs::symlink(&notes, &link).expect("link");
+        let through_link = run(&link);
+        assert!(
+            stderr(&through_link).contains("it is a symbolic link"),
+            "{}",
+            stderr(&through_link)
+        );
+        assert_eq!(read(&notes), b"{\"mine\": true}\n");
+    }
+}
+
+#[test]
+fn printing_to_a_closed_stdout_is_an_error_and_a_closed_pipe_is_not() {
+    let args = ["detect", "assets/coffee.png", "--model", GOLDEN];
+    let closed = tinyssd_after("exec >&-", &args);
+    assert_eq!(closed.status.code(), Some(2));
+    assert!(
+        stderr(&closed).contains("standard output is closed"),
+        "{}",
+        stderr(&closed)
+    );
+    // A reader that stops early (`| head -c 1`) is not an error: the pipe's writer
+    // stops quietly, as ripgrep does.
+    let piped = Command::new("bash")
+        .arg("-c")
+        .arg("set -o pipefail; \"$0\" \"$@\" | head -c 1 >/dev/null")
+        .arg(env!("CARGO_BIN_EXE_tinyssd"))
+        .args(["detect", "--model", GOLDEN])
+        .args(vec!["assets/coffee.png"; 40])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("sh runs");
+    assert!(piped.status.success(), "{}", stderr(&piped));
+    assert_eq!(stderr(&piped), "", "no message for a reader that stopped");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_settings_file_that_is_a_link_is_updated_through_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dotfiles = dir.path().join("dotfiles");
+    std::fs::create_dir(&dotfiles).expect("mkdir");
+    let target = dotfiles.join("tinyssd.json");
+    let link = dir.path().join("settings.json");
+    std::os::unix::fs::symlink(&target, &link).expect("link");
+    let mut state = app_state(SettingsStore::at(link.clone()));
+    state.thresholds[1] = 0.42;
+    state.save_settings().expect("saved");
+    assert!(
+        link.symlink_metadata().expect("there").is_symlink(),
+        "still a link"
+    );
+    let (settings, problem) = SettingsStore::at(target).load();
+    assert_eq!(problem, None);
+    assert_eq!(settings.profile.thresholds["aeroplane"], 0.42);
+    assert_eq!(
+        listing(&dotfiles).1,
+        Vec::<String>::new(),
+        "no temporary left"
+    );
+}
+
+#[test]
+fn tune_keeps_the_models_own_value_for_a_class_it_cannot_judge() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    tiny_voc(dir.path(), 1); // one photo, one cat: no bicycle to judge
+    let out = dir.path().join("tuned.json");
+    let model = "models/tinyssd_voc.safetensors";
+    let run = tinyssd(&[
+        "tune",
+        "--data",
+        text(dir.path()),
+        "--model",
+        model,
+        "--out",
+        text(&out),
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let shipped = tinyssd::model::Model::load(&repo_path(model)).expect("the shipped model");
+    let own = shipped.metadata.class_score_thresholds["bicycle"];
+    let tuned = ThresholdProfile::load(&out).expect("a profile");
+    assert_eq!(tuned.thresholds["bicycle"], own, "{}", stdout(&run));
+    assert!(
+        stdout(&run).contains("the model's value kept"),
+        "{}",
+        stdout(&run)
+    );
+}
+
+#[test]
+fn an_image_id_cannot_reach_outside_the_data_folder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("voc");
+    tiny_voc(&root, 1);
+    // A photo outside the data root, which an id with ".." would name.
+    write(
+        &dir.path().join("secret.jpg"),
+        &encoded(&picture(160, 120), image::ImageFormat::Jpeg),
+    );
+    let escaping = r#"{"id": "../../../secret", "width": 160, "height": 120, "objects": []}"#;
+    let listed = std::fs::read_to_string(root.join("VOC2007/trainval.jsonl")).expect("read");
+    write(
+        &root.join("VOC2007/trainval.jsonl"),
+        format!("{listed}\n{escaping}\n").as_bytes(),
+    );
+    let dataset = Dataset::load(&root, &DataOptions::default(), &class_names()).expect("loads");
+    assert_eq!(dataset.samples.len(), 1, "only the plain id");
+    assert_eq!(dataset.problems.count(ProblemKind::MalformedRecord), 1);
+}
+
+#[test]
+fn detections_are_printed_even_when_their_drawing_cannot_be_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    // A folder where the drawing should go: nothing can be written there.
+    std::fs::create_dir_all(out.join("coffee.png")).expect("mkdir");
+    let args = [
+        "detect",
+        "assets/coffee.png",
+        "--model",
+        GOLDEN,
+        "--out-dir",
+        text(&out),
+    ];
+    let run = tinyssd(&[&args[..], &["--json", "--force"]].concat());
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("it is a folder"), "{}", stderr(&run));
+    let reports: serde_json::Value = serde_json::from_str(&stdout(&run)).expect("whole JSON");
+    assert_eq!(reports[0]["image"], "assets/coffee.png");
+    assert!(reports[0].get("drawn_to").is_none());
+}

@@ -5,6 +5,7 @@ mod common;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
+use tinyssd::detect::Detector;
 use tinyssd::model::{Model, ModelError};
 
 /// A model file as editable parts: tensors (name, dtype, shape, bytes) and metadata.
@@ -290,6 +291,80 @@ fn class_names_must_be_unique_non_empty_and_printable() {
         assert!(
             msg.contains("class_names") && msg.contains(wanted),
             "{bad:?}: {msg}"
+        );
+    }
+}
+
+/// The golden model's class names with `name` in place of "cat" (class 8).
+fn with_cat_named(name: &str) -> Parts {
+    let mut parts = golden_parts();
+    let mut names: Vec<String> =
+        serde_json::from_str(&parts.metadata["class_names"]).expect("a list");
+    names[8] = name.to_owned();
+    parts.metadata.insert(
+        "class_names".into(),
+        serde_json::to_string(&names).expect("json"),
+    );
+    parts
+}
+
+#[test]
+fn class_names_that_only_look_different_are_refused() {
+    // "dog" is class 12: a look-alike of it must not pass as a second class.
+    for (look_alike, why) in [
+        ("dog ", "look the same"),
+        ("d\u{043E}g", "look the same"), // a Cyrillic o
+        ("do\u{200B}g", "invisible characters"),
+        ("\u{FEFF}dog", "invisible characters"),
+    ] {
+        let msg = message(with_cat_named(look_alike).load());
+        assert!(
+            msg.contains("class_names") && msg.contains(why),
+            "{look_alike:?}: {msg}"
+        );
+    }
+    let long = "x".repeat(65);
+    assert!(message(with_cat_named(&long).load()).contains("longer than 64"));
+    with_cat_named("chat")
+        .load()
+        .expect("a different name is fine");
+    with_cat_named("猫").load().expect("any script is fine");
+}
+
+#[test]
+fn an_overlong_or_unprintable_description_is_refused() {
+    for bad in ["x".repeat(4097), "trained\u{1b}[2J".to_owned()] {
+        let mut parts = golden_parts();
+        parts.metadata.insert("source".into(), bad);
+        assert!(message(parts.load()).contains("source"));
+    }
+}
+
+/// Normalisation and weights that pass every range check one by one but overflow the
+/// network: refused when the detector is made, not printed as nonsense later.
+#[test]
+fn a_model_that_overflows_on_a_test_picture_is_refused() {
+    let mut tiny_std = golden_parts();
+    tiny_std.metadata.insert(
+        "normalization".into(),
+        r#"{"channel_order": "RGB", "mean": [0.5, 0.5, 0.5], "std": [1e-45, 1e-45, 1e-45]}"#.into(),
+    );
+    let mut huge_weights = golden_parts();
+    let bias = huge_weights.tensor_mut("conv1.bias");
+    let count = bias.2.iter().product::<usize>();
+    bias.1 = Dtype::F32;
+    bias.3 = std::iter::repeat_n(1e30_f32.to_le_bytes(), count)
+        .flatten()
+        .collect();
+    for (parts, what) in [(tiny_std, "input"), (huge_weights, "output")] {
+        let model = parts.load().expect("each number is in range");
+        let error = Detector::new(model, 1)
+            .err()
+            .unwrap_or_else(|| panic!("the model whose {what} overflows was accepted"))
+            .to_string();
+        assert!(
+            error.contains(&format!("the network's {what} overflow")),
+            "{error}"
         );
     }
 }

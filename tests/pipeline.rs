@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tinyssd::detect::{DetectConfig, Detector};
+use tinyssd::files::RunInputs;
 use tinyssd::pipeline::{
     Clock, DetectionLog, FrameProcessor, FrameResult, FrameSource, ManualClock, Pipeline,
     PipelineEvent, SourceError, SourceOpener, SourceSpec, Waker, interval_for_fps, is_exact_rgb,
@@ -139,8 +140,10 @@ fn detections_arrive_for_every_delivered_frame() {
 fn the_detection_log_has_a_line_per_processed_frame_after_what_was_there() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("run.jsonl");
-    std::fs::write(&path, "{\"an earlier run\": true}\n").expect("written");
-    let log = DetectionLog::open(&path).expect("opens");
+    // An earlier run's log, its last line cut (that run was killed mid-write).
+    let earlier = "{\"seq\":7,\"time\":1.8e9,\"source\":\"earlier\",\"detections\":[]}";
+    std::fs::write(&path, format!("{earlier}\n{{\"seq\":8,\"ti")).expect("written");
+    let log = DetectionLog::open(&path, &RunInputs::NONE).expect("opens");
     let (mut pipeline, mut ui) = start_stepped(
         opener(SyntheticSource::new(40.0, (64, 48))),
         Box::new(FakeProcessor::new(Duration::from_millis(1))),
@@ -156,7 +159,12 @@ fn the_detection_log_has_a_line_per_processed_frame_after_what_was_there() {
 
     let text = std::fs::read_to_string(&path).expect("the log");
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("{\"an earlier run\": true}"), "kept");
+    assert_eq!(lines.next(), Some(earlier), "kept");
+    assert_eq!(
+        lines.next(),
+        Some("{\"seq\":8,\"ti"),
+        "the cut line is left alone"
+    );
     let records: Vec<serde_json::Value> = lines
         .map(|line| serde_json::from_str(line).expect("each line is JSON"))
         .collect();
@@ -178,7 +186,7 @@ fn the_detection_log_has_a_line_per_processed_frame_after_what_was_there() {
         assert_eq!(detection["box"], serde_json::json!([0.0, 0.0, 32.0, 24.0]));
     }
 
-    let error = DetectionLog::open(dir.path()).expect_err("a folder is refused");
+    let error = DetectionLog::open(dir.path(), &RunInputs::NONE).expect_err("a folder is refused");
     assert!(error.to_string().contains("not a regular file"), "{error}");
 }
 

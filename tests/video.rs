@@ -268,3 +268,125 @@ fn without_ffmpeg_the_app_says_what_to_install() {
         stderr(&out)
     );
 }
+
+/// Re-encodes or rewraps `clip` with ffmpeg's `args` into `dir/name`.
+fn convert(clip: &Path, args: &[&str], name: &str) -> PathBuf {
+    let out_path = clip.with_file_name(name);
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(clip)
+        .args(args)
+        .arg(&out_path)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out_path
+}
+
+#[test]
+fn h264_in_avi_and_a_raw_h264_stream_play_from_the_start() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clip = make_clip(dir.path());
+    let avi = convert(
+        &clip,
+        &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
+        "clip.avi",
+    );
+    let raw = convert(&clip, &["-c", "copy"], "clip.h264");
+    for file in [avi, raw] {
+        let mut source = VideoSource::open(&file, None, Arc::default()).expect("a video");
+        for _ in 0..FRAMES + 3 {
+            let frame = source
+                .next_frame()
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            assert_pattern(&frame);
+        }
+    }
+}
+
+/// The pattern as a phone held upright records it: stored sideways, with a rotation
+/// tag. Decoded, it is turned as the tag says, at its turned size (not squashed back
+/// into the stored one); pixels twice as wide as high are stretched back.
+#[test]
+fn a_rotated_clip_is_shown_upright_and_an_anamorphic_one_unsquashed() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clip = make_clip(dir.path());
+    let rotated = convert(
+        &clip,
+        &["-c", "copy", "-metadata:s:v:0", "rotate=90"],
+        "phone.mp4",
+    );
+    let mut source = VideoSource::open(&rotated, None, Arc::default()).expect("a video");
+    let frame = source.next_frame().expect("a frame");
+    assert_eq!(
+        frame.dimensions(),
+        (HEIGHT, WIDTH),
+        "turned upright, not squashed"
+    );
+    // Turned as the tag says: the top row (red, blue) is now the left column, blue
+    // above red, and the white half is on the right.
+    for (x, y, wanted) in [
+        (HEIGHT / 4, WIDTH / 4, [20, 20, 230]),
+        (HEIGHT / 4, WIDTH * 3 / 4, [230, 20, 20]),
+        (HEIGHT * 3 / 4, WIDTH / 2, [240, 240, 240]),
+    ] {
+        let pixel = frame.get_pixel(x, y);
+        assert!(
+            near(pixel, wanted),
+            "({x}, {y}) is {pixel:?}, not {wanted:?}"
+        );
+    }
+
+    let wide_pixels = convert(
+        &clip,
+        &[
+            "-vf",
+            "scale=80:120,setsar=2/1",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+        "anamorphic.mp4",
+    );
+    let mut source = VideoSource::open(&wide_pixels, None, Arc::default()).expect("a video");
+    assert_pattern(&source.next_frame().expect("a frame"));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_concat_list_is_refused_at_once_even_one_that_names_a_pipe() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pipe = dir.path().join("pipe.mp4");
+    let made = Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let list = dir.path().join("list.mp4");
+    std::fs::write(&list, "ffconcat version 1.0\nfile pipe.mp4\n").expect("written");
+    let started = Instant::now();
+    let error = VideoSource::open(&list, None, Arc::default())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(error.contains("not playlists or lists of files"), "{error}");
+}

@@ -4,9 +4,11 @@
 
 use super::ModelArgs;
 use anyhow::{Context, anyhow};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use tinyssd::files::RunInputs;
 use tinyssd::pipeline::SourceSpec;
 use tinyssd::ui::{App, Launch, SettingsStore};
 
@@ -74,8 +76,13 @@ pub fn run(args: &AppArgs) -> anyhow::Result<ExitCode> {
     } else {
         SettingsStore::platform()
     };
+    let model = args.model.path();
+    let source_files = args.source.as_ref().map_or(&[][..], SourceSpec::files);
+    let inputs = RunInputs::of(
+        std::iter::once(model.as_path()).chain(source_files.iter().map(PathBuf::as_path)),
+    );
     let log = match &args.log {
-        Some(path) => Some(tinyssd::pipeline::DetectionLog::open(path)?),
+        Some(path) => Some(tinyssd::pipeline::DetectionLog::open(path, &inputs)?),
         None => None,
     };
     let launch = Launch {
@@ -83,6 +90,7 @@ pub fn run(args: &AppArgs) -> anyhow::Result<ExitCode> {
         fps: args.fps,
         log,
         quit_signal: None,
+        inputs,
     };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -112,13 +120,14 @@ pub fn run(args: &AppArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Ctrl-C and SIGTERM close the window as Quit does, so that the detection log is
-/// flushed and the settings are saved; a second one ends the process at once.
+/// Ctrl-C, SIGTERM and SIGHUP (the terminal closed) close the window as Quit does, so
+/// that the detection log is flushed and the settings are saved; a second one ends the
+/// process at once.
 #[cfg(unix)]
 fn quit_on_signals(ctx: egui::Context) -> Option<Arc<AtomicBool>> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     use std::sync::atomic::Ordering;
-    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
         Ok(signals) => signals,
         Err(error) => {
             log::warn!("Ctrl-C will end the app without saving: {error}");

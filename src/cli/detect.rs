@@ -2,7 +2,7 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::{
-    CrossClassArgs, EXIT_ERROR, ModelArgs, exists_error, parse_unit_interval, terminal_safe,
+    CrossClassArgs, EXIT_ERROR, ModelArgs, parse_unit_interval, terminal_safe, write_error,
 };
 use anyhow::Context;
 use image::{ImageFormat, RgbImage};
@@ -15,7 +15,7 @@ use tinyssd::detect::{
     DetectConfig, Detection, Detector, draw_detections, image_files_in, read_image,
     serialize_detections,
 };
-use tinyssd::files::{FileId, WriteError, create_output, numbered_path};
+use tinyssd::files::{AtomicOutput, FileId, RunInputs, numbered_path};
 
 #[derive(Debug, clap::Args)]
 pub struct DetectArgs {
@@ -72,15 +72,31 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
         Some(dir) => drawing_paths(dir, &images),
         None => Vec::new(),
     };
+    let model = args.model.path();
+    let inputs = RunInputs::of(images.iter().map(PathBuf::as_path).chain([model.as_path()]));
 
     let mut stdout = std::io::stdout().lock();
     let mut reports = Vec::new();
     for (index, path) in images.iter().enumerate() {
-        let drawing = outputs.get(index).map(|out| (out.as_path(), args.force));
+        let drawing = outputs.get(index).map(|out| Drawing {
+            path: out,
+            replace: args.force,
+            inputs: &inputs,
+        });
         // One bad image is reported and the others still run, as grep does with files.
         match detect_one(&mut detector, &config, path, drawing) {
-            Ok(report) if args.json => reports.push(report),
-            Ok(report) => print_text(&mut stdout, &report)?,
+            Ok((report, drawing_failed)) => {
+                // The detections are printed even when their drawing could not be written.
+                if let Some(error) = drawing_failed {
+                    report_error(&error);
+                    failed = true;
+                }
+                if args.json {
+                    reports.push(report);
+                } else {
+                    print_text(&mut stdout, &report)?;
+                }
+            }
             Err(error) => {
                 report_error(&error);
                 failed = true;
@@ -157,44 +173,53 @@ fn drawing_paths(dir: &Path, images: &[PathBuf]) -> Vec<PathBuf> {
     planned
 }
 
+/// Where one image's drawing goes, and what it may replace.
+struct Drawing<'a> {
+    path: &'a Path,
+    replace: bool,
+    inputs: &'a RunInputs,
+}
+
+/// One image's report, and why its drawing could not be written if it could not.
 fn detect_one(
     detector: &mut Detector,
     config: &DetectConfig,
     path: &Path,
-    drawing: Option<(&Path, bool)>,
-) -> anyhow::Result<ImageReport> {
+    drawing: Option<Drawing<'_>>,
+) -> anyhow::Result<(ImageReport, Option<anyhow::Error>)> {
     let mut image = read_image(path).with_context(|| path.display().to_string())?;
     let (detections, _) = detector
         .detect(&image, config)
         .with_context(|| format!("{}: detection failed", path.display()))?;
     let (width, height) = image.dimensions();
-    let drawn_to = match drawing {
-        Some((out, replace)) => {
+    let (drawn_to, drawing_failed) = match drawing {
+        Some(drawing) => {
             draw_detections(&mut image, &detections);
-            write_png(&image, out, replace)?;
-            Some(out.to_string_lossy().into_owned())
+            match write_png(&image, &drawing) {
+                Ok(()) => (Some(drawing.path.to_string_lossy().into_owned()), None),
+                Err(error) => (None, Some(error)),
+            }
         }
-        None => None,
+        None => (None, None),
     };
-    Ok(ImageReport {
+    let report = ImageReport {
         image: path.to_string_lossy().into_owned(),
         width,
         height,
         drawn_to,
         detections,
-    })
+    };
+    Ok((report, drawing_failed))
 }
 
-fn write_png(image: &RgbImage, out: &Path, replace: bool) -> anyhow::Result<()> {
-    let cannot = || format!("cannot write {}", out.display());
-    let file = match create_output(out, replace) {
-        Ok(file) => file,
-        Err(WriteError::Exists) => return Err(exists_error(out)),
-        Err(WriteError::Io(error)) => return Err(anyhow::Error::new(error).context(cannot())),
-    };
+fn write_png(image: &RgbImage, drawing: &Drawing<'_>) -> anyhow::Result<()> {
+    let path = drawing.path;
+    let mut out = AtomicOutput::create(path, drawing.replace, drawing.inputs)
+        .map_err(|error| write_error(path, error))?;
     image
-        .write_to(&mut std::io::BufWriter::new(file), ImageFormat::Png)
-        .with_context(cannot)
+        .write_to(&mut std::io::BufWriter::new(&mut out), ImageFormat::Png)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    out.commit().map_err(|error| write_error(path, error))
 }
 
 fn print_text(out: &mut impl Write, report: &ImageReport) -> std::io::Result<()> {

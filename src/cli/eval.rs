@@ -12,6 +12,7 @@ use tinyssd::eval::{
     DataOptions, Dataset, DetectionRun, Evaluation, ProblemKind, Problems, Protocol,
     detect_samples, evaluate,
 };
+use tinyssd::files::RunInputs;
 use tinyssd::model::Model;
 
 /// Where the labelled images are; shared by `eval` and `tune`.
@@ -208,7 +209,11 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(dir) = &args.plots {
         let title = format!("{} images", scored.run.samples.len());
-        let written = tinyssd::eval::plot::write_all(dir, evaluation, &title, args.force)?;
+        let model = args.model.path();
+        let mut inputs = args.data.inputs();
+        inputs.push(&model);
+        let inputs = RunInputs::of(inputs);
+        let written = tinyssd::eval::plot::write_all(dir, evaluation, &title, args.force, &inputs)?;
         eprintln!(
             "tinyssd: wrote {} charts to {}",
             written.len(),

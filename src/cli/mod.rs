@@ -6,6 +6,7 @@ mod app;
 mod bench;
 mod detect;
 mod eval;
+mod process;
 mod track_eval;
 mod tune;
 
@@ -182,6 +183,21 @@ pub fn exists_error(path: &std::path::Path) -> anyhow::Error {
     )
 }
 
+/// An output that could not be written, in words that say what to do.
+pub fn write_error(path: &std::path::Path, error: tinyssd::files::WriteError) -> anyhow::Error {
+    use tinyssd::files::WriteError;
+    match error {
+        WriteError::Exists => exists_error(path),
+        WriteError::Input => anyhow::anyhow!(
+            "{} is one of this run's inputs: choose another name for the output",
+            path.display()
+        ),
+        WriteError::Folder | WriteError::Io(_) => {
+            anyhow::Error::new(error).context(format!("cannot write {}", path.display()))
+        }
+    }
+}
+
 /// `text` for the terminal, its control characters (which can move the cursor, clear
 /// the screen or retitle the window when a file name carries them) written escaped as
 /// `\u{1b}`; line breaks kept.
@@ -259,6 +275,7 @@ where
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    process::report_file_size_limits();
     let Some(command) = cli.command else {
         #[cfg(feature = "app")]
         return app::run(&cli.app);
@@ -268,6 +285,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
              use tinyssd detect, eval, tune, track-eval or bench"
         );
     };
+    #[cfg(feature = "app")]
+    let prints = !matches!(command, Command::App(_));
+    #[cfg(not(feature = "app"))]
+    let prints = true;
+    if prints && process::stdout_is_closed() {
+        anyhow::bail!(
+            "standard output is closed, so the results could not be printed \
+             (to discard them, send them to /dev/null)"
+        );
+    }
     match command {
         Command::Detect(args) => detect::run(&args),
         Command::Bench(args) => bench::run(&args),

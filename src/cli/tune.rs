@@ -12,7 +12,7 @@ use tinyssd::detect::{DetectConfig, ProfileError, ThresholdProfile};
 use tinyssd::eval::Source;
 use tinyssd::eval::tune::tune;
 use tinyssd::eval::{ClassThreshold, Protocol, TuneGoal};
-use tinyssd::files::{WriteError, same_file};
+use tinyssd::files::{RunInputs, WriteError, same_file};
 
 #[derive(Debug, clap::Args)]
 #[command(mut_arg("threads", |arg| arg.help(super::EVAL_THREADS_HELP)))]
@@ -58,33 +58,33 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
     };
     check_out(args, &[annotations])?;
     let metadata = &scored.model.metadata;
-    let fallback = metadata
-        .score_threshold
-        .unwrap_or(DetectConfig::DEFAULT_THRESHOLD);
     let goal = match args.target_precision {
         Some(p) => TuneGoal::MinPrecision(p),
         None => TuneGoal::MaxF1,
     };
+    let mut config = DetectConfig::for_model(metadata);
     let chosen = tune(
         &scored.evaluation.classes,
         goal,
         Protocol::voc2007().score_threshold,
-        fallback,
+        &config.thresholds,
     );
 
     let name = args.name.clone().unwrap_or_else(|| match goal {
         TuneGoal::MaxF1 => "best F1".to_owned(),
         TuneGoal::MinPrecision(p) => format!("precision {p}"),
     });
-    let mut config = DetectConfig::for_model(metadata);
     for class in &chosen {
         if let Some(slot) = config.thresholds.get_mut(class.class_id) {
             *slot = class.threshold;
         }
     }
     let profile = ThresholdProfile::from_config(name, &config, &metadata.class_names);
+    let model = args.model.path();
+    let mut inputs = args.data.inputs();
+    inputs.push(&model);
     profile
-        .save(&args.out, args.force)
+        .save(&args.out, args.force, &RunInputs::of(inputs))
         .map_err(|error| match error {
             ProfileError::Write {
                 error: WriteError::Exists,

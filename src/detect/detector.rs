@@ -17,10 +17,16 @@ pub enum DetectorError {
     Engine(#[from] EngineError),
     #[error("the image is empty ({width} x {height} pixels)")]
     EmptyImage { width: u32, height: u32 },
+    #[error("the model cannot be used: {0} on a test picture")]
+    Overflows(&'static str),
     /// Raised by the pipeline's worker when a processor panics (the panic is contained).
     #[error("the detector crashed on this frame (the next frame is tried)")]
     Panicked,
 }
+
+/// The largest raw network output (a box offset or a class logit) a usable model gives
+/// on the load-time test picture; NaN fails the comparison too.
+const MAX_RAW_OUTPUT: f32 = 1e6;
 
 /// Where one frame's time went.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -57,11 +63,39 @@ impl Detector {
         let metadata = &packed.model().metadata;
         let preprocessor = Preprocessor::new(metadata.input_size, &metadata.normalization);
         let postprocessor = Postprocessor::new(metadata);
-        Ok(Detector {
+        let mut detector = Detector {
             engine: Engine::from_packed(packed, threads)?,
             preprocessor,
             postprocessor,
-        })
+        };
+        detector.check_in_range()?;
+        Ok(detector)
+    }
+
+    /// Runs the network once on a picture of black, white and grey stripes: a model
+    /// whose numbers overflow there (a tiny normalisation std, weights of 1e30) would
+    /// print nonsense for every image, so it is refused at load. One forward pass.
+    /// A trained network's outputs are box offsets and class logits of a few tens at
+    /// most; above [`MAX_RAW_OUTPUT`] they are overflow in all but name.
+    fn check_in_range(&mut self) -> Result<(), DetectorError> {
+        let size = self.metadata().input_size as u32;
+        let stripes = RgbImage::from_fn(size, size, |x, _| {
+            image::Rgb([[0, 255, 128][(x / 8 % 3) as usize]; 3])
+        });
+        self.preprocessor.run(&stripes, self.engine.input_mut());
+        if !self.engine.input_mut().iter().all(|v| v.is_finite()) {
+            return Err(DetectorError::Overflows(
+                "its normalisation makes the network's input overflow",
+            ));
+        }
+        self.engine.forward();
+        let mut outputs = self.engine.loc().iter().chain(self.engine.conf());
+        if !outputs.all(|v| v.abs() <= MAX_RAW_OUTPUT) {
+            return Err(DetectorError::Overflows(
+                "its weights make the network's output overflow",
+            ));
+        }
+        Ok(())
     }
 
     pub fn from_file(path: &Path, threads: usize) -> Result<Detector, DetectorError> {

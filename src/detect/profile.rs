@@ -7,7 +7,7 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::postprocess::DetectConfig;
-use crate::files::{ReadError, WriteError, create_output, read_text_capped};
+use crate::files::{AtomicOutput, ReadError, RunInputs, WriteError, read_text_capped};
 use crate::model::is_unit_interval;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -41,8 +41,44 @@ pub enum ProfileError {
 #[serde(default)]
 pub struct ThresholdProfile {
     pub name: String,
+    /// A class named twice is an error, not a silent choice of one of the values.
+    #[serde(deserialize_with = "unique_keys")]
     pub thresholds: BTreeMap<String, f32>,
     pub nms_iou: f32,
+}
+
+/// A JSON object as a map, refusing a key that comes twice (serde keeps the last).
+fn unique_keys<'de, D>(deserializer: D) -> Result<BTreeMap<String, f32>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct UniqueKeys;
+
+    impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+        type Value = BTreeMap<String, f32>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of class names and thresholds")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut thresholds = BTreeMap::new();
+            while let Some((name, threshold)) = map.next_entry::<String, f32>()? {
+                if thresholds.contains_key(&name) {
+                    return Err(serde::de::Error::custom(format!(
+                        "the class '{name}' is given twice"
+                    )));
+                }
+                thresholds.insert(name, threshold);
+            }
+            Ok(thresholds)
+        }
+    }
+
+    deserializer.deserialize_map(UniqueKeys)
 }
 
 impl Default for ThresholdProfile {
@@ -120,8 +156,8 @@ impl ThresholdProfile {
     }
 
     /// Writes pretty JSON, creating the parent folder if needed. An existing file is
-    /// replaced only with `replace` (the user said so).
-    pub fn save(&self, path: &Path, replace: bool) -> Result<(), ProfileError> {
+    /// replaced only with `replace` (the user said so), and none of `inputs` ever.
+    pub fn save(&self, path: &Path, replace: bool, inputs: &RunInputs) -> Result<(), ProfileError> {
         self.validate(path)?;
         let write = |error| ProfileError::Write {
             path: path.to_path_buf(),
@@ -134,8 +170,11 @@ impl ThresholdProfile {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| write(WriteError::Io(e)))?;
         }
-        create_output(path, replace)
-            .and_then(|mut file| file.write_all(text.as_bytes()).map_err(WriteError::Io))
+        AtomicOutput::create(path, replace, inputs)
+            .and_then(|mut out| {
+                out.write_all(text.as_bytes())?;
+                out.commit()
+            })
             .map_err(write)
     }
 

@@ -3,7 +3,7 @@
 
 use super::EvalError;
 use super::run::{ClassEvaluation, Evaluation};
-use crate::files::{WriteError, numbered_path};
+use crate::files::{AtomicOutput, RunInputs, WriteError, numbered_path};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::{Path, PathBuf};
@@ -27,10 +27,11 @@ fn register_font() -> Result<(), String> {
 }
 
 /// Draws into an RGB buffer of `size` and saves it as PNG at `path` (replacing a file
-/// there only when `replace`).
+/// there only when `replace`, never one of `inputs`).
 fn render(
     path: &Path,
     replace: bool,
+    inputs: &RunInputs,
     size: (u32, u32),
     draw: impl FnOnce(DrawingArea<BitMapBackend, plotters::coord::Shift>) -> Result<(), String>,
 ) -> Result<(), EvalError> {
@@ -48,14 +49,18 @@ fn render(
     }
     let image = image::RgbImage::from_raw(size.0, size.1, buffer)
         .ok_or_else(|| fail("the picture buffer has the wrong size".to_owned()))?;
-    let file = match crate::files::create_output(path, replace) {
-        Ok(file) => file,
+    let mut out = match AtomicOutput::create(path, replace, inputs) {
+        Ok(out) => out,
         Err(WriteError::Exists) => return Err(EvalError::Exists(path.to_path_buf())),
-        Err(WriteError::Io(error)) => return Err(fail(error.to_string())),
+        Err(error) => return Err(fail(error.to_string())),
     };
     image
-        .write_to(&mut std::io::BufWriter::new(file), image::ImageFormat::Png)
-        .map_err(|e| fail(e.to_string()))
+        .write_to(
+            &mut std::io::BufWriter::new(&mut out),
+            image::ImageFormat::Png,
+        )
+        .map_err(|e| fail(e.to_string()))?;
+    out.commit().map_err(|e| fail(e.to_string()))
 }
 
 fn text_error(e: impl std::fmt::Display) -> String {
@@ -63,10 +68,15 @@ fn text_error(e: impl std::fmt::Display) -> String {
 }
 
 /// One class's precision-recall curve.
-fn pr_curve(path: &Path, replace: bool, class: &ClassEvaluation) -> Result<(), EvalError> {
+fn pr_curve(
+    path: &Path,
+    replace: bool,
+    inputs: &RunInputs,
+    class: &ClassEvaluation,
+) -> Result<(), EvalError> {
     let recall = class.curve.recall();
     let precision = class.curve.precision();
-    render(path, replace, (480, 480), |root| {
+    render(path, replace, inputs, (480, 480), |root| {
         let caption = format!(
             "{}: AP {:.1} (11-point) / {:.1} (all-point)",
             class.name,
@@ -101,122 +111,134 @@ fn pr_curve(path: &Path, replace: bool, class: &ClassEvaluation) -> Result<(), E
 fn summary(
     path: &Path,
     replace: bool,
+    inputs: &RunInputs,
     evaluation: &Evaluation,
     title: &str,
 ) -> Result<(), EvalError> {
     let classes = &evaluation.classes;
     let rows = classes.len().max(1) as i32;
-    render(path, replace, (800, 120 + 26 * rows as u32), |root| {
-        let caption = format!(
-            "{title}: mAP {:.1} (11-point) / {:.1} (all-point)",
-            100.0 * evaluation.map11,
-            100.0 * evaluation.map_all
-        );
-        let mut chart = ChartBuilder::on(&root)
-            .caption(caption, (FONT, 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(100)
-            .build_cartesian_2d(0.0_f64..100.0, (0_i32..rows).into_segmented())
-            .map_err(text_error)?;
-        // Row 0 at the bottom: the first class goes on top.
-        let row_of = |i: usize| rows - 1 - i as i32;
-        let name_of = |row: i32| {
-            usize::try_from(rows - 1 - row)
-                .ok()
-                .and_then(|i| classes.get(i))
-                .map_or_else(String::new, |c| c.name.clone())
-        };
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(rows as usize)
-            .y_label_formatter(&|value| match value {
-                SegmentValue::CenterOf(row) => name_of(*row),
-                _ => String::new(),
-            })
-            .x_desc("AP (%)")
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(text_error)?;
-        let bar = |i: usize, value: f64| {
-            let y = row_of(i);
-            [
-                (0.0, SegmentValue::Exact(y)),
-                (100.0 * value, SegmentValue::Exact(y + 1)),
-            ]
-        };
-        let fill = RGBColor(70, 130, 180);
-        let shrunk = |mut bar: Rectangle<_>| {
-            bar.set_margin(3, 3, 0, 0);
-            bar
-        };
-        // The mAP first, so that bars and values are drawn over it.
-        chart
-            .draw_series(LineSeries::new(
+    render(
+        path,
+        replace,
+        inputs,
+        (800, 120 + 26 * rows as u32),
+        |root| {
+            let caption = format!(
+                "{title}: mAP {:.1} (11-point) / {:.1} (all-point)",
+                100.0 * evaluation.map11,
+                100.0 * evaluation.map_all
+            );
+            let mut chart = ChartBuilder::on(&root)
+                .caption(caption, (FONT, 18))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(100)
+                .build_cartesian_2d(0.0_f64..100.0, (0_i32..rows).into_segmented())
+                .map_err(text_error)?;
+            // Row 0 at the bottom: the first class goes on top.
+            let row_of = |i: usize| rows - 1 - i as i32;
+            let name_of = |row: i32| {
+                usize::try_from(rows - 1 - row)
+                    .ok()
+                    .and_then(|i| classes.get(i))
+                    .map_or_else(String::new, |c| c.name.clone())
+            };
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .y_labels(rows as usize)
+                .y_label_formatter(&|value| match value {
+                    SegmentValue::CenterOf(row) => name_of(*row),
+                    _ => String::new(),
+                })
+                .x_desc("AP (%)")
+                .label_style((FONT, 13))
+                .axis_desc_style((FONT, 15))
+                .draw()
+                .map_err(text_error)?;
+            let bar = |i: usize, value: f64| {
+                let y = row_of(i);
                 [
-                    (100.0 * evaluation.map11, SegmentValue::Exact(0)),
-                    (100.0 * evaluation.map11, SegmentValue::Exact(rows)),
-                ],
-                RED.stroke_width(2),
-            ))
-            .map_err(text_error)?
-            .label("mAP (11-point)")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], RED.stroke_width(2)));
-        chart
-            .draw_series(
-                classes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| shrunk(Rectangle::new(bar(i, c.ap11), fill.filled()))),
-            )
-            .map_err(text_error)?
-            .label("11-point")
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], fill.filled()));
-        chart
-            .draw_series(
-                classes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| Rectangle::new(bar(i, c.ap_all), BLACK.stroke_width(1))),
-            )
-            .map_err(text_error)?
-            .label("all-point (outline)")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], BLACK.stroke_width(1)));
-        chart
-            .draw_series(classes.iter().enumerate().map(|(i, c)| {
-                Text::new(
-                    format!("{:.1} / {:.1}", 100.0 * c.ap11, 100.0 * c.ap_all),
-                    (
-                        100.0 * c.ap11.max(c.ap_all) + 1.0,
-                        SegmentValue::CenterOf(row_of(i)),
-                    ),
-                    TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
+                    (0.0, SegmentValue::Exact(y)),
+                    (100.0 * value, SegmentValue::Exact(y + 1)),
+                ]
+            };
+            let fill = RGBColor(70, 130, 180);
+            let shrunk = |mut bar: Rectangle<_>| {
+                bar.set_margin(3, 3, 0, 0);
+                bar
+            };
+            // The mAP first, so that bars and values are drawn over it.
+            chart
+                .draw_series(LineSeries::new(
+                    [
+                        (100.0 * evaluation.map11, SegmentValue::Exact(0)),
+                        (100.0 * evaluation.map11, SegmentValue::Exact(rows)),
+                    ],
+                    RED.stroke_width(2),
+                ))
+                .map_err(text_error)?
+                .label("mAP (11-point)")
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], RED.stroke_width(2)));
+            chart
+                .draw_series(
+                    classes
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| shrunk(Rectangle::new(bar(i, c.ap11), fill.filled()))),
                 )
-            }))
-            .map_err(text_error)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(text_error)?;
-        Ok(())
-    })
+                .map_err(text_error)?
+                .label("11-point")
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], fill.filled()));
+            chart
+                .draw_series(
+                    classes
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| Rectangle::new(bar(i, c.ap_all), BLACK.stroke_width(1))),
+                )
+                .map_err(text_error)?
+                .label("all-point (outline)")
+                .legend(|(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], BLACK.stroke_width(1))
+                });
+            chart
+                .draw_series(classes.iter().enumerate().map(|(i, c)| {
+                    Text::new(
+                        format!("{:.1} / {:.1}", 100.0 * c.ap11, 100.0 * c.ap_all),
+                        (
+                            100.0 * c.ap11.max(c.ap_all) + 1.0,
+                            SegmentValue::CenterOf(row_of(i)),
+                        ),
+                        TextStyle::from((FONT, 12).into_font())
+                            .pos(Pos::new(HPos::Left, VPos::Center)),
+                    )
+                }))
+                .map_err(text_error)?;
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font((FONT, 13))
+                .draw()
+                .map_err(text_error)?;
+            Ok(())
+        },
+    )
 }
 
 /// Writes `pr_<class>.png` for every class and `summary.png` into `dir` (created if
 /// needed); returns the files written. Charts already there are replaced only when
-/// `replace`; otherwise nothing is written and the first of them is named. Two classes
-/// whose names make the same file name get numbered files.
+/// `replace`; otherwise nothing is written and the first of them is named. None of
+/// `inputs` is ever replaced. Two classes whose names make the same file name get
+/// numbered files.
 pub fn write_all(
     dir: &Path,
     evaluation: &Evaluation,
     title: &str,
     replace: bool,
+    inputs: &RunInputs,
 ) -> Result<Vec<PathBuf>, EvalError> {
     std::fs::create_dir_all(dir).map_err(|error| EvalError::Folder {
         path: dir.to_path_buf(),
@@ -229,10 +251,10 @@ pub fn write_all(
         return Err(EvalError::Exists(existing.clone()));
     }
     for (class, path) in evaluation.classes.iter().zip(&paths) {
-        pr_curve(path, replace, class)?;
+        pr_curve(path, replace, inputs, class)?;
     }
     if let Some(summary_path) = paths.last() {
-        summary(summary_path, replace, evaluation, title)?;
+        summary(summary_path, replace, inputs, evaluation, title)?;
     }
     Ok(paths)
 }

@@ -37,8 +37,8 @@ impl TuneOutcome {
         match self {
             TuneOutcome::Tuned => "",
             TuneOutcome::PrecisionNotReached => "target precision not reached",
-            TuneOutcome::NoTruePositives => "no true positive: default kept",
-            TuneOutcome::NoGroundTruth => "no object in the split: default kept",
+            TuneOutcome::NoTruePositives => "no true positive: the model's value kept",
+            TuneOutcome::NoGroundTruth => "no object in the split: the model's value kept",
         }
     }
 }
@@ -147,16 +147,22 @@ pub fn choose_threshold(
     }
 }
 
-/// Thresholds for every class of an evaluation, with their precision, recall and F1.
+/// Thresholds for every class of an evaluation, with their precision, recall and F1. A
+/// class the split cannot judge keeps its value in `current` (by class id: the model's
+/// own suggestion), or `DetectConfig::DEFAULT_THRESHOLD` where that has none.
 pub fn tune(
     classes: &[super::ClassEvaluation],
     goal: TuneGoal,
     floor: f32,
-    fallback: f32,
+    current: &[f32],
 ) -> Vec<ClassThreshold> {
     classes
         .iter()
         .map(|class| {
+            let fallback = current
+                .get(class.class_id)
+                .copied()
+                .unwrap_or(crate::detect::DetectConfig::DEFAULT_THRESHOLD);
             let (threshold, outcome) = choose_threshold(&class.curve, goal, floor, fallback);
             let (precision, recall, f1, detections) = stats_at(&class.curve, threshold);
             ClassThreshold {

@@ -218,17 +218,43 @@ pub fn decode_floats(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
     }
 }
 
-/// Class names label every box: each must say something, be printable and differ from
-/// the others (a duplicate would report a cat as "person").
+/// The longest class name (in characters): a label on a box, a row in the panel.
+pub const MAX_CLASS_NAME_CHARS: usize = 64;
+/// The longest `source` description (in characters).
+pub const MAX_SOURCE_CHARS: usize = 4096;
+
+/// Whether `c` draws nothing (a zero-width space or joiner, a byte-order mark, a
+/// variation selector: Unicode's default-ignorable characters, which the confusable
+/// skeleton drops).
+fn is_invisible(c: char) -> bool {
+    let mut buffer = [0; 4];
+    unicode_security::skeleton(c.encode_utf8(&mut buffer))
+        .next()
+        .is_none()
+}
+
+/// Class names label every box: each must say something, be printable, visible and
+/// short, and look different from the others (a duplicate would report a cat as
+/// "person"). Names are compared as they look: spaces around them trimmed, and by their
+/// Unicode confusable skeleton, so "cat", "cat " and "сat" (a Cyrillic с) are one name.
 fn check_class_names(names: &[String]) -> Result<(), ModelError> {
-    let mut seen = BTreeSet::new();
+    let mut seen = BTreeMap::new();
     for name in names {
+        let looks = || unicode_security::skeleton(name.trim()).collect::<String>();
         let reason = if name.trim().is_empty() {
             "a class name is empty".to_owned()
         } else if name.chars().any(char::is_control) {
             format!("the class name {name:?} holds control characters")
-        } else if !seen.insert(name.as_str()) {
-            format!("the class name '{name}' appears more than once")
+        } else if name.chars().any(is_invisible) {
+            format!("the class name {name:?} holds invisible characters")
+        } else if name.chars().count() > MAX_CLASS_NAME_CHARS {
+            format!("a class name is longer than {MAX_CLASS_NAME_CHARS} characters")
+        } else if let Some(earlier) = seen.insert(looks(), name) {
+            if earlier == name {
+                format!("the class name '{name}' appears more than once")
+            } else {
+                format!("the class names {earlier:?} and {name:?} look the same")
+            }
         } else {
             continue;
         };
@@ -238,6 +264,24 @@ fn check_class_names(names: &[String]) -> Result<(), ModelError> {
         });
     }
     Ok(())
+}
+
+/// The `source` description, if it is printable and not over [`MAX_SOURCE_CHARS`].
+fn checked_source(text: &str) -> Result<String, ModelError> {
+    let bad = |reason: String| ModelError::BadMetadata {
+        key: "source",
+        reason,
+    };
+    if text.chars().count() > MAX_SOURCE_CHARS {
+        return Err(bad(format!("longer than {MAX_SOURCE_CHARS} characters")));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return Err(bad("it holds control characters".to_owned()));
+    }
+    Ok(text.to_owned())
 }
 
 fn parse_metadata(
@@ -347,7 +391,7 @@ fn parse_metadata(
         input_size,
         normalization,
         default_boxes,
-        source: get("source")?.to_string(),
+        source: checked_source(get("source")?)?,
         score_threshold,
         class_score_thresholds,
     })

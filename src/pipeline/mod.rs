@@ -126,6 +126,10 @@ pub enum PipelineEvent {
     DetectFailed {
         message: String,
     },
+    /// The detection log could not be written; nothing more is logged.
+    LogFailed {
+        message: String,
+    },
 }
 
 /// Counters shared by the threads.

@@ -224,6 +224,15 @@ impl SourceSpec {
     /// Cheap checks worth failing on at startup: the files exist, a folder has images,
     /// a video is one ffmpeg can read. Cameras are not checked (a missing camera is a
     /// runtime fault, retried).
+    /// The files (or folders) this source reads.
+    pub fn files(&self) -> &[PathBuf] {
+        match self {
+            SourceSpec::Images(paths) => paths,
+            SourceSpec::Image(path) | SourceSpec::Video(path) => std::slice::from_ref(path),
+            SourceSpec::Camera(_) | SourceSpec::Demo => &[],
+        }
+    }
+
     pub fn check(&self) -> Result<(), SourceError> {
         match self {
             SourceSpec::Camera(_) | SourceSpec::Demo => Ok(()),

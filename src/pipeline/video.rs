@@ -4,14 +4,22 @@
 //! costs nothing at build time; Rust decoders either handle one codec without a
 //! demuxer (openh264) or need libav's headers to build (ffmpeg-next). When ffmpeg is
 //! missing, the error names the package to install.
+//!
+//! ffmpeg is kept on a leash: it reads the named file only (the `file` protocol, a
+//! whitelist of video containers, so no playlist or concat list leads it to other files,
+//! pipes or the network), probing and every frame have a time limit (a stalled decoder
+//! is killed and reported, as a stalled camera is), and on Linux it dies with the thread
+//! that started it, so no exit path leaves one behind.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::source::{FrameSource, SourceError, interval_for_fps};
 use image::RgbImage;
+use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,6 +30,14 @@ pub const MAX_VIDEO_SIDE: u32 = 1280;
 const STDERR_KEPT: usize = 2048;
 const INSTALL_HINT: &str =
     "install ffmpeg (Debian/Ubuntu: apt install ffmpeg; macOS: brew install ffmpeg)";
+/// How long ffprobe may take to describe a file, and ffmpeg to deliver a frame (the
+/// first one included, after a seek in a long file): far above a real file's needs.
+const PROBE_LIMIT: Duration = Duration::from_secs(10);
+const FRAME_LIMIT: Duration = Duration::from_secs(10);
+/// The containers ffmpeg may open (its demuxer names): video files, and nothing that
+/// refers to other files (concat lists, HLS/DASH playlists, image sequences).
+const CONTAINERS: &str =
+    "mov,matroska,webm,avi,h264,hevc,mpegts,mpeg,mpegvideo,flv,ogg,asf,m4v,ivf,obu";
 
 /// What the file's first video stream is.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,6 +46,9 @@ pub struct VideoInfo {
     pub height: u32,
     /// Frames per second as the file says (its average rate, else its base rate).
     pub fps: Option<f32>,
+    /// The frame as shown: turned by the file's rotation (a phone held upright) and
+    /// stretched by its pixel aspect ratio (anamorphic video), as ffmpeg decodes it.
+    pub display: (u32, u32),
     /// How long the file plays, when it says.
     pub duration: Option<Duration>,
 }
@@ -90,28 +109,128 @@ impl Playback {
     }
 }
 
-/// Reads the first video stream's size and rate with `ffprobe`.
+/// The options that make ffmpeg and ffprobe read `path` as a local video file only.
+fn input_args(path: &Path) -> [OsString; 5] {
+    let mut url = OsString::from("file:");
+    url.push(path);
+    [
+        "-protocol_whitelist".into(),
+        "file".into(),
+        "-format_whitelist".into(),
+        CONTAINERS.into(),
+        url,
+    ]
+}
+
+/// A command for one of ffmpeg's programs. On Linux the child is killed when the
+/// thread that starts it ends (the capture thread, or the process at start-up), so a
+/// crash or a hurried exit leaves no ffmpeg behind.
+fn ffmpeg_command(program: &str) -> Command {
+    let mut command = Command::new(program);
+    command.stdin(Stdio::null());
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure runs in the child between fork and exec, where only
+        // async-signal-safe calls are allowed: it makes one `prctl` system call with
+        // integer arguments, allocates nothing and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    command
+}
+
+/// Reads the first video stream's size, rate and orientation with `ffprobe`, within
+/// [`PROBE_LIMIT`].
 pub fn probe(path: &Path) -> Result<VideoInfo, SourceError> {
     let fail = |message: String| SourceError::Video {
         path: path.to_path_buf(),
         message,
     };
     crate::files::check_regular_file(path).map_err(|error| fail(error.to_string()))?;
-    let output = Command::new("ffprobe")
+    let mut command = ffmpeg_command("ffprobe");
+    command
         .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
-        .arg("stream=width,height,avg_frame_rate,r_frame_rate:format=duration")
-        .args(["-of", "json", "--"])
-        .arg(path)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|error| fail(spawn_failure("ffprobe", &error)))?;
-    if !output.status.success() {
+        .arg(
+            "stream=width,height,avg_frame_rate,r_frame_rate,sample_aspect_ratio\
+             :stream_side_data=rotation:stream_tags=rotate:format=duration",
+        )
+        .args(["-of", "json"])
+        .args(input_args(path));
+    let (status, stdout, stderr) = output_within(command, PROBE_LIMIT).map_err(fail)?;
+    if !status.success() {
+        let reason = first_line(&stderr);
+        let hint = if reason.contains("not on whitelist") {
+            ": tinyssd plays video files (MP4, MKV, WebM, AVI, ...), not playlists or lists of files"
+        } else {
+            ""
+        };
         return Err(fail(format!(
-            "not a video ffmpeg can read ({})",
-            first_line(&String::from_utf8_lossy(&output.stderr))
+            "not a video ffmpeg can read ({reason}){hint}"
         )));
     }
-    parse_probe(&String::from_utf8_lossy(&output.stdout)).map_err(fail)
+    parse_probe(&stdout).map_err(fail)
+}
+
+/// Runs `command` to its end and returns its status and output, or kills it once
+/// `limit` has passed.
+fn output_within(
+    mut command: Command,
+    limit: Duration,
+) -> Result<(std::process::ExitStatus, String, String), String> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| spawn_failure(&program, &error))?;
+    let read_all = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let mut bytes = Vec::new();
+                let _ = pipe.read_to_end(&mut bytes);
+                text = String::from_utf8_lossy(&bytes).into_owned();
+            }
+            text
+        })
+    };
+    let stdout = read_all(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = read_all(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{program} gave no answer in {} s: stopped it (does the file make it wait, like a pipe?)",
+                    limit.as_secs_f32()
+                ));
+            }
+            Err(error) => return Err(format!("cannot wait for {program}: {error}")),
+        }
+    };
+    let joined = |reader: std::thread::JoinHandle<String>| reader.join().unwrap_or_default();
+    Ok((status, joined(stdout), joined(stderr)))
 }
 
 /// The `ffprobe -of json` answer as [`VideoInfo`].
@@ -145,12 +264,50 @@ pub fn parse_probe(json: &str) -> Result<VideoInfo, String> {
         .and_then(|d| d.parse::<f64>().ok())
         .filter(|d| d.is_finite() && *d > 0.0)
         .map(Duration::from_secs_f64);
+    let pixel_aspect = stream
+        .get("sample_aspect_ratio")
+        .and_then(|v| v.as_str())
+        .and_then(|text| {
+            let (n, d) = text.split_once(':')?;
+            let ratio = n.parse::<f64>().ok()? / d.parse::<f64>().ok()?;
+            (ratio.is_finite() && ratio > 0.0).then_some(ratio)
+        })
+        .unwrap_or(1.0);
+    let rotation = stream
+        .get("side_data_list")
+        .and_then(|list| list.as_array())
+        .and_then(|list| {
+            list.iter()
+                .find_map(|entry| entry.get("rotation")?.as_f64())
+        })
+        .or_else(|| stream.get("tags")?.get("rotate")?.as_str()?.parse().ok())
+        .unwrap_or(0.0);
     Ok(VideoInfo {
         width,
         height,
         fps: rate("avg_frame_rate").or_else(|| rate("r_frame_rate")),
+        display: display_size(width, height, pixel_aspect, rotation),
         duration,
     })
+}
+
+/// The size ffmpeg decodes a `width` x `height` stream to: its pixels stretched by their
+/// aspect ratio (sides even, at least 2), then turned a quarter if `rotation` says so.
+fn display_size(width: u32, height: u32, pixel_aspect: f64, rotation: f64) -> (u32, u32) {
+    let even = |length: f64| ((length.round() as u32).max(2) + 1) & !1;
+    let (shown_width, shown_height) = if (pixel_aspect - 1.0).abs() < 1e-6 {
+        (width, height)
+    } else if pixel_aspect > 1.0 {
+        (even(f64::from(width) * pixel_aspect), height)
+    } else {
+        (width, even(f64::from(height) / pixel_aspect))
+    };
+    let quarter_turns = (rotation / 90.0).round().rem_euclid(4.0);
+    if quarter_turns == 1.0 || quarter_turns == 3.0 {
+        (shown_height, shown_width)
+    } else {
+        (shown_width, shown_height)
+    }
 }
 
 /// "30000/1001" or "25" as frames per second; None for "0/0" and nonsense.
@@ -189,10 +346,14 @@ fn first_line(text: &str) -> &str {
         .unwrap_or("no reason given")
 }
 
-/// One run of ffmpeg over the file, from the start.
+/// What the frame reader sends: a frame, the end of the output, or a read error.
+type FrameMessage = std::io::Result<Option<Vec<u8>>>;
+
+/// One run of ffmpeg over the file. A thread of its own reads the frames from ffmpeg's
+/// pipe, so that waiting for one has a time limit.
 struct Decoder {
     child: Child,
-    frames: ChildStdout,
+    frames: Receiver<FrameMessage>,
     /// The end of ffmpeg's error output, drained by a thread so that ffmpeg never
     /// blocks on a full pipe.
     errors: Arc<Mutex<String>>,
@@ -200,44 +361,53 @@ struct Decoder {
 }
 
 impl Decoder {
-    /// Decodes from `start` on (`-ss` before `-i`: ffmpeg seeks in the container,
-    /// then decodes up to the exact frame).
+    /// Decodes from `start` on. The seek is passed only when there is one: `-ss` before
+    /// `-i` makes ffmpeg seek in the container (then decode up to the exact frame), which
+    /// raw streams and some AVI files cannot do even to 0.
     fn start(path: &Path, (width, height): (u32, u32), start: Duration) -> Result<Decoder, String> {
-        let mut child = Command::new("ffmpeg")
-            .args(["-v", "error", "-nostdin", "-ss"])
-            .arg(format!("{:.3}", start.as_secs_f64()))
+        let mut command = ffmpeg_command("ffmpeg");
+        command.args(["-v", "error", "-nostdin"]);
+        if start > Duration::ZERO {
+            command
+                .arg("-ss")
+                .arg(format!("{:.3}", start.as_secs_f64()));
+        }
+        let [protocols, allowed, formats, containers, url] = input_args(path);
+        command
+            .args([protocols, allowed, formats, containers])
             .arg("-i")
-            .arg(path)
+            .arg(url)
             .args(["-an", "-sn", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s"])
             .arg(format!("{width}x{height}"))
             .arg("-")
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
             .spawn()
             .map_err(|error| spawn_failure("ffmpeg", &error))?;
-        let (Some(frames), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             let _ = child.kill();
             let _ = child.wait();
             return Err("cannot read from ffmpeg".to_owned());
         };
+        let frame_bytes = width as usize * height as usize * 3;
+        // One frame waits while the next is read: decoding runs a frame ahead, no more.
+        let (sender, frames) = std::sync::mpsc::sync_channel(1);
+        let reader = std::thread::Builder::new()
+            .name("tinyssd-ffmpeg".into())
+            .spawn(move || read_frames(stdout, frame_bytes, &sender));
         let errors = Arc::new(Mutex::new(String::new()));
-        let kept = errors.clone();
-        let drain = std::thread::spawn(move || {
-            let mut chunk = [0_u8; 512];
-            while let Ok(n @ 1..) = stderr.read(&mut chunk) {
-                if let (Ok(mut text), Some(bytes)) = (kept.lock(), chunk.get(..n)) {
-                    text.push_str(&String::from_utf8_lossy(bytes));
-                    if text.len() > STDERR_KEPT {
-                        let cut = text.len() - STDERR_KEPT;
-                        let cut = (cut..text.len())
-                            .find(|&i| text.is_char_boundary(i))
-                            .unwrap_or(text.len());
-                        text.drain(..cut);
-                    }
-                }
-            }
-        });
+        let drain = std::thread::Builder::new()
+            .name("tinyssd-ffmpeg-errors".into())
+            .spawn({
+                let kept = errors.clone();
+                move || keep_the_end(stderr, &kept)
+            });
+        let (Ok(_), Ok(drain)) = (reader, drain) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("cannot start a thread to read ffmpeg's output".to_owned());
+        };
         Ok(Decoder {
             child,
             frames,
@@ -246,13 +416,21 @@ impl Decoder {
         })
     }
 
-    /// Fills `buffer` with the next frame; false at the end of the file (a partial
-    /// last frame, from a truncated file, is dropped).
-    fn read_frame(&mut self, buffer: &mut [u8]) -> std::io::Result<bool> {
-        match self.frames.read_exact(buffer) {
-            Ok(()) => Ok(true),
-            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
-            Err(error) => Err(error),
+    /// The next frame; None at the end of the file (a partial last frame, from a
+    /// truncated file, is dropped). An ffmpeg that sends nothing for [`FRAME_LIMIT`] is
+    /// stopped and reported.
+    fn read_frame(&mut self) -> Result<Option<Vec<u8>>, String> {
+        match self.frames.recv_timeout(FRAME_LIMIT) {
+            Ok(Ok(frame)) => Ok(frame),
+            Ok(Err(error)) => Err(format!("cannot read ffmpeg's frames: {error}")),
+            Err(RecvTimeoutError::Disconnected) => Ok(None),
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = self.child.kill();
+                Err(format!(
+                    "ffmpeg sent no frame for {} s: stopped it; it is started again",
+                    FRAME_LIMIT.as_secs_f32()
+                ))
+            }
         }
     }
 
@@ -280,6 +458,40 @@ impl Decoder {
     }
 }
 
+/// The reader thread: whole frames from ffmpeg's output until it ends or the decoder is
+/// dropped.
+fn read_frames(mut stdout: impl Read, frame_bytes: usize, frames: &SyncSender<FrameMessage>) {
+    loop {
+        let mut frame = vec![0_u8; frame_bytes];
+        let message = match stdout.read_exact(&mut frame) {
+            Ok(()) => Ok(Some(frame)),
+            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(error) => Err(error),
+        };
+        let last = !matches!(message, Ok(Some(_)));
+        if frames.send(message).is_err() || last {
+            return;
+        }
+    }
+}
+
+/// The error-drain thread: keeps the last [`STDERR_KEPT`] bytes ffmpeg writes.
+fn keep_the_end(mut stderr: ChildStderr, kept: &Mutex<String>) {
+    let mut chunk = [0_u8; 512];
+    while let Ok(n @ 1..) = stderr.read(&mut chunk) {
+        if let (Ok(mut text), Some(bytes)) = (kept.lock(), chunk.get(..n)) {
+            text.push_str(&String::from_utf8_lossy(bytes));
+            if text.len() > STDERR_KEPT {
+                let cut = text.len() - STDERR_KEPT;
+                let cut = (cut..text.len())
+                    .find(|&i| text.is_char_boundary(i))
+                    .unwrap_or(text.len());
+                text.drain(..cut);
+            }
+        }
+    }
+}
+
 impl Drop for Decoder {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -303,6 +515,9 @@ pub struct VideoSource {
     frames_this_pass: u64,
     /// A file that breaks is said once; later loops stop at the break silently.
     break_reported: bool,
+    /// The picture of a file that holds one frame: shown again at every interval
+    /// instead of starting ffmpeg once a frame.
+    still: Option<RgbImage>,
 }
 
 impl VideoSource {
@@ -321,7 +536,7 @@ impl VideoSource {
         );
         Ok(VideoSource {
             path: path.to_path_buf(),
-            size: decoded_size(info.width, info.height),
+            size: decoded_size(info.display.0, info.display.1),
             interval: interval_for_fps(fps.unwrap_or(file_fps)),
             file_fps,
             playback,
@@ -329,6 +544,7 @@ impl VideoSource {
             started_at: Duration::ZERO,
             frames_this_pass: 0,
             break_reported: false,
+            still: None,
         })
     }
 
@@ -339,9 +555,9 @@ impl VideoSource {
         }
     }
 
-    /// Reads one frame into `buffer`, starting ffmpeg if needed; false at the end of
-    /// the file.
-    fn read_one(&mut self, buffer: &mut [u8]) -> Result<bool, SourceError> {
+    /// Reads one frame, starting ffmpeg if needed; None at the end of the file. A
+    /// stalled ffmpeg is dropped, so the next read starts it again.
+    fn read_one(&mut self) -> Result<Option<Vec<u8>>, SourceError> {
         let decoder = match &mut self.decoder {
             Some(decoder) => decoder,
             None => {
@@ -351,18 +567,26 @@ impl VideoSource {
                 self.decoder.insert(decoder)
             }
         };
-        match decoder.read_frame(buffer) {
-            Ok(true) => {
+        match decoder.read_frame() {
+            Ok(Some(frame)) => {
                 let offset = Duration::from_secs_f64(
                     self.frames_this_pass as f64 / f64::from(self.file_fps),
                 );
                 self.playback.set_position(self.started_at + offset);
                 self.frames_this_pass += 1;
-                Ok(true)
+                Ok(Some(frame))
             }
-            Ok(false) => Ok(false),
-            Err(error) => Err(self.fail(format!("cannot read ffmpeg's frames: {error}"))),
+            Ok(None) => Ok(None),
+            Err(message) => {
+                self.decoder = None;
+                Err(self.fail(message))
+            }
         }
+    }
+
+    fn image(&self, pixels: Vec<u8>) -> Result<RgbImage, SourceError> {
+        RgbImage::from_raw(self.size.0, self.size.1, pixels)
+            .ok_or_else(|| self.fail("a frame of the wrong size".to_owned()))
     }
 }
 
@@ -384,43 +608,52 @@ impl FrameSource for VideoSource {
     fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
         if let Some(to) = self.playback.take_seek() {
             self.decoder = None;
+            self.still = None;
             self.started_at = self
                 .playback
                 .duration()
                 .map_or(to, |duration| to.min(duration));
         }
-        let (width, height) = self.size;
-        let mut buffer = vec![0_u8; width as usize * height as usize * 3];
-        if !self.read_one(&mut buffer)? {
-            let frames = self.frames_this_pass;
-            let sought = self.started_at > Duration::ZERO;
-            self.started_at = Duration::ZERO;
-            let reason = self.decoder.take().and_then(Decoder::finish);
-            match reason {
-                // Sought to the very end: that is the end, not a broken file.
-                _ if frames == 0 && sought => {}
-                _ if frames == 0 => {
-                    return Err(self.fail(format!(
-                        "no frame could be decoded ({})",
-                        reason.as_deref().unwrap_or("the file holds none")
-                    )));
-                }
-                Some(reason) if !self.break_reported => {
-                    self.break_reported = true;
-                    return Err(self.fail(format!(
-                        "the video breaks after {frames} frames ({reason}); playing it from the start"
-                    )));
-                }
-                _ => {}
-            }
-            // The end: from the start again.
-            if !self.read_one(&mut buffer)? {
-                self.decoder = None;
-                return Err(self.fail("no frame could be decoded".to_owned()));
-            }
+        if let Some(still) = &self.still {
+            return Ok(still.clone());
         }
-        RgbImage::from_raw(width, height, buffer)
-            .ok_or_else(|| self.fail("a frame of the wrong size".to_owned()))
+        if let Some(frame) = self.read_one()? {
+            return self.image(frame);
+        }
+        let frames = self.frames_this_pass;
+        let sought = self.started_at > Duration::ZERO;
+        self.started_at = Duration::ZERO;
+        let reason = self.decoder.take().and_then(Decoder::finish);
+        match reason {
+            // Sought to the very end: that is the end, not a broken file.
+            _ if frames == 0 && sought => {}
+            _ if frames == 0 => {
+                return Err(self.fail(format!(
+                    "no frame could be decoded ({})",
+                    reason.as_deref().unwrap_or("the file holds none")
+                )));
+            }
+            Some(reason) if !self.break_reported => {
+                self.break_reported = true;
+                return Err(self.fail(format!(
+                    "the video breaks after {frames} frames ({reason}); playing it from the start"
+                )));
+            }
+            _ => {}
+        }
+        // The end: from the start again.
+        let Some(frame) = self.read_one()? else {
+            self.decoder = None;
+            return Err(self.fail("no frame could be decoded".to_owned()));
+        };
+        let image = self.image(frame)?;
+        if frames == 1 && !sought {
+            // One frame in the whole file (a still): keep it rather than restart ffmpeg
+            // for every frame.
+            self.decoder = None;
+            self.still = Some(image.clone());
+        }
+        Ok(image)
     }
 
     fn frame_interval(&self) -> Option<Duration> {
@@ -453,6 +686,36 @@ mod tests {
         ] {
             assert!(parse_probe(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn rotation_and_pixel_aspect_give_the_size_shown() {
+        let info = parse_probe(
+            r#"{"streams":[{"width":1920,"height":1080,"sample_aspect_ratio":"1:1","side_data_list":[{"rotation":-90}]}]}"#,
+        )
+        .expect("a video");
+        assert_eq!(info.display, (1080, 1920), "a phone video stands upright");
+        let tagged =
+            parse_probe(r#"{"streams":[{"width":640,"height":480,"tags":{"rotate":"180"}}]}"#)
+                .expect("a video");
+        assert_eq!(tagged.display, (640, 480), "half a turn keeps the size");
+        assert_eq!(
+            display_size(720, 576, 16.0 / 11.0, 0.0),
+            (1048, 576),
+            "PAL 16:9"
+        );
+        assert_eq!(display_size(720, 480, 0.5, 90.0), (960, 720));
+        assert_eq!(display_size(161, 120, 1.0, 0.0), (161, 120));
+    }
+
+    #[test]
+    fn a_program_that_does_not_answer_is_stopped_at_its_limit() {
+        let mut sleeper = Command::new("sleep");
+        sleeper.arg("30");
+        let started = Instant::now();
+        let error = output_within(sleeper, Duration::from_millis(200)).expect_err("stopped");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(error.contains("sleep gave no answer in 0.2 s"), "{error}");
     }
 
     #[test]

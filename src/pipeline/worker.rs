@@ -93,6 +93,7 @@ impl WorkerLoop {
     pub fn run(mut self) {
         // A detector that fails on every frame is reported once a second, not 30 times.
         let mut last_report: Option<(String, Instant)> = None;
+        let mut log_failure_reported = false;
         loop {
             let frame = select! {
                 recv(self.stop) -> _ => return,
@@ -123,6 +124,16 @@ impl WorkerLoop {
                             &detections,
                         );
                         log.record(&record);
+                        if !log_failure_reported && let Some(error) = log.failure() {
+                            log::error!("{error}");
+                            super::send_event(
+                                &self.events,
+                                PipelineEvent::LogFailed {
+                                    message: error.to_string(),
+                                },
+                            );
+                            log_failure_reported = true;
+                        }
                     }
                     let result = FrameResult {
                         seq: frame.seq,

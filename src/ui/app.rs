@@ -6,6 +6,7 @@ use super::panels;
 use super::settings::SettingsStore;
 use super::state::{AppState, ProfileSaved};
 use crate::detect::{DetectConfig, Detector};
+use crate::files::RunInputs;
 use crate::pipeline::{
     DetectionLog, Pipeline, Playback, SHUTDOWN_DEADLINE, ShutdownReport, SourceSpec, is_exact_rgb,
 };
@@ -28,6 +29,8 @@ pub struct Launch {
     pub log: Option<DetectionLog>,
     /// Set from outside (Ctrl-C, SIGTERM) to close the app as Quit does.
     pub quit_signal: Option<Arc<AtomicBool>>,
+    /// What this run reads (the model, the source's files): never a profile's target.
+    pub inputs: RunInputs,
 }
 
 /// The frame on screen as a texture, updated in place.
@@ -84,6 +87,7 @@ impl App {
             detector.default_config(),
             store,
         );
+        state.inputs = launch.inputs.clone();
         state.source.refresh_cameras();
         let source = launch
             .source

@@ -6,7 +6,7 @@
 
 use super::stamp::utc_stamp;
 use crate::detect::ThresholdProfile;
-use crate::files::{ReadError, WriteError, create_output, numbered_path, read_text_capped};
+use crate::files::{AtomicOutput, ReadError, RunInputs, numbered_path, read_text_capped};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -33,26 +33,26 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), SettingsError>
         std::fs::create_dir_all(parent).map_err(io)?;
     }
     let text = serde_json::to_string_pretty(value)? + "\n";
-    // Write then rename, so a crash never leaves half a file; the temporary is a new
-    // file under a free name, never one that was there.
-    let name = path
-        .file_name()
-        .map_or_else(|| "settings.json".into(), |n| n.to_string_lossy());
-    let dir = path.parent().unwrap_or(Path::new(""));
-    let temporary = numbered_path(dir, &format!("{name}.tmp"), "", |p| {
-        p.symlink_metadata().is_ok()
-    });
-    let written = create_output(&temporary, false)
-        .map_err(|error| match error {
-            WriteError::Exists => std::io::Error::from(std::io::ErrorKind::AlreadyExists),
-            WriteError::Io(error) => error,
-        })
-        .and_then(|mut file| file.write_all(text.as_bytes()))
-        .and_then(|()| std::fs::rename(&temporary, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written.map_err(io)
+    // A settings file that is a link (kept with the user's dotfiles) is updated through
+    // the link on purpose: its target is replaced, atomically like any other output.
+    let target = if path.symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+        link_target(path).map_err(io)?
+    } else {
+        path.to_path_buf()
+    };
+    let mut out =
+        AtomicOutput::create(&target, true, &RunInputs::NONE).map_err(|error| io(error.into()))?;
+    out.write_all(text.as_bytes()).map_err(io)?;
+    out.commit().map_err(|error| io(error.into()))
+}
+
+/// Where the link at `path` leads: the file at the end of the chain, or, when that file
+/// does not exist yet, the path the link names (relative to the link's folder).
+fn link_target(path: &Path) -> std::io::Result<PathBuf> {
+    std::fs::canonicalize(path).or_else(|_| {
+        let named = std::fs::read_link(path)?;
+        Ok(path.parent().unwrap_or(Path::new("")).join(named))
+    })
 }
 
 /// Largest settings file read; a real one is about a kilobyte.

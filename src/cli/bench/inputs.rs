@@ -4,7 +4,7 @@
 use anyhow::{Context, bail};
 use std::io::Cursor;
 use std::path::Path;
-use tinyssd::files::read_capped;
+use tinyssd::files::{AtomicOutput, RunInputs, read_capped};
 use tinyssd::model::Architecture;
 use tinyssd::model::architecture::BOX_COORDS;
 
@@ -49,8 +49,14 @@ pub fn read_input(path: &Path) -> anyhow::Result<Vec<f32>> {
 }
 
 /// Writes the network outputs as tensors `loc` [boxes, 4] and `conf` [boxes, classes];
-/// a file already at `path` is replaced only when `replace`.
-pub fn save_outputs(path: &Path, loc: &[f32], conf: &[f32], replace: bool) -> anyhow::Result<()> {
+/// a file already at `path` is replaced only when `replace`, one of `inputs` never.
+pub fn save_outputs(
+    path: &Path,
+    loc: &[f32],
+    conf: &[f32],
+    replace: bool,
+    inputs: &RunInputs,
+) -> anyhow::Result<()> {
     let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let (loc_bytes, conf_bytes) = (bytes(loc), bytes(conf));
     let boxes = loc.len() / BOX_COORDS;
@@ -74,12 +80,9 @@ pub fn save_outputs(path: &Path, loc: &[f32], conf: &[f32], replace: bool) -> an
     ];
     let cannot = || format!("cannot write {}", path.display());
     let bytes = safetensors::serialize(views, None).with_context(cannot)?;
-    let mut file = match tinyssd::files::create_output(path, replace) {
-        Ok(file) => file,
-        Err(tinyssd::files::WriteError::Exists) => return Err(crate::cli::exists_error(path)),
-        Err(tinyssd::files::WriteError::Io(error)) => {
-            return Err(anyhow::Error::new(error).context(cannot()));
-        }
-    };
-    std::io::Write::write_all(&mut file, &bytes).with_context(cannot)
+    let mut out = AtomicOutput::create(path, replace, inputs)
+        .map_err(|error| crate::cli::write_error(path, error))?;
+    std::io::Write::write_all(&mut out, &bytes).with_context(cannot)?;
+    out.commit()
+        .map_err(|error| crate::cli::write_error(path, error))
 }

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use timing::{Runs, measure, profile_layers};
 use tinyssd::detect::Detector;
+use tinyssd::files::RunInputs;
 use tinyssd::model::Architecture;
 
 #[derive(Debug, clap::Args)]
@@ -78,7 +79,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         // The outputs are the same at every thread count: written once.
         if let (Some(path), Some(_), true) = (&args.save_outputs, &input, results.len() == 1) {
             let engine = detector.engine();
-            save_outputs(path, engine.loc(), engine.conf(), args.force)?;
+            let model = args.model.path();
+            let read = [Some(model.as_path()), args.input.as_deref()];
+            let inputs = RunInputs::of(read.into_iter().flatten());
+            save_outputs(path, engine.loc(), engine.conf(), args.force, &inputs)?;
         }
     }
     let report = Report {

@@ -67,6 +67,11 @@ pub fn parse_json_lines(
                 continue;
             }
         };
+        if !super::is_plain_id(&record.id) {
+            let message = super::id_reaches_out(&place, &record.id);
+            problems.push(ProblemKind::MalformedRecord, message);
+            continue;
+        }
         if record.width == 0 || record.height == 0 {
             problems.push(
                 ProblemKind::MalformedRecord,

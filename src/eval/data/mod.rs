@@ -27,6 +27,19 @@ use layout::parse_id_list;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+/// Whether an image id is a plain file name, so `JPEGImages/<id>.jpg` (and
+/// `Annotations/<id>.xml`) stay inside the data folder: no separator, no `..`, no drive.
+fn is_plain_id(id: &str) -> bool {
+    !id.is_empty() && id != ".." && !id.contains(['/', '\\', ':', '\0'])
+}
+
+/// The message for an id that is not [`is_plain_id`].
+fn id_reaches_out(place: &str, id: &str) -> String {
+    format!(
+        "{place}: the image id {id:?} is not a plain file name (it would reach outside the data folder)"
+    )
+}
+
 /// Largest annotation file read: a JSON-lines set (VOC2007 trainval is 1.5 MB).
 const MAX_ANNOTATIONS_BYTES: u64 = 256 * 1024 * 1024;
 /// Largest list of image ids read (VOC2007 trainval's is 55 KB).

@@ -16,6 +16,14 @@ pub(super) fn read_voc_xml(
 ) -> Vec<Sample> {
     let mut samples = Vec::with_capacity(ids.len());
     for id in ids {
+        if !super::is_plain_id(id) {
+            let list = year_dir.join("ImageSets").display().to_string();
+            problems.push(
+                ProblemKind::MalformedRecord,
+                super::id_reaches_out(&list, id),
+            );
+            continue;
+        }
         let xml = year_dir.join("Annotations").join(format!("{id}.xml"));
         let text = match read_text_capped(&xml, MAX_XML_BYTES, "a VOC annotation") {
             Ok(text) => text,

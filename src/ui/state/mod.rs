@@ -22,6 +22,7 @@ use super::stats::LiveStats;
 use crate::detect::{
     DetectConfig, Detection, ThresholdProfile, passes_threshold, suppress_across_classes,
 };
+use crate::files::RunInputs;
 use crate::pipeline::{FrameResult, PipelineEvent};
 use crate::track::{Tracker, TrackerConfig};
 use std::path::PathBuf;
@@ -48,6 +49,19 @@ pub struct Notice {
     pub since: Instant,
 }
 
+/// A path typed in one of the window's fields: spaces around it dropped, and a leading
+/// `~` (alone or before a separator) meaning the home folder, as in a shell.
+pub fn typed_path(text: &str) -> PathBuf {
+    let text = text.trim();
+    let rest = text
+        .strip_prefix('~')
+        .filter(|rest| rest.is_empty() || rest.starts_with(std::path::is_separator));
+    match (rest, std::env::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest.trim_start_matches(std::path::is_separator)),
+        _ => PathBuf::from(text),
+    }
+}
+
 pub struct AppState {
     pub class_names: Vec<String>,
     /// The model's suggestion, for "Defaults".
@@ -59,6 +73,8 @@ pub struct AppState {
     pub nms_iou: f32,
     pub snapshot_dir: String,
     pub profile_path: String,
+    /// What this run reads (the model, the source's files): never saved over.
+    pub inputs: RunInputs,
     pub paused: bool,
     /// Presentation mode: the panels hidden (Tab).
     pub presenting: bool,
@@ -111,6 +127,7 @@ impl AppState {
             defaults,
             snapshot_dir: String::new(),
             profile_path: String::new(),
+            inputs: RunInputs::NONE,
             paused: false,
             presenting: false,
             show_near_misses: false,
@@ -279,9 +296,12 @@ impl AppState {
     }
 
     pub fn on_event(&mut self, event: PipelineEvent) {
-        if let PipelineEvent::DetectFailed { message } = &event {
-            self.notify_error(format!("detection failed: {message}"));
-            return;
+        match &event {
+            PipelineEvent::DetectFailed { message } => {
+                return self.notify_error(format!("detection failed: {message}"));
+            }
+            PipelineEvent::LogFailed { message } => return self.notify_error(message.clone()),
+            _ => {}
         }
         if let PipelineEvent::SourceOpened { .. } = &event {
             self.forget_tracks();
@@ -406,5 +426,24 @@ impl AppState {
 
     pub fn save_settings(&self) -> Result<(), SettingsError> {
         self.store.save(&self.settings())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::typed_path;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_typed_tilde_is_the_home_folder_as_in_a_shell() {
+        let home = std::env::home_dir().expect("a home folder");
+        assert_eq!(
+            typed_path(" ~/profiles/desk.json "),
+            home.join("profiles/desk.json")
+        );
+        assert_eq!(typed_path("~"), home);
+        for kept in ["~alice/x.json", "notes/~", "/tmp/x.json"] {
+            assert_eq!(typed_path(kept), PathBuf::from(kept), "{kept}");
+        }
     }
 }

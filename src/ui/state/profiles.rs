@@ -1,7 +1,7 @@
 //! The threshold profile file behind the panel's Save and Load: never replaced without
 //! a second press unless this run wrote it.
 
-use super::{AppState, NOTICE_FOR};
+use super::{AppState, NOTICE_FOR, typed_path};
 use crate::detect::{ProfileError, ThresholdProfile};
 use crate::files::WriteError;
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ impl AppState {
     /// notice asking for it is up.
     pub fn save_profile(&mut self) -> Result<ProfileSaved, ProfileError> {
         let now = Instant::now();
-        let path = PathBuf::from(self.profile_path.trim());
+        let path = typed_path(&self.profile_path);
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -30,7 +30,7 @@ impl AppState {
             || self.replace_asked.as_ref().is_some_and(|(asked, since)| {
                 *asked == path && now.saturating_duration_since(*since) < NOTICE_FOR
             });
-        match self.profile(&name).save(&path, confirmed) {
+        match self.profile(&name).save(&path, confirmed, &self.inputs) {
             Ok(()) => {
                 self.replace_asked = None;
                 if !self.profiles_saved.contains(&path) {
@@ -52,7 +52,7 @@ impl AppState {
     /// Loads the profile file. A file that cannot be used changes nothing (the
     /// thresholds and hidden classes stay as the user set them) and says why.
     pub fn load_profile(&mut self) {
-        let path = PathBuf::from(self.profile_path.trim());
+        let path = typed_path(&self.profile_path);
         match ThresholdProfile::load(&path) {
             Ok(profile) => {
                 let unknown = self.apply_profile(&profile);

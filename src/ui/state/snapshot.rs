@@ -1,9 +1,9 @@
 //! Snapshots: the frame on screen with its boxes on screen, saved as a PNG named after
 //! the UTC time, never over an existing file.
 
-use super::AppState;
+use super::{AppState, typed_path};
 use crate::detect::{Detection, draw_detections};
-use crate::files::{WriteError, create_output, numbered_path};
+use crate::files::{AtomicOutput, WriteError, numbered_path};
 use crate::ui::stamp::utc_stamp;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -43,7 +43,7 @@ impl AppState {
             .map(|on_screen| on_screen.detection)
             .collect();
         draw_detections(&mut image, &visible);
-        let dir = PathBuf::from(self.snapshot_dir.trim());
+        let dir = typed_path(&self.snapshot_dir);
         std::fs::create_dir_all(&dir).map_err(|error| SnapshotError::Folder {
             path: dir.clone(),
             error,
@@ -55,22 +55,30 @@ impl AppState {
             error: image::ImageError::IoError(error),
         };
         // Two snapshots in one millisecond (or a file of that name) get numbered names;
-        // the file is created without replacing, so a name taken meanwhile is skipped too.
-        let (path, file) = loop {
+        // the file is renamed into place without replacing, so a name taken meanwhile
+        // is skipped too.
+        loop {
             let path = numbered_path(&dir, stem, ".png", |p| p.symlink_metadata().is_ok());
-            match create_output(&path, false) {
-                Ok(file) => break (path, file),
+            let mut out = match AtomicOutput::create(&path, false, &self.inputs) {
+                Ok(out) => out,
                 Err(WriteError::Exists) => continue,
-                Err(WriteError::Io(error)) => return Err(write_error(&path, error)),
+                Err(error) => return Err(write_error(&path, error.into())),
+            };
+            image
+                .write_to(
+                    &mut std::io::BufWriter::new(&mut out),
+                    image::ImageFormat::Png,
+                )
+                .map_err(|error| SnapshotError::Write {
+                    path: path.clone(),
+                    error,
+                })?;
+            match out.commit() {
+                Ok(()) => return Ok(path),
+                Err(WriteError::Exists) => continue,
+                Err(error) => return Err(write_error(&path, error.into())),
             }
-        };
-        image
-            .write_to(&mut std::io::BufWriter::new(file), image::ImageFormat::Png)
-            .map_err(|error| SnapshotError::Write {
-                path: path.clone(),
-                error,
-            })?;
-        Ok(path)
+        }
     }
 }
 

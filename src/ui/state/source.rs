@@ -61,7 +61,7 @@ impl SourceStatus {
                 self.error = None;
                 return Some(format!("{} is back", self.name));
             }
-            PipelineEvent::DetectFailed { .. } => {}
+            PipelineEvent::DetectFailed { .. } | PipelineEvent::LogFailed { .. } => {}
         }
         None
     }
