@@ -951,3 +951,36 @@ fn a_new_source_or_frame_size_starts_the_tracks_afresh() {
     assert_eq!(ids(&state), vec![3]);
     assert_eq!(state.seen(PERSON), 3);
 }
+
+/// Where the profile's buttons are, and whether they are on screen.
+fn profile_buttons(harness: &Harness<'_, App>, size: [f32; 2]) -> Vec<(egui::Rect, bool)> {
+    let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, size.into());
+    ["Save", "Load", "Defaults"]
+        .map(|label| {
+            let rect = harness.get_by_label(label).rect();
+            (rect, screen.contains_rect(rect))
+        })
+        .to_vec()
+}
+
+#[test]
+fn a_notice_moves_nothing_and_the_profile_buttons_stay_in_reach_of_a_small_window() {
+    for size in [[1200.0, 900.0], [800.0, 500.0]] {
+        let mut app = App::headless(state_with(SettingsStore::none()));
+        app.state_mut().on_result(frame(1), Instant::now());
+        let mut harness = Harness::builder()
+            .with_size(size)
+            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+        harness.step();
+        let before = profile_buttons(&harness, size);
+        assert!(before.iter().all(|&(_, seen)| seen), "{size:?}: {before:?}");
+        harness.state_mut().state_mut().notify("loaded desk.json");
+        harness.step();
+        assert_eq!(
+            profile_buttons(&harness, size),
+            before,
+            "{size:?}: nothing moved"
+        );
+        harness.get_by_label_contains("loaded desk.json");
+    }
+}

@@ -1,5 +1,7 @@
-//! The top bar (source, pause, the video's seek bar, snapshot, quit, and the banners)
-//! and the status bar (live numbers, keys).
+//! The top bar (source, pause, the video's seek bar, snapshot, quit, and the banners of
+//! lasting states) and the status bar (live numbers, and the latest notice or the keys).
+//! A notice comes and goes in the status bar's own line, so nothing above it moves:
+//! a click meant for a button never lands on the space a message pushed it from.
 
 use super::ERROR_COLOR;
 use crate::pipeline::Playback;
@@ -58,14 +60,6 @@ pub fn top_bar(
         if let Some(note) = &state.source.note {
             banner(ui, Color32::from_rgb(90, 150, 220), note);
         }
-        if let Some(notice) = state.live_notice(Instant::now()) {
-            let color = if notice.is_error {
-                ERROR_COLOR
-            } else {
-                ui.visuals().text_color()
-            };
-            ui.colored_label(color, &notice.text);
-        }
         ui.add_space(2.0);
     });
 }
@@ -82,23 +76,23 @@ fn banner(ui: &mut egui::Ui, color: Color32, text: &str) {
         });
 }
 
+/// The keys, in the status bar while no notice is up.
+const KEYS: &str = "Space pause · S snapshot · click a box, then Up/Down tune it · T tracks/raw · \
+                    N near misses · Tab present · Q/Esc quit";
+
 pub fn status_bar(ui: &mut egui::Ui, state: &AppState) {
     egui::Panel::bottom("status_bar").show(ui, |ui| {
         ui.add_space(2.0);
         ui.horizontal(|ui| {
             state.stats.ui(ui);
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                // Cut short (the whole on hover) where the live numbers need the room.
-                ui.add(
-                    egui::Label::new(
-                        RichText::new(
-                            "Space pause · S snapshot · T tracks/raw · N near misses · Tab present · Q/Esc quit",
-                        )
-                        .weak(),
-                    )
-                    .truncate(),
-                );
-            });
+            ui.separator();
+            // Cut short (the whole on hover) where the live numbers need the room.
+            let text = match state.live_notice(Instant::now()) {
+                Some(notice) if notice.is_error => RichText::new(&notice.text).color(ERROR_COLOR),
+                Some(notice) => RichText::new(&notice.text).strong(),
+                None => RichText::new(KEYS).weak(),
+            };
+            ui.add(egui::Label::new(text).truncate());
         });
     });
 }

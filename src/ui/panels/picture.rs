@@ -29,9 +29,8 @@ pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHa
         let (width, height) = (frame.image.width() as f32, frame.image.height() as f32);
         let scale = (available.width() / width).min(available.height() / height);
         let rect = Rect::from_center_size(available.center(), Vec2::new(width, height) * scale);
-        let response = ui
-            .allocate_rect(rect, Sense::click())
-            .on_hover_text("Click a box to pick its class: Up/Down then tune it");
+        // (The "click a box" hint is in the status bar: a tooltip here would cover it.)
+        let response = ui.allocate_rect(rect, Sense::click());
         response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "video"));
         if response.clicked()
             && let Some(pointer) = response.interact_pointer_pos()

@@ -16,15 +16,20 @@ pub fn side_panel(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Co
         .default_size(SIDE_PANEL_WIDTH)
         .resizable(true)
         .show(ui, |ui| {
+            // The profile's Save, Load and Defaults stay in reach at the panel's foot,
+            // however small the window; the class list scrolls above them.
+            egui::Panel::bottom("profile").show(ui, |ui| {
+                ui.add_space(4.0);
+                one_class_toggle(ui, state);
+                ui.separator();
+                profile_section(ui, state, commands);
+                ui.add_space(4.0);
+            });
             egui::ScrollArea::vertical().show(ui, |ui| {
                 ui.add_space(4.0);
                 source_section(ui, state, commands);
                 ui.separator();
                 ui.scope(|ui| threshold_section(ui, state));
-                ui.separator();
-                one_class_toggle(ui, state);
-                ui.separator();
-                profile_section(ui, state, commands);
             });
         });
 }
