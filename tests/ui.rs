@@ -984,3 +984,53 @@ fn a_notice_moves_nothing_and_the_profile_buttons_stay_in_reach_of_a_small_windo
         harness.get_by_label_contains("loaded desk.json");
     }
 }
+
+/// A file as the window system hands a dropped one to egui.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|error| error.to_string())
+    }
+}
+
+#[test]
+fn a_dropped_or_typed_file_that_cannot_play_says_why_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "milk, eggs").expect("write");
+    let mut harness = harness(App::headless(state_with(SettingsStore::none())));
+    harness.step();
+    let source_before = harness.state().state().source.name.clone();
+    harness
+        .input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(notes.clone())));
+    harness.step();
+    let notice = harness.state().state().notice.clone().expect("a message");
+    assert!(notice.is_error, "{}", notice.text);
+    assert!(
+        notice.text.contains("cannot play") && notice.text.contains("notes.txt"),
+        "{}",
+        notice.text
+    );
+
+    harness.state_mut().state_mut().open_path = dir.path().join("gone.mp4").display().to_string();
+    harness.step();
+    harness.get_by_label("Play").click();
+    harness.step();
+    let notice = harness.state().state().notice.clone().expect("a message");
+    assert!(
+        notice
+            .text
+            .contains("gone.mp4: there is no such file or folder"),
+        "{}",
+        notice.text
+    );
+    assert_eq!(harness.state().state().source.name, source_before);
+}

@@ -170,6 +170,12 @@ impl RunInputs {
         }
     }
 
+    /// Adds the files at `paths` (a source opened later in the run).
+    pub fn add(&mut self, paths: &[PathBuf]) {
+        self.files
+            .extend(paths.iter().filter_map(|path| FileId::of(path)));
+    }
+
     /// Whether the file at `path` (itself, not what a link there points to) is one of
     /// the inputs.
     pub fn contains(&self, path: &Path) -> bool {

@@ -182,8 +182,22 @@ impl FromStr for SourceSpec {
 }
 
 impl SourceSpec {
+    /// The source files dropped on the window (or typed in) stand for: several PNG or
+    /// JPEG files play as a list, anything else by what the first one is
+    /// ([`SourceSpec::from_path`]); `None` if it does not exist.
+    pub fn from_paths(paths: &[PathBuf]) -> Option<SourceSpec> {
+        let all_images = paths.len() > 1
+            && paths
+                .iter()
+                .all(|path| path.is_file() && crate::detect::has_image_extension(path));
+        if all_images {
+            return Some(SourceSpec::Images(paths.to_vec()));
+        }
+        SourceSpec::from_path(paths.first()?)
+    }
+
     /// The source a path on disk stands for, by what it is; `None` if it does not exist.
-    fn from_path(path: &Path) -> Option<SourceSpec> {
+    pub fn from_path(path: &Path) -> Option<SourceSpec> {
         let path = path.to_path_buf();
         if path.is_dir() {
             Some(SourceSpec::Images(vec![path]))
@@ -418,6 +432,38 @@ impl FrameSource for ImageListSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dropped_files_play_by_what_they_are() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = |name: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, b"x").expect("a file");
+            path
+        };
+        let (a, b, clip) = (file("a.png"), file("b.JPG"), file("clip.mp4"));
+        let both = vec![a.clone(), b.clone()];
+        assert_eq!(
+            SourceSpec::from_paths(&both),
+            Some(SourceSpec::Images(both))
+        );
+        assert_eq!(
+            SourceSpec::from_paths(std::slice::from_ref(&a)),
+            Some(SourceSpec::Image(a.clone()))
+        );
+        let mixed = [clip.clone(), a];
+        assert_eq!(
+            SourceSpec::from_paths(&mixed),
+            Some(SourceSpec::Video(clip))
+        );
+        let folder = dir.path().to_path_buf();
+        assert_eq!(
+            SourceSpec::from_paths(std::slice::from_ref(&folder)),
+            Some(SourceSpec::Images(vec![folder]))
+        );
+        assert_eq!(SourceSpec::from_paths(&[dir.path().join("gone.png")]), None);
+        assert_eq!(SourceSpec::from_paths(&[]), None);
+    }
 
     #[test]
     fn parses_every_kind_of_source() {

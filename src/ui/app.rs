@@ -177,6 +177,7 @@ impl App {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let now = Instant::now();
         let mut commands = panels::shortcuts(ui, self.state.selected_class.is_some());
+        commands.extend(panels::dropped_files(ui));
         let signalled = self
             .quit_signal
             .as_ref()
@@ -196,6 +197,7 @@ impl App {
             panels::side_panel(ui, &mut self.state, &mut commands);
         }
         panels::video(ui, &mut self.state, self.video.handle.as_ref());
+        panels::drop_hint(ui.ctx());
 
         for command in commands {
             self.run(command, ui.ctx());
@@ -287,6 +289,7 @@ impl App {
                 crate::pipeline::CameraSelector::Index(index),
             )),
             Command::UseDemo => self.switch_source(SourceSpec::Demo),
+            Command::Open(paths) => self.open(&paths),
             Command::RefreshCameras => {
                 self.state.source.refresh_cameras();
                 let found = self.state.source.cameras.len();
@@ -296,6 +299,26 @@ impl App {
                 ));
             }
         }
+    }
+
+    /// Plays files by what they are, once they are known to be readable; otherwise says
+    /// why and keeps the source that plays.
+    fn open(&mut self, paths: &[std::path::PathBuf]) {
+        let named = paths
+            .first()
+            .map_or_else(String::new, |path| path.display().to_string());
+        let Some(source) = SourceSpec::from_paths(paths) else {
+            return self.state.notify_error(format!(
+                "cannot open {named}: there is no such file or folder"
+            ));
+        };
+        if let Err(error) = source.check() {
+            return self
+                .state
+                .notify_error(format!("cannot play {named}: {error}"));
+        }
+        self.state.inputs.add(source.files());
+        self.switch_source(source);
     }
 
     fn switch_source(&mut self, source: SourceSpec) {

@@ -23,4 +23,7 @@ pub enum Command {
     UseCamera(u32),
     UseDemo,
     RefreshCameras,
+    /// Play these files (dropped on the window, or typed in the side panel): a photo, a
+    /// folder of photos, a video, or several photos.
+    Open(Vec<std::path::PathBuf>),
 }

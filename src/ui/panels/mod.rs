@@ -21,6 +21,39 @@ pub const SIDE_PANEL_WIDTH: f32 = 330.0;
 pub const NO_CAMERA: &str = "No camera found.";
 pub(super) const ERROR_COLOR: Color32 = Color32::from_rgb(230, 80, 70);
 
+/// Files dropped on the window this frame, as the command that plays them.
+pub fn dropped_files(ui: &egui::Ui) -> Option<Command> {
+    let paths: Vec<std::path::PathBuf> = ui.input(|input| {
+        input
+            .raw
+            .dropped_files
+            .iter()
+            .map(|file| file.path().to_path_buf())
+            .collect()
+    });
+    (!paths.is_empty()).then_some(Command::Open(paths))
+}
+
+/// While files are dragged over the window, what dropping them does, over everything.
+pub fn drop_hint(ctx: &egui::Context) {
+    if ctx.input(|input| input.raw.hovered_files.is_empty()) {
+        return;
+    }
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Foreground,
+        egui::Id::unique("drop hint"),
+    ));
+    let screen = ctx.content_rect();
+    painter.rect_filled(screen, 0.0, Color32::from_black_alpha(170));
+    painter.text(
+        screen.center(),
+        egui::Align2::CENTER_CENTER,
+        "Drop to play: a photo, several photos, a folder of photos or a video",
+        egui::FontId::proportional(22.0),
+        Color32::WHITE,
+    );
+}
+
 pub fn color32(class_id: usize) -> Color32 {
     let [r, g, b] = class_color(class_id);
     Color32::from_rgb(r, g, b)

@@ -6,7 +6,7 @@ use crate::detect::DetectConfig;
 use crate::pipeline::CameraEntry;
 use crate::ui::command::Command;
 use crate::ui::state::{
-    AppState, NEAR_MISS_BAND, SCORE_BINS, SCORE_WINDOW, THRESHOLD_DECIMALS, bin_start,
+    AppState, NEAR_MISS_BAND, SCORE_BINS, SCORE_WINDOW, THRESHOLD_DECIMALS, bin_start, typed_path,
 };
 use egui::{Color32, Pos2, Rect, RichText, Sense, SliderClamping, Stroke, Vec2};
 use std::time::Instant;
@@ -79,6 +79,16 @@ fn source_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Co
             .clicked()
         {
             commands.push(Command::UseDemo);
+        }
+    });
+    ui.horizontal(|ui| {
+        let field = egui::TextEdit::singleline(&mut state.open_path)
+            .desired_width(ui.available_width() - 52.0)
+            .hint_text("photo, folder or video (or drop it)");
+        let typed = ui.add(field).accessible_name("file or folder to play");
+        let entered = typed.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if (ui.button("Play").clicked() || entered) && !state.open_path.trim().is_empty() {
+            commands.push(Command::Open(vec![typed_path(&state.open_path)]));
         }
     });
     // A failure to list the cameras is worth a line; "none found" says the rest.

@@ -73,6 +73,8 @@ pub struct AppState {
     pub nms_iou: f32,
     pub snapshot_dir: String,
     pub profile_path: String,
+    /// The side panel's field for a file or folder to play.
+    pub open_path: String,
     /// What this run reads (the model, the source's files): never saved over.
     pub inputs: RunInputs,
     pub paused: bool,
@@ -127,6 +129,7 @@ impl AppState {
             defaults,
             snapshot_dir: String::new(),
             profile_path: String::new(),
+            open_path: String::new(),
             inputs: RunInputs::NONE,
             paused: false,
             presenting: false,
