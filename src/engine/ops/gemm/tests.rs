@@ -1,0 +1,116 @@
+use super::*;
+
+#[test]
+fn an_isa_is_only_had_for_kernels_this_cpu_runs() {
+    let available = Isa::available();
+    assert_eq!(
+        available.first().map(|isa| isa.kernel()),
+        Some(Kernel::Portable)
+    );
+    for kernel in [Kernel::Portable, Kernel::Avx2Fma, Kernel::Avx512] {
+        assert_eq!(
+            Isa::of(kernel).is_some(),
+            available.iter().any(|isa| isa.kernel() == kernel),
+            "{kernel:?}"
+        );
+    }
+    assert_eq!(available.last().copied(), Some(Isa::detect()));
+}
+use crate::engine::ops::columns::{ConvGeometry, PhaseSplit, direct_offsets};
+
+/// Every kernel, reading the input in place or split into planes, against a plain
+/// triple loop, on sizes that leave partial tiles: 13, 16 and 17 rows end in panels
+/// of 1, 4 and 5 rows (AVX2's narrower kernels); 1000 pixels make tasks of several
+/// panels and a shorter last one.
+#[test]
+fn every_kernel_matches_the_naive_product() {
+    for (rows, pixels) in [(13, 53), (13, 1000), (16, 53), (17, 1000)] {
+        assert_kernels_match_the_naive_product(rows, 7, pixels);
+    }
+}
+
+fn assert_kernels_match_the_naive_product(rows: usize, depth: usize, pixels: usize) {
+    let weight: Vec<f32> = (0..rows * depth)
+        .map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.25)
+        .collect();
+    let bias: Vec<f32> = (0..rows).map(|i| i as f32 * 0.5 - 3.0).collect();
+    // A 1x1 convolution over a 1 x 53 image is exactly this product.
+    let layout = BufferLayout {
+        channels: depth,
+        height: 1,
+        width: pixels,
+        border: 0,
+    };
+    let mut input = vec![0.0; layout.buffer_len()];
+    for (i, v) in input[..depth * pixels].iter_mut().enumerate() {
+        *v = ((i * 5 % 13) as f32 - 6.0) * 0.5;
+    }
+    let naive = |m: usize, n: usize| {
+        bias[m]
+            + (0..depth)
+                .map(|k| weight[m * depth + k] * input[k * pixels + n])
+                .sum::<f32>()
+    };
+    let g = ConvGeometry::new(depth, 1, pixels, 1, 1, 0);
+    let direct = direct_offsets(&layout, &g).expect("stride 1 reads directly");
+    let team = Team::new(2).expect("team");
+    for isa in Isa::available() {
+        let nr = isa.nr();
+        let matrix = ndarray::ArrayView2::from_shape((rows, depth), &weight).expect("shape");
+        let packed = PackedWeights::new(isa, matrix, &bias);
+        let phases = PhaseSplit::new(&g);
+        let mut split = vec![0.0; phases.len(&g, nr)];
+        phases.split(&input, &layout, &g, &mut split, &team);
+        let plane_offsets = phases.offsets(&g);
+        let sources = [
+            Columns {
+                data: &split,
+                offsets: &plane_offsets,
+                pixels,
+            },
+            Columns {
+                data: &input,
+                offsets: &direct,
+                pixels,
+            },
+        ];
+        for columns in sources {
+            let out_layout = BufferLayout {
+                channels: rows,
+                height: 1,
+                width: pixels,
+                border: 1,
+            };
+            let mut chw = vec![f32::NAN; out_layout.buffer_len()];
+            let chw_target = Target {
+                grid_width: pixels,
+                width: pixels,
+                layout: Layout::ChannelMajor {
+                    buffer: out_layout,
+                    first_channel: 0,
+                    relu: true,
+                },
+            };
+            gemm(&packed, columns, &mut chw, chw_target, &team);
+            let mut hwc = vec![f32::NAN; rows * pixels];
+            let hwc_target = Target {
+                grid_width: pixels,
+                width: pixels,
+                layout: Layout::PixelMajor,
+            };
+            gemm(&packed, columns, &mut hwc, hwc_target, &team);
+            for m in 0..rows {
+                for n in 0..pixels {
+                    let want = naive(m, n);
+                    let got = chw[out_layout.index(m, 0, n)];
+                    assert!((got - want.max(0.0)).abs() < 1e-4, "{isa:?} ({m}, {n})");
+                    assert!(
+                        (hwc[n * rows + m] - want).abs() < 1e-4,
+                        "{isa:?} ({m}, {n})"
+                    );
+                }
+            }
+            assert!(chw[0].is_nan(), "the border is never written");
+        }
+    }
+}
