@@ -13,7 +13,7 @@ mod stats;
 
 pub use app::{App, Launch};
 pub use command::Command;
-pub use panels::{NO_CAMERA, SIDE_PANEL_WIDTH, color32};
+pub use panels::{SIDE_PANEL_WIDTH, color32};
 pub use settings::{
     Settings, SettingsError, SettingsStore, default_profile_path, default_snapshot_dir,
 };

@@ -17,8 +17,8 @@ use egui::{Color32, Key, Modifiers};
 
 /// Widest the side panel starts.
 pub const SIDE_PANEL_WIDTH: f32 = 330.0;
-/// The camera note when the list is simply empty.
-pub const NO_CAMERA: &str = "No camera found.";
+/// The camera picker's hover text when the list is simply empty.
+const NO_CAMERA: &str = "No camera found.";
 pub(super) const ERROR_COLOR: Color32 = Color32::from_rgb(230, 80, 70);
 
 /// Files dropped on the window this frame, as the command that plays them.

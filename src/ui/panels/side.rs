@@ -63,9 +63,10 @@ fn source_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Co
                 .response
                 .labelled_by(label.id)
         });
-        if let Some(note) = &state.source.camera_note {
-            picker.inner.on_disabled_hover_text(note);
-        }
+        let listing_failed = state.source.camera_list_error.as_deref();
+        picker
+            .inner
+            .on_disabled_hover_text(listing_failed.unwrap_or(NO_CAMERA));
         if ui
             .button("Refresh")
             .on_hover_text("List the cameras again")
@@ -92,14 +93,8 @@ fn source_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Co
         }
     });
     // A failure to list the cameras is worth a line; "none found" says the rest.
-    if let Some(note) = state
-        .source
-        .camera_note
-        .as_ref()
-        .filter(|_| state.source.cameras.is_empty())
-        && note != NO_CAMERA
-    {
-        ui.label(RichText::new(note).weak());
+    if let Some(error) = &state.source.camera_list_error {
+        ui.label(RichText::new(error).weak());
     }
 }
 

@@ -19,8 +19,8 @@ pub struct SourceStatus {
     pub cameras: Vec<CameraEntry>,
     /// The camera shown, when it was chosen by index (the default or the picker).
     pub camera: Option<u32>,
-    /// Why the camera list is empty or could not be read.
-    pub camera_note: Option<String>,
+    /// Why the camera list could not be read (an empty list is no error).
+    pub camera_list_error: Option<String>,
     /// When the current frame arrived, and the gap before it (for stall detection).
     frame_arrived: Option<(Instant, Duration)>,
 }
@@ -106,12 +106,12 @@ impl SourceStatus {
     pub fn refresh_cameras(&mut self) {
         match list_cameras() {
             Ok(cameras) => {
-                self.camera_note = cameras.is_empty().then(|| crate::ui::NO_CAMERA.to_string());
+                self.camera_list_error = None;
                 self.cameras = cameras;
             }
             Err(error) => {
                 self.cameras.clear();
-                self.camera_note = Some(error.to_string());
+                self.camera_list_error = Some(error.to_string());
             }
         }
     }
