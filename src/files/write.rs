@@ -57,8 +57,7 @@ impl AtomicOutput {
     /// Starts writing `path`: without `replace`, anything already at the path is left
     /// alone (checked now, so nothing is written in vain, and again at the rename, so no
     /// other writer slips in between). With `replace`, an existing file keeps its
-    /// permissions.
-    /// A file among `inputs` is never replaced, `replace` or not.
+    /// permissions. A file among `inputs` is never replaced, `replace` or not.
     pub fn create(
         path: &Path,
         replace: bool,
@@ -93,14 +92,9 @@ impl AtomicOutput {
         })
     }
 
-    /// Where the file goes.
-    pub fn path(&self) -> &Path {
-        &self.target
-    }
-
     /// Writes the file to disk and renames it into place (the rename replaces a link at
-    /// the path, not the link's target). Fails with
-    /// [`WriteError::Exists`] if something took the path meanwhile (without `replace`).
+    /// the path, not the link's target). Fails with [`WriteError::Exists`] if something
+    /// took the path meanwhile (without `replace`).
     pub fn commit(mut self) -> Result<(), WriteError> {
         self.file.as_file_mut().flush()?;
         self.file.as_file().sync_all()?;
