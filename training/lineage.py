@@ -337,7 +337,12 @@ def cooldown_images(period_images: int, fraction: float, min_images: int, max_im
     return int(min(max_images, max(min_images, fraction * period_images)))
 
 
-def cmd_cooldown(args) -> dict:
+def cmd_cooldown(args) -> None:
+    """`cooldown`: the cooldown branch alone (an A/B branch's, say); its summary is printed as it ends."""
+    cooldown_branch(args)
+
+
+def cooldown_branch(args) -> dict:
     """Branch: a copy of the state, LR falling linearly to 0; exports its weights and EMA as candidates."""
     torch.set_num_threads(args.threads)
     records = _records(args)
@@ -371,7 +376,7 @@ def cmd_cooldown(args) -> dict:
 def cmd_finish(args) -> None:
     from .lineage_record import finish_period
     stop_running_trainer(args.state)
-    cooled = cmd_cooldown(args)
+    cooled = cooldown_branch(args)
     finish_period(args, cooled)
 
 

@@ -246,3 +246,9 @@ def test_training_computes_in_bf16_only_where_the_cpu_has_it():
         out = conv(torch.randn(1, 3, 8, 8))
     assert out.dtype == (torch.bfloat16 if bf16_is_native("cpu") else torch.float32)
     assert bf16_is_native("cuda")
+
+
+def test_the_cooldown_command_exits_0(monkeypatch, tmp_path):
+    """`cooldown` on its own (an A/B branch's) ends with status 0: its summary is for `finish`, not the exit code."""
+    monkeypatch.setattr(lineage, "cooldown_branch", lambda args: {"images": 32, "candidates": {}})
+    assert lineage.main(["--state", str(tmp_path / "state.safetensors"), "cooldown"]) == 0
