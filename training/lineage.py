@@ -36,7 +36,7 @@ from .data import DEFAULT_DATA_ROOT, ImageCache, train_val_records
 from .ema import DEFAULT_MAX_DECAY
 from .lineage_branch import REPEAT_FACTOR_THRESHOLD, make_branch, repeat_factor_report
 from .model import TinySSD
-from .model_io import save_model_file
+from .model_io import read_model_file, save_model_file
 from .optimise import train_loader, train_step
 from .ranks import RankGroup, rank_group
 from .schedule import cooldown_lr
@@ -376,8 +376,28 @@ def cooldown_branch(args) -> dict:
 def cmd_finish(args) -> None:
     from .lineage_record import finish_period
     stop_running_trainer(args.state)
-    cooled = cooldown_branch(args)
+    cooled = earlier_cooldown(args) if args.cooled else cooldown_branch(args)
     finish_period(args, cooled)
+
+
+def earlier_cooldown(args) -> dict:
+    """The candidates `cooldown --out DIR` already made from this very state (an A/B branch adopted as the
+    lineage's state), as cooldown_branch would return them: cooling again would give the same files. Refused
+    unless each candidate's description names this state's images seen, and the default cooldown length."""
+    records = _records(args)
+    state = load_state(args.state, data_hash(records))
+    total = cooldown_images(state.meta["period"]["images"], args.fraction, args.min_images, args.max_images)
+    steps = math.ceil(total / state.meta["batch_size"])
+    candidates = {name: args.cooled / f"{name}.safetensors" for name in ("cooled", "cooled_ema")}
+    expected = f"{state.images_seen} images seen, then cooled over {steps * state.meta['batch_size']} images"
+    for path in candidates.values():
+        if not path.is_file():
+            raise LineageError(f"--cooled {args.cooled}: {path.name} is missing")
+        if expected not in read_model_file(path)[1].get("source", ""):
+            raise LineageError(f"--cooled {args.cooled}: {path.name} was not cooled from this state ({expected})")
+    print(f"finish: the candidates in {args.cooled} were cooled from this state; not cooling again")
+    return {"images": steps * state.meta["batch_size"], "seconds": 0.0, "candidates": candidates,
+            "train_images": len(records)}
 
 
 def cmd_branch(args) -> None:
@@ -472,6 +492,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         q.add_argument("--split", type=Path, default=REPO_ROOT / "training" / "val_split.txt")
         q.add_argument("--shipped", type=Path, default=REPO_ROOT / "models" / "tinyssd_voc.safetensors")
         q.add_argument("--kind", default="CPU", help="the record's label for this period (CPU, GPU burst)")
+        if name == "finish":
+            q.add_argument("--cooled", type=Path, help="the `cooldown --out` folder of this same state (an adopted "
+                                                       "A/B branch): its candidates, instead of cooling again")
         compute(q)
     q = add("branch", cmd_branch, "an A/B branch: a copy of the state with one change, in its own file")
     q.add_argument("--out", type=Path, required=True, help="the branch's state file (never replaced)")
