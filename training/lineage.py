@@ -6,6 +6,7 @@
     python -m training.lineage finish                                            # stop, cool, evaluate, ship, record
     python -m training.lineage status
     python -m training.lineage branch --out runs/ab/b.safetensors --name head-bn --head-batch-norm  # A/B
+    python -m training.lineage branch --out runs/ab/d.safetensors --name repeat-factor --repeat-factor-threshold 0.15
     python -m training.lineage --state runs/ab/b.safetensors train --for-images 40000
 
 `train` continues training/state/lineage.safetensors at the schedule's constant peak rate
@@ -33,9 +34,9 @@ from .arch import REPO_ROOT
 from .bn_calibration import calibration_batches, model_from_file
 from .data import DEFAULT_DATA_ROOT, ImageCache, train_val_records
 from .ema import DEFAULT_MAX_DECAY
-from .lineage_branch import make_branch
+from .lineage_branch import REPEAT_FACTOR_THRESHOLD, make_branch, repeat_factor_report
 from .model import TinySSD
-from .model_io import save_model_file
+from .model_io import read_model_file, save_model_file
 from .optimise import train_loader, train_step
 from .ranks import RankGroup, rank_group
 from .schedule import cooldown_lr
@@ -122,9 +123,10 @@ class LineageTrainer:
 
     def batches(self):
         meta = self.state.meta
+        # A repeat-factor branch samples so in `train` and in its `cooldown` alike (the same state's meta).
         return iter(train_loader(self.records, self.images, meta["seed"], meta["max_expand"], meta["batch_size"],
                                  meta["images_seen"] - meta.get("sampler_offset", 0), self.workers, self.device,
-                                 self.group.rank, self.group.world_size))
+                                 self.group.rank, self.group.world_size, meta.get("repeat_factor_threshold")))
 
     def save(self, path: Path | None) -> None:
         """Rank 0 writes the state; the other ranks round their moments as the save does."""
@@ -335,7 +337,12 @@ def cooldown_images(period_images: int, fraction: float, min_images: int, max_im
     return int(min(max_images, max(min_images, fraction * period_images)))
 
 
-def cmd_cooldown(args) -> dict:
+def cmd_cooldown(args) -> None:
+    """`cooldown`: the cooldown branch alone (an A/B branch's, say); its summary is printed as it ends."""
+    cooldown_branch(args)
+
+
+def cooldown_branch(args) -> dict:
     """Branch: a copy of the state, LR falling linearly to 0; exports its weights and EMA as candidates."""
     torch.set_num_threads(args.threads)
     records = _records(args)
@@ -369,26 +376,50 @@ def cmd_cooldown(args) -> dict:
 def cmd_finish(args) -> None:
     from .lineage_record import finish_period
     stop_running_trainer(args.state)
-    cooled = cmd_cooldown(args)
+    cooled = earlier_cooldown(args) if args.cooled else cooldown_branch(args)
     finish_period(args, cooled)
+
+
+def earlier_cooldown(args) -> dict:
+    """The candidates `cooldown --out DIR` already made from this very state (an A/B branch adopted as the
+    lineage's state), as cooldown_branch would return them: cooling again would give the same files. Refused
+    unless each candidate's description names this state's images seen, and the default cooldown length."""
+    records = _records(args)
+    state = load_state(args.state, data_hash(records))
+    total = cooldown_images(state.meta["period"]["images"], args.fraction, args.min_images, args.max_images)
+    steps = math.ceil(total / state.meta["batch_size"])
+    candidates = {name: args.cooled / f"{name}.safetensors" for name in ("cooled", "cooled_ema")}
+    expected = f"{state.images_seen} images seen, then cooled over {steps * state.meta['batch_size']} images"
+    for path in candidates.values():
+        if not path.is_file():
+            raise LineageError(f"--cooled {args.cooled}: {path.name} is missing")
+        if expected not in read_model_file(path)[1].get("source", ""):
+            raise LineageError(f"--cooled {args.cooled}: {path.name} was not cooled from this state ({expected})")
+    print(f"finish: the candidates in {args.cooled} were cooled from this state; not cooling again")
+    return {"images": steps * state.meta["batch_size"], "seconds": 0.0, "candidates": candidates,
+            "train_images": len(records)}
 
 
 def cmd_branch(args) -> None:
     """An A/B branch: a copy of the state with one change, in a file of its own (lineage_branch.py)."""
     if args.out.exists():
         raise LineageError(f"{args.out} exists; a branch never replaces a file")
-    if not (args.head_batch_norm or args.peak_lr):
+    if not (args.head_batch_norm or args.peak_lr or args.repeat_factor_threshold is not None):
         print("branch: no change asked: a copy of the lineage (the A/B's control)")
     records = _records(args)
     state = load_state(args.state, data_hash(records))
     batches = None
     if args.head_batch_norm:
         batches = calibration_batches(records, ImageCache(records, "train"), args.calibration_images)
-    branch = make_branch(state, args.name, args.head_batch_norm, args.peak_lr, args.warmup_images, batches)
+    branch = make_branch(state, args.name, args.head_batch_norm, args.peak_lr, args.warmup_images, batches,
+                         args.repeat_factor_threshold)
+    if args.repeat_factor_threshold is not None:
+        print(repeat_factor_report(records, args.repeat_factor_threshold))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     branch.save(args.out)
     print(f"branch {args.name!r} at {args.out}: {branch.images_seen} images seen, head batch norm "
-          f"{'yes' if branch.meta.get('head_batch_norm') else 'no'}, peak lr {branch.meta['schedule']['peak_lr']:.1e}; "
+          f"{'yes' if branch.meta.get('head_batch_norm') else 'no'}, peak lr {branch.meta['schedule']['peak_lr']:.1e}, "
+          f"repeat-factor threshold {branch.meta.get('repeat_factor_threshold', 'none')}; "
           f"train it with `python -m training.lineage --state {args.out} train --for-images N`")
 
 
@@ -461,6 +492,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         q.add_argument("--split", type=Path, default=REPO_ROOT / "training" / "val_split.txt")
         q.add_argument("--shipped", type=Path, default=REPO_ROOT / "models" / "tinyssd_voc.safetensors")
         q.add_argument("--kind", default="CPU", help="the record's label for this period (CPU, GPU burst)")
+        if name == "finish":
+            q.add_argument("--cooled", type=Path, help="the `cooldown --out` folder of this same state (an adopted "
+                                                       "A/B branch): its candidates, instead of cooling again")
         compute(q)
     q = add("branch", cmd_branch, "an A/B branch: a copy of the state with one change, in its own file")
     q.add_argument("--out", type=Path, required=True, help="the branch's state file (never replaced)")
@@ -468,6 +502,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     q.add_argument("--head-batch-norm", action="store_true", help="batch norm in the 12 predictors, calibrated")
     q.add_argument("--peak-lr", type=float, help="another peak learning rate, warmed up to from today's")
     q.add_argument("--warmup-images", type=int, default=DEFAULTS["warmup_images"])
+    q.add_argument("--repeat-factor-threshold", type=float, nargs="?", const=REPEAT_FACTOR_THRESHOLD,
+                   help="repeat-factor sampling (LVIS) in train and cooldown; the threshold t "
+                        f"(alone: {REPEAT_FACTOR_THRESHOLD}); prints the per-class factors")
     q.add_argument("--calibration-images", type=int, default=256)
     add("stop", cmd_stop, "stop a running `train` (it saves first)")
     add("status", cmd_status, "print the state's position and the running process")

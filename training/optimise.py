@@ -1,7 +1,7 @@
 """The optimisation pieces shared by `training.train` and `training.lineage`.
 
 AdamW without weight decay on biases and BatchNorm parameters, the training data loader
-(deterministic order: see dataset.EpochSampler) and one training step, in bf16 autocast where
+(deterministic order: see dataset.training_order) and one training step, in bf16 autocast where
 the hardware computes bf16 natively.
 """
 import contextlib
@@ -11,7 +11,7 @@ import signal
 import torch
 from torch.utils.data import DataLoader
 
-from .dataset import EpochSampler, RankShare, TrainDataset
+from .dataset import RankShare, TrainDataset, training_order
 from .loss import multibox_loss
 from .model_io import normalize
 
@@ -34,10 +34,11 @@ def _worker_init(_):
 
 
 def train_loader(records, images, seed: int, max_expand: float, batch_size: int, images_seen: int,
-                 workers: int, device: torch.device, rank: int = 0, world_size: int = 1) -> DataLoader:
-    """Batches continuing the seeded sampling order after `images_seen` images; with several
-    data-parallel ranks, this rank's share of each `batch_size` batch."""
-    sampler = EpochSampler(len(records), seed, *divmod(images_seen, len(records)))
+                 workers: int, device: torch.device, rank: int = 0, world_size: int = 1,
+                 repeat_factor_threshold: float | None = None) -> DataLoader:
+    """Batches continuing the seeded sampling order after `images_seen` images (repeat-factor sampling
+    with a threshold); with several data-parallel ranks, this rank's share of each `batch_size` batch."""
+    sampler = training_order(records, seed, images_seen, repeat_factor_threshold)
     if world_size > 1:
         sampler = RankShare(sampler, batch_size, rank, world_size)
     dataset = TrainDataset(records, images, seed, max_expand)

@@ -246,3 +246,28 @@ def test_training_computes_in_bf16_only_where_the_cpu_has_it():
         out = conv(torch.randn(1, 3, 8, 8))
     assert out.dtype == (torch.bfloat16 if bf16_is_native("cpu") else torch.float32)
     assert bf16_is_native("cuda")
+
+
+def test_the_cooldown_command_exits_0(monkeypatch, tmp_path):
+    """`cooldown` on its own (an A/B branch's) ends with status 0: its summary is for `finish`, not the exit code."""
+    monkeypatch.setattr(lineage, "cooldown_branch", lambda args: {"images": 32, "candidates": {}})
+    assert lineage.main(["--state", str(tmp_path / "state.safetensors"), "cooldown"]) == 0
+
+
+def test_finish_takes_an_adopted_branchs_candidates_only_if_they_were_cooled_from_its_state(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+    from training.model_io import model_metadata, write_safetensors
+    state = SimpleNamespace(images_seen=1045728, meta={"period": {"images": 40000}, "batch_size": 32})
+    monkeypatch.setattr(lineage, "_records", lambda args: [SimpleNamespace(key=str(i)) for i in range(7334)])
+    monkeypatch.setattr(lineage, "load_state", lambda path, data=None: state)
+    args = SimpleNamespace(cooled=tmp_path, state=None, fraction=0.12, min_images=2000, max_images=16000)
+    tensor = {"conv1.bias": torch.zeros(2)}
+    for name in ("cooled", "cooled_ema"):
+        write_safetensors(tensor, tmp_path / f"{name}.safetensors",
+                          model_metadata("lineage, 1045728 images seen, then cooled over 4800 images (2 min)"))
+    cooled = lineage.earlier_cooldown(args)
+    assert cooled["images"] == 4800 and cooled["train_images"] == 7334
+    assert cooled["candidates"]["cooled_ema"] == tmp_path / "cooled_ema.safetensors"
+    state.images_seen += 32  # trained on since: those candidates are not this state's
+    with pytest.raises(LineageError, match="not cooled from this state"):
+        lineage.earlier_cooldown(args)

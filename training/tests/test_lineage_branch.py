@@ -1,5 +1,6 @@
 """A/B branches: batch norm in the predictors (ScratchDet) folds away and starts from the lineage's
-function; a peak-rate branch warms up from today's rate; `train --for-images` stops on the count."""
+function; a peak-rate branch warms up from today's rate; a repeat-factor branch trains and resumes in
+its own order; `train --for-images` stops on the count."""
 import copy
 from argparse import Namespace
 
@@ -11,9 +12,10 @@ from training.bn_calibration import calibration_batches
 from training.lineage_branch import head_norms, make_branch, with_peak_lr
 from training.lineage_state import LineageError, data_hash, load_state
 from training.model import TinySSD, load_reference_state_dict, reference_state_dict
+from training.optimise import train_loader
 from training.schedule import Schedule
 
-from .test_lineage import new_state, synthetic_set, trainer
+from .test_lineage import everything, new_state, synthetic_set, trainer
 
 
 def test_predictor_batch_norm_folds_into_the_contract_tensors():
@@ -100,6 +102,41 @@ def test_a_peak_rate_branch_warms_up_from_todays_rate():
     assert schedule.lr(125) == pytest.approx(1.5 * today)
     assert schedule.lr(150) == pytest.approx(2 * today) == schedule.lr(10_000)
     assert state.meta["schedule"]["peak_lr"] == today, "the lineage's own meta is untouched"
+
+
+def test_a_repeat_factor_branch_samples_so_and_resumes_exactly(tmp_path):
+    torch.set_num_threads(1)
+    data = synthetic_set()
+    records, images = data
+    lineage_state = new_state(records)
+    trainer(lineage_state, data).run(steps=1)
+    with pytest.raises(LineageError, match="must be positive"):
+        make_branch(lineage_state, "none", False, None, 8, None, repeat_factor_threshold=0.0)
+    branch = make_branch(lineage_state, "repeat-factor", False, None, 8, None, repeat_factor_threshold=0.5)
+    assert branch.meta["repeat_factor_threshold"] == branch.meta["branch"]["repeat_factor_threshold"] == 0.5
+    branch.save(tmp_path / "branch.safetensors")
+
+    # its trainer (train and cooldown alike) draws the repeat-factor order from the images seen
+    loaded = load_state(tmp_path / "branch.safetensors", data_hash(records))
+    assert loaded.meta["repeat_factor_threshold"] == 0.5
+    meta = loaded.meta
+    expected = next(iter(train_loader(records, images, meta["seed"], meta["max_expand"], meta["batch_size"],
+                                      meta["images_seen"], 0, torch.device("cpu"), repeat_factor_threshold=0.5)))
+    plain = next(iter(train_loader(records, images, meta["seed"], meta["max_expand"], meta["batch_size"],
+                                   meta["images_seen"], 0, torch.device("cpu"))))
+    first = next(trainer(loaded, data).batches())
+    assert torch.equal(first[0], expected[0]) and not torch.equal(first[0], plain[0])
+
+    # straight through, against stopping at a save and resuming from the file
+    trainer(loaded, data).run(steps=2)
+    loaded.save(tmp_path / "middle.safetensors")
+    trainer(loaded, data).run(steps=2)
+    resumed = load_state(tmp_path / "middle.safetensors", data_hash(records))
+    trainer(resumed, data).run(steps=2)
+    a, b = everything(loaded), everything(resumed)
+    assert resumed.images_seen == loaded.images_seen == 10
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
 
 
 def test_train_for_images_stops_on_the_count(tmp_path, monkeypatch):
