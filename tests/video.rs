@@ -88,6 +88,17 @@ fn make_clip(dir: &Path) -> PathBuf {
     clip
 }
 
+/// The test clip, in a folder of its own that lives as long as the first value; None
+/// (the test is skipped, with a note) where ffmpeg is not installed.
+fn clip_in_temp_dir() -> Option<(tempfile::TempDir, PathBuf)> {
+    if !have_ffmpeg() {
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clip = make_clip(dir.path());
+    Some((dir, clip))
+}
+
 fn near(pixel: &Rgb<u8>, wanted: [u8; 3]) -> bool {
     pixel
         .0
@@ -113,11 +124,9 @@ fn assert_pattern(frame: &RgbImage) {
 
 #[test]
 fn a_clip_plays_at_its_rate_the_right_way_up_and_loops() {
-    if !have_ffmpeg() {
+    let Some((_dir, clip)) = clip_in_temp_dir() else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let clip = make_clip(dir.path());
+    };
     let mut source = VideoSource::open(&clip, None, Arc::default()).expect("a video");
     assert_eq!(
         source.frame_interval(),
@@ -159,11 +168,9 @@ fn a_clip_plays_at_its_rate_the_right_way_up_and_loops() {
 
 #[test]
 fn the_seek_bar_moves_the_video_and_sees_where_it_is() {
-    if !have_ffmpeg() {
+    let Some((_dir, clip)) = clip_in_temp_dir() else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let clip = make_clip(dir.path());
+    };
     let playback = Arc::new(Playback::default());
     let mut source = VideoSource::open(&clip, None, playback.clone()).expect("a video");
     assert_eq!(
@@ -192,11 +199,9 @@ fn the_seek_bar_moves_the_video_and_sees_where_it_is() {
 
 #[test]
 fn a_truncated_clip_plays_what_it_has_and_says_so_once() {
-    if !have_ffmpeg() {
+    let Some((_dir, clip)) = clip_in_temp_dir() else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let clip = make_clip(dir.path());
+    };
     let bytes = std::fs::read(&clip).expect("clip");
     std::fs::write(&clip, &bytes[..bytes.len() * 7 / 10]).expect("truncated");
     let mut source = VideoSource::open(&clip, None, Arc::default()).expect("its header is whole");
@@ -289,11 +294,9 @@ fn convert(clip: &Path, args: &[&str], name: &str) -> PathBuf {
 
 #[test]
 fn h264_in_avi_and_a_raw_h264_stream_play_from_the_start() {
-    if !have_ffmpeg() {
+    let Some((_dir, clip)) = clip_in_temp_dir() else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let clip = make_clip(dir.path());
+    };
     let avi = convert(
         &clip,
         &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
@@ -316,11 +319,9 @@ fn h264_in_avi_and_a_raw_h264_stream_play_from_the_start() {
 /// into the stored one); pixels twice as wide as high are stretched back.
 #[test]
 fn a_rotated_clip_is_shown_upright_and_an_anamorphic_one_unsquashed() {
-    if !have_ffmpeg() {
+    let Some((_dir, clip)) = clip_in_temp_dir() else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let clip = make_clip(dir.path());
+    };
     let rotated = convert(
         &clip,
         &["-c", "copy", "-metadata:s:v:0", "rotate=90"],
