@@ -64,7 +64,8 @@ fn make_clip(dir: &Path) -> PathBuf {
             .expect("frame written");
     }
     let clip = dir.join("clip.mp4");
-    let out = Command::new("ffmpeg")
+    let mut encode = Command::new("ffmpeg");
+    encode
         .args(["-v", "error", "-y", "-framerate", &FPS.to_string(), "-i"])
         .arg(dir.join("frame%03d.png"))
         .args([
@@ -77,15 +78,19 @@ fn make_clip(dir: &Path) -> PathBuf {
             "-movflags",
             "+faststart",
         ])
-        .arg(&clip)
-        .output()
-        .expect("ffmpeg runs");
+        .arg(&clip);
+    run_ffmpeg(encode);
+    clip
+}
+
+/// Runs an ffmpeg command the tests need to succeed, failing with what ffmpeg said.
+fn run_ffmpeg(mut command: Command) {
+    let out = command.output().expect("ffmpeg runs");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    clip
 }
 
 /// The test clip, in a folder of its own that lives as long as the first value; None
@@ -277,18 +282,13 @@ fn without_ffmpeg_the_app_says_what_to_install() {
 /// Re-encodes or rewraps `clip` with ffmpeg's `args` into `dir/name`.
 fn convert(clip: &Path, args: &[&str], name: &str) -> PathBuf {
     let out_path = clip.with_file_name(name);
-    let out = Command::new("ffmpeg")
+    let mut convert = Command::new("ffmpeg");
+    convert
         .args(["-v", "error", "-y", "-i"])
         .arg(clip)
         .args(args)
-        .arg(&out_path)
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&out_path);
+    run_ffmpeg(convert);
     out_path
 }
 
