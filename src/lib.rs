@@ -1,6 +1,6 @@
 //! Tiny SSD object detection: the network as data ([`model`]), our inference
 //! engine ([`engine`]) and the pre- and post-processing around it ([`detect`]);
-//! evaluation on labelled data ([`eval`]); with the `app` feature (on by default), the
+//! evaluation on labelled data ([`eval`]); video files in and out ([`video`]); with the `app` feature (on by default), the
 //! frame pipeline and the live window (`pipeline`, `ui`).
 //!
 //! Data flows one way: frame -> tensor -> raw outputs -> detections -> overlay.
@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod track;
 #[cfg(feature = "app")]
 pub mod ui;
+pub mod video;
 
 use std::path::PathBuf;
 

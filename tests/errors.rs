@@ -31,7 +31,7 @@ fn assert_fails(args: &[&str], wanted: &[&str]) {
 fn wrong_arguments_say_what_is_expected() {
     assert_fails(
         &["detect"],
-        &["required arguments", "<IMAGE|DIR>", "--help"],
+        &["required arguments", "<IMAGE|VIDEO|DIR>", "--help"],
     );
     assert_fails(
         &["--source", "webcam"],

@@ -1,7 +1,8 @@
 //! `--source video:FILE`: a clip made here with ffmpeg (from frames drawn by the test,
 //! no downloaded media) plays at its rate with the right colours the right way up,
 //! loops, and survives a truncated file, a file that is not a video and a machine
-//! without ffmpeg. Skipped, with a note, where ffmpeg is not installed.
+//! without ffmpeg; `tinyssd detect` draws one into a new MP4 and writes its tracks.
+//! Skipped, with a note, where ffmpeg is not installed.
 
 mod common;
 
@@ -254,28 +255,342 @@ fn a_file_that_is_not_a_video_is_refused_with_its_name() {
 }
 
 #[test]
-fn without_ffmpeg_the_app_says_what_to_install() {
+fn without_ffmpeg_the_app_and_detect_say_what_to_install() {
     let dir = tempfile::tempdir().expect("temp dir");
     let clip = dir.path().join("clip.mp4");
     std::fs::write(&clip, b"whatever").expect("written");
     let source = format!("video:{}", clip.display());
-    let out = Command::new(env!("CARGO_BIN_EXE_tinyssd"))
+    let app = [
+        "--source",
+        &source,
+        "--no-persist",
+        "--model",
+        common::GOLDEN,
+    ];
+    let detect = ["detect", text(&clip), "--model", common::GOLDEN];
+    for args in [&app[..], &detect[..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tinyssd"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("PATH", dir.path())
+            .output()
+            .expect("the binary runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains("ffprobe is not installed: install ffmpeg"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+fn text(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 temporary path")
+}
+
+/// The visible file names in `dir`, and the hidden ones (temporaries), sorted.
+fn listing(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names.into_iter().partition(|name| !name.starts_with('.'))
+}
+
+/// `tinyssd detect` on `inputs` with the golden model and `extra` flags.
+fn detect(inputs: &[&Path], extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["detect"];
+    args.extend(inputs.iter().map(|path| text(path)));
+    args.extend(["--model", common::GOLDEN]);
+    args.extend(extra);
+    common::tinyssd(&args)
+}
+
+/// What ffprobe counts in a video's first stream: "codec,width,height,frames".
+fn ffprobe_counts(video: &Path) -> String {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-count_frames"])
         .args([
-            "--source",
-            &source,
-            "--no-persist",
-            "--model",
-            common::GOLDEN,
+            "-show_entries",
+            "stream=codec_name,width,height,nb_read_frames",
         ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("PATH", dir.path())
+        .args(["-of", "csv=p=0"])
+        .arg(video)
         .output()
-        .expect("the binary runs");
+        .expect("ffprobe runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    common::stdout(&out).trim().to_owned()
+}
+
+/// Checks a tracks file: one line per frame of the clip, in order, at the clip's rate,
+/// each track with an ID and a detection's fields.
+fn assert_track_lines(tracks: &str) {
+    let lines: Vec<serde_json::Value> = tracks
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), FRAMES as usize, "one line per frame");
+    for (index, line) in lines.iter().enumerate() {
+        assert_eq!(line["frame"], index);
+        let time = line["time"].as_f64().expect("a time");
+        assert!(
+            (time - index as f64 / f64::from(FPS)).abs() < 1e-9,
+            "{line}"
+        );
+        for track in line["tracks"].as_array().expect("tracks") {
+            assert!(track["id"].as_u64().is_some_and(|id| id > 0), "{track}");
+            assert!(
+                track["class"].is_string() && track["score"].is_f64(),
+                "{track}"
+            );
+            assert_eq!(track["box"].as_array().map(Vec::len), Some(4), "{track}");
+        }
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["tracks"].as_array().is_some_and(|t| !t.is_empty())),
+        "the golden model finds boxes, so tracks are shown"
+    );
+}
+
+#[test]
+fn detect_draws_a_video_as_an_mp4_and_writes_its_tracks_frame_by_frame() {
+    let Some((dir, clip)) = clip_in_temp_dir() else {
+        return;
+    };
+    let out_dir = dir.path().join("out");
+    let out = detect(&[&clip], &["--out-dir", text(&out_dir)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let video = out_dir.join("clip.mp4");
+    let tracks = out_dir.join("clip.tracks.jsonl");
+    assert!(
+        common::stdout(&out).contains(&format!("clip.mp4: {FRAMES} frames, "))
+            && common::stdout(&out).contains(&format!(
+                "(drawn to {}, tracks in {})",
+                video.display(),
+                tracks.display()
+            )),
+        "{}",
+        common::stdout(&out)
+    );
+    assert_eq!(
+        ffprobe_counts(&video),
+        format!("h264,{WIDTH},{HEIGHT},{FRAMES}")
+    );
+    let written = std::fs::read_to_string(&tracks).expect("the tracks file");
+    assert_track_lines(&written);
+    assert_eq!(
+        listing(&out_dir),
+        (vec!["clip.mp4".into(), "clip.tracks.jsonl".into()], vec![]),
+        "no temporary file is left"
+    );
+
+    // Again: what is there is kept without --force, and replaced with it.
+    let drawn = std::fs::read(&video).expect("the video");
+    let again = detect(&[&clip], &["--out-dir", text(&out_dir)]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains(&format!("{} exists already: pass --force", video.display())),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(std::fs::read(&video).expect("the video"), drawn);
+    assert_eq!(std::fs::read_to_string(&tracks).expect("tracks"), written);
+    assert_eq!(listing(&out_dir).1, Vec::<String>::new());
+    let forced = detect(&[&clip], &["--out-dir", text(&out_dir), "--force"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert_eq!(
+        ffprobe_counts(&video),
+        format!("h264,{WIDTH},{HEIGHT},{FRAMES}")
+    );
+}
+
+#[test]
+fn detect_never_writes_over_the_video_it_reads() {
+    let Some((dir, clip)) = clip_in_temp_dir() else {
+        return;
+    };
+    let original = std::fs::read(&clip).expect("the clip");
+    let out = detect(&[&clip], &["--out-dir", text(dir.path()), "--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(&clip).expect("the clip"),
+        original,
+        "the input is untouched"
+    );
+    let numbered = dir.path().join("clip-2.mp4");
+    assert_eq!(
+        ffprobe_counts(&numbered),
+        format!("h264,{WIDTH},{HEIGHT},{FRAMES}")
+    );
+    assert!(
+        dir.path().join("clip-2.tracks.jsonl").is_file(),
+        "numbered with its video"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_video_fails_alone_and_the_other_inputs_run() {
+    let Some((dir, clip)) = clip_in_temp_dir() else {
+        return;
+    };
+    let notes = dir.path().join("notes.mp4");
+    std::fs::write(&notes, "shopping list: milk, eggs").expect("written");
+    let out_dir = dir.path().join("out");
+    let out = detect(
+        &[&notes, &clip, Path::new("assets/chelsea.png")],
+        &["--out-dir", text(&out_dir)],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("ffprobe is not installed: install ffmpeg"),
+        stderr(&out).contains("notes.mp4: not a video ffmpeg can read"),
         "{}",
         stderr(&out)
+    );
+    assert_eq!(
+        listing(&out_dir),
+        (
+            vec![
+                "chelsea.png".into(),
+                "clip.mp4".into(),
+                "clip.tracks.jsonl".into()
+            ],
+            vec![]
+        )
+    );
+}
+
+/// A folder for PATH holding ffprobe and an ffmpeg that does `case_arm` (a `case` branch
+/// on its arguments, `$*`, whose commands find the real `head`, `grep` and `ffmpeg` as
+/// `$HEAD`, `$GREP` and `$FFMPEG`), and is the real ffmpeg otherwise.
+#[cfg(unix)]
+fn wrapped_ffmpeg(dir: &Path, case_arm: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let real = |program: &str| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {program}"))
+            .output()
+            .expect("sh runs");
+        common::stdout(&out).trim().to_owned()
+    };
+    let bin = dir.join("bin");
+    std::fs::create_dir(&bin).expect("mkdir");
+    // PATH holds this folder alone: the script names the real programs in full.
+    let script = format!(
+        "#!/bin/sh\nHEAD={}\nGREP={}\nFFMPEG={}\ncase \"$*\" in {case_arm};; esac\n\
+         exec $FFMPEG \"$@\"\n",
+        real("head"),
+        real("grep"),
+        real("ffmpeg")
+    );
+    let ffmpeg = bin.join("ffmpeg");
+    std::fs::write(&ffmpeg, script).expect("written");
+    std::fs::set_permissions(&ffmpeg, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::os::unix::fs::symlink(real("ffprobe"), bin.join("ffprobe")).expect("link");
+    bin
+}
+
+/// `tinyssd detect CLIP --out-dir OUT` with only `bin` on the PATH.
+#[cfg(unix)]
+fn detect_with_path(clip: &Path, out_dir: &Path, bin: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tinyssd"))
+        .args(["detect", text(clip), "--model", common::GOLDEN])
+        .args(["--out-dir", text(out_dir)])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PATH", bin)
+        .output()
+        .expect("the binary runs")
+}
+
+#[cfg(unix)]
+#[test]
+fn an_encoder_that_dies_is_reported_and_leaves_no_video() {
+    let Some((dir, clip)) = clip_in_temp_dir() else {
+        return;
+    };
+    // It reads a little of the frames, says why it stops and fails.
+    let bin = wrapped_ffmpeg(
+        dir.path(),
+        "*pipe:0*) $HEAD -c 100000 >/dev/null; echo 'encoder exploded' >&2; exit 1",
+    );
+    let out_dir = dir.path().join("out");
+    let out = detect_with_path(&clip, &out_dir, &bin);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("clip.mp4: the encoder stopped (encoder exploded)"),
+        "{err}"
+    );
+    assert_eq!(
+        listing(&out_dir),
+        (vec![], vec![]),
+        "nothing left, not even a temporary"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn without_libx264_the_video_is_mpeg4_and_says_so() {
+    let Some((dir, clip)) = clip_in_temp_dir() else {
+        return;
+    };
+    let bin = wrapped_ffmpeg(
+        dir.path(),
+        "*-encoders*) $FFMPEG \"$@\" | $GREP -v libx264; exit 0",
+    );
+    let out_dir = dir.path().join("out");
+    let out = detect_with_path(&clip, &out_dir, &bin);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("MPEG-4 Part 2, as this ffmpeg has no H.264 encoder"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        ffprobe_counts(&out_dir.join("clip.mp4")),
+        format!("mpeg4,{WIDTH},{HEIGHT},{FRAMES}")
+    );
+}
+
+#[test]
+fn detect_json_lists_a_videos_tracks_frame_by_frame_beside_an_images_detections() {
+    let Some((_dir, clip)) = clip_in_temp_dir() else {
+        return;
+    };
+    let out = detect(&[Path::new("assets/chelsea.png"), &clip], &["--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reports: serde_json::Value =
+        serde_json::from_str(&common::stdout(&out)).expect("one JSON document");
+    let [image, video] = reports.as_array().expect("an array").as_slice() else {
+        panic!("two reports: {reports}");
+    };
+    assert_eq!(image["image"], "assets/chelsea.png");
+    assert_eq!(video["video"], text(&clip));
+    assert_eq!(
+        (&video["width"], &video["height"], &video["frames"]),
+        (&WIDTH.into(), &HEIGHT.into(), &FRAMES.into())
+    );
+    let lines: Vec<String> = video["frame_tracks"]
+        .as_array()
+        .expect("the tracks of each frame")
+        .iter()
+        .map(|line| line.to_string())
+        .collect();
+    assert_track_lines(&lines.join("\n"));
+
+    let out = detect(&[&clip], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = common::stdout(&out);
+    assert!(
+        printed.starts_with(&format!("{} frame 0 (0.000 s): ", clip.display())),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("{} frame 19 (1.900 s): ", clip.display())),
+        "{printed}"
     );
 }
 

@@ -1,8 +1,11 @@
-//! `tinyssd detect`: run the detector on image files and folders.
+//! `tinyssd detect`: run the detector on image files, folders and videos (a video's
+//! frames are [`super::detect_video`]'s job).
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+use super::detect_video::{VIDEO_SUFFIX, VideoReport, detect_video, print_video, tracks_path};
 use super::{
-    CrossClassArgs, EXIT_ERROR, ModelArgs, parse_unit_interval, terminal_safe, write_error,
+    CrossClassArgs, EXIT_ERROR, ModelArgs, is_broken_pipe, parse_unit_interval, terminal_safe,
+    write_error,
 };
 use anyhow::Context;
 use image::{ImageFormat, RgbImage};
@@ -19,9 +22,10 @@ use tinyssd::files::{AtomicOutput, FileId, RunInputs, numbered_path};
 
 #[derive(Debug, clap::Args)]
 pub struct DetectArgs {
-    /// Image files (PNG or JPEG), or folders: a folder's PNG and JPEG files, sorted by name.
-    #[arg(required = true, value_name = "IMAGE|DIR")]
-    images: Vec<PathBuf>,
+    /// Image files (PNG or JPEG), videos (any other file: whatever ffmpeg reads), or
+    /// folders: a folder's PNG and JPEG files, sorted by name.
+    #[arg(required = true, value_name = "IMAGE|VIDEO|DIR")]
+    inputs: Vec<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
     /// Confidence threshold for every class (default: the model's suggestion for each).
@@ -32,11 +36,13 @@ pub struct DetectArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// Write each image with its detections drawn to DIR/<name>.png; names that two
-    /// images (or an image itself) would share are numbered apart: <name>-2.png, ...
+    /// Write each image with its detections drawn to DIR/<name>.png, and each video with
+    /// its tracks drawn to DIR/<name>.mp4 and listed per frame in DIR/<name>.tracks.jsonl;
+    /// names that two outputs (or an output and an input) would share are numbered
+    /// apart: <name>-2.png, ...
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
-    /// Replace drawings already in DIR (input images are never replaced).
+    /// Replace outputs already in DIR (inputs are never replaced).
     #[arg(long, requires = "out_dir")]
     force: bool,
 }
@@ -55,6 +61,37 @@ struct ImageReport {
     detections: Vec<Detection>,
 }
 
+/// One input's result, as `--json` lists them.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Report {
+    Image(ImageReport),
+    Video(VideoReport),
+}
+
+/// A file to run on, by what it is ([`tinyssd::video::is_video_file`], the rule of the
+/// app's `--source PATH`).
+enum Input {
+    Image(PathBuf),
+    Video(PathBuf),
+}
+
+impl Input {
+    fn of(path: &Path) -> Input {
+        if tinyssd::video::is_video_file(path) {
+            Input::Video(path.to_path_buf())
+        } else {
+            Input::Image(path.to_path_buf())
+        }
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            Input::Image(path) | Input::Video(path) => path,
+        }
+    }
+}
+
 pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     let mut detector = args.model.detector()?;
     let mut config = detector.default_config();
@@ -67,22 +104,46 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
     }
 
-    let (images, mut failed) = images_of(&args.images);
+    let (files, mut failed) = files_of(&args.inputs);
     let outputs = match &args.out_dir {
-        Some(dir) => drawing_paths(dir, &images),
+        Some(dir) => output_paths(dir, &files),
         None => Vec::new(),
     };
     let model = args.model.path();
-    let inputs = RunInputs::of(images.iter().map(PathBuf::as_path).chain([model.as_path()]));
+    let inputs = RunInputs::of(files.iter().map(Input::path).chain([model.as_path()]));
 
     let mut stdout = std::io::stdout().lock();
     let mut reports = Vec::new();
-    for (index, path) in images.iter().enumerate() {
+    for (index, file) in files.iter().enumerate() {
         let drawing = outputs.get(index).map(|out| Drawing {
             path: out,
             replace: args.force,
             inputs: &inputs,
         });
+        let path = match file {
+            Input::Image(path) => path,
+            Input::Video(path) => {
+                // A video fails as a whole: its outputs are complete or not written.
+                match detect_video(
+                    &mut detector,
+                    &config,
+                    path,
+                    drawing,
+                    &mut stdout,
+                    args.json,
+                ) {
+                    Ok(report) if args.json => reports.push(Report::Video(report)),
+                    Ok(report) => print_video(&mut stdout, &report)?,
+                    // Frames printed to a closed pipe (`| head`): the end, not a fault.
+                    Err(error) if is_broken_pipe(&error) => return Err(error),
+                    Err(error) => {
+                        report_error(&error);
+                        failed = true;
+                    }
+                }
+                continue;
+            }
+        };
         // One bad image is reported and the others still run, as grep does with files.
         match detect_one(&mut detector, &config, path, drawing) {
             Ok((report, drawing_failed)) => {
@@ -92,7 +153,7 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
                     failed = true;
                 }
                 if args.json {
-                    reports.push(report);
+                    reports.push(Report::Image(report));
                 } else {
                     print_text(&mut stdout, &report)?;
                 }
@@ -120,20 +181,20 @@ fn report_error(error: &anyhow::Error) {
     eprintln!("tinyssd: {}", terminal_safe(&format!("{error:#}")));
 }
 
-/// The images to run on, and whether some input could not be used: files as given,
+/// The files to run on, and whether some input could not be used: files as given,
 /// folders as their PNG and JPEG files sorted by name (the list the app's `images:DIR`
 /// plays). A folder that cannot be listed or holds no image is reported, as ripgrep
 /// reports a path it cannot search, and the rest still run.
-fn images_of(inputs: &[PathBuf]) -> (Vec<PathBuf>, bool) {
-    let mut images = Vec::new();
+fn files_of(inputs: &[PathBuf]) -> (Vec<Input>, bool) {
+    let mut files = Vec::new();
     let mut failed = false;
     for input in inputs {
         if !input.is_dir() {
-            images.push(input.clone());
+            files.push(Input::of(input));
             continue;
         }
         match image_files_in(input) {
-            Ok(found) if !found.is_empty() => images.extend(found),
+            Ok(found) if !found.is_empty() => files.extend(found.into_iter().map(Input::Image)),
             Ok(_) => {
                 report_error(&anyhow::anyhow!(
                     "{}: no PNG or JPEG images in this folder",
@@ -150,34 +211,46 @@ fn images_of(inputs: &[PathBuf]) -> (Vec<PathBuf>, bool) {
             }
         }
     }
-    (images, failed)
+    (files, failed)
 }
 
-/// Where each image's drawing goes: `DIR/<stem>.png`, numbered apart from the other
-/// drawings of this run and from the input images themselves.
-fn drawing_paths(dir: &Path, images: &[PathBuf]) -> Vec<PathBuf> {
-    let inputs: HashSet<FileId> = images.iter().filter_map(|p| FileId::of(p)).collect();
+/// Where each file's drawing goes: `DIR/<stem>.png` for an image, `DIR/<stem>.mp4` for
+/// a video (its tracks beside it, [`tracks_path`]), numbered apart from the other
+/// outputs of this run and from the inputs themselves.
+fn output_paths(dir: &Path, files: &[Input]) -> Vec<PathBuf> {
+    let inputs: HashSet<FileId> = files.iter().filter_map(|f| FileId::of(f.path())).collect();
     let mut taken: HashSet<PathBuf> = HashSet::new();
-    let mut planned: Vec<PathBuf> = Vec::with_capacity(images.len());
-    for image in images {
-        let stem = image
+    let mut planned: Vec<PathBuf> = Vec::with_capacity(files.len());
+    for file in files {
+        let stem = file
+            .path()
             .file_stem()
             .map_or_else(|| "image".into(), |s| s.to_string_lossy());
-        let path = numbered_path(dir, &stem, ".png", |candidate| {
-            taken.contains(candidate)
-                || FileId::of(candidate).is_some_and(|id| inputs.contains(&id))
+        // A video's outputs are one name in two files: both must be free.
+        let outputs_for = |path: &Path| match file {
+            Input::Image(_) => vec![path.to_path_buf()],
+            Input::Video(_) => vec![path.to_path_buf(), tracks_path(path)],
+        };
+        let suffix = match file {
+            Input::Image(_) => ".png",
+            Input::Video(_) => VIDEO_SUFFIX,
+        };
+        let path = numbered_path(dir, &stem, suffix, |candidate| {
+            outputs_for(candidate).iter().any(|output| {
+                taken.contains(output) || FileId::of(output).is_some_and(|id| inputs.contains(&id))
+            })
         });
-        taken.insert(path.clone());
+        taken.extend(outputs_for(&path));
         planned.push(path);
     }
     planned
 }
 
-/// Where one image's drawing goes, and what it may replace.
-struct Drawing<'a> {
-    path: &'a Path,
-    replace: bool,
-    inputs: &'a RunInputs,
+/// Where one file's drawing goes, and what it may replace.
+pub struct Drawing<'a> {
+    pub path: &'a Path,
+    pub replace: bool,
+    pub inputs: &'a RunInputs,
 }
 
 /// One image's report, and why its drawing could not be written if it could not.

@@ -5,6 +5,7 @@
 mod app;
 mod bench;
 mod detect;
+mod detect_video;
 mod eval;
 mod process;
 mod track_eval;
@@ -36,7 +37,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Detect objects in image files and print (or draw) what was found.
+    /// Detect objects in image files and videos and print (or draw) what was found.
     Detect(detect::DetectArgs),
     /// Measure latency: the network alone, the whole frame, and each layer.
     Bench(bench::BenchArgs),

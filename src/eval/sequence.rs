@@ -46,11 +46,8 @@ pub fn run_sequences(
     frames_per_photo: u32,
     on_frame: &dyn Fn(),
 ) -> Result<SequenceReport, DetectorError> {
-    // Every box down to the tracker's floor: weak ones keep tracks alive.
     let mut detect_config = DetectConfig::uniform(thresholds.len(), tracker_config.min_score);
-    for (floor, &threshold) in detect_config.thresholds.iter_mut().zip(thresholds) {
-        *floor = floor.min(threshold);
-    }
+    detect_config.thresholds = tracker_config.detection_floors(thresholds);
     let mut tracker = Tracker::new(tracker_config.clone());
     let (mut raw, mut tracked) = (TrackingTally::default(), TrackingTally::default());
     let (mut detections, mut truth, mut shown) = (Vec::new(), Vec::new(), Vec::new());

@@ -92,6 +92,17 @@ impl AtomicOutput {
         })
     }
 
+    /// The file it will be, for messages.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Where the bytes go until the commit, for a writer that needs a path rather than
+    /// this value's [`Write`] (another program: ffmpeg writes a video there).
+    pub fn partial_path(&self) -> &Path {
+        self.file.path()
+    }
+
     /// Writes the file to disk and renames it into place (the rename replaces a link at
     /// the path, not the link's target). Fails with [`WriteError::Exists`] if something
     /// took the path meanwhile (without `replace`).

@@ -58,6 +58,15 @@ pub enum SourceError {
     Other(String),
 }
 
+impl From<crate::video::VideoError> for SourceError {
+    fn from(error: crate::video::VideoError) -> SourceError {
+        SourceError::Video {
+            path: error.path,
+            message: error.message,
+        }
+    }
+}
+
 impl SourceError {
     /// Whether trying again can only help once a file changes, so the capture thread
     /// need not report each try.
@@ -201,12 +210,12 @@ impl SourceSpec {
         let path = path.to_path_buf();
         if path.is_dir() {
             Some(SourceSpec::Images(vec![path]))
-        } else if !path.exists() {
-            None
-        } else if crate::detect::has_image_extension(&path) {
+        } else if crate::video::is_video_file(&path) {
+            Some(SourceSpec::Video(path))
+        } else if path.exists() {
             Some(SourceSpec::Image(path))
         } else {
-            Some(SourceSpec::Video(path))
+            None
         }
     }
 }
@@ -254,7 +263,7 @@ impl SourceSpec {
             SourceSpec::Image(path) => {
                 ImageListSource::new(std::slice::from_ref(path), DEFAULT_IMAGE_FPS).map(|_| ())
             }
-            SourceSpec::Video(path) => super::video::probe(path).map(|_| ()),
+            SourceSpec::Video(path) => crate::video::probe(path).map(|_| ()).map_err(Into::into),
         }
     }
 

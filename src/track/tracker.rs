@@ -18,6 +18,7 @@
 use super::motion::BoxFilter;
 use crate::detect::{Detection, passes_threshold};
 use crate::model::box_coder::Corners;
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 /// The tracker's knobs; [`TrackerConfig::default`] holds the values measured on the
@@ -40,6 +41,15 @@ pub struct TrackerConfig {
     pub score_smoothing: f32,
     /// A shown track is hidden when its score falls this far below its class's threshold.
     pub hysteresis: f32,
+}
+
+impl TrackerConfig {
+    /// The per-class thresholds to detect with when tracking at `thresholds`: every box
+    /// down to [`Self::min_score`] (weak ones keep tracks alive), or down to a class's own
+    /// threshold where that is lower.
+    pub fn detection_floors(&self, thresholds: &[f32]) -> Vec<f32> {
+        thresholds.iter().map(|&t| t.min(self.min_score)).collect()
+    }
 }
 
 impl Default for TrackerConfig {
@@ -87,6 +97,33 @@ impl Track {
     /// (with hysteresis).
     pub fn is_shown(&self) -> bool {
         self.shown
+    }
+
+    /// The track as a box of this frame: its filtered box and track score.
+    pub fn tracked_box(&self) -> TrackedBox {
+        TrackedBox {
+            id: self.id,
+            detection: Detection {
+                class_id: self.class_id,
+                label: self.label.clone(),
+                score: self.score,
+                bbox: self.bbox,
+            },
+        }
+    }
+}
+
+/// A track's box in one frame, as a [`Detection`] (its filtered box, its track score),
+/// so that what draws, suppresses or prints detections takes it too; with the track's ID.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackedBox {
+    pub id: u64,
+    pub detection: Detection,
+}
+
+impl Borrow<Detection> for TrackedBox {
+    fn borrow(&self) -> &Detection {
+        &self.detection
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::AppState;
 use crate::detect::{Detection, suppress_across_classes, tag_text};
-use crate::track::Track;
+use crate::track::{Track, TrackedBox};
 use std::borrow::Borrow;
 
 /// A box on screen: a detection of this frame, or a track as one (its smoothed box and
@@ -18,14 +18,10 @@ pub struct ShownBox {
 
 impl ShownBox {
     fn of_track(track: &Track) -> ShownBox {
+        let TrackedBox { id, detection } = track.tracked_box();
         ShownBox {
-            detection: Detection {
-                class_id: track.class_id,
-                label: track.label.clone(),
-                score: track.score,
-                bbox: track.bbox,
-            },
-            track_id: Some(track.id),
+            detection,
+            track_id: Some(id),
         }
     }
 
