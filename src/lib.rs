@@ -18,6 +18,7 @@ pub mod files;
 pub mod model;
 #[cfg(feature = "app")]
 pub mod pipeline;
+pub mod scene;
 pub mod track;
 #[cfg(feature = "app")]
 pub mod ui;

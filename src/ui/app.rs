@@ -88,6 +88,11 @@ impl App {
             store,
         );
         state.inputs = launch.inputs.clone();
+        // The marked frames run on a detector of their own, sharing the packed weights.
+        match Detector::from_packed(detector.engine().packed().clone(), 1) {
+            Ok(marker) => state.set_marking_detector(marker),
+            Err(error) => log::warn!("marking is off: {error}"),
+        }
         state.source.refresh_cameras();
         let source = launch
             .source
@@ -176,7 +181,7 @@ impl App {
     /// One UI pass: take what the threads sent, draw, apply the commands.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let now = Instant::now();
-        let mut commands = panels::shortcuts(ui, self.state.selected_class.is_some());
+        let mut commands = panels::shortcuts(ui, &self.state);
         commands.extend(panels::dropped_files(ui));
         let signalled = self
             .quit_signal
@@ -203,6 +208,9 @@ impl App {
             self.run(command, ui.ctx());
         }
         self.sync_config();
+        if self.state.suggestions_stale() {
+            self.state.refresh_suggestions();
+        }
         if self.state.apply_thresholds_to_tracks() {
             ui.ctx().request_repaint();
         }
@@ -256,6 +264,8 @@ impl App {
             }
             Command::ToggleTracks => self.state.show_tracks = !self.state.show_tracks,
             Command::NudgeThreshold(steps) => self.state.nudge_selected(steps),
+            Command::Judge(right) => self.state.judge(right),
+            Command::UndoMark => self.state.undo_mark(),
             Command::ToggleFullscreen => {
                 let fullscreen = ctx.input(|input| input.viewport().fullscreen);
                 ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(

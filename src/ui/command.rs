@@ -14,6 +14,10 @@ pub enum Command {
     ToggleTracks,
     /// Move the selected class's threshold by this many hundredths.
     NudgeThreshold(i32),
+    /// Mark the box clicked on the paused frame right (true) or wrong.
+    Judge(bool),
+    /// Take back the last mark.
+    UndoMark,
     Snapshot,
     Quit,
     SaveProfile,

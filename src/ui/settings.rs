@@ -83,6 +83,8 @@ pub struct Settings {
     pub profile_path: String,
     /// Where snapshots go.
     pub snapshot_dir: String,
+    /// Where marks are kept: a VOC folder `tinyssd tune` reads ([`crate::scene`]).
+    pub marks_dir: String,
 }
 
 impl Default for Settings {
@@ -92,6 +94,10 @@ impl Default for Settings {
             hidden: BTreeSet::new(),
             profile_path: default_profile_path().display().to_string(),
             snapshot_dir: default_snapshot_dir().display().to_string(),
+            marks_dir: default_snapshot_dir()
+                .join("tinyssd-marks")
+                .display()
+                .to_string(),
         }
     }
 }

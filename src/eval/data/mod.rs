@@ -18,7 +18,7 @@ mod voc_xml;
 pub use json_lines::parse_json_lines;
 pub use layout::{Source, locate, read_split_file};
 pub use problems::{Problem, ProblemKind, Problems};
-pub use voc_xml::parse_voc_xml;
+pub use voc_xml::{parse_voc_xml, write_voc_xml};
 
 use super::EvalError;
 use crate::files::read_text_capped;
@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 /// Whether an image id is a plain file name, so `JPEGImages/<id>.jpg` (and
 /// `Annotations/<id>.xml`) stay inside the data folder: no separator, no `..`, no drive.
-fn is_plain_id(id: &str) -> bool {
+pub fn is_plain_id(id: &str) -> bool {
     !id.is_empty() && id != ".." && !id.contains(['/', '\\', ':', '\0'])
 }
 

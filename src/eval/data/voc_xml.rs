@@ -138,3 +138,92 @@ fn child<'a, 'input>(
 fn child_text<'a>(node: roxmltree::Node<'a, '_>, tag: &str) -> Option<&'a str> {
     child(node, tag).map(|n| n.text().unwrap_or("").trim())
 }
+
+/// One image's annotation in the VOCdevkit format [`parse_voc_xml`] reads: the size and,
+/// per object, its class name, difficult flag and box. The boxes are given in our
+/// continuous pixels and written in VOC's 1-based inclusive ones ([`super::voc_box`]).
+pub fn write_voc_xml(
+    id: &str,
+    width: u32,
+    height: u32,
+    objects: &[super::Object],
+    class_names: &[String],
+) -> String {
+    let mut xml = format!(
+        "<annotation>\n  <filename>{}.jpg</filename>\n  <size>\n    <width>{width}</width>\n    \
+         <height>{height}</height>\n    <depth>3</depth>\n  </size>\n",
+        escape(id)
+    );
+    for object in objects {
+        let name = class_names.get(object.class_id).map_or("", String::as_str);
+        let b = &object.bbox;
+        xml.push_str(&format!(
+            "  <object>\n    <name>{}</name>\n    <difficult>{}</difficult>\n    <bndbox>\n      \
+             <xmin>{}</xmin>\n      <ymin>{}</ymin>\n      <xmax>{}</xmax>\n      <ymax>{}</ymax>\n    \
+             </bndbox>\n  </object>\n",
+            escape(name),
+            u8::from(object.difficult),
+            b.x_min + 1.0,
+            b.y_min + 1.0,
+            b.x_max,
+            b.y_max
+        ));
+    }
+    xml.push_str("</annotation>\n");
+    xml
+}
+
+/// Text made safe for an XML element.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::{Object, Problems};
+    use crate::model::Corners;
+
+    #[test]
+    fn a_written_annotation_parses_back_to_the_same_objects() {
+        let names: Vec<String> = ["background", "cat", "dog & co"].map(String::from).to_vec();
+        let objects = vec![
+            Object {
+                class_id: 1,
+                bbox: Corners {
+                    x_min: 0.0,
+                    y_min: 12.25,
+                    x_max: 99.5,
+                    y_max: 240.0,
+                },
+                difficult: false,
+            },
+            Object {
+                class_id: 2,
+                bbox: Corners {
+                    x_min: 30.0,
+                    y_min: 40.0,
+                    x_max: 31.5,
+                    y_max: 41.0,
+                },
+                difficult: true,
+            },
+        ];
+        let xml = write_voc_xml("frame<1>", 320, 240, &objects, &names);
+        let mut problems = Problems::default();
+        let sample = parse_voc_xml(
+            &xml,
+            Path::new("frame.xml"),
+            "frame<1>",
+            PathBuf::from("frame.jpg"),
+            &names,
+            &mut problems,
+        )
+        .expect("parses");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!((sample.width, sample.height), (320, 240));
+        assert_eq!(sample.objects, objects);
+    }
+}

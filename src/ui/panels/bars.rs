@@ -79,6 +79,9 @@ fn banner(ui: &mut egui::Ui, color: Color32, text: &str) {
 /// The keys, in the status bar while no notice is up.
 const KEYS: &str = "Space pause · S snapshot · click a box, then Up/Down tune it · T tracks/raw · \
                     N near misses · Tab present · Q/Esc quit";
+/// The keys while paused, when the frame can be marked.
+const MARKING_KEYS: &str = "Paused: click a box to mark it right (R) or wrong (W) · drag to draw \
+                            a missed one · Ctrl+Z undo · Space resume";
 
 pub fn status_bar(ui: &mut egui::Ui, state: &AppState) {
     egui::Panel::bottom("status_bar").show(ui, |ui| {
@@ -90,6 +93,7 @@ pub fn status_bar(ui: &mut egui::Ui, state: &AppState) {
             let text = match state.live_notice(Instant::now()) {
                 Some(notice) if notice.is_error => RichText::new(&notice.text).color(ERROR_COLOR),
                 Some(notice) => RichText::new(&notice.text).strong(),
+                None if state.can_mark() => RichText::new(MARKING_KEYS).weak(),
                 None => RichText::new(KEYS).weak(),
             };
             ui.add(egui::Label::new(text).truncate());

@@ -1,9 +1,11 @@
 //! The drawing: the top and status bars ([`bars`]: controls, messages, live numbers),
-//! the side panel ([`side`]: sources, sliders with their score strips, profiles) and
-//! the picture with its overlay ([`picture`]), plus the keyboard shortcuts. Each
+//! the side panel ([`side`]: sources, sliders with their score strips, profiles), the
+//! picture with its overlay ([`picture`]) and marking on it ([`marks`]), plus the
+//! keyboard shortcuts. Each
 //! function reads or edits [`AppState`](crate::ui::AppState) and returns [`Command`]s.
 
 mod bars;
+mod marks;
 mod picture;
 mod side;
 
@@ -12,6 +14,7 @@ pub use picture::video;
 pub use side::side_panel;
 
 use super::command::Command;
+use super::state::AppState;
 use crate::detect::class_color;
 use egui::{Color32, Key, Modifiers};
 
@@ -69,15 +72,21 @@ const NUDGE_KEYS: [(Key, i32); 5] = [
 ];
 
 /// Space pauses, S saves a snapshot, Q or Esc quits, Tab presents, F11 goes full
-/// screen, N shows near misses, T switches between tracks and raw detections, and with a class selected Up/Down/+/- tune it; not
-/// while typing in a field. Runs before any widget so a focused button does not also
-/// take the space bar.
-pub fn shortcuts(ui: &mut egui::Ui, class_selected: bool) -> Vec<Command> {
+/// screen, N shows near misses, T switches between tracks and raw detections, with a
+/// class selected Up/Down/+/- tune it, R and W mark the box clicked on a paused frame
+/// right or wrong, and Ctrl+Z takes back the last mark; not while typing in a field.
+/// Runs before any widget so a focused button does not also take the space bar.
+pub fn shortcuts(ui: &mut egui::Ui, state: &AppState) -> Vec<Command> {
     if ui.ctx().text_edit_focused() {
         return Vec::new();
     }
+    let class_selected = state.selected_class.is_some();
+    let judging = state.marking.judging.is_some();
     ui.input_mut(|input| {
         let mut commands = Vec::new();
+        if input.consume_key(Modifiers::COMMAND, Key::Z) {
+            commands.push(Command::UndoMark);
+        }
         let mut pressed = |key| input.consume_key(Modifiers::NONE, key);
         if pressed(Key::Space) {
             commands.push(Command::TogglePause);
@@ -99,6 +108,12 @@ pub fn shortcuts(ui: &mut egui::Ui, class_selected: bool) -> Vec<Command> {
         }
         if pressed(Key::T) {
             commands.push(Command::ToggleTracks);
+        }
+        if judging && pressed(Key::R) {
+            commands.push(Command::Judge(true));
+        }
+        if judging && pressed(Key::W) {
+            commands.push(Command::Judge(false));
         }
         // The selected class's threshold: Up/+ raise it, Down/- lower it; Shift by 5.
         // Without a selection the keys are left to the widgets.

@@ -1,7 +1,9 @@
 //! The newest frame fitted to the central panel, with the boxes on screen (tracks, or
-//! raw detections) and the near misses drawn over it; a click picks the class of a box.
+//! raw detections), the near misses and the marks drawn over it; a click picks the
+//! class of a box (and, paused, asks whether it is right), a drag draws a missed one.
 
 use super::color32;
+use super::marks::{self, Placement};
 use crate::detect::{Detection, OUTLINE, label_tags, label_text_color, tag_text};
 use crate::model::Corners;
 use crate::ui::state::{AppState, ShownBox};
@@ -30,14 +32,17 @@ pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHa
         let scale = (available.width() / width).min(available.height() / height);
         let rect = Rect::from_center_size(available.center(), Vec2::new(width, height) * scale);
         // (The "click a box" hint is in the status bar: a tooltip here would cover it.)
-        let response = ui.allocate_rect(rect, Sense::click());
+        let response = ui.allocate_rect(rect, Sense::click_and_drag());
         response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "video"));
+        let placement = Placement { rect, scale };
         if response.clicked()
             && let Some(pointer) = response.interact_pointer_pos()
         {
-            let at = (pointer - rect.min) / scale;
+            let at = placement.to_frame(pointer);
             state.select_at(at.x, at.y);
+            state.pick_for_judging(at.x, at.y);
         }
+        marks::drag_to_draw(ui, &response, placement, state);
         let painter = ui.painter_at(rect);
         let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
         painter.image(texture.id(), rect, uv, Color32::WHITE);
@@ -91,11 +96,17 @@ pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHa
             .iter()
             .map(|b| (b.tag_text(with_id), scaled(&b.detection.bbox)));
         let near_boxes = near.iter().map(|d| (tag_text(d), scaled(&d.bbox)));
-        let boxes = shown_boxes.chain(near_boxes);
+        let marks = state.marks_on_screen();
+        let mark_boxes = marks
+            .iter()
+            .map(|m| (marks::mark_text(m, &state.class_names), scaled(&m.bbox)));
+        // The marks' tags last: they yield to the boxes' own.
+        let boxes = shown_boxes.chain(near_boxes).chain(mark_boxes);
         let tags = label_tags(boxes, rect.size().into(), SCREEN_TAG_PADDING, |text| {
             layout(text.to_owned()).size().into()
         });
-        let (shown_tags, near_tags) = tags.split_at(shown.len().min(tags.len()));
+        let (shown_tags, rest) = tags.split_at(shown.len().min(tags.len()));
+        let (near_tags, mark_tags) = rest.split_at(near.len().min(rest.len()));
         let near_tags = near_tags
             .iter()
             .zip(near.iter().copied())
@@ -104,6 +115,7 @@ pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHa
             .iter()
             .zip(shown.iter().map(|b| &b.detection))
             .map(|tag| (tag, false));
+        marks::rings(&painter, placement, state);
         for ((tag, detection), near_miss) in near_tags.chain(shown_tags) {
             let at = |point: [f32; 2]| rect.min + Vec2::from(point);
             let tag_rect = Rect::from_min_size(at(tag.min), tag.size.into());
@@ -120,6 +132,18 @@ pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHa
             // Laid out again to draw: egui keeps this frame's galleys, so it is a look-up.
             painter.galley(at(tag.text_origin()), layout(tag.text.clone()), text);
         }
+        for (tag, mark) in mark_tags.iter().zip(marks) {
+            let tag_rect = Rect::from_min_size(rect.min + Vec2::from(tag.min), tag.size.into());
+            let text = layout(tag.text.clone());
+            marks::tag(
+                &painter,
+                tag_rect,
+                rect.min + Vec2::from(tag.text_origin()),
+                text,
+                mark,
+            );
+        }
+        marks::popups(ui.ctx(), placement, state);
         if state.presenting {
             let fps = format!("{:.0} fps", state.stats.inference.rate());
             let galley = painter.layout_no_wrap(fps, FontId::proportional(40.0), Color32::WHITE);

@@ -1,6 +1,7 @@
-//! The side panel: the source picker, tracks or raw boxes, the sliders with their score
-//! strips and counts, and the threshold profile file.
+//! The side panel: the source picker, the marks ([`super::marks`]), tracks or raw boxes,
+//! the sliders with their score strips and counts, and the threshold profile file.
 
+use super::marks::{marks_section, suggestion_line};
 use super::{NO_CAMERA, SIDE_PANEL_WIDTH, color32};
 use crate::detect::DetectConfig;
 use crate::pipeline::CameraEntry;
@@ -28,6 +29,8 @@ pub fn side_panel(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Co
             egui::ScrollArea::vertical().show(ui, |ui| {
                 ui.add_space(4.0);
                 source_section(ui, state, commands);
+                ui.separator();
+                marks_section(ui, state, commands);
                 ui.separator();
                 ui.scope(|ui| threshold_section(ui, state));
             });
@@ -221,6 +224,17 @@ fn threshold_section(ui: &mut egui::Ui, state: &mut AppState) {
                         "{name}: distinct objects seen since the counts were reset"
                     ));
                 ui.end_row();
+                let suggestion = state
+                    .marking
+                    .suggestions
+                    .iter()
+                    .flatten()
+                    .find(|s| s.class_id == id);
+                if let Some(suggestion) = suggestion {
+                    ui.label("");
+                    suggestion_line(ui, suggestion);
+                    ui.end_row();
+                }
             }
         });
 }

@@ -5,12 +5,14 @@
 //! rooms of their own.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+mod marking;
 mod profiles;
 mod scores;
 mod snapshot;
 mod source;
 mod tracks;
 
+pub use marking::Marking;
 pub use profiles::ProfileSaved;
 pub use scores::{SCORE_BINS, SCORE_WINDOW, ScoreHistory, bin_of, bin_start};
 pub use snapshot::{SnapshotError, snapshot_name};
@@ -95,6 +97,8 @@ pub struct AppState {
     pub scroll_to_selected: bool,
     /// Recent candidate scores, for the score strips.
     pub scores: ScoreHistory,
+    /// Marks on paused frames and the thresholds they suggest ([`marking`]).
+    pub marking: Marking,
     /// The frame on screen and its detections (all of them, down to the floor).
     pub current: Option<FrameResult>,
     pub stats: LiveStats,
@@ -139,6 +143,7 @@ impl AppState {
             selected_class: None,
             scroll_to_selected: false,
             scores: ScoreHistory::new(classes),
+            marking: Marking::default(),
             current: None,
             stats: LiveStats::default(),
             source: SourceStatus::default(),
@@ -152,6 +157,7 @@ impl AppState {
         let (settings, problem) = state.store.load();
         state.snapshot_dir = settings.snapshot_dir.clone();
         state.profile_path = settings.profile_path.clone();
+        state.marking = Marking::new(settings.marks_dir.clone());
         state.apply_profile(&settings.profile);
         for (shown, name) in state.shown.iter_mut().zip(&state.class_names).skip(1) {
             *shown = !settings.hidden.contains(name);
@@ -206,20 +212,7 @@ impl AppState {
     /// Selects the class of the smallest box on screen holding the point (in the
     /// frame's pixels); true when one does.
     pub fn select_at(&mut self, x: f32, y: f32) -> bool {
-        let hit = self
-            .on_screen()
-            .into_iter()
-            .map(|on_screen| on_screen.detection)
-            .filter(|d| {
-                let b = &d.bbox;
-                (b.x_min..=b.x_max).contains(&x) && (b.y_min..=b.y_max).contains(&y)
-            })
-            .min_by(|a, b| {
-                let area =
-                    |d: &Detection| (d.bbox.x_max - d.bbox.x_min) * (d.bbox.y_max - d.bbox.y_min);
-                area(a).total_cmp(&area(b))
-            })
-            .map(|d| d.class_id);
+        let hit = self.box_at(x, y).map(|d| d.class_id);
         if hit.is_some() {
             self.selected_class = hit;
             self.scroll_to_selected = true;
@@ -318,6 +311,9 @@ impl AppState {
     pub fn set_paused(&mut self, paused: bool, now: Instant) {
         if self.paused && !paused {
             self.source.on_resume(now);
+            // What was clicked or drawn on the paused frame is no longer on screen.
+            self.marking.judging = None;
+            self.marking.drawn = None;
         }
         self.paused = paused;
     }
@@ -424,6 +420,7 @@ impl AppState {
             hidden: self.hidden(),
             profile_path: self.profile_path.clone(),
             snapshot_dir: self.snapshot_dir.clone(),
+            marks_dir: self.marking.dir.clone(),
         }
     }
 
