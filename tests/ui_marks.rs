@@ -21,15 +21,33 @@ fn shipped_detector() -> Detector {
     Detector::from_file(&repo_path("models/tinyssd_voc.safetensors"), 1).expect("the shipped model")
 }
 
-/// The astronaut photo as the paused frame, its boxes down to the app's floor shown raw.
-fn paused_app(marks_dir: &std::path::Path) -> App {
-    let mut detector = shipped_detector();
-    let image = image::open(repo_path("assets/astronaut.png"))
+/// `photo` as frame `seq`, with its boxes down to the app's floor.
+fn frame_of(photo: &str, seq: u64, detector: &mut Detector) -> FrameResult {
+    let image = image::open(repo_path(&format!("assets/{photo}")))
         .expect("bundled photo")
         .to_rgb8();
     let mut config = detector.default_config();
     config.thresholds.fill(DETECT_FLOOR);
     let (detections, _) = detector.detect(&image, &config).expect("detects");
+    let now = Instant::now();
+    FrameResult {
+        seq,
+        image,
+        detections,
+        timings: Timings {
+            preprocess: Duration::ZERO,
+            network: Duration::ZERO,
+            postprocess: Duration::ZERO,
+        },
+        captured_at: now,
+        detected_at: now,
+    }
+}
+
+/// The astronaut photo as the paused frame, its boxes down to the app's floor shown raw.
+fn paused_app(marks_dir: &std::path::Path) -> App {
+    let mut detector = shipped_detector();
+    let frame = frame_of("astronaut.png", 1, &mut detector);
     let mut state = AppState::new(
         detector.class_names().to_vec(),
         detector.default_config(),
@@ -40,21 +58,7 @@ fn paused_app(marks_dir: &std::path::Path) -> App {
     state.show_tracks = false;
     state.set_all_thresholds(DETECT_FLOOR);
     let now = Instant::now();
-    state.on_result(
-        FrameResult {
-            seq: 1,
-            image,
-            detections,
-            timings: Timings {
-                preprocess: Duration::ZERO,
-                network: Duration::ZERO,
-                postprocess: Duration::ZERO,
-            },
-            captured_at: now,
-            detected_at: now,
-        },
-        now,
-    );
+    state.on_result(frame, now);
     state.set_paused(true, now);
     App::headless(state)
 }
@@ -201,4 +205,48 @@ fn nothing_is_marked_while_the_video_plays() {
     assert!(harness.query_by_label("Right (R)").is_none());
     assert!(harness.state().state().marking.judging.is_none());
     assert!(!dir.path().join("desk").exists());
+}
+
+#[test]
+fn marks_stay_with_the_frame_they_were_made_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scene = dir.path().join("desk");
+    let mut harness = harness(paused_app(&scene));
+    harness.step();
+    let first = harness
+        .state()
+        .state()
+        .current
+        .as_ref()
+        .expect("a frame")
+        .detections[0]
+        .clone();
+    harness.state_mut().state_mut().marking.judging = Some((first, [0.0, 0.0]));
+    harness.key_press(egui::Key::R);
+    harness.step();
+    assert_eq!(verdicts(&harness).len(), 1);
+
+    // Resume: a new frame comes, and is paused on.
+    harness.key_press(egui::Key::Space);
+    harness.step();
+    let mut detector = shipped_detector();
+    let second = frame_of("chelsea.png", 2, &mut detector);
+    let cat = second.detections[0].clone();
+    let now = Instant::now();
+    let state = harness.state_mut().state_mut();
+    state.on_result(second, now);
+    state.set_paused(true, now);
+    harness.step();
+    assert_eq!(
+        verdicts(&harness),
+        vec![],
+        "the first frame's marks stay with it"
+    );
+    harness.state_mut().state_mut().marking.judging = Some((cat.clone(), [0.0, 0.0]));
+    harness.key_press(egui::Key::W);
+    harness.step();
+    assert_eq!(verdicts(&harness), vec![(Verdict::Wrong, cat.class_id)]);
+    assert_eq!(harness.state().state().marking.counts(), (2, 2));
+    let list = std::fs::read_to_string(scene.join("ImageSets/Main/trainval.txt")).expect("list");
+    assert_eq!(list, "frame-0001\nframe-0002\n");
 }
