@@ -1,21 +1,36 @@
-"""Our engine against ONNX Runtime's CPU provider and PyTorch eager, side by side in one run.
+"""Our engine against ONNX Runtime's and OpenVINO's CPU runtimes and PyTorch eager, side by side in one run.
 
-    python3 scripts/compare_ort.py [--model models/tinyssd_voc.safetensors] [--runs 200] [--busy]
+    python3 scripts/compare_ort.py [--model models/tinyssd_voc.safetensors] [--runs 200] [--rounds 3]
+                                   [--threads 1,2] [--busy] [--runtimes ours,ort,openvino]
                                    [--binary target/release/tinyssd]
 
-Exports the same weights to ONNX (through the PyTorch twin in training/), feeds both
-engines the same input, checks that the outputs agree (max abs diff <= 1e-3), then
-times the network alone at 1 and 2 threads, alternating ours and ORT in rounds so
-that both see the same machine load. Ours and ORT each run in a process of their own
-(`tinyssd bench`, scripts/ort_worker.py), so each one's peak memory (RSS) is its own.
-`--busy` keeps one core busy meanwhile with a spinner at nice 19, as a laptop's other
-work would. Prints medians and peak RSS; the last line is the ratios ours / ORT.
-Needs: pip install -r training/requirements.txt onnx onnxruntime; cargo build --release.
+Prints the CPU model and the ONNX Runtime, OpenVINO and PyTorch versions first, since
+machines differ between sessions. Exports the same weights to ONNX (through the PyTorch
+twin in training/); ONNX Runtime (CPU provider, all graph optimisations) and OpenVINO (CPU
+plugin, f32, latency hint, one infer request; see scripts/runtime_worker.py for why the f32
+hint) both run that file. All engines get the same input and their outputs must agree with
+ours (max abs diff <= 1e-3; with ORT's when ours is skipped) before anything is timed.
+Then the network alone is timed at 1 and 2 threads, alternating ours, ORT, OpenVINO and
+PyTorch eager in rounds so that all see the same machine load. Ours, ORT and OpenVINO each run in a process of their own (`tinyssd
+bench`, scripts/runtime_worker.py), so each one's peak memory (RSS, the kernel's VmHWM) is
+its own; PyTorch eager runs in this process and has no RSS column.
+
+`--runtimes` picks which of ours, ort, openvino run (default all three; PyTorch eager always
+runs); one that is not installed is skipped with a note. `--busy` keeps one core busy
+meanwhile with a spinner at nice 19, as a laptop's other work would.
+
+Columns: threads; the median over rounds of each engine's per-round median, in ms; ours
+divided by each other engine (below 1: ours is faster); peak RSS per process in MiB (the
+highest over rounds). The last line repeats the ratios ours / ORT and ours / OpenVINO.
+Needs: pip install -r training/requirements.txt onnx onnxruntime openvino; cargo build --release.
 """
 import argparse
+import importlib.metadata
+import importlib.util
 import json
 import multiprocessing
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -33,6 +48,10 @@ from training.model_io import load_model_file, write_safetensors  # noqa: E402
 CACHE = REPO / "cache" / "compare_ort"
 BINARY = REPO / "target" / "release" / "tinyssd"
 TOLERANCE = 1e-3
+# --runtimes' names -> column labels, in the order each round runs them.
+LABELS = {"ours": "ours", "ort": "ORT", "openvino": "OpenVINO"}
+# The runtimes run by scripts/runtime_worker.py -> (Python module, name in the header).
+MODULES = {"ort": ("onnxruntime", "ONNX Runtime"), "openvino": ("openvino", "OpenVINO")}
 
 
 def export_onnx(model_path: Path) -> Path:
@@ -44,14 +63,26 @@ def export_onnx(model_path: Path) -> Path:
     return out
 
 
-def ort_session(onnx_path: Path, threads: int):
-    import onnxruntime as ort
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+def cpu_model() -> str:
+    """The CPU's name as /proc/cpuinfo gives it, else as platform does."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def module_version(module: str) -> str | None:
+    """The installed version of a module, without importing it; None when it is not installed."""
+    if importlib.util.find_spec(module) is None:
+        return None
+    try:
+        return importlib.metadata.version(module)
+    except importlib.metadata.PackageNotFoundError:
+        return "version unknown"
 
 
 def time_torch(model: torch.nn.Module, x: np.ndarray, threads: int, runs: int, warmup: int = 10) -> list[float]:
@@ -67,10 +98,23 @@ def time_torch(model: torch.nn.Module, x: np.ndarray, threads: int, runs: int, w
     return times
 
 
-def run_ort(onnx_path: Path, input_path: Path, threads: int, runs: int) -> dict:
-    cmd = [sys.executable, str(REPO / "scripts" / "ort_worker.py"), str(onnx_path), str(input_path),
+def run_worker(runtime: str, onnx_path: Path, input_path: Path, threads: int, runs: int,
+               save: Path | None = None) -> dict:
+    cmd = [sys.executable, str(REPO / "scripts" / "runtime_worker.py"), runtime, str(onnx_path), str(input_path),
            str(threads), str(runs)]
+    if save:
+        cmd += ["--save-outputs", str(save)]
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+
+
+def time_runtime(runtime: str, args: argparse.Namespace, onnx_path: Path, input_path: Path,
+                 threads: int) -> tuple[float, float]:
+    """One round of one engine in its own process: (median ms, peak RSS MiB)."""
+    if runtime == "ours":
+        result = run_ours(args.binary, args.model, input_path, threads, args.runs)
+        return result["results"][0]["network"]["median"], result.get("peak_rss_mib") or 0.0
+    result = run_worker(runtime, onnx_path, input_path, threads, args.runs)
+    return result["median"], result["peak_rss_mib"] or 0.0
 
 
 def spin() -> None:
@@ -100,8 +144,25 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--busy", action="store_true", help="keep one core busy at nice 19 meanwhile")
     parser.add_argument("--binary", type=Path, default=BINARY, help="our engine's binary (e.g. another build)")
+    parser.add_argument("--runtimes", default=",".join(LABELS),
+                        help="which of ours, ort, openvino to run (PyTorch eager always runs)")
     args = parser.parse_args()
-    if not args.binary.exists():
+    asked = {name.strip() for name in args.runtimes.split(",") if name.strip()}
+    if asked - LABELS.keys():
+        parser.error(f"unknown runtimes {', '.join(sorted(asked - LABELS.keys()))}: pick from {', '.join(LABELS)}")
+    runtimes = [name for name in LABELS if name in asked]
+
+    print(f"CPU {cpu_model()}, {os.cpu_count()} logical cores")
+    versions = {name: module_version(module) for name, (module, _) in MODULES.items()}
+    print(", ".join(f"{title} {versions[name] or 'not installed'}" for name, (_, title) in MODULES.items())
+          + f", PyTorch {torch.__version__}")
+    for name, (module, title) in MODULES.items():
+        if name in runtimes and versions[name] is None:
+            print(f"{title} is not installed (pip install {module}): skipping it")
+            runtimes.remove(name)
+    if not runtimes:
+        sys.exit("nothing left to compare")
+    if "ours" in runtimes and not args.binary.exists():
         sys.exit(f"{args.binary} is missing: run `cargo build --release` first")
     if not args.model.exists():
         sys.exit(f"{args.model} is missing: pass --model (e.g. tests/golden/weights.safetensors)")
@@ -112,47 +173,76 @@ def main() -> None:
     input_path = CACHE / "input.safetensors"
     write_safetensors({"input": torch.from_numpy(x)}, input_path)
 
-    # Agreement on the same input.
-    ours_out = CACHE / "ours_outputs.safetensors"
-    run_ours(args.binary, args.model, input_path, 1, 1, save=ours_out)
+    # Agreement on the same input, each engine in its own process at 1 thread, against the first one.
     from safetensors.numpy import load_file
-    ours = load_file(str(ours_out))
-    loc, conf = ort_session(onnx_path, 1).run(None, {"input": x})
-    diff = max(np.abs(ours["loc"] - loc[0]).max(), np.abs(ours["conf"] - conf[0]).max())
-    print(f"outputs agree: max abs diff {diff:.2e} (tolerance {TOLERANCE:g})")
-    if diff > TOLERANCE:
-        sys.exit("outputs differ: the comparison is void")
+    outputs = {}
+    for name in runtimes:
+        saved = CACHE / f"{name}_outputs.safetensors"
+        if name == "ours":
+            run_ours(args.binary, args.model, input_path, 1, 1, save=saved)
+        else:
+            run_worker(name, onnx_path, input_path, 1, 0, save=saved)
+        outputs[name] = load_file(str(saved))
+    reference, *others = runtimes
+    if not others:
+        print(f"only {LABELS[reference]} runs: no outputs to check against")
+    differ = []
+    for name in others:
+        diff = max(np.abs(outputs[reference][key] - outputs[name][key]).max() for key in ("loc", "conf"))
+        print(f"{LABELS[name]} outputs agree with {LABELS[reference]}: max abs diff {diff:.2e} "
+              f"(tolerance {TOLERANCE:g})" if diff <= TOLERANCE else
+              f"{LABELS[name]} outputs DIFFER from {LABELS[reference]}: max abs diff {diff:.2e} "
+              f"(tolerance {TOLERANCE:g})")
+        if diff > TOLERANCE:
+            differ.append(LABELS[name])
+    if differ:
+        sys.exit(f"outputs differ ({', '.join(differ)}): the comparison is void")
 
     print(f"model {args.model.relative_to(REPO) if args.model.is_relative_to(REPO) else args.model}, "
           f"{args.rounds} rounds x {args.runs} runs, medians in ms"
           + (", one core kept busy at nice 19" if args.busy else ""))
-    print("threads | ours  | ORT   | PyTorch eager | ours / ORT | ours / PyTorch | peak RSS ours / ORT (MiB)")
+    others_of_ours = [name for name in runtimes if name != "ours"] if "ours" in runtimes else []
+    headers = (["threads"] + [LABELS[name] for name in runtimes] + ["PyTorch eager"]
+               + [f"ours / {LABELS[name]}" for name in others_of_ours]
+               + (["ours / PyTorch"] if "ours" in runtimes else [])
+               + [f"peak RSS {' / '.join(LABELS[name] for name in runtimes)} (MiB)"])
+    widths = [max(len(header), 5) for header in headers]
+    print(" | ".join(header.rjust(width) for header, width in zip(headers, widths)))
     twin = load_model_file(args.model).eval()
     spinner = multiprocessing.Process(target=spin, daemon=True) if args.busy else None
     if spinner:
         spinner.start()
-    ratios = []
+    ratios: dict[str, list[tuple[int, float]]] = {name: [] for name in others_of_ours}
     try:
         for threads in [int(t) for t in args.threads.split(",")]:
-            ours_medians, ort_medians, torch_medians = [], [], []
-            ours_rss, ort_rss = 0.0, 0.0
+            medians = {name: [] for name in runtimes + ["torch"]}
+            peak_rss = {name: 0.0 for name in runtimes}
             for _ in range(args.rounds):
-                ours = run_ours(args.binary, args.model, input_path, threads, args.runs)
-                ours_medians.append(ours["results"][0]["network"]["median"])
-                ours_rss = max(ours_rss, ours.get("peak_rss_mib") or 0.0)
-                ort = run_ort(onnx_path, input_path, threads, args.runs)
-                ort_medians.append(ort["median"])
-                ort_rss = max(ort_rss, ort["peak_rss_mib"] or 0.0)
-                torch_medians.append(statistics.median(time_torch(twin, x, threads, args.runs)))
-            ours_ms, ort_ms, torch_ms = (statistics.median(m) for m in (ours_medians, ort_medians, torch_medians))
-            ratios.append((threads, ours_ms / ort_ms))
-            print(f"{threads:>7} | {ours_ms:5.2f} | {ort_ms:5.2f} | {torch_ms:13.2f} | {ours_ms / ort_ms:10.2f} | "
-                  f"{ours_ms / torch_ms:14.2f} | {ours_rss:.0f} / {ort_rss:.0f}")
+                for name in runtimes:
+                    median, rss = time_runtime(name, args, onnx_path, input_path, threads)
+                    medians[name].append(median)
+                    peak_rss[name] = max(peak_rss[name], rss)
+                medians["torch"].append(statistics.median(time_torch(twin, x, threads, args.runs)))
+            ms = {name: statistics.median(values) for name, values in medians.items()}
+            cells = [threads] + [f"{ms[name]:.2f}" for name in runtimes] + [f"{ms['torch']:.2f}"]
+            for name in others_of_ours:
+                ratios[name].append((threads, ms["ours"] / ms[name]))
+                cells.append(f"{ms['ours'] / ms[name]:.2f}")
+            if "ours" in runtimes:
+                cells.append(f"{ms['ours'] / ms['torch']:.2f}")
+            cells.append(" / ".join(f"{peak_rss[name]:.0f}" for name in runtimes))
+            print(" | ".join(str(cell).rjust(width) for cell, width in zip(cells, widths)))
     finally:
         if spinner:
             spinner.terminate()
-    print("ours / ORT" + (" (busy)" if args.busy else "") + ": "
-          + ", ".join(f"{ratio:.2f} at {threads} thread{'s' if threads > 1 else ''}" for threads, ratio in ratios))
+    busy = " (busy)" if args.busy else ""
+    if not ratios:
+        print("no ratios: " + ("ours was not run" if "ours" not in runtimes else "ours ran alone"))
+        return
+    print("; ".join(f"ours / {LABELS[name]}{busy}: "
+                    + ", ".join(f"{ratio:.2f} at {threads} thread{'s' if threads > 1 else ''}"
+                                for threads, ratio in pairs)
+                    for name, pairs in ratios.items()))
 
 
 if __name__ == "__main__":
