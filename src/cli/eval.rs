@@ -7,13 +7,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tinyssd::detect::DetectConfig;
 use tinyssd::eval::{
-    DataOptions, Dataset, DetectionRun, Evaluation, ProblemKind, Problems, Protocol,
-    detect_samples, evaluate,
+    DataOptions, Dataset, Evaluation, ProblemKind, Problems, Protocol, Scored, score,
 };
 use tinyssd::files::RunInputs;
-use tinyssd::model::Model;
 
 /// Where the labelled images are; shared by `eval` and `tune`.
 #[derive(Debug, clap::Args)]
@@ -55,18 +52,6 @@ pub struct EvalArgs {
     force: bool,
 }
 
-/// A labelled split run through the model: what both `eval` and `tune` start from.
-pub struct Scored {
-    pub model: Model,
-    /// What the detections were made with.
-    pub config: DetectConfig,
-    pub dataset: Dataset,
-    pub run: DetectionRun,
-    pub evaluation: Evaluation,
-    pub problems: Problems,
-    pub threads: usize,
-}
-
 impl DataArgs {
     /// The files this run reads (for the outputs never to replace them).
     pub fn inputs(&self) -> Vec<&Path> {
@@ -100,37 +85,20 @@ impl DataArgs {
         Ok(dataset)
     }
 
-    /// Loads the model and the data, runs every image with a progress bar, and scores.
+    /// Loads the model and the data, and scores the model on them with a progress bar.
     pub fn score(&self, model_args: &ModelArgs) -> anyhow::Result<Scored> {
         let model = model_args.load_model()?;
-        let class_names = model.metadata.class_names.clone();
-        let dataset = self.load(&class_names)?;
-        let threads =
-            tinyssd::engine::resolve_threads(model_args.threads)?.min(dataset.samples.len());
+        let dataset = self.load(&model.metadata.class_names)?;
         let bar = progress_bar(dataset.samples.len() as u64, "evaluating", "images")?;
-        let mut config = Protocol::voc2007().detect_config(class_names.len());
-        self.cross_class.apply(&mut config);
-        let run = detect_samples(&model, dataset.samples.clone(), &config, threads, &|| {
-            bar.inc(1)
-        })?;
-        bar.finish_and_clear();
-        let evaluation = evaluate(
-            &class_names,
-            &run.samples,
-            &run.detections,
-            Protocol::voc2007().match_iou,
-        );
-        let mut problems = dataset.problems.clone();
-        problems.extend(run.problems.clone());
-        Ok(Scored {
+        let scored = score(
             model,
-            config,
             dataset,
-            run,
-            evaluation,
-            problems,
-            threads,
-        })
+            self.cross_class.iou(),
+            model_args.threads,
+            &|| bar.inc(1),
+        )?;
+        bar.finish_and_clear();
+        Ok(scored)
     }
 
     fn describe(&self, scored: &Scored) -> String {

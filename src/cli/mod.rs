@@ -153,6 +153,11 @@ impl CrossClassArgs {
             config.cross_class_iou = iou;
         }
     }
+
+    /// The IoU asked for; None when off or not given (the protocol's way).
+    pub fn iou(&self) -> Option<f32> {
+        self.cross_class_iou.and_then(|CrossClassIou(iou)| iou)
+    }
 }
 
 fn parse_cross_class_iou(text: &str) -> Result<CrossClassIou, String> {

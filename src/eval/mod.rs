@@ -1,5 +1,5 @@
 //! Evaluation on labelled images: reading VOC annotations ([`data`]), running the
-//! detector over a split ([`run`]), matching and average precision the VOC2007 way
+//! detector over a split ([`run`], and with the protocol's settings, [`score`]), matching and average precision the VOC2007 way
 //! ([`ap`]), per-class threshold tuning ([`tune`]) and charts ([`plot`]).
 //!
 //! The conventions are those of `training/evaluate.py`, so both give the same numbers.
@@ -9,6 +9,7 @@ pub mod data;
 pub mod plot;
 pub mod protocol;
 pub mod run;
+pub mod score;
 pub mod sequence;
 pub mod tracking;
 pub mod tune;
@@ -17,6 +18,7 @@ pub use ap::{GroundTruthBox, PrCurve, ScoredBox, match_detections};
 pub use data::{DataOptions, Dataset, Object, Problem, ProblemKind, Problems, Sample, Source};
 pub use protocol::Protocol;
 pub use run::{ClassEvaluation, DetectionRun, Evaluation, detect_samples, evaluate};
+pub use score::{Scored, score};
 pub use tracking::{Hypothesis, TrackingScore, TrackingTally, TruthBox};
 pub use tune::{ClassThreshold, TuneGoal, TuneOutcome, choose_threshold};
 
