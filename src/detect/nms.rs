@@ -3,6 +3,7 @@
 //! one class lying on a better box of another (one object, two classes).
 
 use super::postprocess::Detection;
+use crate::model::Corners;
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 
@@ -28,6 +29,15 @@ pub fn keep_greedily<T>(
         }
     }
     kept
+}
+
+/// Per-class NMS: of the boxes of one class, taken as best first, each is dropped when it
+/// overlaps a box kept before it by an IoU above `iou`. The kept boxes are moved to the
+/// front, in their order, and their count returned.
+pub fn suppress_within_class<T>(boxes: &mut [T], iou: f32, bbox: impl Fn(&T) -> &Corners) -> usize {
+    keep_greedily(boxes, usize::MAX, |kept, candidate| {
+        bbox(kept).iou(bbox(candidate)) > iou
+    })
 }
 
 /// Class-agnostic suppression: drops every detection whose box overlaps a better
@@ -79,6 +89,31 @@ mod tests {
     fn survivors(mut detections: Vec<Detection>, iou: f32, limit: usize) -> Vec<(usize, f32)> {
         suppress_across_classes(&mut detections, iou, limit);
         detections.iter().map(|d| (d.class_id, d.score)).collect()
+    }
+
+    #[test]
+    fn per_class_nms_keeps_the_best_of_overlapping_boxes_and_the_ones_apart() {
+        let square = |x: f32| Corners {
+            x_min: x,
+            y_min: 0.0,
+            x_max: x + 10.0,
+            y_max: 10.0,
+        };
+        // Best first: 0 and 1 overlap by IoU 9/11 (dropped at 0.45), 0 and 2 by 1/3
+        // (kept), 3 lies apart.
+        let mut boxes = vec![
+            (0.9, square(0.0)),
+            (0.8, square(1.0)),
+            (0.7, square(5.0)),
+            (0.6, square(40.0)),
+        ];
+        let kept = suppress_within_class(&mut boxes, 0.45, |(_, b)| b);
+        let scores: Vec<f32> = boxes[..kept].iter().map(|(score, _)| *score).collect();
+        assert_eq!(scores, vec![0.9, 0.7, 0.6]);
+        // At an IoU of 1/3 exactly the limit, both are kept; below it, the lesser goes.
+        let mut pair = vec![(0.9, square(0.0)), (0.7, square(5.0))];
+        assert_eq!(suppress_within_class(&mut pair, 1.0 / 3.0, |(_, b)| b), 2);
+        assert_eq!(suppress_within_class(&mut pair, 0.3, |(_, b)| b), 1);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! per-class NMS, boxes mapped to the image's pixels, the optional class-agnostic
 //! suppression, and a cap on the total.
 
-use super::nms::{keep_greedily, suppress_across_classes};
+use super::nms::{suppress_across_classes, suppress_within_class};
 use crate::model::architecture::BOX_COORDS;
 use crate::model::box_coder::{Corners, decode};
 use crate::model::{CenterBox, ModelMetadata, default_boxes};
@@ -209,9 +209,10 @@ impl Postprocessor {
                     bbox,
                 });
             }
-            let survivors = keep_greedily(&mut self.kept[first_of_class..], usize::MAX, |k, c| {
-                k.bbox.iou(&c.bbox) > config.nms_iou
-            });
+            let survivors =
+                suppress_within_class(&mut self.kept[first_of_class..], config.nms_iou, |k| {
+                    &k.bbox
+                });
             self.kept.truncate(first_of_class + survivors);
         }
         self.kept.sort_unstable_by(|a, b| {
