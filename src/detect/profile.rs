@@ -7,11 +7,10 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::postprocess::DetectConfig;
-use crate::files::{AtomicOutput, ReadError, RunInputs, WriteError, read_text_capped};
+use crate::files::{ReadError, RunInputs, WriteError, read_text_capped, write_json};
 use crate::model::is_unit_interval;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Largest profile file read; a real one is a few hundred bytes.
@@ -155,7 +154,7 @@ impl ThresholdProfile {
         Ok(profile)
     }
 
-    /// Writes pretty JSON, creating the parent folder if needed. An existing file is
+    /// Writes it ([`write_json`]), creating the parent folder if needed. An existing file is
     /// replaced only with `replace` (the user said so), and none of `inputs` ever.
     pub fn save(&self, path: &Path, replace: bool, inputs: &RunInputs) -> Result<(), ProfileError> {
         self.validate(path)?;
@@ -163,19 +162,7 @@ impl ThresholdProfile {
             path: path.to_path_buf(),
             error,
         };
-        // (Cannot fail for this plain struct; were it to, it is a write that failed.)
-        let mut text = serde_json::to_string_pretty(self)
-            .map_err(|error| write(WriteError::Io(std::io::Error::other(error))))?;
-        text.push('\n');
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| write(WriteError::Io(e)))?;
-        }
-        AtomicOutput::create(path, replace, inputs)
-            .and_then(|mut out| {
-                out.write_all(text.as_bytes())?;
-                out.commit()
-            })
-            .map_err(write)
+        write_json(path, self, replace, inputs).map_err(write)
     }
 
     /// The first value outside 0..=1 (a class threshold or the NMS IoU), as (what, value):

@@ -6,4 +6,6 @@ pub mod read;
 pub mod write;
 
 pub use read::{FileVersion, ReadError, check_regular_file, read_capped, read_text_capped};
-pub use write::{AtomicOutput, FileId, RunInputs, WriteError, numbered_path, same_file};
+pub use write::{
+    AtomicOutput, FileId, RunInputs, WriteError, numbered_path, same_file, write_file, write_json,
+};

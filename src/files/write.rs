@@ -123,6 +123,36 @@ impl AtomicOutput {
     }
 }
 
+/// Writes `bytes` to `path` as one [`AtomicOutput`]: the whole file or nothing.
+pub fn write_file(
+    path: &Path,
+    bytes: &[u8],
+    replace: bool,
+    inputs: &RunInputs,
+) -> Result<(), WriteError> {
+    let mut out = AtomicOutput::create(path, replace, inputs)?;
+    out.write_all(bytes)?;
+    out.commit()
+}
+
+/// `value` as pretty JSON with a final newline, written by [`write_file`], its folder
+/// made first if need be: the form of every JSON file the program keeps (profiles,
+/// settings, marks).
+pub fn write_json<T: serde::Serialize>(
+    path: &Path,
+    value: &T,
+    replace: bool,
+    inputs: &RunInputs,
+) -> Result<(), WriteError> {
+    // (Cannot fail for the plain structs written; were it to, it is a write that failed.)
+    let mut text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    text.push('\n');
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    write_file(path, text.as_bytes(), replace, inputs)
+}
+
 /// The permissions of what is replaced, or for a new file read and write for everyone
 /// less the process's umask (a temporary file's own default is owner-only). Off Unix the
 /// platform's default.

@@ -7,11 +7,12 @@
 use super::marks::{FrameMarks, Mark, Verdict, candidate_config};
 use crate::detect::{Detector, DetectorError, ImageReadError, decode_image};
 use crate::eval::data::{is_plain_id, write_voc_xml};
-use crate::files::{AtomicOutput, ReadError, RunInputs, WriteError, read_capped, read_text_capped};
+use crate::files::{
+    ReadError, RunInputs, WriteError, read_capped, read_text_capped, write_file, write_json,
+};
 use crate::model::Corners;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The marks, beside the VOC folders.
@@ -377,14 +378,12 @@ impl SceneFolder {
             self.write_file(&list_path, list.as_bytes(), true)?;
         }
         let marks_path = self.dir.join(MARKS_FILE);
-        let mut text = serde_json::to_string_pretty(&self.marks_json()).map_err(|error| {
+        write_json(&marks_path, &self.marks_json(), true, &self.inputs).map_err(|error| {
             SceneError::Write {
                 path: marks_path.clone(),
-                error: WriteError::Io(error.into()),
+                error,
             }
-        })?;
-        text.push('\n');
-        self.write_file(&marks_path, text.as_bytes(), true)
+        })
     }
 
     fn marks_json(&self) -> MarksJson {
@@ -413,13 +412,10 @@ impl SceneFolder {
     }
 
     fn write_file(&self, path: &Path, bytes: &[u8], replace: bool) -> Result<(), SceneError> {
-        let error = |error| SceneError::Write {
+        write_file(path, bytes, replace, &self.inputs).map_err(|error| SceneError::Write {
             path: path.to_path_buf(),
             error,
-        };
-        let mut out = AtomicOutput::create(path, replace, &self.inputs).map_err(error)?;
-        out.write_all(bytes).map_err(|e| error(WriteError::Io(e)))?;
-        out.commit().map_err(error)
+        })
     }
 }
 

@@ -6,10 +6,9 @@
 
 use super::stamp::utc_stamp;
 use crate::detect::ThresholdProfile;
-use crate::files::{AtomicOutput, ReadError, RunInputs, numbered_path, read_text_capped};
+use crate::files::{ReadError, RunInputs, numbered_path, read_text_capped, write_json};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -20,19 +19,13 @@ pub enum SettingsError {
         path: PathBuf,
         error: std::io::Error,
     },
-    #[error("cannot encode the settings: {0}")]
-    Json(#[from] serde_json::Error),
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), SettingsError> {
+fn save_json<T: Serialize>(path: &Path, value: &T) -> Result<(), SettingsError> {
     let io = |error| SettingsError::Io {
         path: path.to_path_buf(),
         error,
     };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(io)?;
-    }
-    let text = serde_json::to_string_pretty(value)? + "\n";
     // A settings file that is a link (kept with the user's dotfiles) is updated through
     // the link on purpose: its target is replaced, atomically like any other output.
     let target = if path.symlink_metadata().is_ok_and(|m| m.is_symlink()) {
@@ -40,10 +33,7 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), SettingsError>
     } else {
         path.to_path_buf()
     };
-    let mut out =
-        AtomicOutput::create(&target, true, &RunInputs::NONE).map_err(|error| io(error.into()))?;
-    out.write_all(text.as_bytes()).map_err(io)?;
-    out.commit().map_err(|error| io(error.into()))
+    write_json(&target, value, true, &RunInputs::NONE).map_err(|error| io(error.into()))
 }
 
 /// Where the link at `path` leads: the file at the end of the chain, or, when that file
@@ -197,7 +187,7 @@ impl SettingsStore {
 
     pub fn save(&self, settings: &Settings) -> Result<(), SettingsError> {
         match &self.path {
-            Some(path) => write_json(path, settings),
+            Some(path) => save_json(path, settings),
             None => Ok(()),
         }
     }
