@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{GOLDEN, class_names, repo_path, stderr, stdout, tinyssd};
+use common::{GOLDEN, class_names, listing, repo_path, stderr, stdout, tinyssd};
 use image::RgbImage;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -658,16 +658,6 @@ fn tinyssd_after(setup: &str, args: &[&str]) -> Output {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("sh runs")
-}
-
-/// The visible file names in `dir`, and the hidden ones (temporaries), sorted.
-fn listing(dir: &Path) -> (Vec<String>, Vec<String>) {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("list")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names.into_iter().partition(|name| !name.starts_with('.'))
 }
 
 #[cfg(unix)]

@@ -7,7 +7,7 @@
 mod common;
 
 use common::app::FakeProcessor;
-use common::stderr;
+use common::{listing, stderr};
 use image::{Rgb, RgbImage};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -286,16 +286,6 @@ fn without_ffmpeg_the_app_and_detect_say_what_to_install() {
 
 fn text(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 temporary path")
-}
-
-/// The visible file names in `dir`, and the hidden ones (temporaries), sorted.
-fn listing(dir: &Path) -> (Vec<String>, Vec<String>) {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("list")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names.into_iter().partition(|name| !name.starts_with('.'))
 }
 
 /// `tinyssd detect` on `inputs` with the golden model and `extra` flags.

@@ -2,7 +2,7 @@
 //! over it, the two small popups that take a verdict or a class, and the side panel's
 //! marks section with *Suggest* and the per-class numbers beside the sliders.
 
-use super::color32;
+use super::{color32, dashed_outline};
 use crate::detect::tag_text;
 use crate::model::Corners;
 use crate::scene::{ClassSuggestion, Mark, Verdict};
@@ -296,19 +296,7 @@ pub fn mark_text(mark: &Mark, class_names: &[String]) -> String {
 }
 
 fn dashed(painter: &egui::Painter, bbox: Rect, color: Color32) {
-    let outline = [
-        bbox.left_top(),
-        bbox.right_top(),
-        bbox.right_bottom(),
-        bbox.left_bottom(),
-        bbox.left_top(),
-    ];
-    painter.extend(egui::Shape::dashed_line(
-        &outline,
-        Stroke::new(2.0, color),
-        6.0,
-        4.0,
-    ));
+    dashed_outline(painter, bbox, Stroke::new(2.0, color));
 }
 
 fn popup(ctx: &egui::Context, name: &str, at: Pos2, content: impl FnOnce(&mut egui::Ui)) {

@@ -57,6 +57,18 @@ pub fn drop_hint(ctx: &egui::Context) {
     );
 }
 
+/// A box's outline, dashed (near misses, boxes drawn by the user).
+pub(super) fn dashed_outline(painter: &egui::Painter, bbox: egui::Rect, stroke: egui::Stroke) {
+    let outline = [
+        bbox.left_top(),
+        bbox.right_top(),
+        bbox.right_bottom(),
+        bbox.left_bottom(),
+        bbox.left_top(),
+    ];
+    painter.extend(egui::Shape::dashed_line(&outline, stroke, 6.0, 4.0));
+}
+
 pub fn color32(class_id: usize) -> Color32 {
     let [r, g, b] = class_color(class_id);
     Color32::from_rgb(r, g, b)

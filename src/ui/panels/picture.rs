@@ -2,8 +2,8 @@
 //! raw detections), the near misses and the marks drawn over it; a click picks the
 //! class of a box (and, paused, asks whether it is right), a drag draws a missed one.
 
-use super::color32;
 use super::marks::{self, Placement};
+use super::{color32, dashed_outline};
 use crate::detect::{Detection, OUTLINE, label_tags, label_text_color, tag_text};
 use crate::model::Corners;
 use crate::ui::state::{AppState, ShownBox};
@@ -69,15 +69,8 @@ pub fn video(ui: &mut egui::Ui, state: &mut AppState, texture: Option<&TextureHa
         // real ones last, so that nothing crosses them.
         for detection in &near {
             let bbox = on_screen(&scaled(&detection.bbox));
-            let outline = [
-                bbox.left_top(),
-                bbox.right_top(),
-                bbox.right_bottom(),
-                bbox.left_bottom(),
-                bbox.left_top(),
-            ];
             let stroke = Stroke::new(1.5, color32(detection.class_id));
-            painter.extend(egui::Shape::dashed_line(&outline, stroke, 6.0, 4.0));
+            dashed_outline(&painter, bbox, stroke);
         }
         let [r, g, b] = OUTLINE;
         let outline = Color32::from_rgba_unmultiplied(r, g, b, 170);
