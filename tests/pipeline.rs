@@ -19,8 +19,8 @@ use tinyssd::detect::{DetectConfig, Detector};
 use tinyssd::files::RunInputs;
 use tinyssd::pipeline::{
     Clock, DetectionLog, FrameProcessor, FrameResult, FrameSource, ManualClock, Pipeline,
-    PipelineEvent, SourceError, SourceOpener, SourceSpec, Waker, interval_for_fps, is_exact_rgb,
-    opener,
+    PipelineEvent, SourceControl, SourceError, SourceOpener, SourceSpec, Waker, interval_for_fps,
+    is_exact_rgb, opener,
 };
 
 /// Frames of a given size at a fixed rate, each a different shade.
@@ -519,6 +519,75 @@ fn a_folder_of_images_loops_and_a_bad_file_is_reported() {
         .parse()
         .expect("valid spec");
     assert!(matches!(spec.check(), Err(SourceError::NoImages(_))));
+}
+
+#[test]
+fn stepping_through_a_folder_shows_the_next_and_previous_images_and_wraps_around() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shades = [("a.png", 10u8), ("b.png", 120), ("c.png", 230)];
+    for (name, shade) in shades {
+        RgbImage::from_pixel(40, 30, Rgb([shade, shade, shade]))
+            .save(dir.path().join(name))
+            .expect("write image");
+    }
+    let spec = SourceSpec::Images(vec![dir.path().to_path_buf()]);
+    let (opener, control) = spec.opener_with_control(Some(10.0));
+    let Some(SourceControl::Images(cursor)) = control else {
+        panic!("an image folder is stepped with a cursor: {control:?}");
+    };
+    let (wake, _) = counting_waker();
+    let (mut pipeline, mut ui) = start_stepped(
+        opener,
+        Box::new(FakeProcessor::new(Duration::from_millis(1))),
+        DetectConfig::uniform(3, 0.5),
+        wake,
+        None,
+    );
+    let shade_shown = |ui: &Ui| ui.results.last().map(|r| r.image.get_pixel(0, 0)[0]);
+    let file_shown = || {
+        cursor
+            .shown()
+            .map(|(index, file)| (index, file.to_path_buf()))
+    };
+    let expect = |ui: &Ui, index: usize, when: &str| {
+        let (name, shade) = shades[index];
+        assert_eq!(shade_shown(ui), Some(shade), "{when}: the picture");
+        assert_eq!(
+            file_shown(),
+            Some((index, dir.path().join(name))),
+            "{when}: the position"
+        );
+    };
+    ui.run(&pipeline, |ui| !ui.results.is_empty());
+    pipeline.set_paused(true);
+    expect(&ui, 0, "at the start");
+    assert_eq!(cursor.count(), 3);
+    // Paused, each step reads one image: on, on, on around to the first, back around
+    // to the last, back.
+    for (steps, index) in [(1, 1), (1, 2), (1, 0), (-1, 2), (-1, 1)] {
+        let shown = ui.results.len();
+        cursor.step(steps);
+        ui.run(&pipeline, |ui| ui.results.len() > shown);
+        expect(&ui, index, &format!("after a step of {steps}"));
+    }
+    // Steps asked for before the source reads add up.
+    let shown = ui.results.len();
+    cursor.step(1);
+    cursor.step(1);
+    ui.run(&pipeline, |ui| ui.results.len() > shown);
+    expect(&ui, 0, "after two steps at once");
+    ui.clock.advance(Duration::from_secs(1));
+    ui.settle(&pipeline);
+    assert_eq!(ui.results.len(), shown + 1, "paused, nothing else is read");
+    // Playing, the loop goes on from the image stepped to.
+    pipeline.set_paused(false);
+    ui.run(&pipeline, |ui| ui.results.len() >= shown + 3);
+    let played: Vec<Option<u8>> = ui.results[shown..shown + 3]
+        .iter()
+        .map(|r| Some(r.image.get_pixel(0, 0)[0]))
+        .collect();
+    assert_eq!(played, vec![Some(10), Some(120), Some(230)]);
+    pipeline.shutdown(Duration::from_secs(1));
 }
 
 /// Frames with no pixels, which the detector refuses.

@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::app::Dropped;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use image::RgbImage;
@@ -982,20 +983,6 @@ fn a_notice_moves_nothing_and_the_profile_buttons_stay_in_reach_of_a_small_windo
             "{size:?}: nothing moved"
         );
         harness.get_by_label_contains("loaded desk.json");
-    }
-}
-
-/// A file as the window system hands a dropped one to egui.
-#[derive(Debug)]
-struct Dropped(std::path::PathBuf);
-
-impl egui::DroppedFile for Dropped {
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|error| error.to_string())
     }
 }
 

@@ -12,14 +12,15 @@ use crossbeam_channel::{Receiver, Sender};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The first wait after a failure; it doubles with each failure in a row.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest wait between tries.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(4);
-/// How often a paused capture thread looks at its flags.
-const PAUSE_POLL: Duration = Duration::from_millis(50);
+/// How often a waiting capture thread looks whether it should read now: resumed, or a
+/// frame asked for ([`FrameSource::wants_frame_now`]).
+const POLL: Duration = Duration::from_millis(50);
 
 /// The wait before try number `failures + 1`.
 pub fn backoff(failures: u32) -> Duration {
@@ -71,23 +72,26 @@ impl CaptureLoop {
         let mut waiting = false;
         let mut next_due = self.clock.now();
         loop {
-            if self.shared.paused.load(Ordering::Relaxed) {
-                if self.wait_or_stop(PAUSE_POLL) {
+            if self.held(source) {
+                if self.wait_or_stop(POLL) {
                     return;
                 }
                 next_due = self.clock.now();
                 continue;
             }
             if let Some(interval) = source.frame_interval() {
-                let now = self.clock.now();
-                if next_due > now && self.wait_or_stop(next_due - now) {
+                if self.wait_until(next_due, source) {
                     return;
                 }
+                if self.held(source) {
+                    continue;
+                }
                 // Keep the rhythm when a little late; later than a whole interval (a
-                // stall), start afresh from now instead of reading again at once.
+                // stall), start afresh from now instead of reading again at once; early
+                // (a frame asked for), start afresh from now too.
                 let now = self.clock.now();
                 next_due += interval;
-                if next_due <= now {
+                if next_due <= now || next_due > now + interval {
                     next_due = now + interval;
                 }
             }
@@ -125,17 +129,12 @@ impl CaptureLoop {
                             source: source.name(),
                         });
                     }
-                    let counters = &self.shared.counters;
-                    let seq = counters.captured.fetch_add(1, Ordering::Relaxed) + 1;
-                    let frame = Frame {
-                        seq,
+                    self.shared.offer_frame(
+                        &self.frames,
                         image,
-                        captured_at: self.clock.now(),
-                        source: announced.clone(),
-                    };
-                    if self.frames.offer(frame).is_some() {
-                        counters.dropped.fetch_add(1, Ordering::Relaxed);
-                    }
+                        self.clock.now(),
+                        announced.clone(),
+                    );
                 }
                 Err(error) if error.waits_for_a_change() => {
                     // Said once: trying again costs a look at the files, not a decode.
@@ -173,6 +172,25 @@ impl CaptureLoop {
                     }
                     next_due = self.clock.now();
                 }
+            }
+        }
+    }
+
+    /// Whether to read nothing now: paused, and the source wants no frame.
+    fn held(&self, source: &dyn FrameSource) -> bool {
+        self.shared.paused.load(Ordering::Relaxed) && !source.wants_frame_now()
+    }
+
+    /// Waits until `due`, or until the source wants a frame sooner, or a pause; true
+    /// when stopping was asked for.
+    fn wait_until(&self, due: Instant, source: &dyn FrameSource) -> bool {
+        loop {
+            let now = self.clock.now();
+            if now >= due || source.wants_frame_now() || self.held(source) {
+                return false;
+            }
+            if self.wait_or_stop((due - now).min(POLL)) {
+                return true;
             }
         }
     }

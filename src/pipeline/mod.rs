@@ -24,6 +24,7 @@ mod channel;
 mod clock;
 mod demo;
 mod detection_log;
+mod images;
 #[cfg(not(target_os = "linux"))]
 mod nokhwa_camera;
 mod source;
@@ -38,9 +39,10 @@ pub use channel::{LatestSender, latest};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use demo::DemoSource;
 pub use detection_log::{DetectionLog, LogError, LogRecord, LogSummary};
+pub use images::{ImageCursor, ImageListSource, read_rgb};
 pub use source::{
-    CameraSelector, DEFAULT_IMAGE_FPS, FrameSource, ImageListSource, SourceError, SourceOpener,
-    SourceSpec, interval_for_fps, is_exact_rgb, opener, read_rgb,
+    CameraSelector, DEFAULT_IMAGE_FPS, FrameSource, SourceControl, SourceError, SourceOpener,
+    SourceSpec, interval_for_fps, is_exact_rgb, opener,
 };
 pub use video::{Playback, VideoSource};
 pub use worker::FrameProcessor;
@@ -149,6 +151,29 @@ pub(crate) struct Shared {
     counters: Counters,
 }
 
+impl Shared {
+    /// Hands `image` to the worker as the next frame (numbered from 1 in the order
+    /// given); a frame it had not taken yet is replaced and counted as dropped.
+    fn offer_frame(
+        &self,
+        frames: &LatestSender<Frame>,
+        image: RgbImage,
+        captured_at: Instant,
+        source: Arc<str>,
+    ) {
+        let counters = &self.counters;
+        let frame = Frame {
+            seq: counters.captured.fetch_add(1, Ordering::Relaxed) + 1,
+            image,
+            captured_at,
+            source,
+        };
+        if frames.offer(frame).is_some() {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// A snapshot of the pipeline's counters (totals since start).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PipelineStats {
@@ -212,12 +237,14 @@ pub struct Pipeline {
     capture: Option<Running>,
     worker: Option<Running>,
     frames: LatestSender<Frame>,
-    results: Receiver<FrameResult>,
+    results: Receiver<worker::Detected>,
+    /// The number of the model the worker was last given ([`worker::Detected::model`]).
+    model: u64,
     /// Shown results' detection vectors, back to the worker for reuse.
     recycled: Sender<Vec<Detection>>,
     events_tx: Sender<PipelineEvent>,
     events: Receiver<PipelineEvent>,
-    configs: Sender<DetectConfig>,
+    changes: Sender<worker::WorkerChange>,
     shared: Arc<Shared>,
     wake: Waker,
     clock: Arc<dyn Clock>,
@@ -258,10 +285,10 @@ impl Pipeline {
         clock: Arc<dyn Clock>,
     ) -> std::io::Result<Pipeline> {
         let (frames_tx, frames_rx) = latest::<Frame>();
-        let (results_tx, results_rx) = latest::<FrameResult>();
+        let (results_tx, results_rx) = latest::<worker::Detected>();
         let (recycled_tx, recycled_rx) = crossbeam_channel::bounded(worker::SPARE_VECTORS);
         let (events_tx, events_rx) = crossbeam_channel::bounded(EVENT_BACKLOG);
-        let (configs_tx, configs_rx) = unbounded();
+        let (changes_tx, changes_rx) = unbounded();
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
         let shared = Arc::new(Shared::default());
         let worker = worker::WorkerLoop {
@@ -270,7 +297,7 @@ impl Pipeline {
             log,
             spare: worker::SpareVectors::new(recycled_rx),
             frames: frames_rx,
-            configs: configs_rx,
+            changes: changes_rx,
             results: results_tx,
             events: events_tx.clone(),
             stop: stop_rx,
@@ -289,10 +316,11 @@ impl Pipeline {
             }),
             frames: frames_tx,
             results: results_rx,
+            model: 0,
             recycled: recycled_tx,
             events_tx,
             events: events_rx,
-            configs: configs_tx,
+            changes: changes_tx,
             shared,
             wake,
             clock,
@@ -326,9 +354,15 @@ impl Pipeline {
         Ok(())
     }
 
-    /// The newest result, if one arrived since the last call. Never blocks.
+    /// The newest result, if one arrived since the last call and the current model
+    /// found it. Never blocks.
     pub fn try_recv(&self) -> Option<FrameResult> {
-        self.results.try_iter().last()
+        let newest = self.results.try_iter().last()?;
+        if newest.model == self.model {
+            return Some(newest.result);
+        }
+        self.recycle(newest.result);
+        None
     }
 
     /// Hands back a result the UI no longer shows, so that the worker reuses its
@@ -345,8 +379,26 @@ impl Pipeline {
 
     /// The settings for the next frames.
     pub fn set_config(&self, config: DetectConfig) {
+        self.change_worker(worker::WorkerChange::Config(config));
+    }
+
+    /// Another model for the next frames, with the settings for it; from now on
+    /// [`Pipeline::try_recv`] gives only what it finds.
+    pub fn set_processor(&mut self, processor: Box<dyn FrameProcessor>, config: DetectConfig) {
+        self.model += 1;
+        self.change_worker(worker::WorkerChange::Processor(processor, config));
+    }
+
+    fn change_worker(&self, change: worker::WorkerChange) {
         // The worker holds the receiver until it ends; after that nothing matters.
-        let _ = self.configs.send(config);
+        let _ = self.changes.send(change);
+    }
+
+    /// Detects `image` again as a new frame from `source` (counted as captured): the
+    /// frame on screen, once the model changed.
+    pub fn detect_again(&self, image: RgbImage, source: &str) {
+        self.shared
+            .offer_frame(&self.frames, image, self.clock.now(), Arc::from(source));
     }
 
     /// Paused: the capture thread stops reading the source (the worker idles).

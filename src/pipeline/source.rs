@@ -1,13 +1,13 @@
 //! Where frames come from: the [`FrameSource`] trait, the `--source` syntax
-//! ([`SourceSpec`]) and the file-based sources (a folder or list of images, one image).
-//! Cameras live in [`super::camera`], the built-in demo in [`super::demo`].
+//! ([`SourceSpec`]) and the controls the window drives a source with
+//! ([`SourceControl`]). Images live in [`super::images`], videos in [`super::video`],
+//! cameras in [`super::camera`], the built-in demo in [`super::demo`].
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+use super::images::{ImageCursor, ImageListSource};
 use super::video::Playback;
 use crate::detect::ImageReadError;
-use crate::files::FileVersion;
 use image::RgbImage;
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -104,6 +104,11 @@ pub trait FrameSource {
     /// The wanted time between frames; `None` for sources that pace themselves.
     fn frame_interval(&self) -> Option<Duration> {
         None
+    }
+    /// The user asked for another frame (stepped to another image): the capture thread
+    /// reads one at once, paused or not, without waiting for the pace.
+    fn wants_frame_now(&self) -> bool {
+        false
     }
 }
 
@@ -244,9 +249,6 @@ impl SourceSpec {
         }
     }
 
-    /// Cheap checks worth failing on at startup: the files exist, a folder has images,
-    /// a video is one ffmpeg can read. Cameras are not checked (a missing camera is a
-    /// runtime fault, retried).
     /// The files (or folders) this source reads.
     pub fn files(&self) -> &[PathBuf] {
         match self {
@@ -256,54 +258,75 @@ impl SourceSpec {
         }
     }
 
+    /// Cheap checks worth failing on at startup: the files exist, a folder has images,
+    /// a video is one ffmpeg can read. Cameras are not checked (a missing camera is a
+    /// runtime fault, retried).
     pub fn check(&self) -> Result<(), SourceError> {
         match self {
             SourceSpec::Camera(_) | SourceSpec::Demo => Ok(()),
-            SourceSpec::Images(paths) => ImageListSource::new(paths, DEFAULT_IMAGE_FPS).map(|_| ()),
-            SourceSpec::Image(path) => {
-                ImageListSource::new(std::slice::from_ref(path), DEFAULT_IMAGE_FPS).map(|_| ())
+            SourceSpec::Images(paths) => {
+                ImageListSource::new(paths, DEFAULT_IMAGE_FPS, Arc::default()).map(|_| ())
             }
+            SourceSpec::Image(path) => ImageListSource::new(
+                std::slice::from_ref(path),
+                DEFAULT_IMAGE_FPS,
+                Arc::default(),
+            )
+            .map(|_| ()),
             SourceSpec::Video(path) => crate::video::probe(path).map(|_| ()).map_err(Into::into),
         }
     }
 
     /// Opens the source on the capture thread (see [`SourceSpec::open`]).
     pub fn opener(&self, fps: Option<f32>) -> SourceOpener {
-        self.opener_with_playback(fps).0
+        self.opener_with_control(fps).0
     }
 
-    /// [`SourceSpec::opener`], and for a video the [`Playback`] its seek bar drives.
-    pub fn opener_with_playback(&self, fps: Option<f32>) -> (SourceOpener, Option<Arc<Playback>>) {
+    /// [`SourceSpec::opener`], and the control the window drives it with, for the
+    /// sources that have one.
+    pub fn opener_with_control(&self, fps: Option<f32>) -> (SourceOpener, Option<SourceControl>) {
         let spec = self.clone();
-        let playback = matches!(self, SourceSpec::Video(_)).then(|| Arc::new(Playback::default()));
-        let shared = playback.clone();
-        (Box::new(move || spec.open(fps, shared)), playback)
+        let control = match self {
+            SourceSpec::Video(_) => Some(SourceControl::Video(Arc::default())),
+            SourceSpec::Images(_) => Some(SourceControl::Images(Arc::default())),
+            SourceSpec::Camera(_) | SourceSpec::Image(_) | SourceSpec::Demo => None,
+        };
+        let shared = control.clone();
+        (Box::new(move || spec.open(fps, shared.as_ref())), control)
     }
 
     /// Opens the source. `fps` paces image, video and demo sources (`None`: their
-    /// default, for a video its own rate); a camera runs at its own rate. A video
-    /// reports to and takes seeks from `playback` (a fresh one when None). A camera is opened lazily by its first frame,
+    /// default, for a video its own rate); a camera runs at its own rate. A video or an
+    /// image list reports to and takes seeks or steps from its `control` (a fresh one
+    /// when there is none of its kind). A camera is opened lazily by its first frame,
     /// so a missing camera shows up as a frame error, not here.
     pub fn open(
         &self,
         fps: Option<f32>,
-        playback: Option<Arc<Playback>>,
+        control: Option<&SourceControl>,
     ) -> Result<Box<dyn FrameSource>, SourceError> {
+        let image_fps = fps.unwrap_or(DEFAULT_IMAGE_FPS);
         Ok(match self {
             SourceSpec::Camera(selector) => Box::new(super::CameraSource::new(selector.clone())),
-            SourceSpec::Images(paths) => Box::new(ImageListSource::new(
-                paths,
-                fps.unwrap_or(DEFAULT_IMAGE_FPS),
-            )?),
+            SourceSpec::Images(paths) => {
+                let cursor = match control {
+                    Some(SourceControl::Images(cursor)) => cursor.clone(),
+                    _ => Arc::default(),
+                };
+                Box::new(ImageListSource::new(paths, image_fps, cursor)?)
+            }
             SourceSpec::Image(path) => Box::new(ImageListSource::new(
                 std::slice::from_ref(path),
-                fps.unwrap_or(DEFAULT_IMAGE_FPS),
+                image_fps,
+                Arc::default(),
             )?),
-            SourceSpec::Video(path) => Box::new(super::VideoSource::open(
-                path,
-                fps,
-                playback.unwrap_or_default(),
-            )?),
+            SourceSpec::Video(path) => {
+                let playback = match control {
+                    Some(SourceControl::Video(playback)) => playback.clone(),
+                    _ => Arc::default(),
+                };
+                Box::new(super::VideoSource::open(path, fps, playback)?)
+            }
             SourceSpec::Demo => Box::new(super::DemoSource::new(
                 fps.unwrap_or(super::demo::DEFAULT_FPS),
             )?),
@@ -311,131 +334,19 @@ impl SourceSpec {
     }
 }
 
+/// What the window drives a playing source with: a video's seek bar, an image list's
+/// next and previous image.
+#[derive(Debug, Clone)]
+pub enum SourceControl {
+    Video(Arc<Playback>),
+    Images(Arc<ImageCursor>),
+}
+
 /// The time between frames at `fps` frames per second (at least 1 ms, at most 10 s).
 pub fn interval_for_fps(fps: f32) -> Duration {
     let fps = if fps.is_finite() { fps } else { 1.0 };
     let micros = (1e6 / f64::from(fps.max(0.1))).round().max(1000.0);
     Duration::from_micros(micros as u64)
-}
-
-/// Decodes a PNG or JPEG file to RGB.
-pub fn read_rgb(path: &Path) -> Result<RgbImage, SourceError> {
-    crate::detect::read_image(path).map_err(|error| SourceError::Image {
-        path: path.to_path_buf(),
-        error,
-    })
-}
-
-/// Images played in a loop at a fixed rate: the files of a folder (sorted by name)
-/// and/or files given one by one. Each frame is decoded when it is due, so a large
-/// folder costs no memory; an unreadable file is reported once and then skipped until
-/// it changes, and the next one follows.
-pub struct ImageListSource {
-    files: Vec<PathBuf>,
-    next: usize,
-    interval: Duration,
-    name: String,
-    /// The files that failed, as they were then, with why.
-    failed: HashMap<PathBuf, (FileVersion, String)>,
-}
-
-impl ImageListSource {
-    pub fn new(paths: &[PathBuf], fps: f32) -> Result<ImageListSource, SourceError> {
-        let mut files = Vec::new();
-        for path in paths {
-            if path.is_dir() {
-                let found =
-                    crate::detect::image_files_in(path).map_err(|error| SourceError::Io {
-                        path: path.clone(),
-                        error,
-                    })?;
-                if found.is_empty() {
-                    return Err(SourceError::NoImages(path.clone()));
-                }
-                files.extend(found);
-            } else if path.is_file() {
-                files.push(path.clone());
-            } else {
-                return Err(SourceError::Io {
-                    path: path.clone(),
-                    error: std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        "no such file or folder",
-                    ),
-                });
-            }
-        }
-        let name = match paths {
-            [one] => one.display().to_string(),
-            _ => format!("{} images", files.len()),
-        };
-        if files.is_empty() {
-            return Err(SourceError::Other("no images given".to_string()));
-        }
-        Ok(ImageListSource {
-            files,
-            next: 0,
-            interval: interval_for_fps(fps),
-            name,
-            failed: HashMap::new(),
-        })
-    }
-}
-
-impl FrameSource for ImageListSource {
-    fn name(&self) -> String {
-        self.name.clone()
-    }
-
-    fn description(&self) -> String {
-        format!(
-            "{} ({} file{} at {:.1} fps, in a loop)",
-            self.name,
-            self.files.len(),
-            if self.files.len() == 1 { "" } else { "s" },
-            1.0 / self.interval.as_secs_f32()
-        )
-    }
-
-    fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
-        let mut last_failure = None;
-        for _ in 0..self.files.len() {
-            let Some(path) = self.files.get(self.next).cloned() else {
-                break;
-            };
-            self.next = (self.next + 1) % self.files.len();
-            let version = FileVersion::of(&path);
-            if let Some((failed_version, message)) = self.failed.get(&path)
-                && Some(*failed_version) == version
-            {
-                last_failure = Some(message.clone());
-                continue;
-            }
-            return match read_rgb(&path) {
-                Ok(image) => {
-                    self.failed.remove(&path);
-                    Ok(image)
-                }
-                Err(error) => {
-                    if let Some(version) = version {
-                        self.failed.insert(path, (version, error.to_string()));
-                    }
-                    Err(error)
-                }
-            };
-        }
-        Err(match last_failure {
-            Some(last) => SourceError::NothingDecodable {
-                files: self.files.len(),
-                last,
-            },
-            None => SourceError::Other("no images given".to_string()),
-        })
-    }
-
-    fn frame_interval(&self) -> Option<Duration> {
-        Some(self.interval)
-    }
 }
 
 #[cfg(test)]

@@ -37,6 +37,20 @@ impl FrameProcessor for Detector {
     }
 }
 
+/// What the UI changes in the worker: applied in the order sent, before the next frame.
+pub(crate) enum WorkerChange {
+    Config(DetectConfig),
+    /// Another model: its detector, and the settings for it (its classes may differ).
+    Processor(Box<dyn FrameProcessor>, DetectConfig),
+}
+
+/// A result, and which model found it: 0 the first, one more at each
+/// [`WorkerChange::Processor`], so the UI never shows the classes of a model it replaced.
+pub(crate) struct Detected {
+    pub model: u64,
+    pub result: FrameResult,
+}
+
 /// Detection vectors kept for reuse at most; more are freed.
 pub(crate) const SPARE_VECTORS: usize = 4;
 
@@ -80,8 +94,8 @@ pub(crate) struct WorkerLoop {
     pub log: Option<DetectionLog>,
     pub spare: SpareVectors,
     pub frames: Receiver<Frame>,
-    pub configs: Receiver<DetectConfig>,
-    pub results: LatestSender<FrameResult>,
+    pub changes: Receiver<WorkerChange>,
+    pub results: LatestSender<Detected>,
     pub events: Sender<PipelineEvent>,
     pub stop: Receiver<()>,
     pub shared: Arc<Shared>,
@@ -94,6 +108,7 @@ impl WorkerLoop {
         // A detector that fails on every frame is reported once a second, not 30 times.
         let mut last_report: Option<(String, Instant)> = None;
         let mut log_failure_reported = false;
+        let mut model = 0;
         loop {
             let frame = select! {
                 recv(self.stop) -> _ => return,
@@ -102,8 +117,15 @@ impl WorkerLoop {
                     Err(_) => return,
                 },
             };
-            if let Some(config) = self.configs.try_iter().last() {
-                self.config = config;
+            for change in self.changes.try_iter() {
+                match change {
+                    WorkerChange::Config(config) => self.config = config,
+                    WorkerChange::Processor(processor, config) => {
+                        self.processor = processor;
+                        self.config = config;
+                        model += 1;
+                    }
+                }
             }
             let counters = &self.shared.counters;
             let processor = &mut self.processor;
@@ -143,9 +165,9 @@ impl WorkerLoop {
                         captured_at: frame.captured_at,
                         detected_at: self.clock.now(),
                     };
-                    if let Some(stale) = self.results.offer(result) {
+                    if let Some(stale) = self.results.offer(Detected { model, result }) {
                         counters.stale_results.fetch_add(1, Ordering::Relaxed);
-                        self.spare.keep(stale.detections);
+                        self.spare.keep(stale.result.detections);
                     }
                 }
                 Err(error) => {

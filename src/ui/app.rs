@@ -5,12 +5,14 @@ use super::command::Command;
 use super::panels;
 use super::settings::SettingsStore;
 use super::state::{AppState, ProfileSaved};
-use crate::detect::{DetectConfig, Detector};
+use crate::detect::{DetectConfig, Detector, DetectorError};
 use crate::files::RunInputs;
 use crate::pipeline::{
-    DetectionLog, Pipeline, Playback, SHUTDOWN_DEADLINE, ShutdownReport, SourceSpec, is_exact_rgb,
+    DetectionLog, Pipeline, SHUTDOWN_DEADLINE, ShutdownReport, SourceControl, SourceSpec,
+    is_exact_rgb,
 };
 use egui::{ColorImage, TextureHandle, TextureOptions};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -62,8 +64,10 @@ impl VideoTexture {
 pub struct App {
     state: AppState,
     pipeline: Option<Pipeline>,
-    /// The playing video's position and seeks (a video source only).
-    playback: Option<Arc<Playback>>,
+    /// The playing video's seeks, or the image list's steps.
+    control: Option<SourceControl>,
+    /// The threads the worker's detector runs on, kept for a model loaded later.
+    inference_threads: usize,
     video: VideoTexture,
     /// The settings the worker has, to send only changes.
     sent_config: Option<DetectConfig>,
@@ -88,8 +92,7 @@ impl App {
             store,
         );
         state.inputs = launch.inputs.clone();
-        // The marked frames run on a detector of their own, sharing the packed weights.
-        match Detector::from_packed(detector.engine().packed().clone(), 1) {
+        match marking_detector(&detector) {
             Ok(marker) => state.set_marking_detector(marker),
             Err(error) => log::warn!("marking is off: {error}"),
         }
@@ -115,8 +118,9 @@ impl App {
         state.source.camera = source.camera_index();
         let mut app = App::headless(state).quit_on(launch.quit_signal);
         app.fps = launch.fps;
-        let (opener, playback) = source.opener_with_playback(launch.fps);
-        app.playback = playback;
+        app.inference_threads = detector.engine().threads();
+        let (opener, control) = source.opener_with_control(launch.fps);
+        app.control = control;
         match Pipeline::start_logged(
             opener,
             Box::new(detector),
@@ -140,7 +144,8 @@ impl App {
         App {
             state,
             pipeline: None,
-            playback: None,
+            control: None,
+            inference_threads: 1,
             video: VideoTexture::default(),
             sent_config: None,
             fps: None,
@@ -181,7 +186,7 @@ impl App {
     /// One UI pass: take what the threads sent, draw, apply the commands.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let now = Instant::now();
-        let mut commands = panels::shortcuts(ui, &self.state);
+        let mut commands = panels::shortcuts(ui, &self.state, self.image_cursor().is_some());
         commands.extend(panels::dropped_files(ui));
         let signalled = self
             .quit_signal
@@ -197,7 +202,7 @@ impl App {
             .on_ui_frame(now, self.pipeline.as_ref().map(Pipeline::stats));
 
         if !self.state.presenting {
-            panels::top_bar(ui, &mut self.state, self.playback.as_deref(), &mut commands);
+            panels::top_bar(ui, &mut self.state, self.control.as_ref(), &mut commands);
             panels::status_bar(ui, &self.state);
             panels::side_panel(ui, &mut self.state, &mut commands);
         }
@@ -299,6 +304,13 @@ impl App {
                 crate::pipeline::CameraSelector::Index(index),
             )),
             Command::UseDemo => self.switch_source(SourceSpec::Demo),
+            Command::StepImage(steps) => {
+                if let Some(cursor) = self.image_cursor() {
+                    cursor.step(steps);
+                    // Another photo: its objects are not the last one's.
+                    self.state.forget_tracks();
+                }
+            }
             Command::Open(paths) => self.open(&paths),
             Command::RefreshCameras => {
                 self.state.source.refresh_cameras();
@@ -311,9 +323,23 @@ impl App {
         }
     }
 
-    /// Plays files by what they are, once they are known to be readable; otherwise says
-    /// why and keeps the source that plays.
-    fn open(&mut self, paths: &[std::path::PathBuf]) {
+    /// The image list's steps, when the source is several images.
+    fn image_cursor(&self) -> Option<&crate::pipeline::ImageCursor> {
+        match &self.control {
+            Some(SourceControl::Images(cursor)) if cursor.can_step() => Some(cursor),
+            _ => None,
+        }
+    }
+
+    /// Plays files by what they are, or uses a model file, once they are known to be
+    /// readable; otherwise says why and keeps the source (or model) there was.
+    fn open(&mut self, paths: &[PathBuf]) {
+        if let Some(model) = paths
+            .first()
+            .filter(|path| crate::model::is_model_file(path))
+        {
+            return self.load_model(model);
+        }
         let named = paths
             .first()
             .map_or_else(String::new, |path| path.display().to_string());
@@ -337,14 +363,49 @@ impl App {
         };
         self.state.source.error = None;
         self.state.source.note = None;
-        let (opener, playback) = source.opener_with_playback(self.fps);
-        self.playback = playback;
+        let (opener, control) = source.opener_with_control(self.fps);
+        self.control = control;
         if let Err(error) = pipeline.switch_source(opener) {
             self.state
                 .notify_error(format!("cannot start reading {source}: {error}"));
         }
         self.state.source.name = source.to_string();
         self.state.source.camera = source.camera_index();
+    }
+
+    /// Replaces the model with the one in `path`, or says why it cannot and keeps the one
+    /// there is. The panel takes the new model's classes and suggested thresholds, the
+    /// marks folder (made with the old one) is closed and the frame on screen is detected
+    /// again (paused, no other would come).
+    fn load_model(&mut self, path: &Path) {
+        let loaded = Detector::from_file(path, self.inference_threads)
+            .and_then(|detector| Ok((marking_detector(&detector)?, detector)));
+        let (marker, detector) = match loaded {
+            Ok(detectors) => detectors,
+            Err(error) => {
+                return self.state.notify_error(format!(
+                    "cannot use the model {}: {error}; the current one goes on",
+                    path.display()
+                ));
+            }
+        };
+        let classes = detector.class_names().len().saturating_sub(1);
+        self.state
+            .use_model(detector.class_names().to_vec(), detector.default_config());
+        self.state.set_marking_detector(marker);
+        self.state.inputs.add(&[path.to_path_buf()]);
+        if let Some(pipeline) = &mut self.pipeline {
+            let config = self.state.worker_config();
+            pipeline.set_processor(Box::new(detector), config.clone());
+            self.sent_config = Some(config);
+            if let Some(frame) = &self.state.current {
+                pipeline.detect_again(frame.image.clone(), &self.state.source.name);
+            }
+        }
+        self.state.notify(format!(
+            "model {}: {classes} classes, at its suggested thresholds",
+            path.display()
+        ));
     }
 
     /// Stops the threads (also done on drop); saves the settings.
@@ -365,6 +426,12 @@ impl App {
         );
         Some(report)
     }
+}
+
+/// The detector marked frames run on: the app's model on one thread of its own, sharing
+/// the packed weights.
+fn marking_detector(detector: &Detector) -> Result<Detector, DetectorError> {
+    Detector::from_packed(detector.engine().packed().clone(), 1)
 }
 
 impl eframe::App for App {

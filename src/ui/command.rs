@@ -27,7 +27,10 @@ pub enum Command {
     UseCamera(u32),
     UseDemo,
     RefreshCameras,
+    /// Show the image this many places on in the image list playing (back when
+    /// negative), wrapping around.
+    StepImage(isize),
     /// Play these files (dropped on the window, or typed in the side panel): a photo, a
-    /// folder of photos, a video, or several photos.
+    /// folder of photos, a video, or several photos; or use a model file.
     Open(Vec<std::path::PathBuf>),
 }

@@ -134,3 +134,17 @@ impl Drop for VirtualScreen {
         let _ = self.xvfb.wait();
     }
 }
+
+/// A file as the window system hands a dropped one to egui.
+#[derive(Debug)]
+pub struct Dropped(pub std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|error| error.to_string())
+    }
+}

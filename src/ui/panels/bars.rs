@@ -1,10 +1,11 @@
-//! The top bar (source, pause, the video's seek bar, snapshot, quit, and the banners of
-//! lasting states) and the status bar (live numbers, and the latest notice or the keys).
+//! The top bar (source, pause, the video's seek bar or the image list's previous and
+//! next, snapshot, quit, and the banners of lasting states) and the status bar (live
+//! numbers, and the latest notice or the keys).
 //! A notice comes and goes in the status bar's own line, so nothing above it moves:
 //! a click meant for a button never lands on the space a message pushed it from.
 
-use super::ERROR_COLOR;
-use crate::pipeline::Playback;
+use super::{ERROR_COLOR, NEXT_IMAGE_KEYS, PREVIOUS_IMAGE_KEYS};
+use crate::pipeline::{ImageCursor, Playback, SourceControl};
 use crate::ui::command::Command;
 use crate::ui::state::AppState;
 use egui::{Color32, CornerRadius, RichText, Stroke};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 pub fn top_bar(
     ui: &mut egui::Ui,
     state: &mut AppState,
-    playback: Option<&Playback>,
+    control: Option<&SourceControl>,
     commands: &mut Vec<Command>,
 ) {
     egui::Panel::top("top_bar").show(ui, |ui| {
@@ -28,8 +29,12 @@ pub fn top_bar(
             if ui.button(pause).on_hover_text("Space").clicked() {
                 commands.push(Command::TogglePause);
             }
-            if let Some(playback) = playback {
-                seek_bar(ui, playback);
+            match control {
+                Some(SourceControl::Video(playback)) => seek_bar(ui, playback),
+                Some(SourceControl::Images(cursor)) if cursor.can_step() => {
+                    image_steps(ui, cursor, commands);
+                }
+                _ => {}
             }
             if ui
                 .button("Snapshot")
@@ -131,6 +136,34 @@ fn seek_bar(ui: &mut egui::Ui, playback: &Playback) {
         clock(Duration::from_secs_f32(at)),
         clock(duration)
     ));
+}
+
+/// Previous and next image, and which image of how many is shown, with its file name.
+fn image_steps(ui: &mut egui::Ui, cursor: &ImageCursor, commands: &mut Vec<Command>) {
+    if ui
+        .small_button("‹")
+        .accessible_name("previous image")
+        .on_hover_text(format!("Previous image ({PREVIOUS_IMAGE_KEYS})"))
+        .clicked()
+    {
+        commands.push(Command::StepImage(-1));
+    }
+    if ui
+        .small_button("›")
+        .accessible_name("next image")
+        .on_hover_text(format!("Next image ({NEXT_IMAGE_KEYS})"))
+        .clicked()
+    {
+        commands.push(Command::StepImage(1));
+    }
+    if let Some((index, file)) = cursor.shown() {
+        let name = file.file_name().map_or_else(
+            || file.display().to_string(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        ui.label(format!("{} / {}  {name}", index + 1, cursor.count()))
+            .on_hover_text(file.display().to_string());
+    }
 }
 
 /// `1:05` for 65 s.

@@ -51,7 +51,8 @@ pub fn drop_hint(ctx: &egui::Context) {
     painter.text(
         screen.center(),
         egui::Align2::CENTER_CENTER,
-        "Drop to play: a photo, several photos, a folder of photos or a video",
+        "Drop to play a photo, several photos, a folder of photos or a video, \
+         or to use a .safetensors model",
         egui::FontId::proportional(22.0),
         Color32::WHITE,
     );
@@ -83,17 +84,38 @@ const NUDGE_KEYS: [(Key, i32); 5] = [
     (Key::Minus, -1),
 ];
 
+/// The keys that step through an image list, and by how many images: Page Down/Up
+/// always, the arrows after them only while they tune no class and no widget (a
+/// slider) has the focus.
+const STEP_KEYS: [(Key, isize); 4] = [
+    (Key::PageDown, 1),
+    (Key::PageUp, -1),
+    (Key::ArrowRight, 1),
+    (Key::ArrowLeft, -1),
+];
+/// The step keys, for hover texts.
+const NEXT_IMAGE_KEYS: &str = "Page Down, or Right";
+const PREVIOUS_IMAGE_KEYS: &str = "Page Up, or Left";
+
 /// Space pauses, S saves a snapshot, Q or Esc quits, Tab presents, F11 goes full
 /// screen, N shows near misses, T switches between tracks and raw detections, with a
 /// class selected Up/Down/+/- tune it, R and W mark the box clicked on a paused frame
-/// right or wrong, and Ctrl+Z takes back the last mark; not while typing in a field.
-/// Runs before any widget so a focused button does not also take the space bar.
-pub fn shortcuts(ui: &mut egui::Ui, state: &AppState) -> Vec<Command> {
+/// right or wrong, Ctrl+Z takes back the last mark, and with `steps_images` (the source
+/// is several images) Page Down/Up and Right/Left show the next or previous image; not
+/// while typing in a field. Runs before any widget so a focused button does not also
+/// take the space bar.
+pub fn shortcuts(ui: &mut egui::Ui, state: &AppState, steps_images: bool) -> Vec<Command> {
     if ui.ctx().text_edit_focused() {
         return Vec::new();
     }
     let class_selected = state.selected_class.is_some();
     let judging = state.marking.judging.is_some();
+    let widget_focused = ui.ctx().memory(|memory| memory.focused().is_some());
+    let step_keys = match (steps_images, class_selected || widget_focused) {
+        (false, _) => &[][..],
+        (true, true) => &STEP_KEYS[..2],
+        (true, false) => &STEP_KEYS[..],
+    };
     ui.input_mut(|input| {
         let mut commands = Vec::new();
         if input.consume_key(Modifiers::COMMAND, Key::Z) {
@@ -126,6 +148,11 @@ pub fn shortcuts(ui: &mut egui::Ui, state: &AppState) -> Vec<Command> {
         }
         if judging && pressed(Key::W) {
             commands.push(Command::Judge(false));
+        }
+        for &(key, steps) in step_keys {
+            if input.consume_key(Modifiers::NONE, key) {
+                commands.push(Command::StepImage(steps));
+            }
         }
         // The selected class's threshold: Up/+ raise it, Down/- lower it; Shift by 5.
         // Without a selection the keys are left to the widgets.

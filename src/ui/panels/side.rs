@@ -88,7 +88,7 @@ fn source_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Co
     ui.horizontal(|ui| {
         let field = egui::TextEdit::singleline(&mut state.open_path)
             .desired_width(ui.available_width() - 52.0)
-            .hint_text("photo, folder or video (or drop it)");
+            .hint_text("photo, folder, video or .safetensors model (or drop it)");
         let typed = ui.add(field).accessible_name("file or folder to play");
         let entered = typed.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if (ui.button("Play").clicked() || entered) && !state.open_path.trim().is_empty() {

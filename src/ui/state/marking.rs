@@ -68,12 +68,31 @@ impl Marking {
     pub fn can_undo_apply(&self) -> bool {
         self.before_apply.is_some()
     }
+
+    /// Forgets the box clicked or drawn: the frame it was on is no longer on screen.
+    pub fn forget_picked(&mut self) {
+        self.judging = None;
+        self.drawn = None;
+    }
 }
 
 impl AppState {
     /// The detector the marked frames run through (the app's model, on one thread).
     pub fn set_marking_detector(&mut self, detector: Detector) {
         self.marking.detector = Some(detector);
+    }
+
+    /// Closes the marks folder and drops what came of it (the suggestions, the
+    /// thresholds before *Apply*): its marks were made with another model. The folder
+    /// field stays.
+    pub(super) fn close_marks(&mut self) {
+        let marking = &mut self.marking;
+        marking.forget_picked();
+        marking.folder = None;
+        marking.frame = None;
+        marking.suggestions = None;
+        marking.suggested_at.clear();
+        marking.before_apply = None;
     }
 
     /// Marking needs a paused frame.

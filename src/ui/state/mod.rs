@@ -119,18 +119,14 @@ impl AppState {
     /// The state for a model with these classes and defaults, with the settings
     /// restored from `store` (or the defaults, and a notice, if they are damaged).
     pub fn new(class_names: Vec<String>, defaults: DetectConfig, store: SettingsStore) -> AppState {
-        let classes = class_names.len();
-        let mut defaults = defaults;
-        defaults
-            .thresholds
-            .resize(classes, DetectConfig::DEFAULT_THRESHOLD);
+        // The model's side is filled in by `use_model`, as for a model loaded later.
         let mut state = AppState {
-            class_names,
-            thresholds: defaults.thresholds.clone(),
-            shown: vec![true; classes],
-            nms_iou: defaults.nms_iou,
-            one_class_per_object: defaults.cross_class_iou.is_some(),
-            defaults,
+            class_names: Vec::new(),
+            thresholds: Vec::new(),
+            shown: Vec::new(),
+            nms_iou: DetectConfig::DEFAULT_NMS_IOU,
+            one_class_per_object: false,
+            defaults: DetectConfig::uniform(0, DetectConfig::DEFAULT_THRESHOLD),
             snapshot_dir: String::new(),
             profile_path: String::new(),
             open_path: String::new(),
@@ -142,7 +138,7 @@ impl AppState {
             show_track_ids: false,
             selected_class: None,
             scroll_to_selected: false,
-            scores: ScoreHistory::new(classes),
+            scores: ScoreHistory::default(),
             marking: Marking::default(),
             current: None,
             stats: LiveStats::default(),
@@ -154,18 +150,49 @@ impl AppState {
             replace_asked: None,
             store,
         };
+        state.use_model(class_names, defaults);
         let (settings, problem) = state.store.load();
         state.snapshot_dir = settings.snapshot_dir.clone();
         state.profile_path = settings.profile_path.clone();
         state.marking = Marking::new(settings.marks_dir.clone());
         state.apply_profile(&settings.profile);
-        for (shown, name) in state.shown.iter_mut().zip(&state.class_names).skip(1) {
-            *shown = !settings.hidden.contains(name);
-        }
+        state.hide(&settings.hidden);
         if let Some(problem) = problem {
             state.notify_error(problem);
         }
         state
+    }
+
+    /// Takes a model's classes and suggested settings: the thresholds are its
+    /// suggestions, the classes hidden so far stay hidden where it has them (by name),
+    /// and what belonged to the classes before (the selection, the score strips, the
+    /// tracks and their counts, the boxes on screen, the open marks folder) is dropped.
+    pub fn use_model(&mut self, class_names: Vec<String>, defaults: DetectConfig) {
+        let hidden = self.hidden();
+        let classes = class_names.len();
+        self.class_names = class_names;
+        self.defaults = defaults;
+        self.defaults
+            .thresholds
+            .resize(classes, DetectConfig::DEFAULT_THRESHOLD);
+        self.shown = vec![true; classes];
+        self.reset_to_defaults();
+        self.hide(&hidden);
+        self.selected_class = None;
+        self.scores = ScoreHistory::new(classes);
+        self.forget_tracks();
+        self.reset_seen();
+        if let Some(frame) = &mut self.current {
+            frame.detections.clear();
+        }
+        self.close_marks();
+    }
+
+    /// Hides the classes named, shows the others.
+    fn hide(&mut self, hidden: &std::collections::BTreeSet<String>) {
+        for (shown, name) in self.shown.iter_mut().zip(&self.class_names).skip(1) {
+            *shown = !hidden.contains(name);
+        }
     }
 
     /// The detections the user wants to see: class shown, score at its threshold, and
@@ -286,6 +313,7 @@ impl AppState {
             .is_some_and(|shown| shown.image.dimensions() != result.image.dimensions());
         self.track(&result.detections, size_changed);
         self.scores.record(now, &result.detections);
+        self.marking.forget_picked();
         let latency = now.saturating_duration_since(result.captured_at);
         self.stats.on_result(&result.timings, latency);
         self.current.replace(result)
@@ -311,9 +339,7 @@ impl AppState {
     pub fn set_paused(&mut self, paused: bool, now: Instant) {
         if self.paused && !paused {
             self.source.on_resume(now);
-            // What was clicked or drawn on the paused frame is no longer on screen.
-            self.marking.judging = None;
-            self.marking.drawn = None;
+            self.marking.forget_picked();
         }
         self.paused = paused;
     }

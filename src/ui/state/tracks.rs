@@ -133,8 +133,8 @@ impl AppState {
         changed
     }
 
-    /// A new source: its objects are not the old source's.
-    pub(super) fn forget_tracks(&mut self) {
+    /// A new source, or a step to another photo: its objects are not the last one's.
+    pub fn forget_tracks(&mut self) {
         self.tracker.clear();
     }
 }
