@@ -13,7 +13,8 @@ then holds four files: lineage.safetensors (the continued, un-cooled state), tin
 (the cooled EMA), log.csv and summary.json. There is no evaluation there: `adopt` scores here.
 
 How a burst joins the lineage:
-- Sampling order: the burst draws the lineage's EpochSampler order from where the state stands and
+- Sampling order: the burst draws the lineage's order (`dataset.training_order`: repeat-factor sampled
+  where the state's meta says so) from where the state stands and
   advances images_seen by the images it trained on, so the CPU run resumes from the new position.
   Only the augmentation draws differ (a torch generator instead of per-image numpy streams).
 - Batch size: meta["batch_size"] stays the CPU's 32; the burst's settings and tallies are appended to
@@ -45,7 +46,7 @@ from PIL import Image, features
 
 from .arch import REPO_ROOT
 from .data import DEFAULT_DATA_ROOT, Record
-from .dataset import EpochSampler, cached_boxes
+from .dataset import cached_boxes, training_order
 from .gpu_augment import augment_batch
 from .lineage_state import STATE_PATH, LineageError, LineageState, data_hash, load_state, read_meta
 from .model_io import read_model_file, save_model_file
@@ -150,13 +151,14 @@ def prepare_state(state: LineageState, settings: dict, device: torch.device) -> 
 class BurstTrainer:
     """Training steps on GPU-augmented batches in the lineage's sampling order; logs without per-step syncs."""
 
-    def __init__(self, state: LineageState, data: PackOnDevice, settings: dict, device: torch.device,
-                 log_path: Path, log_every: int, started: float):
+    def __init__(self, state: LineageState, records: list[Record], data: PackOnDevice, settings: dict,
+                 device: torch.device, log_path: Path, log_every: int, started: float):
         self.state, self.data, self.settings, self.device = state, data, settings, device
         self.log_every, self.started = log_every, started
         meta = state.meta
         position = meta["images_seen"] - meta.get("sampler_offset", 0)
-        self.order = iter(EpochSampler(len(data), meta["seed"], *divmod(position, len(data))))
+        # The CPU trainer's own order, repeat-factor sampling included where the state says so.
+        self.order = iter(training_order(records, meta["seed"], position, meta.get("repeat_factor_threshold")))
         self.augmentation_seed = [meta["seed"], meta["images_seen"]]
         seed = int(np.random.SeedSequence(self.augmentation_seed).generate_state(1)[0])
         self.generator = torch.Generator(device).manual_seed(seed)
@@ -168,7 +170,8 @@ class BurstTrainer:
 
     def next_batch(self):
         size = self.settings["batch_size"]
-        indices = np.fromiter((index for _, index in itertools.islice(self.order, size)), np.int64, count=size)
+        # Items are (epoch, index) or, repeat-factor sampled, (epoch, index, copy).
+        indices = np.fromiter((item[1] for item in itertools.islice(self.order, size)), np.int64, count=size)
         images, sizes, boxes, labels, valid = self.data.batch(indices)
         return augment_batch(images, sizes, boxes, labels, valid, self.priors, self.state.meta["max_expand"],
                              self.generator, self.colour_rng)
@@ -255,7 +258,7 @@ def run_burst(args) -> dict:
         data = PackOnDevice(records, encoded, device, args.threads)
         settings = burst_settings(state.meta, args.batch_size, args.lr, args.warmup_images, args.cooldown_fraction)
         prepare_state(state, settings, device)
-        trainer = BurstTrainer(state, data, settings, device, args.out / LOG_FILE, args.log_every, started)
+        trainer = BurstTrainer(state, records, data, settings, device, args.out / LOG_FILE, args.log_every, started)
         summary |= {"settings": settings, "images_seen_before": state.images_seen,
                     "setup_seconds": round(time.time() - started, 1)}
         print(f"{len(data)} images on {summary['device']} after {summary['setup_seconds']} s; training until "

@@ -1,4 +1,5 @@
 """The GPU burst: a CPU dry run of training/gpu_burst.sh as the GPU machine would run it, and adoption."""
+import itertools
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import torch
 
 from training import gpu_burst, lineage_record, safetensors_fallback
 from training.arch import REPO_ROOT
+from training.dataset import training_order
 from training.gpu_burst import MODEL_FILE, STATE_FILE, SUMMARY_FILE, BurstError
 from training.lineage_state import LineageError, data_hash, load_state, read_meta
 from training.model_io import read_model_file, write_safetensors
@@ -184,3 +186,21 @@ def test_the_record_row_describes_the_burst_and_ships_a_better_model(burst, tmp_
     assert shipped == [(model, args.shipped)] and cards == [scores[str(model)]]
     assert tuned == [(args.shipped, {"person": 0.3})], "the shipped model gets its thresholds"
     assert json.loads((tmp_path / "eval" / "shipped.json").read_text()) == scores["shipped"]
+
+
+def test_a_repeat_factor_state_is_drawn_in_the_cpu_trainers_order(tmp_path):
+    """A state of a repeat-factor lineage: the burst draws the repeat-factor order the CPU trainer
+    draws (items (epoch, index, copy)), from where the state stands, and makes batches of it."""
+    records, images = synthetic_set(6)
+    state = new_state(records)
+    state.meta["repeat_factor_threshold"] = 0.5  # every class in 1 of 6 images: each repeated ~1.7 times
+    state.meta["images_seen"] = 5
+    data = gpu_burst.PackOnDevice(records, [encode(image, "webp", 80) for image in images], torch.device("cpu"), 1)
+    burst_trainer = gpu_burst.BurstTrainer(state, records, data, {"batch_size": 4}, torch.device("cpu"),
+                                           tmp_path / "log.csv", 2, 0.0)
+    cpu_order = training_order(records, state.meta["seed"], 5, 0.5)
+    drawn = list(itertools.islice(burst_trainer.order, 20))
+    assert drawn == list(itertools.islice(iter(cpu_order), 20))
+    assert all(len(item) == 3 for item in drawn) and len({index for _, index, _ in drawn}) == 6
+    images_batch = burst_trainer.next_batch()[0]
+    assert images_batch.shape[0] == 4
