@@ -9,6 +9,8 @@
 #                             window under Xvfb (--with-screenshot).
 #   MinGW and aarch64 gcc:    the Windows and aarch64 Linux checks CI runs (mozjpeg-sys's
 #                             build script compiles C for the target) (--with-cross-checks).
+#   aarch64 libc, qemu-user:  link the aarch64 engine tests and run them under emulation
+#                             (--with-cross-checks).
 # Usage: scripts/setup.sh [--with-screenshot] [--with-cross-checks]
 set -euo pipefail
 
@@ -17,7 +19,8 @@ for option in "$@"; do
   case "$option" in
     --with-screenshot)
       packages+=(xvfb libgl1-mesa-dri mesa-vulkan-drivers imagemagick x11-utils fonts-dejavu-core) ;;
-    --with-cross-checks) packages+=(gcc-mingw-w64-x86-64 gcc-aarch64-linux-gnu) ;;
+    --with-cross-checks)
+      packages+=(gcc-mingw-w64-x86-64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user) ;;
     *) echo "setup: unknown option $option (see the top of $0)" >&2; exit 2 ;;
   esac
 done

@@ -3,7 +3,8 @@
 
 /// The instruction set the micro-kernel uses, and proof that this CPU has it: its
 /// field is private, and the only ways to get one ([`Isa::detect`], [`Isa::available`])
-/// ask the CPU first. So no safe call can reach an instruction the CPU lacks.
+/// ask the CPU first (or, for NEON, the compile target, whose baseline has it). So no
+/// safe call can reach an instruction the CPU lacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Isa(Kernel);
 
@@ -12,6 +13,7 @@ pub struct Isa(Kernel);
 pub enum Kernel {
     Avx512,
     Avx2Fma,
+    Neon,
     Portable,
 }
 
@@ -26,11 +28,16 @@ impl Isa {
 
     /// Every instruction set this CPU can run, slowest (the portable fallback) first.
     pub fn available() -> Vec<Isa> {
-        [Kernel::Portable, Kernel::Avx2Fma, Kernel::Avx512]
-            .into_iter()
-            .filter(|&kernel| supported(kernel))
-            .map(Isa)
-            .collect()
+        [
+            Kernel::Portable,
+            Kernel::Neon,
+            Kernel::Avx2Fma,
+            Kernel::Avx512,
+        ]
+        .into_iter()
+        .filter(|&kernel| supported(kernel))
+        .map(Isa)
+        .collect()
     }
 
     /// `kernel`, when this CPU runs it.
@@ -45,7 +52,7 @@ impl Isa {
     /// Rows of a full weight panel (output channels per tile).
     pub fn mr(self) -> usize {
         match self.0 {
-            Kernel::Avx512 => 8,
+            Kernel::Avx512 | Kernel::Neon => 8,
             Kernel::Avx2Fma => 6,
             Kernel::Portable => 4,
         }
@@ -57,7 +64,7 @@ impl Isa {
     pub(super) fn panel_width(self, left: usize) -> usize {
         match self.0 {
             Kernel::Avx2Fma => left.min(self.mr()),
-            Kernel::Avx512 | Kernel::Portable => self.mr(),
+            Kernel::Avx512 | Kernel::Neon | Kernel::Portable => self.mr(),
         }
     }
 
@@ -76,6 +83,7 @@ impl Isa {
         match self.0 {
             Kernel::Avx512 => 48,
             Kernel::Avx2Fma | Kernel::Portable => 16,
+            Kernel::Neon => 12,
         }
     }
 }
@@ -92,5 +100,8 @@ fn supported(kernel: Kernel) -> bool {
         Kernel::Avx512 => std::is_x86_feature_detected!("avx512f"),
         #[cfg(not(target_arch = "x86_64"))]
         Kernel::Avx2Fma | Kernel::Avx512 => false,
+        // Part of the target's baseline on aarch64 (the compiler emits it everywhere
+        // already), so there is nothing to ask the CPU.
+        Kernel::Neon => cfg!(all(target_arch = "aarch64", target_feature = "neon")),
     }
 }

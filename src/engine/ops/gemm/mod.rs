@@ -1,6 +1,6 @@
 //! The matrix product at the heart of every convolution, `out = act(bias + W x cols)`,
 //! as packed panels and register-blocked micro-kernels: AVX-512 or AVX2/FMA chosen at
-//! run time, and a portable fallback.
+//! run time on x86-64, NEON on aarch64, and a portable fallback.
 //!
 //! `W` (M x K, the weights) is packed once per engine into panels of `mr` rows; the
 //! columns (K x N) are read in place, row `k` at its own offset (see

@@ -7,7 +7,12 @@ fn an_isa_is_only_had_for_kernels_this_cpu_runs() {
         available.first().map(|isa| isa.kernel()),
         Some(Kernel::Portable)
     );
-    for kernel in [Kernel::Portable, Kernel::Avx2Fma, Kernel::Avx512] {
+    for kernel in [
+        Kernel::Portable,
+        Kernel::Neon,
+        Kernel::Avx2Fma,
+        Kernel::Avx512,
+    ] {
         assert_eq!(
             Isa::of(kernel).is_some(),
             available.iter().any(|isa| isa.kernel() == kernel),
@@ -15,6 +20,13 @@ fn an_isa_is_only_had_for_kernels_this_cpu_runs() {
         );
     }
     assert_eq!(available.last().copied(), Some(Isa::detect()));
+}
+
+/// NEON is in the aarch64 baseline: always there, and always the kernel chosen.
+#[cfg(target_arch = "aarch64")]
+#[test]
+fn neon_is_the_kernel_on_aarch64() {
+    assert_eq!(Isa::detect().kernel(), Kernel::Neon);
 }
 use crate::engine::ops::columns::{ConvGeometry, PhaseSplit, direct_offsets};
 

@@ -1,12 +1,17 @@
 //! The micro-kernels: one `mr x nr` tile of the product per call, one file per family
-//! ([`portable`], [`x86`]); [`micro_kernel`] calls the one an [`Isa`] names.
+//! ([`portable`], [`x86`], [`neon`]); [`micro_kernel`] calls the one an [`Isa`] names.
 
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+mod neon;
 mod portable;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
 use super::isa::Isa;
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon")
+))]
 use super::isa::Kernel;
 use super::pack::RowPanel;
 
@@ -42,6 +47,10 @@ pub(super) fn micro_kernel(
             let (a, b, offsets) = (a.as_ptr(), b.as_ptr(), offsets.as_ptr());
             x86::kernel_avx2(width)(depth, a, b, offsets, tile.as_mut_ptr(), 16, None)
         },
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        // SAFETY: this arm is compiled only for targets whose baseline has NEON, so
+        // every CPU that runs this code has it; the kernel checks its own reads.
+        Kernel::Neon => unsafe { neon::kernel_neon(a, b, offsets, tile) },
         _ => portable::kernel_portable(depth, a, b, offsets, tile),
     }
 }
