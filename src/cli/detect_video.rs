@@ -49,8 +49,9 @@ pub struct VideoReport {
 
 /// Where each frame's tracks go.
 enum FrameSink<'a> {
-    /// The tracks file and the annotated video (`--out-dir`).
-    Files(VideoOutputs),
+    /// The tracks file and the annotated video (`--out-dir`). Boxed: on Windows it is
+    /// several times the size of the other variants.
+    Files(Box<VideoOutputs>),
     /// Text lines on stdout, as images print their detections, each starting with the
     /// video's name (made safe for the terminal).
     Text {
@@ -80,7 +81,11 @@ pub fn detect_video(
     let name = terminal_safe(&path.to_string_lossy()).into_owned();
     let sink = match drawing {
         // Both outputs are claimed before any work, so that a refusal costs nothing.
-        Some(drawing) => FrameSink::Files(VideoOutputs::create(&drawing, (width, height), rate)?),
+        Some(drawing) => FrameSink::Files(Box::new(VideoOutputs::create(
+            &drawing,
+            (width, height),
+            rate,
+        )?)),
         None if json => FrameSink::Json(Vec::new()),
         None => FrameSink::Text {
             out: stdout,
@@ -95,7 +100,7 @@ pub fn detect_video(
     let (drawn_to, tracks_to, frame_tracks) = match result? {
         FrameSink::Files(outputs) => {
             let codec = outputs.encoder.codec();
-            let (video, tracks) = outputs.finish()?;
+            let (video, tracks) = (*outputs).finish()?;
             if codec == VideoCodec::Mpeg4 {
                 eprintln!(
                     "tinyssd: {}: MPEG-4 Part 2, as this ffmpeg has no H.264 encoder (libx264)",
