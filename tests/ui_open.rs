@@ -92,6 +92,9 @@ fn paused_in_a_folder_the_keys_and_buttons_step_to_the_next_and_previous_photo()
     harness.step();
     assert!(harness.state().state().paused);
     harness.get_by_label("1 / 3  a.png");
+    // The status bar names the keys, marking's and the photos' alike.
+    harness.get_by_label_contains("mark it right (R) or wrong (W)");
+    harness.get_by_label_contains("Page Up/Down another photo");
 
     let key = |key| move |h: &mut Harness<'_, App>| h.key_press(key);
     press_for(&mut harness, key(egui::Key::PageDown), 1, "Page Down");
@@ -144,6 +147,7 @@ fn without_an_image_list_there_are_no_step_buttons() {
     )));
     harness.step();
     assert!(harness.query_by_label("next image").is_none());
+    assert!(harness.query_by_label_contains("another photo").is_none());
     harness.key_press(egui::Key::PageDown);
     harness.step();
     assert_eq!(harness.state().state().notice, None);

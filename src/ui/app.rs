@@ -203,7 +203,7 @@ impl App {
 
         if !self.state.presenting {
             panels::top_bar(ui, &mut self.state, self.control.as_ref(), &mut commands);
-            panels::status_bar(ui, &self.state);
+            panels::status_bar(ui, &self.state, self.image_cursor().is_some());
             panels::side_panel(ui, &mut self.state, &mut commands);
         }
         panels::video(ui, &mut self.state, self.video.handle.as_ref());

@@ -88,7 +88,11 @@ const KEYS: &str = "Space pause · S snapshot · click a box, then Up/Down tune 
 const MARKING_KEYS: &str = "Paused: click a box to mark it right (R) or wrong (W) · drag to draw \
                             a missed one · Ctrl+Z undo · Space resume";
 
-pub fn status_bar(ui: &mut egui::Ui, state: &AppState) {
+/// Added to the keys while several photos play.
+const PHOTO_KEYS: &str = " · Page Up/Down another photo";
+
+/// `photos`: the source is several photos, stepped through with Page Up/Down.
+pub fn status_bar(ui: &mut egui::Ui, state: &AppState, photos: bool) {
     egui::Panel::bottom("status_bar").show(ui, |ui| {
         ui.add_space(2.0);
         ui.horizontal(|ui| {
@@ -98,8 +102,11 @@ pub fn status_bar(ui: &mut egui::Ui, state: &AppState) {
             let text = match state.live_notice(Instant::now()) {
                 Some(notice) if notice.is_error => RichText::new(&notice.text).color(ERROR_COLOR),
                 Some(notice) => RichText::new(&notice.text).strong(),
-                None if state.can_mark() => RichText::new(MARKING_KEYS).weak(),
-                None => RichText::new(KEYS).weak(),
+                None => {
+                    let keys = if state.can_mark() { MARKING_KEYS } else { KEYS };
+                    let photo_keys = if photos { PHOTO_KEYS } else { "" };
+                    RichText::new(format!("{keys}{photo_keys}")).weak()
+                }
             };
             ui.add(egui::Label::new(text).truncate());
         });
