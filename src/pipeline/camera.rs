@@ -81,7 +81,8 @@ pub fn explain_camera_failure(message: &str) -> String {
     let advice = if has(&["busy", "os error 16", "in use", "already open"]) {
         Some(
             "it is in use by another program (a video call, another tinyssd?): \
-             close that program and the camera is picked up again",
+             close that program and the camera is picked up again"
+                .to_string(),
         )
     } else if has(&[
         "permission denied",
@@ -89,17 +90,17 @@ pub fn explain_camera_failure(message: &str) -> String {
         "not permitted",
         "access denied",
     ]) {
-        Some(
-            "this user may not open it: on Linux join the `video` group \
-             (sudo usermod -aG video $USER, then log in again)",
-        )
+        Some(format!(
+            "this user may not open it: {}",
+            super::camera_access::WHERE_TO_ALLOW
+        ))
     } else if has(&[
         "no such file",
         "os error 2)",
         "no such device",
         "os error 19",
     ]) {
-        Some("it is not there (unplugged?): plug it in, or pick another camera or the demo")
+        Some("it is not there (unplugged?): plug it in, or pick another camera or the demo".into())
     } else {
         None
     };
@@ -174,17 +175,23 @@ impl CameraSource {
     }
 
     fn open(&mut self) -> Result<OpenCamera, SourceError> {
+        super::camera_access::prepare_thread()
+            .map_err(|message| camera_failure(&self.selector, &message))?;
         let index = self.resolve_index()?;
         let camera = catch_unwind(|| OpenCamera::open(index))
             .unwrap_or_else(|_| Err("the camera library panicked while opening it".into()))
             .map_err(|message| camera_failure(&self.selector, &message))?;
         let format = camera.format();
+        let rate = if OpenCamera::KNOWS_ITS_FRAME_RATE {
+            format!(" {} fps", format.frame_rate())
+        } else {
+            String::new()
+        };
         self.label = format!(
-            "camera {index}: {} ({}x{} {} fps)",
+            "camera {index}: {} ({}x{}{rate})",
             camera.name(),
             format.width(),
             format.height(),
-            format.frame_rate()
         );
         log::info!("opened {}", self.label);
         Ok(camera)

@@ -18,6 +18,7 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 mod camera;
+mod camera_access;
 mod camera_format;
 mod capture;
 mod channel;

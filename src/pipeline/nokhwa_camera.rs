@@ -15,21 +15,22 @@ pub struct NokhwaCamera {
 }
 
 impl NokhwaCamera {
+    /// Whether [`Self::format`]'s frame rate is the one the camera delivers. On macOS
+    /// nokhwa 0.10 reports the rate it asked AVFoundation for, which does not always take
+    /// it (l1npengtul/nokhwa#94, #202); the window shows the measured rate anyway.
+    pub const KNOWS_ITS_FRAME_RATE: bool = !cfg!(target_os = "macos");
+
     /// Opens camera `index` on its first decodable format, then sets the one
-    /// [`choose_format`] picks from those it lists (when it can list them).
+    /// [`choose_format`] picks from those it lists (when it can list them), except on
+    /// macOS: there nokhwa 0.10 can pair one format with another's frame-rate range, which
+    /// AVFoundation answers with an exception that aborts the process (nokhwa#247), so
+    /// the camera keeps the format it opened with.
     pub fn open(index: u32) -> Result<NokhwaCamera, String> {
         let first = RequestedFormat::new::<RgbFormat>(RequestedFormatType::None);
         let mut camera =
             Camera::new(CameraIndex::Index(index), first).map_err(|e| e.to_string())?;
-        if let Some(chosen) = camera
-            .compatible_camera_formats()
-            .ok()
-            .and_then(|formats| choose_format(&formats))
-        {
-            let exact = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Exact(chosen));
-            if let Err(error) = camera.set_camera_requset(exact) {
-                log::warn!("camera {index} refused {chosen}: {error}; keeping its first format");
-            }
+        if !cfg!(target_os = "macos") {
+            set_chosen_format(&mut camera, index);
         }
         camera.open_stream().map_err(|e| e.to_string())?;
         Ok(NokhwaCamera { camera })
@@ -51,5 +52,21 @@ impl NokhwaCamera {
             .frame()
             .map_err(|e| ReadError::Failed(e.to_string()))?;
         decode_frame(format, buffer.buffer()).map_err(ReadError::Undecodable)
+    }
+}
+
+/// Sets the format [`choose_format`] picks, when the camera lists its formats; a refusal
+/// keeps the one it has.
+fn set_chosen_format(camera: &mut Camera, index: u32) {
+    let Some(chosen) = camera
+        .compatible_camera_formats()
+        .ok()
+        .and_then(|formats| choose_format(&formats))
+    else {
+        return;
+    };
+    let exact = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Exact(chosen));
+    if let Err(error) = camera.set_camera_requset(exact) {
+        log::warn!("camera {index} refused {chosen}: {error}; keeping its first format");
     }
 }

@@ -38,6 +38,10 @@ pub struct V4lCamera {
 }
 
 impl V4lCamera {
+    /// Whether [`Self::format`]'s frame rate is the one the camera delivers: V4L2 reports
+    /// the interval the driver set.
+    pub const KNOWS_ITS_FRAME_RATE: bool = true;
+
     /// Opens `/dev/video{index}` on the format [`choose_format`] picks from those it
     /// lists, and starts it. The error is the system's (busy, permission, missing)
     /// or says which formats the camera has.
