@@ -758,6 +758,21 @@ fn track_eval_films_the_photos_with_objects_and_scores_both_views() {
         report["raw"]["object_frames"],
         report["tracked"]["object_frames"]
     );
+    assert!(
+        report["raw"]["identity"].is_null(),
+        "raw boxes carry no IDs"
+    );
+    let identity = &report["tracked"]["identity"];
+    if !identity.is_null() {
+        let count = |key: &str| identity[key].as_u64().expect("a count");
+        assert_eq!(
+            count("true_positives") + count("misses"),
+            report["tracked"]["object_frames"]
+                .as_u64()
+                .expect("a count"),
+            "IDF1's parts: every true object is on its matched track or not"
+        );
+    }
 
     let table = run(&["--photos", "1", "--frames", "3"]);
     assert!(table.status.success(), "{}", stderr(&table));

@@ -104,11 +104,11 @@ pub fn run(args: &TrackEvalArgs) -> anyhow::Result<ExitCode> {
         )?;
         writeln!(
             out,
-            "| boxes | precision % | recall % | flicker per object per 100 frames | ID switches | MOTA % |"
+            "| boxes | precision % | recall % | flicker per object per 100 frames | ID switches | MOTA % | IDF1 % |"
         )?;
-        writeln!(out, "| --- | --- | --- | --- | --- | --- |")?;
-        print_row(&mut out, "raw detections", &report.raw, false)?;
-        print_row(&mut out, "tracks", &report.tracked, true)?;
+        writeln!(out, "| --- | --- | --- | --- | --- | --- | --- |")?;
+        print_row(&mut out, "raw detections", &report.raw)?;
+        print_row(&mut out, "tracks", &report.tracked)?;
         writeln!(
             out,
             "tracker: {:.1} us per frame; flicker cut {:.1}x",
@@ -126,20 +126,18 @@ pub fn run(args: &TrackEvalArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn print_row(
-    out: &mut impl Write,
-    name: &str,
-    score: &TrackingScore,
-    has_ids: bool,
-) -> std::io::Result<()> {
-    let switches = if has_ids {
-        score.id_switches.to_string()
-    } else {
-        "-".to_string()
+fn print_row(out: &mut impl Write, name: &str, score: &TrackingScore) -> std::io::Result<()> {
+    // Raw detections carry no IDs: no switches or IDF1 to show.
+    let (switches, idf1) = match score.identity {
+        Some(identity) => (
+            score.id_switches.to_string(),
+            format!("{:.1}", 100.0 * identity.f1()),
+        ),
+        _ => ("-".to_string(), "-".to_string()),
     };
     writeln!(
         out,
-        "| {name} | {:.1} | {:.1} | {:.2} | {switches} | {:.1} |",
+        "| {name} | {:.1} | {:.1} | {:.2} | {switches} | {:.1} | {idf1} |",
         100.0 * score.precision(),
         100.0 * score.recall(),
         score.flicker_per_100(),
