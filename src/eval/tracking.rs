@@ -221,8 +221,9 @@ impl TrackingTally {
         let shown: u32 = self.track_frames.values().sum();
         IdentityScore {
             true_positives,
-            false_positives: shown - true_positives,
-            misses: self.score.object_frames - true_positives,
+            // Saturating: one ID twice in a frame could count an object twice.
+            false_positives: shown.saturating_sub(true_positives),
+            misses: self.score.object_frames.saturating_sub(true_positives),
         }
     }
 }
