@@ -50,6 +50,8 @@ pub enum EvalError {
     Engine(#[from] crate::engine::EngineError),
     #[error("cannot start the evaluation threads: {0}")]
     Threads(std::io::Error),
+    #[error("cannot start a detector for the evaluation: {0}")]
+    DetectorStart(String),
     #[error("{} exists already: pass --force to replace it, or choose another folder", .0.display())]
     Exists(PathBuf),
     #[error("cannot draw {path}: {message}")]

@@ -3,12 +3,12 @@
 use super::EvalError;
 use super::ap::{GroundTruthBox, PrCurve, ScoredBox, match_detections};
 use super::data::{ProblemKind, Problems, Sample};
-use crate::detect::{DetectConfig, Detection, Detector, PixelBudget, PixelPermit};
+use crate::detect::{DetectConfig, Detection, Detector, DetectorError, PixelBudget, PixelPermit};
 use crate::engine::PackedModel;
 use crate::model::Model;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The detector's output on each image that could be read.
@@ -35,13 +35,11 @@ impl DetectionRun {
     }
 }
 
-/// Runs `model` on every sample: `threads` images at a time (0 = one per core), each
-/// worker thread owning one single-threaded [`Detector`]; the workers' images share one
-/// [`PixelBudget`], so more workers do not take more memory for large images. `on_image` is called after
-/// each image, from the workers (for a progress bar).
-///
-/// The workers are plain threads pulling the next image from a counter; each
-/// detector's engine runs its kernels on a team of threads of its own.
+/// Runs `model` on every sample: `threads` images at a time (0 = one per core), on a
+/// rayon pool of that many threads, each with a single-threaded [`Detector`] it keeps
+/// from image to image (so the two levels of threads do not oversubscribe the cores); the
+/// images share one [`PixelBudget`], so more threads do not take more memory for large
+/// images. `on_image` is called after each image, from the pool (for a progress bar).
 pub fn detect_samples(
     model: &Model,
     samples: Vec<Sample>,
@@ -51,50 +49,34 @@ pub fn detect_samples(
 ) -> Result<DetectionRun, EvalError> {
     let start = Instant::now();
     let threads = crate::engine::resolve_threads(threads)?.clamp(1, samples.len().max(1));
-    let next = AtomicUsize::new(0);
     let budget = PixelBudget::default();
-    // Packed once: every worker runs the same weights with buffers of its own.
+    // Packed once: every thread runs the same weights with buffers of its own.
     let packed = Arc::new(PackedModel::new(model.clone()));
-    let worker = || -> Result<Vec<(usize, ImageOutcome)>, EvalError> {
-        let mut detector = Detector::from_packed(packed.clone(), 1)?;
-        let mut done = Vec::new();
-        loop {
-            let index = next.fetch_add(1, Ordering::Relaxed);
-            let Some(sample) = samples.get(index) else {
-                return Ok(done);
-            };
-            // The permit keeps the pixels counted until the detections are out.
-            let outcome = read_image(&budget, sample).and_then(|(image, _permit)| {
-                detector
-                    .detect(&image, config)
-                    .map(|(found, _)| found)
-                    .map_err(|e| format!("{}: {e}", sample.image_path.display()))
-            });
-            done.push((index, outcome));
-            on_image();
-        }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("tinyssd-eval-{i}"))
+        .build()
+        .map_err(|e| EvalError::Threads(std::io::Error::other(e)))?;
+    let detect_one = |detector: &mut Result<Detector, DetectorError>, sample: &Sample| {
+        let detector = detector
+            .as_mut()
+            .map_err(|e| EvalError::DetectorStart(e.to_string()))?;
+        // The permit keeps the pixels counted until the detections are out.
+        let outcome = read_image(&budget, sample).and_then(|(image, _permit)| {
+            detector
+                .detect(&image, config)
+                .map(|(found, _)| found)
+                .map_err(|e| format!("{}: {e}", sample.image_path.display()))
+        });
+        on_image();
+        Ok(outcome)
     };
-    let finished = std::thread::scope(|scope| {
-        let handles = (0..threads)
-            .map(|i| {
-                std::thread::Builder::new()
-                    .name(format!("tinyssd-eval-{i}"))
-                    .spawn_scoped(scope, worker)
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(EvalError::Threads)?;
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect::<Result<Vec<_>, _>>()
+    let outcomes: Vec<ImageOutcome> = pool.install(|| {
+        samples
+            .par_iter()
+            .map_init(|| Detector::from_packed(packed.clone(), 1), detect_one)
+            .collect::<Result<_, EvalError>>()
     })?;
-    let mut outcomes: Vec<Option<ImageOutcome>> = (0..samples.len()).map(|_| None).collect();
-    for (index, outcome) in finished.into_iter().flatten() {
-        outcomes[index] = Some(outcome);
-    }
 
     let mut run = DetectionRun {
         samples: Vec::with_capacity(samples.len()),
@@ -103,7 +85,7 @@ pub fn detect_samples(
         problems: Problems::default(),
     };
     for (sample, outcome) in samples.into_iter().zip(outcomes) {
-        match outcome.unwrap_or_else(|| Err("not run".to_owned())) {
+        match outcome {
             Ok(detections) => {
                 run.samples.push(sample);
                 run.detections.push(detections);
