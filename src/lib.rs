@@ -3,7 +3,7 @@
 //! evaluation on labelled data ([`eval`]); video files in and out ([`video`]); with the `app` feature (on by default), the
 //! frame pipeline and the live window (`pipeline`, `ui`).
 //!
-//! Data flows one way: frame -> tensor -> raw outputs -> detections -> overlay.
+//! Data flows one way: frame -> tensor -> raw outputs -> detections -> tracks -> overlay.
 //!
 //! No panics on data a user or a device controls: `unwrap` is linted everywhere
 //! (Cargo.toml), `expect` in the library here, and indexing in the modules that

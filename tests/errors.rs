@@ -185,6 +185,7 @@ fn state_with_a_frame() -> AppState {
         seq: 1,
         image: RgbImage::new(32, 24),
         detections: Vec::new(),
+        tracks: Default::default(),
         timings: Default::default(),
         captured_at: Instant::now(),
         detected_at: Instant::now(),

@@ -1,6 +1,8 @@
-//! The capture -> worker -> UI threads: every delivered frame gets its detections,
-//! a slow worker makes frames drop (never queue), shutdown is quick, and source
-//! failures reach the app's state. Fast: a few seconds in all, no display.
+//! The capture -> worker -> UI threads: every delivered frame gets its detections and
+//! tracks, the detection log names each box's track (an object keeps its ID from frame
+//! to frame), the tracks start afresh at a new source, scene or frame size, a slow
+//! worker makes frames drop (never queue), shutdown is quick, and source failures reach
+//! the app's state. Fast: a few seconds in all, no display.
 //!
 //! Where only the order of things matters, the pipeline runs on a [`ManualClock`]
 //! that the test steps (see `common::ui_loop`); the drop, shutdown and demo tests
@@ -17,11 +19,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tinyssd::detect::{DetectConfig, Detector};
 use tinyssd::files::RunInputs;
+use tinyssd::model::Corners;
 use tinyssd::pipeline::{
-    Clock, DetectionLog, FrameProcessor, FrameResult, FrameSource, ManualClock, Pipeline,
-    PipelineEvent, SourceControl, SourceError, SourceOpener, SourceSpec, Waker, interval_for_fps,
-    is_exact_rgb, opener,
+    Clock, DemoSource, DetectionLog, FrameProcessor, FrameResult, FrameSource, ManualClock,
+    Pipeline, PipelineEvent, SourceControl, SourceError, SourceOpener, SourceSpec, Waker,
+    interval_for_fps, is_exact_rgb, opener,
 };
+use tinyssd::track::TrackerConfig;
 
 /// Frames of a given size at a fixed rate, each a different shade.
 struct SyntheticSource {
@@ -126,8 +130,9 @@ fn detections_arrive_for_every_delivered_frame() {
         assert_eq!(result.image.dimensions(), (160, 120));
         assert!(result.timings.network > Duration::ZERO);
         assert!(result.detected_at >= result.captured_at);
+        // Every box down to the tracker's floor, so that the sliders act at once.
         for d in &result.detections {
-            assert!(d.score >= 0.5 && d.class_id > 0);
+            assert!(d.score >= TrackerConfig::DEFAULT_MIN_SCORE && d.class_id > 0);
         }
     }
     assert!(
@@ -184,10 +189,186 @@ fn the_detection_log_has_a_line_per_processed_frame_after_what_was_there() {
         assert_eq!(detection["class"], "aeroplane");
         assert_eq!(detection["score"], 0.9);
         assert_eq!(detection["box"], serde_json::json!([0.0, 0.0, 32.0, 24.0]));
+        assert_eq!(detection["track"], 1, "one aeroplane, one track all along");
     }
 
     let error = DetectionLog::open(dir.path(), &RunInputs::NONE).expect_err("a folder is refused");
     assert!(error.to_string().contains("not a regular file"), "{error}");
+}
+
+/// A box of the log: class, score, box and track.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct LoggedBox {
+    class: String,
+    score: f32,
+    #[serde(rename = "box")]
+    bbox: [f32; 4],
+    track: Option<u64>,
+}
+
+impl LoggedBox {
+    fn corners(&self) -> Corners {
+        let [x_min, y_min, x_max, y_max] = self.bbox;
+        Corners::new(x_min, y_min, x_max, y_max)
+    }
+}
+
+#[test]
+fn the_log_names_each_boxs_track_and_an_object_keeps_its_id_over_the_demos_frames() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("demo.jsonl");
+    let log = DetectionLog::open(&path, &RunInputs::NONE).expect("opens");
+    let detector =
+        Detector::from_file(&tinyssd::model::shipped_model_path(), 2).expect("the shipped model");
+    let config = detector.default_config();
+    let names = detector.class_names().to_vec();
+    let threshold = |class: &str| {
+        let id = names.iter().position(|n| n == class).expect("a class");
+        config.thresholds[id]
+    };
+    // The demo as the app plays it: the astronaut photo panned and zoomed, frame by frame.
+    let (mut pipeline, mut ui) = start_stepped(
+        opener(DemoSource::new(30.0).expect("the demo's photos")),
+        Box::new(detector),
+        config.clone(),
+        Arc::new(|| {}),
+        Some(log),
+    );
+    ui.run(&pipeline, |ui| ui.results.len() >= 12);
+    assert!(pipeline.shutdown(Duration::from_secs(5)).joined);
+    let processed = pipeline.stats().processed;
+
+    let text = std::fs::read_to_string(&path).expect("the log");
+    let frames: Vec<(u64, Vec<LoggedBox>)> = text
+        .lines()
+        .map(|line| {
+            let record: serde_json::Value = serde_json::from_str(line).expect("JSON");
+            let boxes = record["detections"]
+                .as_array()
+                .expect("detections")
+                .iter()
+                .map(|d| {
+                    assert!(d.get("track").is_some(), "every box says its track: {d}");
+                    serde_json::from_value(d.clone()).expect("class, score, box, track")
+                })
+                .collect();
+            (record["seq"].as_u64().expect("seq"), boxes)
+        })
+        .collect();
+    assert_eq!(frames.len() as u64, processed, "a line per frame");
+    assert!(frames.len() >= 12);
+
+    for (seq, boxes) in &frames {
+        // A box passing its class's threshold continues a track or begins one.
+        for b in boxes.iter().filter(|b| b.score >= threshold(&b.class)) {
+            assert!(b.track.is_some(), "frame {seq}: {b:?}");
+        }
+        // The IDs are those of the tracks the frame's result carried to the window.
+        let result = ui.results.iter().find(|r| r.seq == *seq).expect("shown");
+        let live: Vec<u64> = result.tracks.tracks().iter().map(|t| t.id).collect();
+        for id in boxes.iter().filter_map(|b| b.track) {
+            assert!(
+                live.contains(&id),
+                "frame {seq}: track {id} not in {live:?}"
+            );
+        }
+    }
+    // The astronaut, the best box of every frame, is one track from the first frame on.
+    let astronaut: Vec<(String, Option<u64>)> = frames
+        .iter()
+        .map(|(_, boxes)| {
+            let best = boxes
+                .iter()
+                .max_by(|a, b| a.score.total_cmp(&b.score))
+                .expect("the astronaut is found");
+            (best.class.clone(), best.track)
+        })
+        .collect();
+    assert!(
+        astronaut
+            .iter()
+            .all(|found| *found == ("person".to_string(), astronaut[0].1)),
+        "{astronaut:?}"
+    );
+    // And so is any box that lies on a confident box of its class of the frame before.
+    for (before, (seq, after)) in frames.iter().zip(&frames[1..]) {
+        let before = &before.1;
+        for b in after.iter().filter(|b| b.score >= threshold(&b.class)) {
+            let same_object = before.iter().find(|a| {
+                a.class == b.class
+                    && a.score >= threshold(&a.class)
+                    && a.corners().iou(&b.corners()) >= 0.7
+            });
+            if let Some(a) = same_object {
+                assert_eq!(a.track, b.track, "frame {seq}: {a:?} then {b:?}");
+            }
+        }
+    }
+}
+
+/// The same frame size for `first` frames, then another.
+struct ResizingSource {
+    frames: u32,
+    first: u32,
+}
+
+impl FrameSource for ResizingSource {
+    fn name(&self) -> String {
+        "resizing".into()
+    }
+
+    fn next_frame(&mut self) -> Result<RgbImage, SourceError> {
+        self.frames += 1;
+        let width = if self.frames <= self.first { 64 } else { 80 };
+        Ok(RgbImage::new(width, 48))
+    }
+
+    fn frame_interval(&self) -> Option<Duration> {
+        Some(interval_for_fps(40.0))
+    }
+}
+
+#[test]
+fn the_worker_starts_its_tracks_afresh_at_a_new_scene_source_or_frame_size() {
+    // The fake finds one aeroplane at the same place in every frame.
+    let (mut pipeline, mut ui) = start_stepped(
+        opener(ResizingSource {
+            frames: 0,
+            first: 3,
+        }),
+        Box::new(FakeProcessor::new(Duration::from_millis(1))),
+        DetectConfig::uniform(3, 0.5),
+        Arc::new(|| {}),
+        None,
+    );
+    let track_ids = |ui: &Ui| -> Vec<Vec<u64>> {
+        ui.results
+            .iter()
+            .map(|r| r.tracks.shown().map(|t| t.id).collect())
+            .collect()
+    };
+    ui.run(&pipeline, |ui| ui.results.len() >= 5);
+    assert_eq!(
+        track_ids(&ui)[..5],
+        [[1], [1], [1], [2], [2]],
+        "another frame size: another object"
+    );
+    // A step to another photo.
+    pipeline.new_scene();
+    ui.run(&pipeline, |ui| ui.results.len() >= 7);
+    assert_eq!(track_ids(&ui)[5..7], [[3], [3]], "a new scene");
+    // Another source, even of the same name.
+    let count = ui.results.len();
+    pipeline
+        .switch_source(opener(ResizingSource {
+            frames: 10,
+            first: 0,
+        }))
+        .expect("switches");
+    ui.run(&pipeline, |ui| ui.results.len() >= count + 2);
+    let after = track_ids(&ui);
+    assert_eq!(after[after.len() - 2..], [[4], [4]], "a new source");
+    assert!(pipeline.shutdown(Duration::from_secs(1)).joined);
 }
 
 /// Every other frame in a page-padded buffer (longer than its pixels), as v4l gives.

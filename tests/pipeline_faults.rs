@@ -544,6 +544,7 @@ fn the_stall_note_follows_the_frames_and_the_pause_button() {
         seq,
         image: RgbImage::new(4, 4),
         detections: Vec::new(),
+        tracks: Default::default(),
         timings: Timings::default(),
         captured_at: t0,
         detected_at: t0,

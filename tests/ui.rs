@@ -2,8 +2,9 @@
 //! checkboxes filter the boxes of the next frame, profiles round-trip, a damaged profile
 //! gives a message and changes nothing, damaged settings give the defaults; the sliders
 //! show the shipped model's thresholds and the app keeps the boxes `detect` prints; boxes
-//! are tracks that hold through a hovering score (T shows the raw, blinking boxes), with
-//! counts in view and seen since a reset, started afresh on a new source.
+//! are the worker's tracks, shown at the sliders, that hold through a hovering score (T
+//! shows the raw, blinking boxes), with counts in view and seen since a reset, taken off
+//! the screen on a new source.
 
 mod common;
 
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use tinyssd::detect::{DetectConfig, Detection, ThresholdProfile, Timings};
 use tinyssd::model::Corners;
 use tinyssd::pipeline::{CameraEntry, FrameResult, PipelineEvent};
+use tinyssd::track::{Tracker, TrackerConfig};
 use tinyssd::ui::{
     App, AppState, Command, NEAR_MISS_BAND, ProfileSaved, SCORE_WINDOW, SettingsStore, bin_of,
 };
@@ -47,18 +49,56 @@ fn detection(class_id: usize, score: f32, x: f32) -> Detection {
     }
 }
 
-/// A frame with two people (0.6, 0.8), a cat (0.55) and a dog below the default (0.3).
+/// The default thresholds of [`state_with`], as its worker has them.
+const AT_DEFAULTS: [f32; 21] = [0.5; 21];
+
+/// What the pipeline's worker does with each frame: its detections into the tracker, at
+/// the thresholds the worker was sent.
+struct Worker(Tracker);
+
+impl Worker {
+    fn new() -> Worker {
+        Worker(Tracker::new(TrackerConfig::default()))
+    }
+
+    /// A frame holding only `detections`, with the tracks after it.
+    fn frame(&mut self, seq: u64, detections: Vec<Detection>, thresholds: &[f32]) -> FrameResult {
+        self.0.update(&detections, thresholds);
+        FrameResult {
+            detections,
+            tracks: self.0.snapshot().clone(),
+            ..blank_frame(seq)
+        }
+    }
+}
+
+/// A frame with two people (0.6, 0.8), a cat (0.55) and a dog below the default (0.3),
+/// as the first frame of a worker at the default thresholds.
 fn frame(seq: u64) -> FrameResult {
-    let now = Instant::now();
-    FrameResult {
+    frame_of(
         seq,
-        image: RgbImage::from_pixel(320, 240, image::Rgb([40, 80, 120])),
-        detections: vec![
+        vec![
             detection(PERSON, 0.8, 10.0),
             detection(PERSON, 0.6, 70.0),
             detection(CAT, 0.55, 130.0),
             detection(DOG, 0.3, 190.0),
         ],
+    )
+}
+
+/// A frame holding only `detections`, as the first frame of a worker at the defaults.
+fn frame_of(seq: u64, detections: Vec<Detection>) -> FrameResult {
+    Worker::new().frame(seq, detections, &AT_DEFAULTS)
+}
+
+/// A frame with nothing found.
+fn blank_frame(seq: u64) -> FrameResult {
+    let now = Instant::now();
+    FrameResult {
+        seq,
+        image: RgbImage::from_pixel(320, 240, image::Rgb([40, 80, 120])),
+        detections: Vec::new(),
+        tracks: Default::default(),
         timings: Timings {
             preprocess: Duration::from_millis(2),
             network: Duration::from_millis(40),
@@ -122,9 +162,12 @@ fn moving_a_class_slider_filters_that_class_in_the_next_frame() {
         vec![(PERSON, 0.8), (CAT, 0.55)]
     );
 
-    // The worker still detects down to the floor, so lowering a slider acts at once.
+    // The worker tracks at the sliders and detects down to the floor, so lowering a
+    // slider acts at once.
     let worker = harness.state().state().worker_config();
-    assert!(worker.thresholds[PERSON] <= tinyssd::ui::DETECT_FLOOR);
+    assert_eq!(worker.thresholds, harness.state().state().thresholds);
+    let detected = TrackerConfig::default().detection_config(&worker);
+    assert!(detected.thresholds[PERSON] <= tinyssd::ui::DETECT_FLOOR);
     harness
         .get_by_label("dog threshold")
         .set_value_accesskit(0.25);
@@ -175,9 +218,9 @@ fn one_class_per_object_shows_and_counts_only_the_best_class_on_an_object() {
     const HORSE: usize = 13;
     let mut state = state_with(SettingsStore::none());
     state.thresholds[COW] = 0.3;
-    let mut result = frame(1);
     // A horse 0.61 and a cow 0.42 on one animal (IoU 48 / 52 = 0.92), off the others.
-    result.detections = vec![detection(HORSE, 0.61, 250.0), detection(COW, 0.42, 252.0)];
+    let animal = vec![detection(HORSE, 0.61, 250.0), detection(COW, 0.42, 252.0)];
+    let result = Worker::new().frame(1, animal, &state.thresholds);
     state.on_result(result, Instant::now());
     assert!(!state.one_class_per_object, "off by default");
     assert_eq!(visible(&state), vec![(HORSE, 0.61), (COW, 0.42)]);
@@ -770,16 +813,14 @@ fn the_app_shows_the_boxes_detect_prints_for_the_same_image() {
     }
     let image = tinyssd::detect::read_image(&common::repo_path(IMAGE)).expect("the photo reads");
     let worker = harness.state().state().worker_config();
-    let (detections, timings) = detector.detect(&image, &worker).expect("detects");
+    let detected = TrackerConfig::default().detection_config(&worker);
+    let (detections, timings) = detector.detect(&image, &detected).expect("detects");
     let now = Instant::now();
     harness.state_mut().state_mut().on_result(
         FrameResult {
-            seq: 1,
             image,
-            detections,
             timings,
-            captured_at: now,
-            detected_at: now,
+            ..Worker::new().frame(1, detections, &worker.thresholds)
         },
         now,
     );
@@ -800,14 +841,6 @@ fn the_app_shows_the_boxes_detect_prints_for_the_same_image() {
     assert_eq!(shown, expected);
 }
 
-/// A frame holding only `detections`.
-fn frame_of(seq: u64, detections: Vec<Detection>) -> FrameResult {
-    FrameResult {
-        detections,
-        ..frame(seq)
-    }
-}
-
 /// Boxes of `class_id` on screen (tracks or raw, as the app shows them).
 fn on_screen_of(state: &AppState, class_id: usize) -> usize {
     state
@@ -822,8 +855,10 @@ fn a_score_hovering_at_its_threshold_stays_as_a_track_and_blinks_raw() {
     // The person's threshold is 0.5; its score goes 0.53, 0.47, 0.53, ...
     let score = |seq: u64| if seq % 2 == 1 { 0.53 } else { 0.47 };
     let mut harness = harness(App::headless(state_with(SettingsStore::none())));
-    let feed = |harness: &mut Harness<'static, App>, seq: u64| {
-        let result = frame_of(seq, vec![detection(PERSON, score(seq), 40.0)]);
+    let mut worker = Worker::new();
+    let mut feed = |harness: &mut Harness<'static, App>, seq: u64| {
+        let person = vec![detection(PERSON, score(seq), 40.0)];
+        let result = worker.frame(seq, person, &AT_DEFAULTS);
         harness
             .state_mut()
             .state_mut()
@@ -890,12 +925,14 @@ fn tracks_are_drawn_only_for_shown_classes_and_clicks_pick_their_class_in_both_v
 #[test]
 fn counts_in_view_and_seen_since_a_reset() {
     let mut harness = harness(App::headless(state_with(SettingsStore::none())));
-    let feed = |harness: &mut Harness<'static, App>, seq: u64, xs: &[f32]| {
+    let mut worker = Worker::new();
+    let mut feed = |harness: &mut Harness<'static, App>, seq: u64, xs: &[f32]| {
         let people = xs.iter().map(|&x| detection(PERSON, 0.8, x)).collect();
+        let result = worker.frame(seq, people, &AT_DEFAULTS);
         harness
             .state_mut()
             .state_mut()
-            .on_result(frame_of(seq, people), Instant::now());
+            .on_result(result, Instant::now());
         harness.step();
     };
     let in_view_and_seen = |harness: &Harness<'static, App>| {
@@ -928,29 +965,24 @@ fn counts_in_view_and_seen_since_a_reset() {
 }
 
 #[test]
-fn a_new_source_or_frame_size_starts_the_tracks_afresh() {
+fn a_new_source_takes_the_tracks_off_the_screen_at_once() {
+    // (The worker starts its tracks afresh itself: tests/pipeline.rs.)
     let mut state = state_with(SettingsStore::none());
-    let person = || vec![detection(PERSON, 0.8, 40.0)];
-    let ids = |state: &AppState| -> Vec<u64> { state.tracks().iter().map(|t| t.id).collect() };
+    let mut worker = Worker::new();
     for seq in 1..=3 {
-        state.on_result(frame_of(seq, person()), Instant::now());
+        let person = vec![detection(PERSON, 0.8, 40.0)];
+        state.on_result(worker.frame(seq, person, &AT_DEFAULTS), Instant::now());
     }
-    assert_eq!(ids(&state), vec![1]);
+    let ids: Vec<u64> = state.tracks().iter().map(|t| t.id).collect();
+    assert_eq!(ids, vec![1]);
+    assert_eq!(state.seen(PERSON), 1);
     state.on_event(PipelineEvent::SourceOpened {
         source: "demo".into(),
         description: String::new(),
     });
     assert!(state.tracks().is_empty(), "a new source's objects are new");
     assert!(state.on_screen().is_empty());
-    state.on_result(frame_of(4, person()), Instant::now());
-    assert_eq!(ids(&state), vec![2]);
-
-    // The same box in a frame of another size is another object too.
-    let mut larger = frame_of(5, person());
-    larger.image = RgbImage::new(640, 480);
-    state.on_result(larger, Instant::now());
-    assert_eq!(ids(&state), vec![3]);
-    assert_eq!(state.seen(PERSON), 3);
+    assert_eq!(state.seen(PERSON), 1, "the counts go on");
 }
 
 /// Where the profile's buttons are, and whether they are on screen.

@@ -34,6 +34,7 @@ fn frame_of(photo: &str, seq: u64, detector: &mut Detector) -> FrameResult {
         seq,
         image,
         detections,
+        tracks: Default::default(),
         timings: Timings {
             preprocess: Duration::ZERO,
             network: Duration::ZERO,

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tinyssd::detect::{DetectConfig, Detector};
 use tinyssd::pipeline::SourceSpec;
+use tinyssd::track::TrackerConfig;
 use tinyssd::ui::{App, AppState, Launch, SettingsStore};
 
 const DOG: usize = 12;
@@ -239,7 +240,10 @@ fn a_model_dropped_on_the_window_replaces_the_classes_the_thresholds_and_the_wor
     // The worker found on the paused frame what the new model finds there.
     let mut reference = Detector::from_file(&model, 1).expect("the renamed model");
     let (expected, _) = reference
-        .detect(&before.image, &state.worker_config())
+        .detect(
+            &before.image,
+            &TrackerConfig::default().detection_config(&state.worker_config()),
+        )
         .expect("detects");
     let after = state.current.as_ref().expect("a frame");
     assert!(!expected.is_empty(), "the new model finds boxes to compare");

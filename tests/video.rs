@@ -331,7 +331,7 @@ fn assert_track_lines(tracks: &str) {
             "{line}"
         );
         for track in line["tracks"].as_array().expect("tracks") {
-            assert!(track["id"].as_u64().is_some_and(|id| id > 0), "{track}");
+            assert!(track["track"].as_u64().is_some_and(|id| id > 0), "{track}");
             assert!(
                 track["class"].is_string() && track["score"].is_f64(),
                 "{track}"

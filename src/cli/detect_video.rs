@@ -141,16 +141,9 @@ struct VideoRun<'a> {
 impl<'a> VideoRun<'a> {
     fn new(shown: &'a DetectConfig) -> VideoRun<'a> {
         let tracker_config = TrackerConfig::default();
-        let detect = DetectConfig {
-            thresholds: tracker_config.detection_floors(&shown.thresholds),
-            // Applied to the tracks shown, as the app does: a box under its class's
-            // threshold must not suppress a shown one.
-            cross_class_iou: None,
-            ..shown.clone()
-        };
         VideoRun {
             shown,
-            detect,
+            detect: tracker_config.detection_config(shown),
             tracker: Tracker::new(tracker_config),
             frames_done: 0,
             ids_shown: HashSet::new(),
@@ -271,11 +264,12 @@ fn print_frame(out: &mut dyn Write, name: &str, record: &FrameTracks<'_>) -> std
     for track in &record.tracks {
         let d = &track.detection;
         let [x_min, y_min, x_max, y_max] = d.bbox;
+        // A frame's tracks all have their ID.
+        let id = track.track.unwrap_or_default();
         writeln!(
             out,
-            "  {:<12} #{:<4} {:.3}  [{x_min:.0}, {y_min:.0}, {x_max:.0}, {y_max:.0}]",
+            "  {:<12} #{id:<4} {:.3}  [{x_min:.0}, {y_min:.0}, {x_max:.0}, {y_max:.0}]",
             terminal_safe(d.class),
-            track.id,
             d.score
         )?;
     }

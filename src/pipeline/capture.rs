@@ -53,11 +53,12 @@ impl CaptureLoop {
     }
 
     /// Tells the UI what the source is, again whenever that changes (a camera
-    /// names its model and format once it is open).
+    /// names its model and format once it is open); its frames are a new scene.
     fn announce(&self, source: &dyn FrameSource, announced: &mut Arc<str>) {
         let name = source.name();
         if *name != **announced {
             *announced = Arc::from(name.as_str());
+            self.shared.scene.fetch_add(1, Ordering::Relaxed);
             self.send_event(PipelineEvent::SourceOpened {
                 source: name,
                 description: source.description(),

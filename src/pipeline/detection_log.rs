@@ -12,6 +12,7 @@
 
 use crate::detect::{Detection, DetectionJson};
 use crate::files::RunInputs;
+use crate::track::TrackJson;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -63,12 +64,22 @@ pub struct LogRecord<'a> {
     /// When the detections were ready, in seconds since 1970 (UTC).
     pub time: f64,
     pub source: &'a str,
-    /// In the form `detect --json` prints ([`DetectionJson`]), rounded.
-    pub detections: Vec<DetectionJson<'a>>,
+    /// In the form `detect --json` prints ([`DetectionJson`]), rounded, with the ID of
+    /// the track each continued or began (`null`: none), as `detect` names a video's
+    /// tracks ([`TrackJson`]).
+    pub detections: Vec<TrackJson<'a>>,
 }
 
 impl<'a> LogRecord<'a> {
-    pub fn new(seq: u64, time: SystemTime, source: &'a str, detections: &'a [Detection]) -> Self {
+    /// The line of a frame's `detections`; `tracks` holds, per detection, the ID of its
+    /// track ([`crate::track::Tracker::detection_tracks`]; missing ones are none).
+    pub fn new(
+        seq: u64,
+        time: SystemTime,
+        source: &'a str,
+        detections: &'a [Detection],
+        tracks: &[Option<u64>],
+    ) -> Self {
         let seconds = time.duration_since(UNIX_EPOCH).unwrap_or_default();
         LogRecord {
             seq,
@@ -76,7 +87,11 @@ impl<'a> LogRecord<'a> {
             source,
             detections: detections
                 .iter()
-                .map(|d| DetectionJson::new(d).rounded())
+                .enumerate()
+                .map(|(i, d)| TrackJson {
+                    detection: DetectionJson::new(d).rounded(),
+                    track: tracks.get(i).copied().flatten(),
+                })
                 .collect(),
         }
     }

@@ -7,9 +7,10 @@
 //!
 //! The capture thread reads a [`FrameSource`] and offers each frame to the worker; a
 //! frame the worker has not taken yet is replaced by the newer one and counted as
-//! dropped, so nothing ever queues. The worker owns the [`FrameProcessor`], runs it
-//! with the newest [`DetectConfig`] and offers the [`FrameResult`] to the UI, then
-//! calls the [`Waker`] (the app passes `egui::Context::request_repaint`). Source
+//! dropped, so nothing ever queues. The worker owns the [`FrameProcessor`] and the
+//! [`Tracker`](crate::track::Tracker), runs them with the newest [`DetectConfig`] and
+//! offers the [`FrameResult`] (detections and tracks) to the UI, then calls the
+//! [`Waker`] (the app passes `egui::Context::request_repaint`). Source
 //! failures and detector errors arrive as [`PipelineEvent`]s. [`Pipeline::shutdown`]
 //! (also run on drop) stops both threads and joins them within a deadline.
 //!
@@ -49,6 +50,7 @@ pub use video::{Playback, VideoSource};
 pub use worker::FrameProcessor;
 
 use crate::detect::{DetectConfig, Detection, Timings};
+use crate::track::TrackSnapshot;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use image::RgbImage;
 use std::sync::Arc;
@@ -83,6 +85,8 @@ pub struct Frame {
     pub captured_at: Instant,
     /// The source's name when it gave the frame.
     pub source: Arc<str>,
+    /// The scene it belongs to ([`Shared::scene`]): the tracks start afresh when it changes.
+    pub scene: u64,
 }
 
 /// A frame with what was found in it.
@@ -90,10 +94,23 @@ pub struct Frame {
 pub struct FrameResult {
     pub seq: u64,
     pub image: RgbImage,
+    /// Every box down to the tracker's floor ([`crate::track::TrackerConfig::min_score`],
+    /// or a class's threshold where lower), so that the UI's sliders act at once.
     pub detections: Vec<Detection>,
+    /// The tracker's tracks after this frame, shown at the thresholds the worker had.
+    pub tracks: TrackSnapshot,
     pub timings: Timings,
     pub captured_at: Instant,
     pub detected_at: Instant,
+}
+
+impl FrameResult {
+    fn into_buffers(self) -> worker::ResultBuffers {
+        worker::ResultBuffers {
+            detections: self.detections,
+            tracks: self.tracks,
+        }
+    }
 }
 
 /// Things the UI should know that are not frames.
@@ -150,6 +167,9 @@ pub(crate) struct Counters {
 pub(crate) struct Shared {
     paused: AtomicBool,
     counters: Counters,
+    /// Counts the scenes: one more when a source is announced or the picture jumps
+    /// ([`Pipeline::new_scene`]); each frame is stamped with it.
+    scene: AtomicU64,
 }
 
 impl Shared {
@@ -168,6 +188,7 @@ impl Shared {
             image,
             captured_at,
             source,
+            scene: self.scene.load(Ordering::Relaxed),
         };
         if frames.offer(frame).is_some() {
             counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -241,8 +262,8 @@ pub struct Pipeline {
     results: Receiver<worker::Detected>,
     /// The number of the model the worker was last given ([`worker::Detected::model`]).
     model: u64,
-    /// Shown results' detection vectors, back to the worker for reuse.
-    recycled: Sender<Vec<Detection>>,
+    /// Shown results' buffers, back to the worker for reuse.
+    recycled: Sender<worker::ResultBuffers>,
     events_tx: Sender<PipelineEvent>,
     events: Receiver<PipelineEvent>,
     changes: Sender<worker::WorkerChange>,
@@ -252,8 +273,9 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the threads. `config` is the first detection setting; change it with
-    /// [`Pipeline::set_config`].
+    /// Starts the threads. `config` is the first setting, as the user has it (the
+    /// tracks are shown at its thresholds; the detector runs down to the tracker's
+    /// floor); change it with [`Pipeline::set_config`].
     pub fn start(
         source: SourceOpener,
         processor: Box<dyn FrameProcessor>,
@@ -287,16 +309,16 @@ impl Pipeline {
     ) -> std::io::Result<Pipeline> {
         let (frames_tx, frames_rx) = latest::<Frame>();
         let (results_tx, results_rx) = latest::<worker::Detected>();
-        let (recycled_tx, recycled_rx) = crossbeam_channel::bounded(worker::SPARE_VECTORS);
+        let (recycled_tx, recycled_rx) = crossbeam_channel::bounded(worker::SPARE_BUFFERS);
         let (events_tx, events_rx) = crossbeam_channel::bounded(EVENT_BACKLOG);
         let (changes_tx, changes_rx) = unbounded();
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
         let shared = Arc::new(Shared::default());
         let worker = worker::WorkerLoop {
             processor,
-            config,
+            tracking: worker::Tracking::new(config),
             log,
-            spare: worker::SpareVectors::new(recycled_rx),
+            spare: worker::SpareBuffers::new(recycled_rx),
             frames: frames_rx,
             changes: changes_rx,
             results: results_tx,
@@ -370,7 +392,7 @@ impl Pipeline {
     /// memory instead of allocating for the next frame. Never blocks; optional.
     pub fn recycle(&self, result: FrameResult) {
         // Full: the worker has spares enough, and this one is freed.
-        let _ = self.recycled.try_send(result.detections);
+        let _ = self.recycled.try_send(result.into_buffers());
     }
 
     /// The events that arrived since the last call. Never blocks.
@@ -393,6 +415,12 @@ impl Pipeline {
     fn change_worker(&self, change: worker::WorkerChange) {
         // The worker holds the receiver until it ends; after that nothing matters.
         let _ = self.changes.send(change);
+    }
+
+    /// The frames from now on show another scene (a step to another photo): the worker
+    /// starts its tracks afresh at the first of them. Call it before the source moves.
+    pub fn new_scene(&self) {
+        self.shared.scene.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Detects `image` again as a new frame from `source` (counted as captured): the

@@ -1,5 +1,8 @@
-//! The inference worker thread: owns the detector, takes the newest frame, runs it
-//! with the newest settings and hands (frame, detections, timings) to the UI.
+//! The inference worker thread: owns the detector and the tracker, takes the newest
+//! frame, detects with the newest settings, feeds the detections to the tracker and
+//! hands (frame, detections, tracks, timings) to the UI. The tracks start afresh at a
+//! new scene (another source, a step to another photo, another frame size) and with
+//! another model.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 use super::channel::LatestSender;
@@ -7,6 +10,7 @@ use super::clock::Clock;
 use super::detection_log::{DetectionLog, LogRecord};
 use super::{Frame, FrameResult, PipelineEvent, Shared, Waker};
 use crate::detect::{DetectConfig, Detection, Detector, DetectorError, Timings};
+use crate::track::{TrackSnapshot, Tracker, TrackerConfig};
 use crossbeam_channel::{Receiver, Sender, select};
 use image::RgbImage;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -39,6 +43,8 @@ impl FrameProcessor for Detector {
 
 /// What the UI changes in the worker: applied in the order sent, before the next frame.
 pub(crate) enum WorkerChange {
+    /// The settings as the user has them: the tracks are shown at its thresholds, and
+    /// the detector runs down to the tracker's floor.
     Config(DetectConfig),
     /// Another model: its detector, and the settings for it (its classes may differ).
     Processor(Box<dyn FrameProcessor>, DetectConfig),
@@ -51,48 +57,103 @@ pub(crate) struct Detected {
     pub result: FrameResult,
 }
 
-/// Detection vectors kept for reuse at most; more are freed.
-pub(crate) const SPARE_VECTORS: usize = 4;
+/// Result buffers kept for reuse at most; more are freed.
+pub(crate) const SPARE_BUFFERS: usize = 4;
 
-/// The worker's detection vectors: those the UI handed back after showing them and
-/// those of results it never took, reused so that a warm worker allocates nothing.
-pub(crate) struct SpareVectors {
-    returned: Receiver<Vec<Detection>>,
-    kept: Vec<Vec<Detection>>,
+/// The memory of one result: its detections and tracks, reused so that a warm worker
+/// allocates nothing.
+pub(crate) struct ResultBuffers {
+    pub detections: Vec<Detection>,
+    pub tracks: TrackSnapshot,
 }
 
-impl SpareVectors {
-    pub fn new(returned: Receiver<Vec<Detection>>) -> SpareVectors {
-        SpareVectors {
+/// The worker's result buffers: those the UI handed back after showing them and those
+/// of results it never took.
+pub(crate) struct SpareBuffers {
+    returned: Receiver<ResultBuffers>,
+    kept: Vec<ResultBuffers>,
+}
+
+impl SpareBuffers {
+    pub fn new(returned: Receiver<ResultBuffers>) -> SpareBuffers {
+        SpareBuffers {
             returned,
-            kept: Vec::with_capacity(SPARE_VECTORS),
+            kept: Vec::with_capacity(SPARE_BUFFERS),
         }
     }
 
-    /// An empty vector, with the capacity of an earlier frame's when there is one.
-    fn take(&mut self) -> Vec<Detection> {
-        let mut vector = self
+    /// Empty buffers, with the capacity of an earlier frame's when there is one.
+    fn take(&mut self) -> ResultBuffers {
+        let mut buffers = self
             .kept
             .pop()
             .or_else(|| self.returned.try_recv().ok())
-            .unwrap_or_default();
-        vector.clear();
-        vector
+            .unwrap_or_else(|| ResultBuffers {
+                detections: Vec::new(),
+                tracks: TrackSnapshot::default(),
+            });
+        buffers.detections.clear();
+        buffers.tracks.clear();
+        buffers
     }
 
-    fn keep(&mut self, mut vector: Vec<Detection>) {
-        if self.kept.len() < SPARE_VECTORS {
-            vector.clear();
-            self.kept.push(vector);
+    fn keep(&mut self, buffers: ResultBuffers) {
+        if self.kept.len() < SPARE_BUFFERS {
+            self.kept.push(buffers);
         }
+    }
+}
+
+/// The tracker and the settings it and the detector run with.
+pub(crate) struct Tracking {
+    tracker: Tracker,
+    /// The user's settings: the tracks are shown at its thresholds.
+    config: DetectConfig,
+    /// What the detector runs with: [`TrackerConfig::detection_config`] of `config`.
+    detect: DetectConfig,
+    /// The scene and frame size of the last frame, to start afresh when either changes.
+    scene: u64,
+    size: (u32, u32),
+}
+
+impl Tracking {
+    pub fn new(config: DetectConfig) -> Tracking {
+        let tracker = Tracker::new(TrackerConfig::default());
+        Tracking {
+            detect: tracker.config().detection_config(&config),
+            tracker,
+            config,
+            scene: 0,
+            size: (0, 0),
+        }
+    }
+
+    fn set_config(&mut self, config: DetectConfig) {
+        self.detect = self.tracker.config().detection_config(&config);
+        self.config = config;
+    }
+
+    /// Forgets the tracks when `frame` starts a new scene or has another size.
+    fn start_scene_of(&mut self, frame: &Frame) {
+        let size = frame.image.dimensions();
+        if frame.scene != self.scene || size != self.size {
+            self.tracker.clear();
+        }
+        (self.scene, self.size) = (frame.scene, size);
+    }
+
+    /// The frame's detections into the tracker; its tracks into `tracks`.
+    fn track(&mut self, detections: &[Detection], tracks: &mut TrackSnapshot) {
+        self.tracker.update(detections, &self.config.thresholds);
+        tracks.clone_from(self.tracker.snapshot());
     }
 }
 
 pub(crate) struct WorkerLoop {
     pub processor: Box<dyn FrameProcessor>,
-    pub config: DetectConfig,
+    pub tracking: Tracking,
     pub log: Option<DetectionLog>,
-    pub spare: SpareVectors,
+    pub spare: SpareBuffers,
     pub frames: Receiver<Frame>,
     pub changes: Receiver<WorkerChange>,
     pub results: LatestSender<Detected>,
@@ -119,31 +180,37 @@ impl WorkerLoop {
             };
             for change in self.changes.try_iter() {
                 match change {
-                    WorkerChange::Config(config) => self.config = config,
+                    WorkerChange::Config(config) => self.tracking.set_config(config),
                     WorkerChange::Processor(processor, config) => {
                         self.processor = processor;
-                        self.config = config;
+                        self.tracking.set_config(config);
+                        // Its classes are not the last model's.
+                        self.tracking.tracker.clear();
                         model += 1;
                     }
                 }
             }
+            self.tracking.start_scene_of(&frame);
             let counters = &self.shared.counters;
             let processor = &mut self.processor;
-            let config = &self.config;
-            let mut detections = self.spare.take();
+            let detect = &self.tracking.detect;
+            let mut buffers = self.spare.take();
             let outcome = catch_unwind(AssertUnwindSafe(|| {
-                processor.process(&frame.image, config, &mut detections)
+                processor.process(&frame.image, detect, &mut buffers.detections)
             }))
             .unwrap_or(Err(DetectorError::Panicked));
             match outcome {
                 Ok(timings) => {
                     counters.processed.fetch_add(1, Ordering::Relaxed);
+                    self.tracking
+                        .track(&buffers.detections, &mut buffers.tracks);
                     if let Some(log) = &self.log {
                         let record = LogRecord::new(
                             frame.seq,
                             SystemTime::now(),
                             &frame.source,
-                            &detections,
+                            &buffers.detections,
+                            self.tracking.tracker.detection_tracks(),
                         );
                         log.record(&record);
                         if !log_failure_reported && let Some(error) = log.failure() {
@@ -157,21 +224,23 @@ impl WorkerLoop {
                             log_failure_reported = true;
                         }
                     }
+                    let ResultBuffers { detections, tracks } = buffers;
                     let result = FrameResult {
                         seq: frame.seq,
                         image: frame.image,
                         detections,
+                        tracks,
                         timings,
                         captured_at: frame.captured_at,
                         detected_at: self.clock.now(),
                     };
                     if let Some(stale) = self.results.offer(Detected { model, result }) {
                         counters.stale_results.fetch_add(1, Ordering::Relaxed);
-                        self.spare.keep(stale.result.detections);
+                        self.spare.keep(stale.result.into_buffers());
                     }
                 }
                 Err(error) => {
-                    self.spare.keep(detections);
+                    self.spare.keep(buffers);
                     counters.detect_errors.fetch_add(1, Ordering::Relaxed);
                     let message = error.to_string();
                     let now = self.clock.now();

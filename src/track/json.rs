@@ -2,12 +2,13 @@
 //! (`<name>.tracks.jsonl`), one per frame,
 //!
 //! ```json
-//! {"frame": 12, "time": 0.4, "tracks": [{"id": 3, "class": "person", "score": 0.871, "box": [x_min, y_min, x_max, y_max]}]}
+//! {"frame": 12, "time": 0.4, "tracks": [{"class": "person", "score": 0.871, "box": [x_min, y_min, x_max, y_max], "track": 3}]}
 //! ```
 //!
-//! each track in the form of a detection of `detect --json` and the app's `--log` lines
-//! ([`DetectionJson`], rounded as the log rounds it: its score is the track's score, its
-//! box the filtered box), with its ID.
+//! each track in the form of a detection of `detect --json` ([`DetectionJson`], rounded
+//! as the log rounds it: its score is the track's score, its box the filtered box), with
+//! its ID as `track`: the [`TrackJson`] the app's `--log` lines give each detection too
+//! (there the detection's own score and box, and `null` where no track took it).
 
 use super::TrackedBox;
 use crate::detect::DetectionJson;
@@ -25,11 +26,12 @@ pub struct FrameTracks<'a> {
     pub tracks: Vec<TrackJson<'a>>,
 }
 
+/// A box with the ID of the track it is (none: a detection no track took).
 #[derive(Debug, Serialize)]
 pub struct TrackJson<'a> {
-    pub id: u64,
     #[serde(flatten)]
     pub detection: DetectionJson<'a>,
+    pub track: Option<u64>,
 }
 
 impl<'a> FrameTracks<'a> {
@@ -40,8 +42,8 @@ impl<'a> FrameTracks<'a> {
             tracks: tracks
                 .iter()
                 .map(|tracked| TrackJson {
-                    id: tracked.id,
                     detection: DetectionJson::new(&tracked.detection).rounded(),
+                    track: Some(tracked.id),
                 })
                 .collect(),
         }
@@ -78,7 +80,7 @@ mod tests {
         .expect("encodes");
         assert_eq!(
             line,
-            r#"{"frame":12,"time":0.4,"tracks":[{"id":7,"class":"person","score":0.877,"box":[10.0,20.0,30.0,40.0]}]}"#
+            r#"{"frame":12,"time":0.4,"tracks":[{"class":"person","score":0.877,"box":[10.0,20.0,30.0,40.0],"track":7}]}"#
         );
     }
 }

@@ -13,10 +13,12 @@
 //! acts on that score with hysteresis ([`passes_threshold`], the rule of every other
 //! view): a track is shown from the frame its score passes the threshold until it falls a
 //! margin below it (or the track is lost), so a score that hovers at the threshold no
-//! longer makes the box blink.
+//! longer makes the box blink. The tracks after a frame are a [`TrackSnapshot`], which
+//! carries that rule: whoever shows them (the app's window, a frame behind its worker)
+//! decides again at its own thresholds by the same rule.
 
 use super::motion::BoxFilter;
-use crate::detect::{Detection, passes_threshold};
+use crate::detect::{DetectConfig, Detection, passes_threshold};
 use crate::model::box_coder::Corners;
 use std::borrow::Borrow;
 use std::sync::Arc;
@@ -44,11 +46,25 @@ pub struct TrackerConfig {
 }
 
 impl TrackerConfig {
+    /// [`Self::min_score`]'s default: the floor every tracking caller detects down to.
+    pub const DEFAULT_MIN_SCORE: f32 = 0.1;
+
     /// The per-class thresholds to detect with when tracking at `thresholds`: every box
     /// down to [`Self::min_score`] (weak ones keep tracks alive), or down to a class's own
     /// threshold where that is lower.
     pub fn detection_floors(&self, thresholds: &[f32]) -> Vec<f32> {
         thresholds.iter().map(|&t| t.min(self.min_score)).collect()
+    }
+
+    /// What to detect with when tracking at `shown`'s settings: its thresholds lowered to
+    /// [`Self::detection_floors`], and no cross-class suppression (that acts on the
+    /// tracks shown: a box under its class's threshold must not suppress a shown one).
+    pub fn detection_config(&self, shown: &DetectConfig) -> DetectConfig {
+        DetectConfig {
+            thresholds: self.detection_floors(&shown.thresholds),
+            cross_class_iou: None,
+            ..shown.clone()
+        }
     }
 }
 
@@ -57,7 +73,7 @@ impl Default for TrackerConfig {
         TrackerConfig {
             match_iou: 0.3,
             weak_match_iou: 0.5,
-            min_score: 0.1,
+            min_score: Self::DEFAULT_MIN_SCORE,
             confirm_hits: 1,
             max_missed: 30,
             show_missed: 0,
@@ -86,8 +102,6 @@ pub struct Track {
     hits: u32,
     confirmed: bool,
     shown: bool,
-    /// Counted among the distinct objects seen (once, the first time it is shown).
-    counted: bool,
     filter: BoxFilter,
     matched: bool,
 }
@@ -127,6 +141,91 @@ impl Borrow<Detection> for TrackedBox {
     }
 }
 
+/// The tracks after a frame, shown or not (tentative and coasting ones too), and the
+/// rule that decides which are shown: what the app's worker hands its window with each
+/// frame. [`TrackSnapshot::apply_thresholds`] decides again at other thresholds, by the
+/// rule [`Tracker::update`] ends with.
+#[derive(Debug)]
+pub struct TrackSnapshot {
+    tracks: Vec<Track>,
+    /// [`TrackerConfig::show_missed`] of the tracker it comes from.
+    show_missed: u32,
+    /// [`TrackerConfig::hysteresis`] of the tracker it comes from.
+    hysteresis: f32,
+}
+
+impl TrackSnapshot {
+    fn new(config: &TrackerConfig) -> TrackSnapshot {
+        TrackSnapshot {
+            tracks: Vec::new(),
+            show_missed: config.show_missed,
+            hysteresis: config.hysteresis,
+        }
+    }
+
+    /// Every track, shown or not.
+    pub fn tracks(&self) -> &[Track] {
+        &self.tracks
+    }
+
+    /// The tracks on screen.
+    pub fn shown(&self) -> impl Iterator<Item = &Track> {
+        self.tracks.iter().filter(|t| t.shown)
+    }
+
+    /// Objects of a class on screen now.
+    pub fn in_view(&self, class_id: usize) -> usize {
+        self.shown().filter(|t| t.class_id == class_id).count()
+    }
+
+    /// Decides again which tracks are shown, at `thresholds` (per class id, as the sliders
+    /// hold them), with the hysteresis: a shown track stays until its score falls the
+    /// margin below its class's threshold; a hidden one needs the threshold itself, and
+    /// this frame's match. The one rule of every view of tracks.
+    pub fn apply_thresholds(&mut self, thresholds: &[f32]) {
+        for track in &mut self.tracks {
+            let passes =
+                |margin: f32| passes_threshold(thresholds, track.class_id, track.score + margin);
+            track.shown = track.confirmed
+                && track.missed <= self.show_missed
+                && if track.shown {
+                    passes(self.hysteresis)
+                } else {
+                    track.missed == 0 && passes(0.0)
+                };
+        }
+    }
+
+    /// No tracks (a new scene).
+    pub fn clear(&mut self) {
+        self.tracks.clear();
+    }
+}
+
+impl Default for TrackSnapshot {
+    /// No tracks, with the rule of the default tracker.
+    fn default() -> TrackSnapshot {
+        TrackSnapshot::new(&TrackerConfig::default())
+    }
+}
+
+impl Clone for TrackSnapshot {
+    fn clone(&self) -> TrackSnapshot {
+        TrackSnapshot {
+            tracks: self.tracks.clone(),
+            ..*self
+        }
+    }
+
+    /// Reuses this snapshot's memory: a warm worker copies the tracker's tracks out
+    /// without allocating.
+    fn clone_from(&mut self, source: &TrackSnapshot) {
+        self.tracks.clone_from(&source.tracks);
+        self.show_missed = source.show_missed;
+        self.hysteresis = source.hysteresis;
+    }
+}
+
 /// One possible match of a frame's association.
 #[derive(Debug, Clone, Copy)]
 struct Pair {
@@ -139,24 +238,23 @@ struct Pair {
 /// grown to the scene's number of boxes.
 pub struct Tracker {
     config: TrackerConfig,
-    tracks: Vec<Track>,
+    live: TrackSnapshot,
     next_id: u64,
-    /// Per class id: tracks that have been shown since the last reset.
-    seen: Vec<u32>,
+    /// Per detection of the last frame, in their order: the ID of the track it continued
+    /// or began (none: no track took it).
+    detection_tracks: Vec<Option<u64>>,
     // Scratch, kept between frames.
     pairs: Vec<Pair>,
-    detection_taken: Vec<bool>,
 }
 
 impl Tracker {
     pub fn new(config: TrackerConfig) -> Tracker {
         Tracker {
+            live: TrackSnapshot::new(&config),
             config,
-            tracks: Vec::new(),
             next_id: 1,
-            seen: Vec::new(),
+            detection_tracks: Vec::new(),
             pairs: Vec::new(),
-            detection_taken: Vec::new(),
         }
     }
 
@@ -167,14 +265,14 @@ impl Tracker {
     /// Advances every track by one frame with this frame's detections (all of them, down
     /// to [`TrackerConfig::min_score`]); `thresholds` are per class id, as the sliders hold them.
     pub fn update(&mut self, detections: &[Detection], thresholds: &[f32]) {
-        for track in &mut self.tracks {
+        for track in &mut self.live.tracks {
             track.filter.predict();
             track.bbox = track.filter.corners();
             track.age += 1;
             track.matched = false;
         }
-        self.detection_taken.clear();
-        self.detection_taken.resize(detections.len(), false);
+        self.detection_tracks.clear();
+        self.detection_tracks.resize(detections.len(), None);
         let confident = |d: &Detection| passes_threshold(thresholds, d.class_id, d.score);
         let min_score = self.config.min_score;
         self.associate(detections, self.config.match_iou, confident);
@@ -183,7 +281,7 @@ impl Tracker {
         });
 
         let config = &self.config;
-        for track in &mut self.tracks {
+        for track in &mut self.live.tracks {
             if track.matched {
                 track.missed = 0;
                 track.hits += 1;
@@ -194,16 +292,17 @@ impl Tracker {
             }
         }
         // Tentative tracks end at their first miss (ByteTrack), confirmed ones after coasting.
-        self.tracks.retain(|t| {
+        self.live.tracks.retain(|t| {
             if t.confirmed {
                 t.missed <= config.max_missed
             } else {
                 t.missed == 0
             }
         });
-        for (detection, taken) in detections.iter().zip(&self.detection_taken) {
-            if !taken && confident(detection) {
-                self.tracks.push(Track {
+        for (detection, track_id) in detections.iter().zip(&mut self.detection_tracks) {
+            if track_id.is_none() && confident(detection) {
+                *track_id = Some(self.next_id);
+                self.live.tracks.push(Track {
                     id: self.next_id,
                     class_id: detection.class_id,
                     label: detection.label.clone(),
@@ -214,7 +313,6 @@ impl Tracker {
                     hits: 1,
                     confirmed: config.confirm_hits <= 1,
                     shown: false,
-                    counted: false,
                     filter: BoxFilter::new(&detection.bbox),
                     matched: true,
                 });
@@ -224,32 +322,11 @@ impl Tracker {
         self.apply_thresholds(thresholds);
     }
 
-    /// Decides again which tracks are shown, with `thresholds` (per class id) and the
-    /// hysteresis, without advancing a frame: [`Tracker::update`] ends with it, and a
-    /// slider moved while no frame comes (paused) acts through it at once.
+    /// Decides again which tracks are shown, at `thresholds` (per class id), without
+    /// advancing a frame ([`TrackSnapshot::apply_thresholds`]; [`Tracker::update`] ends
+    /// with it).
     pub fn apply_thresholds(&mut self, thresholds: &[f32]) {
-        let config = &self.config;
-        for track in &mut self.tracks {
-            let was_shown = track.shown;
-            let passes =
-                |margin: f32| passes_threshold(thresholds, track.class_id, track.score + margin);
-            track.shown = track.confirmed
-                && track.missed <= config.show_missed
-                && if was_shown {
-                    passes(config.hysteresis)
-                } else {
-                    track.missed == 0 && passes(0.0)
-                };
-            if track.shown && !track.counted {
-                track.counted = true;
-                if self.seen.len() <= track.class_id {
-                    self.seen.resize(track.class_id + 1, 0);
-                }
-                if let Some(count) = self.seen.get_mut(track.class_id) {
-                    *count += 1;
-                }
-            }
-        }
+        self.live.apply_thresholds(thresholds);
     }
 
     /// Matches the still-free tracks to the still-free detections that `eligible` accepts,
@@ -261,15 +338,13 @@ impl Tracker {
         eligible: impl Fn(&Detection) -> bool,
     ) {
         self.pairs.clear();
-        for (t, track) in self.tracks.iter().enumerate() {
+        for (t, track) in self.live.tracks.iter().enumerate() {
             if track.matched {
                 continue;
             }
             for (d, detection) in detections.iter().enumerate() {
-                if detection.class_id != track.class_id
-                    || self.detection_taken.get(d).copied().unwrap_or(true)
-                    || !eligible(detection)
-                {
+                let taken = self.detection_tracks.get(d).is_none_or(Option::is_some);
+                if detection.class_id != track.class_id || taken || !eligible(detection) {
                     continue;
                 }
                 let iou = track.bbox.iou(&detection.bbox);
@@ -285,18 +360,18 @@ impl Tracker {
         self.pairs.sort_unstable_by(|a, b| b.iou.total_cmp(&a.iou));
         let smoothing = self.config.score_smoothing;
         for pair in &self.pairs {
-            let (Some(track), Some(taken), Some(detection)) = (
-                self.tracks.get_mut(pair.track),
-                self.detection_taken.get_mut(pair.detection),
+            let (Some(track), Some(track_id), Some(detection)) = (
+                self.live.tracks.get_mut(pair.track),
+                self.detection_tracks.get_mut(pair.detection),
                 detections.get(pair.detection),
             ) else {
                 continue;
             };
-            if track.matched || *taken {
+            if track.matched || track_id.is_some() {
                 continue;
             }
             track.matched = true;
-            *taken = true;
+            *track_id = Some(track.id);
             track.filter.update(&detection.bbox);
             track.bbox = track.filter.corners();
             track.score += smoothing * (detection.score - track.score);
@@ -305,32 +380,35 @@ impl Tracker {
 
     /// Every live track, shown or not (tentative and coasting ones too).
     pub fn tracks(&self) -> &[Track] {
-        &self.tracks
+        self.live.tracks()
     }
 
     /// The tracks on screen.
     pub fn shown(&self) -> impl Iterator<Item = &Track> {
-        self.tracks.iter().filter(|t| t.shown)
+        self.live.shown()
     }
 
     /// Objects of a class on screen now.
     pub fn in_view(&self, class_id: usize) -> usize {
-        self.shown().filter(|t| t.class_id == class_id).count()
+        self.live.in_view(class_id)
     }
 
-    /// Distinct objects of a class shown since the last [`Tracker::reset_counts`].
-    pub fn seen(&self, class_id: usize) -> u32 {
-        self.seen.get(class_id).copied().unwrap_or(0)
+    /// The tracks after the last frame, to hand on (copy it with `clone_from` to reuse
+    /// a snapshot's memory).
+    pub fn snapshot(&self) -> &TrackSnapshot {
+        &self.live
     }
 
-    /// Starts the distinct-object counts again (the tracks go on).
-    pub fn reset_counts(&mut self) {
-        self.seen.iter_mut().for_each(|count| *count = 0);
+    /// Per detection of the last [`Tracker::update`], in its order: the ID of the track
+    /// that detection continued or began; none for a detection no track took (too weak,
+    /// or a weak one that matched no track).
+    pub fn detection_tracks(&self) -> &[Option<u64>] {
+        &self.detection_tracks
     }
 
     /// Forgets every track (a new source, a jump in the picture); IDs keep counting.
     pub fn clear(&mut self) {
-        self.tracks.clear();
+        self.live.clear();
     }
 }
 
@@ -377,7 +455,6 @@ mod tests {
         let first = tracker.shown().find(|t| t.id == 1).map(|t| t.bbox);
         let expected = detection(1, 0.9, 128.0, 20.0).bbox;
         assert!(first.is_some_and(|b| b.iou(&expected) > 0.95), "{first:?}");
-        assert_eq!(tracker.seen(1), 2);
     }
 
     #[test]
@@ -406,7 +483,6 @@ mod tests {
                 );
             }
         }
-        assert_eq!(tracker.seen(2), 2);
     }
 
     #[test]
@@ -422,7 +498,6 @@ mod tests {
             tracker.tracks().is_empty(),
             "a tentative track ends at its first miss"
         );
-        assert_eq!(tracker.seen(1), 0);
     }
 
     #[test]
@@ -550,29 +625,10 @@ mod tests {
     }
 
     #[test]
-    fn counts_distinct_objects_until_reset() {
-        let mut tracker = Tracker::new(TrackerConfig::default());
-        for round in 0..3 {
-            // an object comes for 5 frames, then leaves for good
-            let x = 100.0 * round as f32;
-            for _ in 0..5 {
-                tracker.update(&[detection(1, 0.9, x, 0.0)], &THRESHOLDS);
-            }
-            for _ in 0..40 {
-                tracker.update(&[], &THRESHOLDS);
-            }
-        }
-        assert_eq!((tracker.seen(1), tracker.in_view(1)), (3, 0));
-        tracker.reset_counts();
-        assert_eq!(tracker.seen(1), 0);
-        assert_eq!(tracker.seen(99), 0, "an unknown class has seen nothing");
-    }
-
-    #[test]
-    fn new_thresholds_act_at_once_with_the_hysteresis_and_count_once() {
+    fn new_thresholds_act_at_once_with_the_hysteresis() {
         let mut tracker = Tracker::new(TrackerConfig::default());
         tracker.update(&[detection(1, 0.6, 0.0, 0.0)], &THRESHOLDS);
-        assert_eq!((tracker.in_view(1), tracker.seen(1)), (1, 1));
+        assert_eq!(tracker.in_view(1), 1);
         // 0.61 is within the margin of a shown track's 0.6: it stays.
         tracker.apply_thresholds(&[1.0, 0.61, 0.5]);
         assert_eq!(tracker.in_view(1), 1);
@@ -582,7 +638,61 @@ mod tests {
         tracker.apply_thresholds(&[1.0, 0.61, 0.5]);
         assert_eq!(tracker.in_view(1), 0);
         tracker.apply_thresholds(&THRESHOLDS);
-        assert_eq!((tracker.in_view(1), tracker.seen(1)), (1, 1), "seen once");
+        assert_eq!(tracker.in_view(1), 1);
+    }
+
+    #[test]
+    fn a_snapshot_decides_again_with_the_hysteresis_apart_from_its_tracker() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        tracker.update(&[detection(1, 0.6, 0.0, 0.0)], &THRESHOLDS);
+        let mut snapshot = TrackSnapshot::default();
+        snapshot.clone_from(tracker.snapshot());
+        let in_view = |snapshot: &mut TrackSnapshot, cat: f32| {
+            snapshot.apply_thresholds(&[1.0, cat, 0.5]);
+            snapshot.in_view(1)
+        };
+        assert_eq!(in_view(&mut snapshot, 0.61), 1, "within the margin");
+        assert_eq!(in_view(&mut snapshot, 0.7), 0);
+        assert_eq!(
+            in_view(&mut snapshot, 0.61),
+            0,
+            "hidden: the full threshold"
+        );
+        assert_eq!(tracker.in_view(1), 1, "the tracker's decision is its own");
+        // The next frame's snapshot comes with the tracker's decision (shown at 0.5).
+        tracker.update(&[detection(1, 0.6, 1.0, 0.0)], &THRESHOLDS);
+        snapshot.clone_from(tracker.snapshot());
+        assert_eq!(in_view(&mut snapshot, 0.61), 1);
+        assert_eq!(snapshot.tracks()[0].id, 1);
+    }
+
+    #[test]
+    fn each_detection_names_the_track_it_continued_or_began() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        tracker.update(
+            &[detection(1, 0.9, 0.0, 0.0), detection(2, 0.3, 200.0, 0.0)],
+            &THRESHOLDS,
+        );
+        assert_eq!(
+            tracker.detection_tracks(),
+            [Some(1), None],
+            "a weak box begins no track"
+        );
+        tracker.update(
+            &[
+                detection(1, 0.05, 300.0, 0.0),
+                detection(2, 0.8, 200.0, 0.0),
+                detection(1, 0.3, 2.0, 1.0),
+            ],
+            &THRESHOLDS,
+        );
+        assert_eq!(
+            tracker.detection_tracks(),
+            [None, Some(2), Some(1)],
+            "below the floor: none; a weak box continues its track"
+        );
+        tracker.update(&[], &THRESHOLDS);
+        assert!(tracker.detection_tracks().is_empty());
     }
 
     #[test]

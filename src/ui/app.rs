@@ -306,8 +306,12 @@ impl App {
             Command::UseDemo => self.switch_source(SourceSpec::Demo),
             Command::StepImage(steps) => {
                 if let Some(cursor) = self.image_cursor() {
+                    // Another photo: its objects are not the last one's (told before
+                    // the step, so that its first frame starts the new scene).
+                    if let Some(pipeline) = &self.pipeline {
+                        pipeline.new_scene();
+                    }
                     cursor.step(steps);
-                    // Another photo: its objects are not the last one's.
                     self.state.forget_tracks();
                 }
             }

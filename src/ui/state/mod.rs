@@ -26,13 +26,14 @@ use crate::detect::{
 };
 use crate::files::RunInputs;
 use crate::pipeline::{FrameResult, PipelineEvent};
-use crate::track::{Tracker, TrackerConfig};
+use crate::track::{DistinctCounts, TrackerConfig};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// The worker reports every box at least this confident (or down to the class's
-/// slider, when lower); the UI filters by the sliders, so they act at once.
-pub const DETECT_FLOOR: f32 = 0.1;
+/// slider, when lower): its tracker's floor. The UI filters by the sliders, so they act
+/// at once.
+pub const DETECT_FLOOR: f32 = TrackerConfig::DEFAULT_MIN_SCORE;
 /// Near misses are the boxes at most this far below their class's threshold.
 pub const NEAR_MISS_BAND: f32 = 0.15;
 /// How far the arrow keys move the selected class's threshold (Shift: five times).
@@ -104,10 +105,10 @@ pub struct AppState {
     pub stats: LiveStats,
     pub source: SourceStatus,
     pub notice: Option<Notice>,
-    /// Follows the objects over the frames shown ([`tracks`]).
-    tracker: Tracker,
-    /// The thresholds the tracker last decided with.
+    /// The thresholds the tracks on screen were last shown at ([`tracks`]).
     tracked_thresholds: Vec<f32>,
+    /// Distinct objects shown per class since a reset.
+    distinct: DistinctCounts,
     /// Profile files saved by this run: saved again without asking.
     profiles_saved: Vec<PathBuf>,
     /// A profile file that exists and that Save, pressed again soon, is to replace.
@@ -144,8 +145,8 @@ impl AppState {
             stats: LiveStats::default(),
             source: SourceStatus::default(),
             notice: None,
-            tracker: Tracker::new(TrackerConfig::default()),
             tracked_thresholds: Vec::new(),
+            distinct: DistinctCounts::default(),
             profiles_saved: Vec::new(),
             replace_asked: None,
             store,
@@ -269,14 +270,11 @@ impl AppState {
         passes_threshold(&self.thresholds, detection.class_id, detection.score)
     }
 
-    /// The settings the worker should detect with.
+    /// The settings the worker runs with: the sliders' thresholds, at which it tracks
+    /// (it detects down to its tracker's floor, [`DETECT_FLOOR`]), and the NMS overlap.
     pub fn worker_config(&self) -> DetectConfig {
         DetectConfig {
-            thresholds: self
-                .thresholds
-                .iter()
-                .map(|t| t.min(DETECT_FLOOR))
-                .collect(),
+            thresholds: self.thresholds.clone(),
             nms_iou: self.nms_iou,
             // Done on the boxes that pass the sliders ([`Self::visible_detections`]):
             // a box under its class's slider must not suppress a visible one.
@@ -303,15 +301,11 @@ impl AppState {
         classes.iter().sum::<f32>() / classes.len().max(1) as f32
     }
 
-    /// A new frame from the pipeline, shown from now on and fed to the tracker; returns
-    /// the one it replaces (for [`crate::pipeline::Pipeline::recycle`]).
-    pub fn on_result(&mut self, result: FrameResult, now: Instant) -> Option<FrameResult> {
+    /// A new frame from the pipeline, shown from now on with its tracks; returns the
+    /// one it replaces (for [`crate::pipeline::Pipeline::recycle`]).
+    pub fn on_result(&mut self, mut result: FrameResult, now: Instant) -> Option<FrameResult> {
         self.source.on_frame(now);
-        let size_changed = self
-            .current
-            .as_ref()
-            .is_some_and(|shown| shown.image.dimensions() != result.image.dimensions());
-        self.track(&result.detections, size_changed);
+        self.take_tracks(&mut result.tracks);
         self.scores.record(now, &result.detections);
         self.marking.forget_picked();
         let latency = now.saturating_duration_since(result.captured_at);

@@ -1,10 +1,12 @@
 //! The boxes on screen: the tracks (the default) or this frame's raw detections (T, for
-//! tuning), and the counts per class that go with them. The tracker itself is
-//! [`crate::track`]; the state feeds it one frame result at a time.
+//! tuning), and the counts per class that go with them. The tracker runs in the
+//! pipeline's worker ([`crate::track`]); each frame result brings its tracks, which the
+//! state shows at the sliders' thresholds by the tracker's own rule
+//! ([`TrackSnapshot::apply_thresholds`]), so a slider acts on the next frame drawn.
 
 use super::AppState;
 use crate::detect::{Detection, suppress_across_classes, tag_text};
-use crate::track::{Track, TrackedBox};
+use crate::track::{Track, TrackSnapshot, TrackedBox};
 use std::borrow::Borrow;
 
 /// A box on screen: a detection of this frame, or a track as one (its smoothed box and
@@ -56,8 +58,7 @@ impl AppState {
                 .collect();
         }
         let mut boxes: Vec<ShownBox> = self
-            .tracker
-            .shown()
+            .shown_tracks()
             .filter(|track| self.shown.get(track.class_id).copied().unwrap_or(false))
             .map(ShownBox::of_track)
             .collect();
@@ -65,6 +66,11 @@ impl AppState {
             suppress_across_classes(&mut boxes, iou, usize::MAX);
         }
         boxes
+    }
+
+    /// The tracks shown now, of every class.
+    fn shown_tracks(&self) -> impl Iterator<Item = &Track> {
+        self.current.iter().flat_map(|frame| frame.tracks.shown())
     }
 
     /// Objects in view per class id: the boxes on screen, and for hidden classes those
@@ -83,7 +89,9 @@ impl AppState {
                 continue;
             }
             *count = if self.show_tracks {
-                self.tracker.in_view(class_id)
+                self.shown_tracks()
+                    .filter(|t| t.class_id == class_id)
+                    .count()
             } else {
                 self.current
                     .iter()
@@ -98,27 +106,27 @@ impl AppState {
     /// Distinct objects of a class shown since the last [`Self::reset_seen`] (or the
     /// start); a new source keeps counting.
     pub fn seen(&self, class_id: usize) -> u32 {
-        self.tracker.seen(class_id)
+        self.distinct.seen(class_id)
     }
 
     /// Starts the distinct-object counts again.
     pub fn reset_seen(&mut self) {
-        self.tracker.reset_counts();
+        self.distinct.reset();
     }
 
-    /// The tracks followed now (shown or not), for tests and diagnostics.
+    /// The tracks of the frame on screen (shown or not), for tests and diagnostics.
     pub fn tracks(&self) -> &[Track] {
-        self.tracker.tracks()
+        self.current
+            .as_ref()
+            .map_or(&[], |frame| frame.tracks.tracks())
     }
 
-    /// Feeds a new frame's detections to the tracker; forgets the tracks first when the
-    /// frame's size changed (another source, or a camera's new format).
-    pub(super) fn track(&mut self, detections: &[Detection], size_changed: bool) {
-        if size_changed {
-            self.tracker.clear();
-        }
-        self.tracker.update(detections, &self.thresholds);
+    /// Shows a new frame's tracks at the sliders' thresholds (the worker's may be a
+    /// slider move behind) and counts those shown.
+    pub(super) fn take_tracks(&mut self, tracks: &mut TrackSnapshot) {
+        tracks.apply_thresholds(&self.thresholds);
         self.tracked_thresholds.clone_from(&self.thresholds);
+        self.distinct.count(tracks);
     }
 
     /// Lets slider moves act on the tracks at once, not only from the next frame (which
@@ -127,14 +135,20 @@ impl AppState {
     pub fn apply_thresholds_to_tracks(&mut self) -> bool {
         let changed = self.tracked_thresholds != self.thresholds;
         if changed {
-            self.tracker.apply_thresholds(&self.thresholds);
+            if let Some(frame) = &mut self.current {
+                frame.tracks.apply_thresholds(&self.thresholds);
+                self.distinct.count(&frame.tracks);
+            }
             self.tracked_thresholds.clone_from(&self.thresholds);
         }
         changed
     }
 
     /// A new source, or a step to another photo: its objects are not the last one's.
+    /// The boxes on screen go at once (the worker starts its tracks afresh itself).
     pub fn forget_tracks(&mut self) {
-        self.tracker.clear();
+        if let Some(frame) = &mut self.current {
+            frame.tracks.clear();
+        }
     }
 }
