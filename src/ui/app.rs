@@ -76,6 +76,9 @@ pub struct App {
     quit_requested: bool,
     /// When set, the next UI pass quits (see [`Launch::quit_signal`]).
     quit_signal: Option<Arc<AtomicBool>>,
+    /// Whether egui's memory (panel widths, open sections) is kept between runs: not
+    /// when the settings are not either (`--no-persist`).
+    remembers: bool,
 }
 
 impl App {
@@ -86,6 +89,7 @@ impl App {
         launch: Launch,
         store: SettingsStore,
     ) -> App {
+        let remembers = store.path().is_some();
         let mut state = AppState::new(
             detector.class_names().to_vec(),
             detector.default_config(),
@@ -117,6 +121,7 @@ impl App {
         let wake = Arc::new(move || ctx.request_repaint());
         state.source.camera = source.camera_index();
         let mut app = App::headless(state).quit_on(launch.quit_signal);
+        app.remembers = remembers;
         app.fps = launch.fps;
         app.inference_threads = detector.engine().threads();
         let (opener, control) = source.opener_with_control(launch.fps);
@@ -152,6 +157,7 @@ impl App {
             last_stats_log: Instant::now(),
             quit_requested: false,
             quit_signal: None,
+            remembers: false,
         }
     }
 
@@ -447,6 +453,10 @@ impl eframe::App for App {
                 .push(Duration::from_secs_f32(seconds));
         }
         self.show(ui);
+    }
+
+    fn persist_egui_memory(&self) -> bool {
+        self.remembers
     }
 
     fn save(&mut self, _storage: &mut dyn eframe::Storage) {
