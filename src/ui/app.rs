@@ -2,6 +2,7 @@
 //! blocking, lays out the panels and applies the [`Command`]s they return.
 
 use super::command::Command;
+use super::dialog::{FilePicker, NOTHING_CHOSEN, NativeDialog};
 use super::panels;
 use super::settings::SettingsStore;
 use super::state::{AppState, ProfileSaved};
@@ -76,6 +77,8 @@ pub struct App {
     quit_requested: bool,
     /// When set, the next UI pass quits (see [`Launch::quit_signal`]).
     quit_signal: Option<Arc<AtomicBool>>,
+    /// Asks for the files the Open buttons open.
+    picker: Box<dyn FilePicker>,
     /// Whether egui's memory (panel widths, open sections) is kept between runs: not
     /// when the settings are not either (`--no-persist`).
     remembers: bool,
@@ -157,8 +160,16 @@ impl App {
             last_stats_log: Instant::now(),
             quit_requested: false,
             quit_signal: None,
+            picker: Box::new(NativeDialog::new()),
             remembers: false,
         }
+    }
+
+    /// The Open buttons ask `picker` instead of the system's dialog (tests answer as it
+    /// would).
+    pub fn with_picker(mut self, picker: Box<dyn FilePicker>) -> App {
+        self.picker = picker;
+        self
     }
 
     /// The app quits, as with Quit, once `signal` is set.
@@ -318,6 +329,11 @@ impl App {
                 }
             }
             Command::Open(paths) => self.open(&paths),
+            Command::Browse(kind) => match self.picker.pick(kind) {
+                Ok(Some(path)) => self.open(&[path]),
+                Ok(None) => self.state.notify(NOTHING_CHOSEN),
+                Err(error) => self.state.notify_error(error.to_string()),
+            },
             Command::RefreshCameras => {
                 self.state.source.refresh_cameras();
                 let found = self.state.source.cameras.len();

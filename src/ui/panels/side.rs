@@ -6,6 +6,7 @@ use super::{NO_CAMERA, SIDE_PANEL_WIDTH, color32};
 use crate::detect::DetectConfig;
 use crate::pipeline::CameraEntry;
 use crate::ui::command::Command;
+use crate::ui::dialog::OpenKind;
 use crate::ui::state::{
     AppState, NEAR_MISS_BAND, SCORE_BINS, SCORE_WINDOW, THRESHOLD_DECIMALS, bin_start, typed_path,
 };
@@ -93,6 +94,13 @@ fn source_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Co
         let entered = typed.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if (ui.button("Play").clicked() || entered) && !state.open_path.trim().is_empty() {
             commands.push(Command::Open(vec![typed_path(&state.open_path)]));
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        for kind in OpenKind::ALL {
+            if ui.button(kind.button()).on_hover_text(kind.title()).clicked() {
+                commands.push(Command::Browse(kind));
+            }
         }
     });
     // A failure to list the cameras is worth a line; "none found" says the rest.
