@@ -2,14 +2,17 @@
 //! side panel leaves the picture most of the width, every button is inside the window
 //! and clear of the status bar, and the status bar gives the keys a line of their own
 //! rather than cutting them to nothing; at 1280x800 the keys share the live numbers'
-//! line and the class table has all its columns.
+//! line and the class table has all its columns. Both are also compared with PNG
+//! snapshots (tests/snapshots/), drawn with wgpu as egui's own tests are.
 
 mod common;
 
 use egui::{Pos2, Rect};
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use tinyssd::detect::DetectConfig;
+use egui_kittest::{Harness, HarnessBuilder, SnapshotOptions};
+use std::time::Instant;
+use tinyssd::detect::{DetectConfig, Timings};
+use tinyssd::pipeline::FrameResult;
 use tinyssd::ui::{App, AppState, SIDE_PANEL_MAX_WIDTH, SettingsStore, side_panel_default_width};
 
 /// The buttons that must be in reach however small the window.
@@ -29,14 +32,32 @@ const BUTTONS: [&str; 12] = [
 ];
 
 fn window(width: f32, height: f32) -> Harness<'static, App> {
-    let state = AppState::new(
+    window_with(Harness::builder().with_size([width, height]))
+}
+
+/// The app without threads on the VOC classes, with the folders it shows fixed (not
+/// this machine's home) and a frame on screen.
+fn window_with(builder: HarnessBuilder<App>) -> Harness<'static, App> {
+    let mut state = AppState::new(
         common::class_names(),
         DetectConfig::uniform(21, 0.5),
         SettingsStore::none(),
     );
-    let mut harness = Harness::builder()
-        .with_size([width, height])
-        .build_ui_state(|ui, app: &mut App| app.show(ui), App::headless(state));
+    state.profile_path = "profile.json".to_string();
+    state.snapshot_dir = "snapshots".to_string();
+    // A plain frame: the snapshots guard the layout, and stay small.
+    let photo = image::RgbImage::from_pixel(640, 480, image::Rgb([70, 90, 110]));
+    let now = Instant::now();
+    state.current = Some(FrameResult {
+        seq: 1,
+        image: photo,
+        detections: Vec::new(),
+        timings: Timings::default(),
+        captured_at: now,
+        detected_at: now,
+    });
+    let mut harness =
+        builder.build_ui_state(|ui, app: &mut App| app.show(ui), App::headless(state));
     harness.run_steps(3);
     harness
 }
@@ -99,4 +120,34 @@ fn at_1280_by_800_the_keys_share_the_numbers_line_and_the_table_has_every_column
         seen.right() <= panel.right() + 8.0,
         "{seen:?} past {panel:?}"
     );
+}
+
+/// The window as drawn (wgpu on the machine's adapter: Mesa's lavapipe on CI) against
+/// tests/snapshots/NAME.png; `UPDATE_SNAPSHOTS=1` rewrites them. The live numbers' UI
+/// frame rate is measured, not fixed: up to 400 pixels may differ for it. Skipped, with
+/// a note, where wgpu finds no adapter (egui_kittest panics making its renderer then).
+fn snapshot(width: f32, height: f32, name: &str) {
+    let renderer = std::panic::catch_unwind(egui_kittest::wgpu::WgpuTestRenderer::new);
+    let Ok(renderer) = renderer else {
+        eprintln!(
+            "skipped: wgpu found no adapter to draw the snapshot with (scripts/setup.sh \
+             installs Mesa's software Vulkan, mesa-vulkan-drivers)"
+        );
+        return;
+    };
+    let builder = Harness::builder()
+        .with_size([width, height])
+        .with_options(SnapshotOptions::new().max_failed_pixels(400))
+        .renderer(renderer);
+    window_with(builder).snapshot(name);
+}
+
+#[test]
+fn the_window_at_800_by_500_looks_as_its_snapshot() {
+    snapshot(800.0, 500.0, "window_800x500");
+}
+
+#[test]
+fn the_window_at_1280_by_800_looks_as_its_snapshot() {
+    snapshot(1280.0, 800.0, "window_1280x800");
 }
