@@ -5,6 +5,8 @@
 # each with a note saying what to install.
 #   ffmpeg:                   plays `--source video:FILE` (and makes the video tests' clip).
 #   gcc, linux-libc-dev:      build the fake V4L2 camera the camera tests run under (Linux).
+#   mesa-vulkan-drivers,      Mesa's software Vulkan (lavapipe), which the window's PNG
+#   libvulkan1:               snapshot tests (tests/ui_layout.rs) draw with through wgpu.
 #   xvfb, mesa, imagemagick:  `scripts/screenshot.sh` and the tests that run the real app
 #                             window under Xvfb (--with-screenshot).
 #   MinGW and aarch64 gcc:    the Windows and aarch64 Linux checks CI runs (mozjpeg-sys's
@@ -14,11 +16,11 @@
 # Usage: scripts/setup.sh [--with-screenshot] [--with-cross-checks]
 set -euo pipefail
 
-packages=(ffmpeg gcc linux-libc-dev)
+packages=(ffmpeg gcc linux-libc-dev mesa-vulkan-drivers libvulkan1)
 for option in "$@"; do
   case "$option" in
     --with-screenshot)
-      packages+=(xvfb libgl1-mesa-dri mesa-vulkan-drivers imagemagick x11-utils fonts-dejavu-core) ;;
+      packages+=(xvfb libgl1-mesa-dri imagemagick x11-utils fonts-dejavu-core) ;;
     --with-cross-checks)
       packages+=(gcc-mingw-w64-x86-64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user) ;;
     *) echo "setup: unknown option $option (see the top of $0)" >&2; exit 2 ;;

@@ -1,6 +1,6 @@
 //! The app as a process: Ctrl-C, and a closed terminal (SIGHUP), close it as Quit does,
-//! so nothing it was writing is lost. Runs the real binary under Xvfb; skipped where
-//! there is none.
+//! so nothing it was writing is lost; with `--no-persist` it writes nothing of its own.
+//! Runs the real binary under Xvfb; skipped where there is none.
 
 mod common;
 
@@ -23,9 +23,14 @@ fn closes_with_its_detection_log_whole(signal: &str) {
     };
     let folder = tempfile::tempdir().expect("temp dir");
     let log = folder.path().join("detections.jsonl");
+    // Where the settings and eframe's own file (app.ron) would go: --no-persist leaves
+    // them untouched.
+    let homes = tempfile::tempdir().expect("temp dir");
     let mut app = Command::new(env!("CARGO_BIN_EXE_tinyssd"))
         .args(["--no-persist", "--source", "demo", "--log"])
         .arg(&log)
+        .env("XDG_DATA_HOME", homes.path().join("data"))
+        .env("XDG_CONFIG_HOME", homes.path().join("config"))
         .env("DISPLAY", screen.display())
         .env("LIBGL_ALWAYS_SOFTWARE", "1")
         .env("RUST_LOG", "tinyssd=info")
@@ -67,4 +72,23 @@ fn closes_with_its_detection_log_whole(signal: &str) {
     assert!(text.ends_with('\n'), "the last line is whole");
     assert!(seqs.len() >= 10, "{} lines in 4 s of the demo", seqs.len());
     assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "{seqs:?}");
+
+    let written: Vec<_> = walk(homes.path());
+    assert!(written.is_empty(), "--no-persist wrote {written:?}");
+}
+
+/// Everything under `folder`, folders included.
+fn walk(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(folder)
+        .expect("a readable folder")
+        .flatten()
+    {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        }
+        found.push(path);
+    }
+    found
 }

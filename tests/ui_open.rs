@@ -3,7 +3,8 @@
 //! step to the next and previous photo, which is detected and shown; a model file
 //! dropped on the window replaces the model (its classes and thresholds in the panel,
 //! the paused frame detected again with it), and a damaged one is refused, changing
-//! nothing.
+//! nothing. The Open buttons' dialog answers go the same way (a scripted dialog stands
+//! in for the system's), and without a dialog the window says so.
 
 mod common;
 
@@ -12,13 +13,17 @@ use common::{golden_weights, repo_path};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use image::{Rgb, RgbImage};
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tinyssd::detect::{DetectConfig, Detector};
 use tinyssd::pipeline::SourceSpec;
 use tinyssd::track::TrackerConfig;
-use tinyssd::ui::{App, AppState, Launch, SettingsStore};
+use tinyssd::ui::{
+    App, AppState, DialogUnavailable, FilePicker, Launch, Notice, OpenKind, SettingsStore,
+};
 
 const DOG: usize = 12;
 const PERSON: usize = 15;
@@ -297,4 +302,128 @@ fn a_damaged_model_file_is_refused_and_changes_nothing() {
     );
     assert_eq!(state.thresholds, thresholds, "the thresholds stay");
     assert_eq!(state.class_names, names, "the classes stay");
+}
+
+/// Answers the Open buttons as the system's dialog would, and records what was asked.
+struct ScriptedDialog {
+    answer: Result<Option<PathBuf>, DialogUnavailable>,
+    asked: Rc<RefCell<Vec<OpenKind>>>,
+}
+
+impl FilePicker for ScriptedDialog {
+    fn pick(&mut self, kind: OpenKind) -> Result<Option<PathBuf>, DialogUnavailable> {
+        self.asked.borrow_mut().push(kind);
+        self.answer.clone()
+    }
+}
+
+/// A dialog answering `answer` to every button; the kinds asked for come in the list.
+fn scripted(
+    answer: Result<Option<PathBuf>, DialogUnavailable>,
+) -> (Box<ScriptedDialog>, Rc<RefCell<Vec<OpenKind>>>) {
+    let asked = Rc::new(RefCell::new(Vec::new()));
+    let dialog = ScriptedDialog {
+        answer,
+        asked: Rc::clone(&asked),
+    };
+    (Box::new(dialog), asked)
+}
+
+#[test]
+fn a_photo_chosen_in_the_dialog_plays_as_a_typed_or_dropped_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let photo = dir.path().join("grey.png");
+    RgbImage::from_pixel(64, 48, Rgb([77, 77, 77]))
+        .save(&photo)
+        .expect("write image");
+    let (dialog, asked) = scripted(Ok(Some(photo.clone())));
+    let cc = eframe::CreationContext::_new_kittest(egui::Context::default());
+    let launch = Launch {
+        source: Some(SourceSpec::Demo),
+        fps: Some(30.0),
+        ..Launch::default()
+    };
+    let app = App::new(
+        &cc,
+        common::golden_detector(),
+        launch,
+        SettingsStore::none(),
+    );
+    let mut harness = harness(app.with_picker(dialog));
+    step_until(&mut harness, "the demo", |app| {
+        app.state().current.is_some()
+    });
+
+    harness.get_by_label("Photo…").click();
+    step_until(&mut harness, "the chosen photo", |app| {
+        shade_shown(app) == Some(77)
+    });
+    assert_eq!(*asked.borrow(), [OpenKind::Photo]);
+    let state = harness.state().state();
+    assert!(
+        state.source.name.contains("grey.png"),
+        "{}",
+        state.source.name
+    );
+    assert!(state.inputs.contains(&photo), "nothing is written over it");
+    harness.state_mut().shutdown();
+}
+
+/// Clicks `kind`'s button in the app (without threads, on the shipped model's classes)
+/// with the dialog answering `answer`; checks the dialog was asked for that kind, and
+/// gives the window's message after it.
+fn choose(
+    kind: OpenKind,
+    answer: Result<Option<PathBuf>, DialogUnavailable>,
+) -> (Harness<'static, App>, Notice) {
+    let (dialog, asked) = scripted(answer);
+    let state = AppState::new(
+        common::class_names(),
+        DetectConfig::uniform(21, 0.5),
+        SettingsStore::none(),
+    );
+    let mut harness = harness(App::headless(state).with_picker(dialog));
+    harness.step();
+    harness.get_by_label(kind.button()).click();
+    harness.run_steps(2);
+    assert_eq!(*asked.borrow(), [kind]);
+    let notice = harness.state().state().notice.clone().expect("a message");
+    (harness, notice)
+}
+
+#[test]
+fn a_damaged_model_chosen_in_the_dialog_is_refused_as_a_dropped_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let garbage = dir.path().join("garbage.safetensors");
+    std::fs::write(&garbage, b"not a model").expect("write");
+    let (harness, notice) = choose(OpenKind::Model, Ok(Some(garbage)));
+    assert!(
+        notice.is_error && notice.text.contains("cannot use the model"),
+        "{}",
+        notice.text
+    );
+    let state = harness.state().state();
+    assert_eq!(state.class_names, common::class_names(), "the classes stay");
+}
+
+#[test]
+fn without_a_dialog_or_with_it_cancelled_the_window_says_so() {
+    let missing = DialogUnavailable("no D-Bus session".to_string());
+    let (harness, notice) = choose(OpenKind::Folder, Err(missing));
+    assert!(
+        notice.is_error
+            && notice.text.contains("no file dialog")
+            && notice.text.contains("drop the file"),
+        "{}",
+        notice.text
+    );
+    // In the status bar.
+    harness.get_by_label_contains("no file dialog on this desktop");
+
+    let (_, notice) = choose(OpenKind::Video, Ok(None));
+    assert!(
+        !notice.is_error && notice.text.starts_with("no file chosen"),
+        "{}",
+        notice.text
+    );
 }

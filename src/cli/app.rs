@@ -92,12 +92,23 @@ pub fn run(args: &AppArgs) -> anyhow::Result<ExitCode> {
         quit_signal: None,
         inputs,
     };
+    // eframe keeps a file of its own (the window's place, the panels' widths) beside
+    // the settings. With --no-persist it is pointed into an empty temporary folder and
+    // given nothing to save (no window place, no egui memory: see
+    // `App::persist_egui_memory`), so nothing of the user's is read or written.
+    let scratch = if args.no_persist {
+        Some(tempfile::tempdir().context("cannot make a temporary folder")?)
+    } else {
+        None
+    };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("tinyssd")
             .with_inner_size([1120.0, 720.0])
             .with_min_inner_size([640.0, 420.0])
             .with_fullscreen(args.fullscreen),
+        persist_window: !args.no_persist,
+        persistence_path: scratch.as_ref().map(|folder| folder.path().join("app.ron")),
         ..Default::default()
     };
     eframe::run_native(

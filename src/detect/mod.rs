@@ -17,8 +17,8 @@ pub use draw::{
     tag_text,
 };
 pub use image_io::{
-    ImageReadError, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, PixelBudget, PixelPermit, decode_image,
-    has_image_extension, image_files_in, read_image,
+    IMAGE_EXTENSIONS, ImageReadError, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, PixelBudget, PixelPermit,
+    decode_image, has_image_extension, image_files_in, read_image,
 };
 pub use json::{DetectionJson, serialize_detections};
 pub use nms::suppress_across_classes;

@@ -27,5 +27,8 @@ pub fn shipped_model_path() -> PathBuf {
 pub fn is_model_file(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+        .is_some_and(|e| e.eq_ignore_ascii_case(MODEL_EXTENSION))
 }
+
+/// A model file's extension.
+pub const MODEL_EXTENSION: &str = "safetensors";

@@ -2,6 +2,7 @@
 //! blocking, lays out the panels and applies the [`Command`]s they return.
 
 use super::command::Command;
+use super::dialog::{FilePicker, NOTHING_CHOSEN, NativeDialog};
 use super::panels;
 use super::settings::SettingsStore;
 use super::state::{AppState, ProfileSaved};
@@ -76,6 +77,11 @@ pub struct App {
     quit_requested: bool,
     /// When set, the next UI pass quits (see [`Launch::quit_signal`]).
     quit_signal: Option<Arc<AtomicBool>>,
+    /// Asks for the files the Open buttons open.
+    picker: Box<dyn FilePicker>,
+    /// Whether egui's memory (panel widths, open sections) is kept between runs: not
+    /// when the settings are not either (`--no-persist`).
+    remembers: bool,
 }
 
 impl App {
@@ -86,6 +92,7 @@ impl App {
         launch: Launch,
         store: SettingsStore,
     ) -> App {
+        let remembers = store.path().is_some();
         let mut state = AppState::new(
             detector.class_names().to_vec(),
             detector.default_config(),
@@ -117,6 +124,7 @@ impl App {
         let wake = Arc::new(move || ctx.request_repaint());
         state.source.camera = source.camera_index();
         let mut app = App::headless(state).quit_on(launch.quit_signal);
+        app.remembers = remembers;
         app.fps = launch.fps;
         app.inference_threads = detector.engine().threads();
         let (opener, control) = source.opener_with_control(launch.fps);
@@ -152,7 +160,16 @@ impl App {
             last_stats_log: Instant::now(),
             quit_requested: false,
             quit_signal: None,
+            picker: Box::new(NativeDialog::new()),
+            remembers: false,
         }
+    }
+
+    /// The Open buttons ask `picker` instead of the system's dialog (tests answer as it
+    /// would).
+    pub fn with_picker(mut self, picker: Box<dyn FilePicker>) -> App {
+        self.picker = picker;
+        self
     }
 
     /// The app quits, as with Quit, once `signal` is set.
@@ -316,6 +333,11 @@ impl App {
                 }
             }
             Command::Open(paths) => self.open(&paths),
+            Command::Browse(kind) => match self.picker.pick(kind) {
+                Ok(Some(path)) => self.open(&[path]),
+                Ok(None) => self.state.notify(NOTHING_CHOSEN),
+                Err(error) => self.state.notify_error(error.to_string()),
+            },
             Command::RefreshCameras => {
                 self.state.source.refresh_cameras();
                 let found = self.state.source.cameras.len();
@@ -451,6 +473,10 @@ impl eframe::App for App {
                 .push(Duration::from_secs_f32(seconds));
         }
         self.show(ui);
+    }
+
+    fn persist_egui_memory(&self) -> bool {
+        self.remembers
     }
 
     fn save(&mut self, _storage: &mut dyn eframe::Storage) {

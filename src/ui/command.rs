@@ -33,4 +33,7 @@ pub enum Command {
     /// Play these files (dropped on the window, or typed in the side panel): a photo, a
     /// folder of photos, a video, or several photos; or use a model file.
     Open(Vec<std::path::PathBuf>),
+    /// Ask for a file or folder of this kind in the system's dialog, then open it as
+    /// [`Command::Open`] does.
+    Browse(super::dialog::OpenKind),
 }

@@ -5,6 +5,7 @@
 
 mod app;
 mod command;
+mod dialog;
 mod panels;
 mod settings;
 mod stamp;
@@ -13,7 +14,11 @@ mod stats;
 
 pub use app::{App, Launch};
 pub use command::Command;
-pub use panels::{SIDE_PANEL_WIDTH, color32};
+pub use dialog::{DialogUnavailable, FilePicker, NativeDialog, OpenKind};
+pub use panels::{
+    SIDE_PANEL_FRACTION, SIDE_PANEL_MAX_WIDTH, SIDE_PANEL_MIN_WIDTH, color32,
+    side_panel_default_width,
+};
 pub use settings::{
     Settings, SettingsError, SettingsStore, default_profile_path, default_snapshot_dir,
 };

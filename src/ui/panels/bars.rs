@@ -44,9 +44,11 @@ pub fn top_bar(
                 commands.push(Command::Snapshot);
             }
             ui.label("to");
+            // Shorter in a narrow window, so that Quit keeps its place.
+            let field_width = (ui.available_width() - QUIT_ROOM).clamp(80.0, 260.0);
             ui.add(
                 egui::TextEdit::singleline(&mut state.snapshot_dir)
-                    .desired_width(260.0)
+                    .desired_width(field_width)
                     .hint_text("snapshot folder"),
             )
             .accessible_name("snapshot folder");
@@ -68,6 +70,9 @@ pub fn top_bar(
         ui.add_space(2.0);
     });
 }
+
+/// What the top bar keeps free at its right end for Quit.
+const QUIT_ROOM: f32 = 60.0;
 
 fn banner(ui: &mut egui::Ui, color: Color32, text: &str) {
     egui::Frame::new()
@@ -91,25 +96,36 @@ const MARKING_KEYS: &str = "Paused: click a box to mark it right (R) or wrong (W
 /// Added to the keys while several photos play.
 const PHOTO_KEYS: &str = " · Page Up/Down another photo";
 
+/// Narrower than this, the status bar puts the notice or the keys on a line of their
+/// own under the live numbers (which take about 750 px), so they are never cut to
+/// nothing. Decided by the width alone, so a notice coming or going moves nothing.
+pub const STATUS_ONE_LINE_MIN_WIDTH: f32 = 1100.0;
+
 /// `photos`: the source is several photos, stepped through with Page Up/Down.
 pub fn status_bar(ui: &mut egui::Ui, state: &AppState, photos: bool) {
     egui::Panel::bottom("status_bar").show(ui, |ui| {
         ui.add_space(2.0);
-        ui.horizontal(|ui| {
-            state.stats.ui(ui);
-            ui.separator();
-            // Cut short (the whole on hover) where the live numbers need the room.
-            let text = match state.live_notice(Instant::now()) {
-                Some(notice) if notice.is_error => RichText::new(&notice.text).color(ERROR_COLOR),
-                Some(notice) => RichText::new(&notice.text).strong(),
-                None => {
-                    let keys = if state.can_mark() { MARKING_KEYS } else { KEYS };
-                    let photo_keys = if photos { PHOTO_KEYS } else { "" };
-                    RichText::new(format!("{keys}{photo_keys}")).weak()
-                }
-            };
-            ui.add(egui::Label::new(text).truncate());
-        });
+        let text = match state.live_notice(Instant::now()) {
+            Some(notice) if notice.is_error => RichText::new(&notice.text).color(ERROR_COLOR),
+            Some(notice) => RichText::new(&notice.text).strong(),
+            None => {
+                let keys = if state.can_mark() { MARKING_KEYS } else { KEYS };
+                let photo_keys = if photos { PHOTO_KEYS } else { "" };
+                RichText::new(format!("{keys}{photo_keys}")).weak()
+            }
+        };
+        // Cut short where it does not fit (the whole on hover).
+        let message = egui::Label::new(text).truncate();
+        if ui.available_width() < STATUS_ONE_LINE_MIN_WIDTH {
+            ui.horizontal(|ui| state.stats.ui(ui));
+            ui.add(message);
+        } else {
+            ui.horizontal(|ui| {
+                state.stats.ui(ui);
+                ui.separator();
+                ui.add(message);
+            });
+        }
     });
 }
 

@@ -18,8 +18,19 @@ use super::state::AppState;
 use crate::detect::class_color;
 use egui::{Color32, Key, Modifiers};
 
-/// Widest the side panel starts.
-pub const SIDE_PANEL_WIDTH: f32 = 330.0;
+/// The side panel starts at this fraction of the window's width, between
+/// [`SIDE_PANEL_MIN_WIDTH`] and [`SIDE_PANEL_MAX_WIDTH`]: at 800 px wide it leaves the
+/// picture 480 px, at 1280 the class table has all its columns.
+pub const SIDE_PANEL_FRACTION: f32 = 0.4;
+/// The narrowest the side panel gets (dragging its edge): the Open buttons still fit.
+pub const SIDE_PANEL_MIN_WIDTH: f32 = 260.0;
+/// The widest the side panel starts: the class table needs no more.
+pub const SIDE_PANEL_MAX_WIDTH: f32 = 480.0;
+
+/// The side panel's width when it starts (or when no width was kept) in a window this wide.
+pub fn side_panel_default_width(window_width: f32) -> f32 {
+    (window_width * SIDE_PANEL_FRACTION).clamp(SIDE_PANEL_MIN_WIDTH, SIDE_PANEL_MAX_WIDTH)
+}
 /// The camera picker's hover text when the list is simply empty.
 const NO_CAMERA: &str = "No camera found.";
 pub(super) const ERROR_COLOR: Color32 = Color32::from_rgb(230, 80, 70);

@@ -2,19 +2,29 @@
 //! the sliders with their score strips and counts, and the threshold profile file.
 
 use super::marks::{marks_section, suggestion_line};
-use super::{NO_CAMERA, SIDE_PANEL_WIDTH, color32};
+use super::{NO_CAMERA, SIDE_PANEL_MIN_WIDTH, color32, side_panel_default_width};
 use crate::detect::DetectConfig;
 use crate::pipeline::CameraEntry;
 use crate::ui::command::Command;
+use crate::ui::dialog::OpenKind;
 use crate::ui::state::{
     AppState, NEAR_MISS_BAND, SCORE_BINS, SCORE_WINDOW, THRESHOLD_DECIMALS, bin_start, typed_path,
 };
 use egui::{Color32, Pos2, Rect, RichText, Sense, SliderClamping, Stroke, Vec2};
 use std::time::Instant;
 
+/// The length of the All classes and NMS sliders, and the longest a class's gets.
+const GLOBAL_SLIDER_WIDTH: f32 = 130.0;
+/// The shortest a class's threshold slider gets in a narrow panel.
+const SHORTEST_CLASS_SLIDER: f32 = 60.0;
+/// About what the class table's other columns (name, value, strip, counts) take.
+const CLASS_TABLE_BESIDE_SLIDERS: f32 = 335.0;
+
 pub fn side_panel(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Command>) {
+    let window_width = ui.available_width();
     egui::Panel::left("controls")
-        .default_size(SIDE_PANEL_WIDTH)
+        .default_size(side_panel_default_width(window_width))
+        .size_range(SIDE_PANEL_MIN_WIDTH..=(window_width / 2.0).max(SIDE_PANEL_MIN_WIDTH))
         .resizable(true)
         .show(ui, |ui| {
             // The profile's Save, Load and Defaults stay in reach at the panel's foot,
@@ -26,13 +36,17 @@ pub fn side_panel(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Co
                 profile_section(ui, state, commands);
                 ui.add_space(4.0);
             });
-            egui::ScrollArea::vertical().show(ui, |ui| {
+            // Sideways too: in a narrow panel the class table's right columns (the
+            // counts) scroll into view rather than widen the panel over the picture.
+            let room = ui.available_width();
+            egui::ScrollArea::both().show(ui, |ui| {
+                ui.set_max_width(room);
                 ui.add_space(4.0);
                 source_section(ui, state, commands);
                 ui.separator();
                 marks_section(ui, state, commands);
                 ui.separator();
-                ui.scope(|ui| threshold_section(ui, state));
+                ui.scope(|ui| threshold_section(ui, state, room));
             });
         });
 }
@@ -95,14 +109,27 @@ fn source_section(ui: &mut egui::Ui, state: &mut AppState, commands: &mut Vec<Co
             commands.push(Command::Open(vec![typed_path(&state.open_path)]));
         }
     });
+    ui.horizontal_wrapped(|ui| {
+        for kind in OpenKind::ALL {
+            if ui
+                .button(kind.button())
+                .on_hover_text(kind.title())
+                .clicked()
+            {
+                commands.push(Command::Browse(kind));
+            }
+        }
+    });
     // A failure to list the cameras is worth a line; "none found" says the rest.
     if let Some(error) = &state.source.camera_list_error {
         ui.label(RichText::new(error).weak());
     }
 }
 
-fn threshold_section(ui: &mut egui::Ui, state: &mut AppState) {
-    ui.spacing_mut().slider_width = 130.0;
+/// `room`: the panel's width; the class sliders shrink to fit it, down to a usable
+/// length.
+fn threshold_section(ui: &mut egui::Ui, state: &mut AppState, room: f32) {
+    ui.spacing_mut().slider_width = GLOBAL_SLIDER_WIDTH;
     egui::Grid::new("global_sliders")
         .num_columns(2)
         .show(ui, |ui| {
@@ -164,6 +191,8 @@ fn threshold_section(ui: &mut egui::Ui, state: &mut AppState) {
     let now = Instant::now();
     ui.spacing_mut().item_spacing.y = 1.0;
     ui.spacing_mut().interact_size.y = 18.0;
+    ui.spacing_mut().slider_width =
+        (room - CLASS_TABLE_BESIDE_SLIDERS).clamp(SHORTEST_CLASS_SLIDER, GLOBAL_SLIDER_WIDTH);
     egui::Grid::new("classes")
         .num_columns(5)
         .striped(true)
