@@ -52,6 +52,7 @@ fn window_with(builder: HarnessBuilder<App>) -> Harness<'static, App> {
         seq: 1,
         image: photo,
         detections: Vec::new(),
+        tracks: Default::default(),
         timings: Timings::default(),
         captured_at: now,
         detected_at: now,
