@@ -181,15 +181,7 @@ fn state_with_a_frame() -> AppState {
         DetectConfig::uniform(names.len(), 0.5),
         SettingsStore::none(),
     );
-    let detector_free_result = tinyssd::pipeline::FrameResult {
-        seq: 1,
-        image: RgbImage::new(32, 24),
-        detections: Vec::new(),
-        tracks: Default::default(),
-        timings: Default::default(),
-        captured_at: Instant::now(),
-        detected_at: Instant::now(),
-    };
+    let detector_free_result = common::app::blank_result(1, RgbImage::new(32, 24), Instant::now());
     state.on_result(detector_free_result, Instant::now());
     state
 }

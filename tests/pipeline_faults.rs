@@ -14,17 +14,17 @@
 
 mod common;
 
-use common::app::{FakeProcessor, no_waker, three_class_state};
+use common::app::{FakeProcessor, blank_result, no_waker, three_class_state};
 use common::golden_detector;
 use common::ui_loop::{PATIENCE, Ui, eventually, recovered};
 use crossbeam_channel::{Receiver, Sender};
 use image::{Rgb, RgbImage};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tinyssd::detect::{DetectConfig, Timings};
+use tinyssd::detect::DetectConfig;
 use tinyssd::pipeline::{
-    Clock, FrameProcessor, FrameResult, FrameSource, ManualClock, Pipeline, PipelineEvent,
-    PipelineStats, SourceError, backoff, opener,
+    Clock, FrameProcessor, FrameSource, ManualClock, Pipeline, PipelineEvent, PipelineStats,
+    SourceError, backoff, opener,
 };
 
 /// What the fault-injecting source did, as seen from inside it.
@@ -540,15 +540,7 @@ fn panics_in_the_source_or_the_detector_are_contained_and_counted() {
 fn the_stall_note_follows_the_frames_and_the_pause_button() {
     let mut state = three_class_state();
     let t0 = Instant::now();
-    let result = |seq| FrameResult {
-        seq,
-        image: RgbImage::new(4, 4),
-        detections: Vec::new(),
-        tracks: Default::default(),
-        timings: Timings::default(),
-        captured_at: t0,
-        detected_at: t0,
-    };
+    let result = |seq| blank_result(seq, RgbImage::new(4, 4), t0);
     let at = |ms| t0 + Duration::from_millis(ms);
     state.on_result(result(1), at(0));
     assert_eq!(

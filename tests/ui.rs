@@ -93,19 +93,14 @@ fn frame_of(seq: u64, detections: Vec<Detection>) -> FrameResult {
 
 /// A frame with nothing found.
 fn blank_frame(seq: u64) -> FrameResult {
-    let now = Instant::now();
+    let image = RgbImage::from_pixel(320, 240, image::Rgb([40, 80, 120]));
     FrameResult {
-        seq,
-        image: RgbImage::from_pixel(320, 240, image::Rgb([40, 80, 120])),
-        detections: Vec::new(),
-        tracks: Default::default(),
         timings: Timings {
             preprocess: Duration::from_millis(2),
             network: Duration::from_millis(40),
             postprocess: Duration::from_millis(1),
         },
-        captured_at: now,
-        detected_at: now,
+        ..common::app::blank_result(seq, image, Instant::now())
     }
 }
 

@@ -11,8 +11,7 @@ use egui::{Pos2, Rect};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, HarnessBuilder, SnapshotOptions};
 use std::time::Instant;
-use tinyssd::detect::{DetectConfig, Timings};
-use tinyssd::pipeline::FrameResult;
+use tinyssd::detect::DetectConfig;
 use tinyssd::ui::{App, AppState, SIDE_PANEL_MAX_WIDTH, SettingsStore, side_panel_default_width};
 
 /// The buttons that must be in reach however small the window.
@@ -48,15 +47,7 @@ fn window_with(builder: HarnessBuilder<App>) -> Harness<'static, App> {
     // A plain frame: the snapshots guard the layout, and stay small.
     let photo = image::RgbImage::from_pixel(640, 480, image::Rgb([70, 90, 110]));
     let now = Instant::now();
-    state.current = Some(FrameResult {
-        seq: 1,
-        image: photo,
-        detections: Vec::new(),
-        tracks: Default::default(),
-        timings: Timings::default(),
-        captured_at: now,
-        detected_at: now,
-    });
+    state.current = Some(common::app::blank_result(1, photo, now));
     let mut harness =
         builder.build_ui_state(|ui, app: &mut App| app.show(ui), App::headless(state));
     harness.run_steps(3);

@@ -9,8 +9,8 @@ mod common;
 use common::repo_path;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use std::time::{Duration, Instant};
-use tinyssd::detect::{Detector, Timings};
+use std::time::Instant;
+use tinyssd::detect::Detector;
 use tinyssd::pipeline::FrameResult;
 use tinyssd::scene::{MIN_MARKS_PER_CLASS, Verdict};
 use tinyssd::ui::{App, AppState, DETECT_FLOOR, SettingsStore};
@@ -29,19 +29,9 @@ fn frame_of(photo: &str, seq: u64, detector: &mut Detector) -> FrameResult {
     let mut config = detector.default_config();
     config.thresholds.fill(DETECT_FLOOR);
     let (detections, _) = detector.detect(&image, &config).expect("detects");
-    let now = Instant::now();
     FrameResult {
-        seq,
-        image,
         detections,
-        tracks: Default::default(),
-        timings: Timings {
-            preprocess: Duration::ZERO,
-            network: Duration::ZERO,
-            postprocess: Duration::ZERO,
-        },
-        captured_at: now,
-        detected_at: now,
+        ..common::app::blank_result(seq, image, Instant::now())
     }
 }
 

@@ -2,10 +2,10 @@
 
 use image::RgbImage;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tinyssd::detect::{DetectConfig, Detection, DetectorError, Timings};
 use tinyssd::model::Corners;
-use tinyssd::pipeline::{FrameProcessor, Waker};
+use tinyssd::pipeline::{FrameProcessor, FrameResult, Waker};
 use tinyssd::ui::{AppState, SettingsStore};
 
 /// A fake detector: takes `delay`, then finds one aeroplane over the top-left quarter.
@@ -84,6 +84,20 @@ pub fn three_class_state() -> AppState {
         .map(|s| s.to_string())
         .collect();
     AppState::new(names, DetectConfig::uniform(3, 0.5), SettingsStore::none())
+}
+
+/// The worker's result for `image` with nothing found, captured and detected at `at`;
+/// tests set the fields they need with `..blank_result(...)`.
+pub fn blank_result(seq: u64, image: RgbImage, at: Instant) -> FrameResult {
+    FrameResult {
+        seq,
+        image,
+        detections: Vec::new(),
+        tracks: Default::default(),
+        timings: Timings::default(),
+        captured_at: at,
+        detected_at: at,
+    }
 }
 
 /// A waker that does nothing (no window to repaint).
