@@ -6,8 +6,9 @@
 
 use super::channel::LatestSender;
 use super::clock::Clock;
-use super::source::{FrameSource, SourceError, SourceOpener, is_exact_rgb};
-use super::{Frame, PipelineEvent, Shared, Waker};
+use super::messages::{Frame, PipelineEvent, Waker, send_event};
+use super::shared::Shared;
+use super::sources::{FrameSource, SourceError, SourceOpener, is_exact_rgb};
 use crossbeam_channel::{Receiver, Sender};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -209,7 +210,7 @@ impl CaptureLoop {
     }
 
     fn send_event(&self, event: PipelineEvent) {
-        super::send_event(&self.events, event);
+        send_event(&self.events, event);
         (self.wake)();
     }
 }

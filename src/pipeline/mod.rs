@@ -16,185 +16,49 @@
 //!
 //! Both threads read the time from a [`Clock`]: the system's, or in tests a
 //! [`ManualClock`] that steps through pacing, backoff and stalls without sleeping.
+//!
+//! The files: this one starts and stops the threads ([`Pipeline`]); `capture.rs` and
+//! `worker.rs` are their loops, `messages.rs` what they pass each other, `shared.rs` the
+//! switches and counters they share, `channel.rs` the latest-wins slot, `clock.rs` the
+//! time, `detection_log.rs` the `--log` file, and `sources/` every kind of
+//! [`FrameSource`]. No file imports from this one: the rest of the crate reaches them
+//! through its re-exports.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
-mod camera;
-mod camera_access;
-mod camera_format;
 mod capture;
 mod channel;
 mod clock;
-mod demo;
 mod detection_log;
-mod images;
-#[cfg(not(target_os = "linux"))]
-mod nokhwa_camera;
-mod source;
-#[cfg(target_os = "linux")]
-mod v4l_camera;
-mod video;
+mod messages;
+mod shared;
+mod sources;
 mod worker;
 
-pub use camera::{CameraEntry, CameraSource, camera_error, explain_camera_failure, list_cameras};
 pub use capture::{FIRST_BACKOFF, MAX_BACKOFF, backoff};
 pub use channel::{LatestSender, latest};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use demo::DemoSource;
 pub use detection_log::{DetectionLog, LogError, LogRecord, LogSummary};
-pub use images::{ImageCursor, ImageListSource, read_rgb};
-pub use source::{
-    CameraSelector, DEFAULT_IMAGE_FPS, FrameSource, SourceControl, SourceError, SourceOpener,
-    SourceSpec, interval_for_fps, is_exact_rgb, opener,
+pub use messages::{EVENT_BACKLOG, Frame, FrameResult, PipelineEvent, Waker};
+pub use sources::{
+    CameraEntry, CameraSelector, CameraSource, DEFAULT_IMAGE_FPS, DemoSource, FrameSource,
+    ImageCursor, ImageListSource, Playback, SourceControl, SourceError, SourceOpener, SourceSpec,
+    VideoSource, camera_error, explain_camera_failure, interval_for_fps, is_exact_rgb,
+    list_cameras, opener, read_rgb,
 };
-pub use video::{Playback, VideoSource};
 pub use worker::FrameProcessor;
 
-use crate::detect::{DetectConfig, Detection, Timings};
-use crate::track::TrackSnapshot;
+use crate::detect::DetectConfig;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use image::RgbImage;
+use messages::{Detected, ResultBuffers};
+use shared::Shared;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Called by the threads when they have something for the UI.
-pub type Waker = Arc<dyn Fn() + Send + Sync>;
-
-/// Events waiting for the UI at most; more are dropped (and logged) rather than
-/// queued, so a UI that stops reading (a minimised window) cannot make memory grow.
-pub const EVENT_BACKLOG: usize = 256;
-
-/// Sends `event` if the UI's backlog has room; the receiver lives as long as the
-/// pipeline, and if it is gone nobody is listening.
-fn send_event(events: &Sender<PipelineEvent>, event: PipelineEvent) {
-    if let Err(crossbeam_channel::TrySendError::Full(event)) = events.try_send(event) {
-        log::warn!("the UI is not reading events; dropped {event:?}");
-    }
-}
-
 /// How long [`Pipeline`]'s drop waits for its threads.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(1);
-
-/// One captured frame on its way to the worker.
-#[derive(Debug, Clone)]
-pub struct Frame {
-    /// Counts from 1 in capture order.
-    pub seq: u64,
-    pub image: RgbImage,
-    pub captured_at: Instant,
-    /// The source's name when it gave the frame.
-    pub source: Arc<str>,
-    /// The scene it belongs to ([`Shared::scene`]): the tracks start afresh when it changes.
-    pub scene: u64,
-}
-
-/// A frame with what was found in it.
-#[derive(Debug, Clone)]
-pub struct FrameResult {
-    pub seq: u64,
-    pub image: RgbImage,
-    /// Every box down to the tracker's floor ([`crate::track::TrackerConfig::min_score`],
-    /// or a class's threshold where lower), so that the UI's sliders act at once.
-    pub detections: Vec<Detection>,
-    /// The tracker's tracks after this frame, shown at the thresholds the worker had.
-    pub tracks: TrackSnapshot,
-    pub timings: Timings,
-    pub captured_at: Instant,
-    pub detected_at: Instant,
-}
-
-impl FrameResult {
-    fn into_buffers(self) -> worker::ResultBuffers {
-        worker::ResultBuffers {
-            detections: self.detections,
-            tracks: self.tracks,
-        }
-    }
-}
-
-/// Things the UI should know that are not frames.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PipelineEvent {
-    /// The capture thread opened its source.
-    SourceOpened {
-        source: String,
-        description: String,
-    },
-    /// The source could not be opened at all; no frames will come.
-    SourceOpenFailed {
-        message: String,
-    },
-    /// The source gave no frame; it is read again after `retry_in`.
-    SourceFailed {
-        source: String,
-        message: String,
-        /// Failures in a row.
-        failures: u32,
-        retry_in: Duration,
-    },
-    /// The source has nothing it can show until a file changes; it is not reported
-    /// again while it waits.
-    SourceWaiting {
-        source: String,
-        message: String,
-    },
-    /// Frames flow again after failures.
-    SourceRecovered {
-        source: String,
-    },
-    DetectFailed {
-        message: String,
-    },
-    /// The detection log could not be written; nothing more is logged.
-    LogFailed {
-        message: String,
-    },
-}
-
-/// Counters shared by the threads.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    captured: AtomicU64,
-    dropped: AtomicU64,
-    processed: AtomicU64,
-    stale_results: AtomicU64,
-    source_errors: AtomicU64,
-    detect_errors: AtomicU64,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct Shared {
-    paused: AtomicBool,
-    counters: Counters,
-    /// Counts the scenes: one more when a source is announced or the picture jumps
-    /// ([`Pipeline::new_scene`]); each frame is stamped with it.
-    scene: AtomicU64,
-}
-
-impl Shared {
-    /// Hands `image` to the worker as the next frame (numbered from 1 in the order
-    /// given); a frame it had not taken yet is replaced and counted as dropped.
-    fn offer_frame(
-        &self,
-        frames: &LatestSender<Frame>,
-        image: RgbImage,
-        captured_at: Instant,
-        source: Arc<str>,
-    ) {
-        let counters = &self.counters;
-        let frame = Frame {
-            seq: counters.captured.fetch_add(1, Ordering::Relaxed) + 1,
-            image,
-            captured_at,
-            source,
-            scene: self.scene.load(Ordering::Relaxed),
-        };
-        if frames.offer(frame).is_some() {
-            counters.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
 
 /// A snapshot of the pipeline's counters (totals since start).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -259,11 +123,11 @@ pub struct Pipeline {
     capture: Option<Running>,
     worker: Option<Running>,
     frames: LatestSender<Frame>,
-    results: Receiver<worker::Detected>,
-    /// The number of the model the worker was last given ([`worker::Detected::model`]).
+    results: Receiver<Detected>,
+    /// The number of the model the worker was last given ([`Detected::model`]).
     model: u64,
     /// Shown results' buffers, back to the worker for reuse.
-    recycled: Sender<worker::ResultBuffers>,
+    recycled: Sender<ResultBuffers>,
     events_tx: Sender<PipelineEvent>,
     events: Receiver<PipelineEvent>,
     changes: Sender<worker::WorkerChange>,
@@ -308,7 +172,7 @@ impl Pipeline {
         clock: Arc<dyn Clock>,
     ) -> std::io::Result<Pipeline> {
         let (frames_tx, frames_rx) = latest::<Frame>();
-        let (results_tx, results_rx) = latest::<worker::Detected>();
+        let (results_tx, results_rx) = latest::<Detected>();
         let (recycled_tx, recycled_rx) = crossbeam_channel::bounded(worker::SPARE_BUFFERS);
         let (events_tx, events_rx) = crossbeam_channel::bounded(EVENT_BACKLOG);
         let (changes_tx, changes_rx) = unbounded();
@@ -472,24 +336,5 @@ impl Pipeline {
 impl Drop for Pipeline {
     fn drop(&mut self) {
         self.shutdown(SHUTDOWN_DEADLINE);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn events_the_ui_does_not_read_are_capped_not_queued() {
-        let (tx, rx) = crossbeam_channel::bounded(EVENT_BACKLOG);
-        for _ in 0..EVENT_BACKLOG + 10 {
-            send_event(
-                &tx,
-                PipelineEvent::DetectFailed {
-                    message: "x".into(),
-                },
-            );
-        }
-        assert_eq!(rx.len(), EVENT_BACKLOG);
     }
 }

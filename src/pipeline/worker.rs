@@ -8,7 +8,10 @@
 use super::channel::LatestSender;
 use super::clock::Clock;
 use super::detection_log::{DetectionLog, LogRecord};
-use super::{Frame, FrameResult, PipelineEvent, Shared, Waker};
+use super::messages::{
+    Detected, Frame, FrameResult, PipelineEvent, ResultBuffers, Waker, send_event,
+};
+use super::shared::Shared;
 use crate::detect::{DetectConfig, Detection, Detector, DetectorError, Timings};
 use crate::track::{TrackSnapshot, Tracker, TrackerConfig};
 use crossbeam_channel::{Receiver, Sender, select};
@@ -50,22 +53,8 @@ pub(crate) enum WorkerChange {
     Processor(Box<dyn FrameProcessor>, DetectConfig),
 }
 
-/// A result, and which model found it: 0 the first, one more at each
-/// [`WorkerChange::Processor`], so the UI never shows the classes of a model it replaced.
-pub(crate) struct Detected {
-    pub model: u64,
-    pub result: FrameResult,
-}
-
 /// Result buffers kept for reuse at most; more are freed.
 pub(crate) const SPARE_BUFFERS: usize = 4;
-
-/// The memory of one result: its detections and tracks, reused so that a warm worker
-/// allocates nothing.
-pub(crate) struct ResultBuffers {
-    pub detections: Vec<Detection>,
-    pub tracks: TrackSnapshot,
-}
 
 /// The worker's result buffers: those the UI handed back after showing them and those
 /// of results it never took.
@@ -215,7 +204,7 @@ impl WorkerLoop {
                         log.record(&record);
                         if !log_failure_reported && let Some(error) = log.failure() {
                             log::error!("{error}");
-                            super::send_event(
+                            send_event(
                                 &self.events,
                                 PipelineEvent::LogFailed {
                                     message: error.to_string(),
@@ -250,7 +239,7 @@ impl WorkerLoop {
                     });
                     if !repeated {
                         log::warn!("detection failed on frame {}: {message}", frame.seq);
-                        super::send_event(
+                        send_event(
                             &self.events,
                             PipelineEvent::DetectFailed {
                                 message: message.clone(),

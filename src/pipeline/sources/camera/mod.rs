@@ -1,16 +1,32 @@
 //! Cameras: listing them (through nokhwa), and a [`FrameSource`] that opens a camera
 //! lazily, decodes each frame to RGB once, and reopens it after a failure. Frames
-//! are read through V4L2 directly on Linux ([`super::v4l_camera`]), through nokhwa
-//! elsewhere ([`super::nokhwa_camera`]).
+//! are read through V4L2 directly on Linux (`v4l.rs`), through nokhwa elsewhere
+//! (`nokhwa.rs`); both choose their format and decode with [`format`]. What the
+//! platform wants first is in [`access`], the errors and their advice in [`error`],
+//! which camera the user means in [`selector`].
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+mod access;
+mod error;
+mod format;
 #[cfg(not(target_os = "linux"))]
-use super::nokhwa_camera::NokhwaCamera as OpenCamera;
-use super::source::{CameraSelector, FrameSource, SourceError};
+mod nokhwa;
+mod selector;
 #[cfg(target_os = "linux")]
-use super::v4l_camera::V4lCamera as OpenCamera;
+mod v4l;
+
+pub use error::{camera_error, explain_camera_failure};
+pub use selector::CameraSelector;
+
+#[cfg(not(target_os = "linux"))]
+use self::nokhwa::NokhwaCamera as OpenCamera;
+#[cfg(target_os = "linux")]
+use self::v4l::V4lCamera as OpenCamera;
+use super::frame_source::{FrameSource, SourceError};
+use error::{ReadError, camera_failure};
 use image::RgbImage;
-use nokhwa::utils::{ApiBackend, CameraIndex};
+// `::nokhwa`, the crate: off Linux `nokhwa` here is also the backend module above.
+use ::nokhwa::utils::{ApiBackend, CameraIndex};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// One camera the system knows.
@@ -23,7 +39,7 @@ pub struct CameraEntry {
 /// The cameras present now, or why they could not be listed. An empty list is
 /// normal on a machine without a camera.
 pub fn list_cameras() -> Result<Vec<CameraEntry>, SourceError> {
-    let listed = catch_unwind(|| nokhwa::query(ApiBackend::Auto)).map_err(|_| {
+    let listed = catch_unwind(|| ::nokhwa::query(ApiBackend::Auto)).map_err(|_| {
         SourceError::Other("listing the cameras failed (the camera library panicked)".into())
     })?;
     let infos = listed.map_err(|e| SourceError::Other(format!("cannot list the cameras: {e}")))?;
@@ -51,75 +67,12 @@ pub fn list_cameras() -> Result<Vec<CameraEntry>, SourceError> {
 /// kept, so that opening it says what is wrong.
 #[cfg(target_os = "linux")]
 fn captures_video(index: u32) -> bool {
-    catch_unwind(|| super::v4l_camera::gives_decodable_video(index)).unwrap_or(true)
+    catch_unwind(|| self::v4l::gives_decodable_video(index)).unwrap_or(true)
 }
 
 #[cfg(not(target_os = "linux"))]
 fn captures_video(_index: u32) -> bool {
     true
-}
-
-/// The camera library's error as ours (see [`camera_failure`]).
-pub fn camera_error(camera: &CameraSelector, error: &nokhwa::NokhwaError) -> SourceError {
-    camera_failure(camera, &error.to_string())
-}
-
-/// A camera's failure as ours, saying what to do where the cause is known: a camera
-/// busy in another program, one we may not open, one that is gone.
-pub fn camera_failure(camera: &CameraSelector, message: &str) -> SourceError {
-    SourceError::Camera {
-        camera: camera.to_string(),
-        message: explain_camera_failure(message),
-    }
-}
-
-/// `message` (from the camera library or the OS) with advice in front when its cause
-/// is recognised; otherwise unchanged.
-pub fn explain_camera_failure(message: &str) -> String {
-    let lower = message.to_lowercase();
-    let has = |needles: &[&str]| needles.iter().any(|n| lower.contains(n));
-    let advice = if has(&["busy", "os error 16", "in use", "already open"]) {
-        Some(
-            "it is in use by another program (a video call, another tinyssd?): \
-             close that program and the camera is picked up again"
-                .to_string(),
-        )
-    } else if has(&[
-        "permission denied",
-        "os error 13",
-        "not permitted",
-        "access denied",
-    ]) {
-        Some(format!(
-            "this user may not open it: {}",
-            super::camera_access::WHERE_TO_ALLOW
-        ))
-    } else if has(&[
-        "no such file",
-        "os error 2)",
-        "no such device",
-        "os error 19",
-    ]) {
-        Some("it is not there (unplugged?): plug it in, or pick another camera or the demo".into())
-    } else {
-        None
-    };
-    match advice {
-        Some(advice) => format!("{advice} [{message}]"),
-        None => message.to_string(),
-    }
-}
-
-/// Why a camera backend's read gave no frame.
-pub(super) enum ReadError {
-    /// Nothing yet; read again (the backend waited a little). Only the V4L2 backend
-    /// waits with a limit.
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    NotYet,
-    /// The camera failed, stalled or went away: close it.
-    Failed(String),
-    /// This frame could not be decoded; the camera is fine.
-    Undecodable(String),
 }
 
 /// A camera as a frame source. `next_frame` waits for the camera's next frame (on
@@ -175,8 +128,7 @@ impl CameraSource {
     }
 
     fn open(&mut self) -> Result<OpenCamera, SourceError> {
-        super::camera_access::prepare_thread()
-            .map_err(|message| camera_failure(&self.selector, &message))?;
+        access::prepare_thread().map_err(|message| camera_failure(&self.selector, &message))?;
         let index = self.resolve_index()?;
         let camera = catch_unwind(|| OpenCamera::open(index))
             .unwrap_or_else(|_| Err("the camera library panicked while opening it".into()))

@@ -1,9 +1,9 @@
 //! A camera read through nokhwa (macOS, Windows). Its read waits for a frame without
-//! a time limit; on Linux [`super::v4l_camera`] is used instead.
+//! a time limit; on Linux `v4l.rs` beside it is used instead.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
-use super::camera::ReadError;
-use super::camera_format::{choose_format, decode_frame};
+use super::error::ReadError;
+use super::format::{choose_format, decode_frame};
 use image::RgbImage;
 use nokhwa::Camera;
 use nokhwa::pixel_format::RgbFormat;

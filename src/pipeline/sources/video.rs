@@ -3,7 +3,7 @@
 //! [`crate::video`]'s: ffmpeg, on its leash, restarted at each loop and each seek.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
-use super::source::{FrameSource, SourceError, interval_for_fps};
+use super::frame_source::{FrameSource, SourceError, interval_for_fps};
 use crate::video::{Decoder, FrameRate, decoded_size, decoding_failure, probe};
 use image::RgbImage;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! one after another in a loop, slowly panned and zoomed at 640x480
 //! ([`camera_path`]) so that the overlay can be seen tracking the objects.
 
-use super::source::{FrameSource, SourceError, interval_for_fps};
+use super::frame_source::{FrameSource, SourceError, interval_for_fps};
 use crate::detect::camera_path;
 use image::RgbImage;
 use std::time::Duration;
@@ -14,9 +14,9 @@ pub const HEIGHT: u32 = 480;
 pub const SECONDS_PER_PHOTO: f32 = 6.0;
 
 const PHOTOS: [(&str, &[u8]); 3] = [
-    ("astronaut", include_bytes!("../../assets/astronaut.png")),
-    ("chelsea", include_bytes!("../../assets/chelsea.png")),
-    ("coffee", include_bytes!("../../assets/coffee.png")),
+    ("astronaut", include_bytes!("../../../assets/astronaut.png")),
+    ("chelsea", include_bytes!("../../../assets/chelsea.png")),
+    ("coffee", include_bytes!("../../../assets/coffee.png")),
 ];
 
 pub struct DemoSource {

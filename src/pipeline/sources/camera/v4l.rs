@@ -5,8 +5,8 @@
 //! [`POLL`] per read and says when a camera has sent nothing for [`STALL_LIMIT`].
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
-use super::camera::ReadError;
-use super::camera_format::{WANTED_FPS, WANTED_HEIGHT, WANTED_WIDTH, choose_format, decode_frame};
+use super::error::ReadError;
+use super::format::{WANTED_FPS, WANTED_HEIGHT, WANTED_WIDTH, choose_format, decode_frame};
 use image::RgbImage;
 use nokhwa::utils::{CameraFormat, FrameFormat};
 use std::io;

@@ -2,7 +2,7 @@
 //! shared by the camera backends.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
-use super::source::is_exact_rgb;
+use crate::pipeline::sources::frame_source::is_exact_rgb;
 use image::RgbImage;
 use nokhwa::pixel_format::{FormatDecoder, RgbFormat};
 use nokhwa::utils::{CameraFormat, FrameFormat};

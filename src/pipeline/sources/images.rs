@@ -2,7 +2,7 @@
 //! and stepped through by the user with an [`ImageCursor`] (next / previous image).
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
-use super::source::{FrameSource, SourceError, interval_for_fps};
+use super::frame_source::{FrameSource, SourceError, interval_for_fps};
 use crate::files::FileVersion;
 use image::RgbImage;
 use std::collections::HashMap;
@@ -21,7 +21,7 @@ pub fn read_rgb(path: &Path) -> Result<RgbImage, SourceError> {
 
 /// Which image of a list is shown, and the steps the user asked for: shared between the
 /// source (on the capture thread) and the top bar and keys (on the UI thread), as a
-/// video's [`super::Playback`] is.
+/// video's [`super::video::Playback`] is.
 #[derive(Debug)]
 pub struct ImageCursor {
     /// The list, once the source has read its folders.
