@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{GOLDEN, class_names, stderr, stdout, tinyssd};
+use common::{GOLDEN, assert_fails_saying, class_names, stderr, stdout, tinyssd};
 use tinyssd::files::RunInputs;
 
 use std::path::{Path, PathBuf};
@@ -19,15 +19,6 @@ use tinyssd::model::Corners;
 
 const CAT: usize = 8;
 const DOG: usize = 12;
-
-fn corners(x_min: f32, y_min: f32, x_max: f32, y_max: f32) -> Corners {
-    Corners {
-        x_min,
-        y_min,
-        x_max,
-        y_max,
-    }
-}
 
 fn gt(bbox: Corners, difficult: bool) -> GroundTruthBox {
     GroundTruthBox { bbox, difficult }
@@ -61,7 +52,7 @@ fn fixture_detections(ids: &[&str]) -> Vec<Vec<Detection>> {
                 .expect("class"),
             label: label.into(),
             score: row["score"].as_f64().expect("score") as f32,
-            bbox: corners(b[0], b[1], b[2], b[3]),
+            bbox: Corners::new(b[0], b[1], b[2], b[3]),
         });
     }
     per_image
@@ -77,7 +68,10 @@ fn ap_fixture_matches_the_hand_computed_values() {
     let ids: Vec<&str> = samples.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["a", "b", "c"]);
     // VOC's 1-based [11, 11, 50, 50] is [10, 10, 50, 50] in continuous pixels.
-    assert_eq!(samples[0].objects[0].bbox, corners(10.0, 10.0, 50.0, 50.0));
+    assert_eq!(
+        samples[0].objects[0].bbox,
+        Corners::new(10.0, 10.0, 50.0, 50.0)
+    );
 
     let evaluation = evaluate(
         &class_names(),
@@ -129,13 +123,13 @@ fn ap_fixture_matches_the_hand_computed_values() {
 #[test]
 fn difficult_objects_are_neither_true_nor_false_positives() {
     let objects = vec![vec![
-        gt(corners(0.0, 0.0, 10.0, 10.0), true),
-        gt(corners(20.0, 0.0, 30.0, 10.0), false),
+        gt(Corners::new(0.0, 0.0, 10.0, 10.0), true),
+        gt(Corners::new(20.0, 0.0, 30.0, 10.0), false),
     ]];
     let detections = [
-        det(0, 0.9, corners(0.0, 0.0, 10.0, 10.0)), // on the difficult one: ignored
-        det(0, 0.8, corners(0.0, 0.0, 10.0, 10.0)), // again: still ignored, not a duplicate
-        det(0, 0.7, corners(20.0, 0.0, 30.0, 10.0)), // the other one: TP
+        det(0, 0.9, Corners::new(0.0, 0.0, 10.0, 10.0)), // on the difficult one: ignored
+        det(0, 0.8, Corners::new(0.0, 0.0, 10.0, 10.0)), // again: still ignored, not a duplicate
+        det(0, 0.7, Corners::new(20.0, 0.0, 30.0, 10.0)), // the other one: TP
     ];
     let curve = match_detections(&detections, &objects, Protocol::voc2007().match_iou);
     assert_eq!(curve.num_positives, 1, "difficult objects are not counted");
@@ -146,10 +140,10 @@ fn difficult_objects_are_neither_true_nor_false_positives() {
 
 #[test]
 fn duplicate_detections_are_false_positives() {
-    let objects = vec![vec![gt(corners(0.0, 0.0, 10.0, 10.0), false)]];
+    let objects = vec![vec![gt(Corners::new(0.0, 0.0, 10.0, 10.0), false)]];
     let detections = [
-        det(0, 0.6, corners(0.0, 0.0, 10.0, 9.0)),
-        det(0, 0.9, corners(0.0, 0.0, 10.0, 10.0)),
+        det(0, 0.6, Corners::new(0.0, 0.0, 10.0, 9.0)),
+        det(0, 0.9, Corners::new(0.0, 0.0, 10.0, 10.0)),
     ];
     let curve = match_detections(&detections, &objects, Protocol::voc2007().match_iou);
     // Sorted by score: the better one takes the object, the other is a duplicate.
@@ -164,12 +158,12 @@ fn a_detection_is_judged_on_its_best_overlap_only() {
     // taken object most, so it is a false positive even though it also overlaps the
     // free one at IoU >= 0.5.
     let objects = vec![vec![
-        gt(corners(0.0, 0.0, 10.0, 10.0), false),
-        gt(corners(2.0, 0.0, 12.0, 10.0), false),
+        gt(Corners::new(0.0, 0.0, 10.0, 10.0), false),
+        gt(Corners::new(2.0, 0.0, 12.0, 10.0), false),
     ]];
     let detections = [
-        det(0, 0.9, corners(0.0, 0.0, 10.0, 10.0)),
-        det(0, 0.8, corners(0.5, 0.0, 10.5, 10.0)),
+        det(0, 0.9, Corners::new(0.0, 0.0, 10.0, 10.0)),
+        det(0, 0.8, Corners::new(0.5, 0.0, 10.5, 10.0)),
     ];
     let curve = match_detections(&detections, &objects, Protocol::voc2007().match_iou);
     assert_eq!(curve.true_positive, [true, false]);
@@ -177,8 +171,8 @@ fn a_detection_is_judged_on_its_best_overlap_only() {
 
 #[test]
 fn detections_in_other_images_do_not_match() {
-    let objects = vec![vec![gt(corners(0.0, 0.0, 10.0, 10.0), false)], vec![]];
-    let detections = [det(1, 0.9, corners(0.0, 0.0, 10.0, 10.0))];
+    let objects = vec![vec![gt(Corners::new(0.0, 0.0, 10.0, 10.0), false)], vec![]];
+    let detections = [det(1, 0.9, Corners::new(0.0, 0.0, 10.0, 10.0))];
     let curve = match_detections(&detections, &objects, Protocol::voc2007().match_iou);
     assert_eq!(curve.true_positive, [false]);
     assert_eq!(curve.ap_11_point(), 0.0);
@@ -330,15 +324,8 @@ fn a_wrong_data_path_names_the_path_and_what_was_expected() {
         assert!(message.contains("VOC2007/trainval.jsonl"), "{message}");
         assert!(message.contains("ImageSets/Main/trainval.txt"), "{message}");
     }
-    let out = tinyssd(&[
-        "eval",
-        "--data",
-        &voc.root().join("nowhere").display().to_string(),
-        "--model",
-        GOLDEN,
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    let out = run_golden("eval", &voc.root().join("nowhere"), &[]);
+    assert_fails_saying(&out, "does not exist");
 }
 
 #[test]
@@ -367,7 +354,7 @@ fn vocdevkit_xml_reads_like_json_lines() {
     assert_eq!(objects.len(), 2);
     assert_eq!(
         (objects[0].class_id, objects[0].bbox),
-        (CAT, corners(19.0, 9.0, 120.0, 90.0))
+        (CAT, Corners::new(19.0, 9.0, 120.0, 90.0))
     );
     assert!(objects[1].difficult);
 
@@ -559,6 +546,14 @@ fn plots_replace_charts_only_when_asked() {
     assert!(image::open(&mine).is_ok());
 }
 
+/// Runs `tinyssd COMMAND --data DATA --model GOLDEN EXTRA...`: how every end-to-end test here
+/// starts the binary.
+fn run_golden(command: &str, data: &Path, extra: &[&str]) -> std::process::Output {
+    let data = data.display().to_string();
+    let args = [&[command, "--data", &data, "--model", GOLDEN][..], extra].concat();
+    tinyssd(&args)
+}
+
 fn good_voc() -> TinyVoc {
     let voc = TinyVoc::new();
     let a = voc.image("000001", "chelsea");
@@ -589,17 +584,11 @@ fn good_voc() -> TinyVoc {
 fn eval_runs_end_to_end_and_prints_a_table() {
     let voc = good_voc();
     let plots = voc.root().join("plots");
-    let out = tinyssd(&[
+    let out = run_golden(
         "eval",
-        "--data",
-        &voc.root().display().to_string(),
-        "--model",
-        GOLDEN,
-        "--threads",
-        "2",
-        "--plots",
-        &plots.display().to_string(),
-    ]);
+        voc.root(),
+        &["--threads", "2", "--plots", &plots.display().to_string()],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("3 images"), "{text}");
@@ -620,14 +609,7 @@ fn eval_runs_end_to_end_and_prints_a_table() {
     assert!(plots.join("summary.png").is_file());
     assert!(plots.join("pr_person.png").is_file());
 
-    let out = tinyssd(&[
-        "eval",
-        "--data",
-        &voc.year().join("trainval.jsonl").display().to_string(),
-        "--model",
-        GOLDEN,
-        "--json",
-    ]);
+    let out = run_golden("eval", &voc.year().join("trainval.jsonl"), &["--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(report["images"], 3);
@@ -643,15 +625,7 @@ fn eval_runs_end_to_end_and_prints_a_table() {
         "off by default"
     );
 
-    let out = tinyssd(&[
-        "eval",
-        "--data",
-        &voc.root().display().to_string(),
-        "--model",
-        GOLDEN,
-        "--cross-class-iou",
-        "0.2",
-    ]);
+    let out = run_golden("eval", voc.root(), &["--cross-class-iou", "0.2"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
@@ -663,13 +637,7 @@ fn eval_runs_end_to_end_and_prints_a_table() {
 #[test]
 fn eval_reports_bad_input_and_goes_on() {
     let voc = bad_input_voc();
-    let out = tinyssd(&[
-        "eval",
-        "--data",
-        &voc.root().display().to_string(),
-        "--model",
-        GOLDEN,
-    ]);
+    let out = run_golden("eval", voc.root(), &[]);
     // Like `detect` with an unreadable file: every problem reported, exit code 2.
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let text = stdout(&out);
@@ -699,17 +667,16 @@ fn eval_reports_bad_input_and_goes_on() {
 fn tune_writes_a_profile_the_app_can_load() {
     let voc = good_voc();
     let profile_path = voc.root().join("tuned.json");
-    let out = tinyssd(&[
+    let out = run_golden(
         "tune",
-        "--data",
-        &voc.root().display().to_string(),
-        "--model",
-        GOLDEN,
-        "--target-precision",
-        "0.9",
-        "--out",
-        &profile_path.display().to_string(),
-    ]);
+        voc.root(),
+        &[
+            "--target-precision",
+            "0.9",
+            "--out",
+            &profile_path.display().to_string(),
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("threshold") && text.contains("F1"), "{text}");
@@ -723,15 +690,7 @@ fn tune_writes_a_profile_the_app_can_load() {
 #[test]
 fn track_eval_films_the_photos_with_objects_and_scores_both_views() {
     let voc = good_voc();
-    let run = |extra: &[&str]| {
-        let root = voc.root().display().to_string();
-        let args = [
-            &["track-eval", "--data", &root, "--model", GOLDEN][..],
-            extra,
-        ]
-        .concat();
-        tinyssd(&args)
-    };
+    let run = |extra: &[&str]| run_golden("track-eval", voc.root(), extra);
     let out = run(&["--photos", "5", "--frames", "4", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
@@ -779,6 +738,5 @@ fn track_eval_films_the_photos_with_objects_and_scores_both_views() {
     assert!(stdout(&table).contains("| tracks |"), "{}", stdout(&table));
 
     let bad = run(&["--frames", "0"]);
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(stderr(&bad).contains("at least 1"), "{}", stderr(&bad));
+    assert_fails_saying(&bad, "at least 1");
 }

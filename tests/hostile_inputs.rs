@@ -6,7 +6,10 @@
 
 mod common;
 
-use common::{GOLDEN, class_names, listing, repo_path, stderr, stdout, tinyssd};
+use common::{
+    GOLDEN, assert_fails_saying, assert_stderr_says, class_names, listing, repo_path, stderr,
+    stdout, tinyssd,
+};
 use image::RgbImage;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -41,6 +44,24 @@ fn write(path: &Path, bytes: &[u8]) -> PathBuf {
     }
     std::fs::write(path, bytes).expect("write");
     path.to_path_buf()
+}
+
+/// Writes chelsea at `width` x `height` to `path`, encoded as its extension says.
+fn write_picture(path: &Path, (width, height): (u32, u32)) -> PathBuf {
+    let format = image::ImageFormat::from_path(path).expect("a picture's extension");
+    write(path, &encoded(&picture(width, height), format))
+}
+
+/// `tinyssd detect IMAGE` with the golden model, drawing into `out_dir`.
+fn detect_drawing_into<'a>(image: &'a str, out_dir: &'a Path) -> [&'a str; 6] {
+    [
+        "detect",
+        image,
+        "--model",
+        GOLDEN,
+        "--out-dir",
+        text(out_dir),
+    ]
 }
 
 fn text(path: &Path) -> &str {
@@ -165,11 +186,9 @@ fn detect_never_draws_over_an_input_or_its_own_drawings() {
     // A second run finds drawings there: it replaces none of them without --force.
     write(&out.join("photo.png"), b"mine");
     let again = tinyssd(&args);
-    assert_eq!(again.status.code(), Some(2));
-    assert!(
-        stderr(&again).contains("photo.png exists already: pass --force to replace it"),
-        "{}",
-        stderr(&again)
+    assert_fails_saying(
+        &again,
+        "photo.png exists already: pass --force to replace it",
     );
     assert_eq!(read(&out.join("photo.png")), b"mine");
 
@@ -218,22 +237,12 @@ fn tune_replaces_no_file_without_force_and_never_its_input() {
         tinyssd(&args)
     };
     let refused = tune(&mine, false);
-    assert_eq!(refused.status.code(), Some(2));
-    assert!(
-        stderr(&refused).contains("mine.json exists already: pass --force"),
-        "{}",
-        stderr(&refused)
-    );
+    assert_fails_saying(&refused, "mine.json exists already: pass --force");
     assert_eq!(read(&mine), b"precious");
 
     let original = read(&annotations);
     let input = tune(&annotations, true);
-    assert_eq!(input.status.code(), Some(2));
-    assert!(
-        stderr(&input).contains("is an input of this run"),
-        "{}",
-        stderr(&input)
-    );
+    assert_fails_saying(&input, "is an input of this run");
     assert_eq!(read(&annotations), original);
 
     let forced = tune(&mine, true);
@@ -262,12 +271,7 @@ fn bench_keeps_an_existing_outputs_file_unless_forced() {
         tinyssd(&args)
     };
     let refused = bench(&[]);
-    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
-    assert!(
-        stderr(&refused).contains("exists already: pass --force"),
-        "{}",
-        stderr(&refused)
-    );
+    assert_fails_saying(&refused, "exists already: pass --force");
     assert_eq!(read(&out), b"precious");
     let forced = bench(&["--force"]);
     assert!(forced.status.success(), "{}", stderr(&forced));
@@ -446,19 +450,10 @@ fn a_decompression_bomb_is_refused_from_its_header() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = write(&dir.path().join("bomb.jpg"), &bomb);
     let out_dir = dir.path().join("out");
-    let out = tinyssd(&[
-        "detect",
-        text(&path),
-        "--model",
-        GOLDEN,
-        "--out-dir",
-        text(&out_dir),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("bomb.jpg: the image is too large to decode (12000 x 12000 is 144.0 megapixels; at most 50.0 are decoded)"),
-        "{}",
-        stderr(&out)
+    let out = tinyssd(&detect_drawing_into(text(&path), &out_dir));
+    assert_fails_saying(
+        &out,
+        "bomb.jpg: the image is too large to decode (12000 x 12000 is 144.0 megapixels; at most 50.0 are decoded)",
     );
     assert_eq!(std::fs::read_dir(&out_dir).expect("list").count(), 0);
 }
@@ -552,12 +547,7 @@ fn a_truncated_jpeg_is_reported_not_padded_with_grey() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = write(&dir.path().join("cut.jpg"), cut);
     let out = tinyssd(&["detect", text(&path), "--model", GOLDEN]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("cut.jpg: the image data ends early"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails_saying(&out, "cut.jpg: the image data ends early");
 }
 
 #[test]
@@ -593,10 +583,7 @@ fn a_thread_count_beyond_the_machine_is_refused_with_the_bound() {
 #[test]
 fn control_characters_in_file_names_reach_the_terminal_escaped() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let shown = write(
-        &dir.path().join("title\u{1b}]0;pwned\u{7}.png"),
-        &encoded(&picture(64, 48), image::ImageFormat::Png),
-    );
+    let shown = write_picture(&dir.path().join("title\u{1b}]0;pwned\u{7}.png"), (64, 48));
     let missing = dir.path().join("clear\u{1b}[2J.png");
     let out = tinyssd(&["detect", text(&shown), text(&missing), "--model", GOLDEN]);
     assert_eq!(out.status.code(), Some(2));
@@ -619,7 +606,7 @@ fn json_output_is_whole_whatever_the_file_names() {
     use std::os::unix::ffi::OsStrExt;
     let dir = tempfile::tempdir().expect("temp dir");
     let latin1 = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xE9.png"));
-    write(&latin1, &encoded(&picture(64, 48), image::ImageFormat::Png));
+    write_picture(&latin1, (64, 48));
     let out = tinyssd_within(&[
         "detect".as_ref(),
         latin1.as_os_str(),
@@ -664,23 +651,12 @@ fn tinyssd_after(setup: &str, args: &[&str]) -> Output {
 #[test]
 fn forced_outputs_replace_links_in_the_folder_never_what_they_point_to() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let photo = write(
-        &dir.path().join("photo.png"),
-        &encoded(&picture(64, 48), image::ImageFormat::Png),
-    );
+    let photo = write_picture(&dir.path().join("photo.png"), (64, 48));
     let precious = write(&dir.path().join("notes.txt"), b"my notes");
     let out = dir.path().join("out");
     std::fs::create_dir(&out).expect("mkdir");
     std::os::unix::fs::symlink(&precious, out.join("photo.png")).expect("link");
-    let run = tinyssd(&[
-        "detect",
-        text(&photo),
-        "--model",
-        GOLDEN,
-        "--out-dir",
-        text(&out),
-        "--force",
-    ]);
+    let run = tinyssd(&[&detect_drawing_into(text(&photo), &out)[..], &["--force"]].concat());
     assert!(run.status.success(), "{}", stderr(&run));
     assert_eq!(
         read(&precious),
@@ -695,25 +671,13 @@ fn forced_outputs_replace_links_in_the_folder_never_what_they_point_to() {
 #[test]
 fn a_write_cut_by_a_file_size_limit_leaves_no_file_and_says_why() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let photo = write(
-        &dir.path().join("photo.png"),
-        &encoded(&picture(640, 480), image::ImageFormat::Png),
-    );
+    let photo = write_picture(&dir.path().join("photo.png"), (640, 480));
     let out = dir.path().join("out");
     std::fs::create_dir(&out).expect("mkdir");
     // Tens of KiB (sh counts blocks): the model and the photo are read, the drawing
     // (~500 KB) cannot be written.
-    let args = [
-        "detect",
-        text(&photo),
-        "--model",
-        GOLDEN,
-        "--out-dir",
-        text(&out),
-    ];
-    let run = tinyssd_after("ulimit -f 32", &args);
-    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
-    assert!(stderr(&run).contains("cannot write"), "{}", stderr(&run));
+    let run = tinyssd_after("ulimit -f 32", &detect_drawing_into(text(&photo), &out));
+    assert_fails_saying(&run, "cannot write");
     assert_eq!(
         listing(&out),
         (vec![], vec![]),
@@ -776,19 +740,9 @@ fn the_detection_log_never_appends_to_a_file_that_is_not_a_log_of_ours() {
         tinyssd_after("unset DISPLAY WAYLAND_DISPLAY", &args)
     };
     let into_model = run(&model);
-    assert_eq!(into_model.status.code(), Some(2));
-    assert!(
-        stderr(&into_model).contains("it is one of this run's inputs"),
-        "{}",
-        stderr(&into_model)
-    );
+    assert_fails_saying(&into_model, "it is one of this run's inputs");
     let into_notes = run(&notes);
-    assert_eq!(into_notes.status.code(), Some(2));
-    assert!(
-        stderr(&into_notes).contains("its first line is not a tinyssd log line"),
-        "{}",
-        stderr(&into_notes)
-    );
+    assert_fails_saying(&into_notes, "its first line is not a tinyssd log line");
     assert_eq!(read(&model), read(Path::new(GOLDEN)));
     assert_eq!(read(&notes), b"{\"mine\": true}\n");
     #[cfg(unix)]
@@ -796,11 +750,7 @@ fn the_detection_log_never_appends_to_a_file_that_is_not_a_log_of_ours() {
         let link = dir.path().join("log.jsonl");
         std::os::unix::fs::symlink(&notes, &link).expect("link");
         let through_link = run(&link);
-        assert!(
-            stderr(&through_link).contains("it is a symbolic link"),
-            "{}",
-            stderr(&through_link)
-        );
+        assert_stderr_says(&through_link, "it is a symbolic link");
         assert_eq!(read(&notes), b"{\"mine\": true}\n");
     }
 }
@@ -809,12 +759,7 @@ fn the_detection_log_never_appends_to_a_file_that_is_not_a_log_of_ours() {
 fn printing_to_a_closed_stdout_is_an_error_and_a_closed_pipe_is_not() {
     let args = ["detect", "assets/coffee.png", "--model", GOLDEN];
     let closed = tinyssd_after("exec >&-", &args);
-    assert_eq!(closed.status.code(), Some(2));
-    assert!(
-        stderr(&closed).contains("standard output is closed"),
-        "{}",
-        stderr(&closed)
-    );
+    assert_fails_saying(&closed, "standard output is closed");
     // A reader that stops early (`| head -c 1`) is not an error: the pipe's writer
     // stops quietly, as ripgrep does.
     let piped = Command::new("bash")
@@ -889,10 +834,7 @@ fn an_image_id_cannot_reach_outside_the_data_folder() {
     let root = dir.path().join("voc");
     tiny_voc(&root, 1);
     // A photo outside the data root, which an id with ".." would name.
-    write(
-        &dir.path().join("secret.jpg"),
-        &encoded(&picture(160, 120), image::ImageFormat::Jpeg),
-    );
+    write_picture(&dir.path().join("secret.jpg"), (160, 120));
     let escaping = r#"{"id": "../../../secret", "width": 160, "height": 120, "objects": []}"#;
     let listed = std::fs::read_to_string(root.join("VOC2007/trainval.jsonl")).expect("read");
     write(
@@ -910,17 +852,9 @@ fn detections_are_printed_even_when_their_drawing_cannot_be_written() {
     let out = dir.path().join("out");
     // A folder where the drawing should go: nothing can be written there.
     std::fs::create_dir_all(out.join("coffee.png")).expect("mkdir");
-    let args = [
-        "detect",
-        "assets/coffee.png",
-        "--model",
-        GOLDEN,
-        "--out-dir",
-        text(&out),
-    ];
+    let args = detect_drawing_into("assets/coffee.png", &out);
     let run = tinyssd(&[&args[..], &["--json", "--force"]].concat());
-    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
-    assert!(stderr(&run).contains("it is a folder"), "{}", stderr(&run));
+    assert_fails_saying(&run, "it is a folder");
     let reports: serde_json::Value = serde_json::from_str(&stdout(&run)).expect("whole JSON");
     assert_eq!(reports[0]["image"], "assets/coffee.png");
     assert!(reports[0].get("drawn_to").is_none());

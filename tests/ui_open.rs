@@ -28,6 +28,23 @@ use tinyssd::ui::{
 const DOG: usize = 12;
 const PERSON: usize = 15;
 
+/// Asserts `notice` is an error whose text says each of `parts`.
+#[track_caller]
+fn assert_error_says(notice: &Notice, parts: &[&str]) {
+    assert!(notice.is_error, "not an error: {}", notice.text);
+    assert_says(notice, parts);
+}
+
+/// Asserts the text of `notice` says each of `parts`.
+#[track_caller]
+fn assert_says(notice: &Notice, parts: &[&str]) {
+    assert!(
+        parts.iter().all(|part| notice.text.contains(part)),
+        "{}",
+        notice.text
+    );
+}
+
 fn harness(app: App) -> Harness<'static, App> {
     Harness::builder()
         .with_size([1200.0, 900.0])
@@ -226,11 +243,8 @@ fn a_model_dropped_on_the_window_replaces_the_classes_the_thresholds_and_the_wor
 
     let state = harness.state().state();
     let notice = state.notice.clone().expect("a notice");
-    assert!(
-        !notice.is_error && notice.text.contains("visitors.safetensors"),
-        "{}",
-        notice.text
-    );
+    assert!(!notice.is_error, "{}", notice.text);
+    assert_says(&notice, &["visitors.safetensors"]);
     assert_eq!(state.class_names[PERSON], "visitor");
     assert_eq!(
         state.thresholds[1..],
@@ -293,13 +307,7 @@ fn a_damaged_model_file_is_refused_and_changes_nothing() {
 
     let state = harness.state().state();
     let notice = state.notice.clone().expect("a message");
-    assert!(
-        notice.is_error
-            && notice.text.contains("cannot use the model")
-            && notice.text.contains("garbage.safetensors"),
-        "{}",
-        notice.text
-    );
+    assert_error_says(&notice, &["cannot use the model", "garbage.safetensors"]);
     assert_eq!(state.thresholds, thresholds, "the thresholds stay");
     assert_eq!(state.class_names, names, "the classes stay");
 }
@@ -397,11 +405,7 @@ fn a_damaged_model_chosen_in_the_dialog_is_refused_as_a_dropped_one() {
     let garbage = dir.path().join("garbage.safetensors");
     std::fs::write(&garbage, b"not a model").expect("write");
     let (harness, notice) = choose(OpenKind::Model, Ok(Some(garbage)));
-    assert!(
-        notice.is_error && notice.text.contains("cannot use the model"),
-        "{}",
-        notice.text
-    );
+    assert_error_says(&notice, &["cannot use the model"]);
     let state = harness.state().state();
     assert_eq!(state.class_names, common::class_names(), "the classes stay");
 }
@@ -410,13 +414,7 @@ fn a_damaged_model_chosen_in_the_dialog_is_refused_as_a_dropped_one() {
 fn without_a_dialog_or_with_it_cancelled_the_window_says_so() {
     let missing = DialogUnavailable("no D-Bus session".to_string());
     let (harness, notice) = choose(OpenKind::Folder, Err(missing));
-    assert!(
-        notice.is_error
-            && notice.text.contains("no file dialog")
-            && notice.text.contains("drop the file"),
-        "{}",
-        notice.text
-    );
+    assert_error_says(&notice, &["no file dialog", "drop the file"]);
     // In the status bar.
     harness.get_by_label_contains("no file dialog on this desktop");
 

@@ -178,25 +178,16 @@ pub fn ap_all_point(recall: &[f64], precision: &[f64]) -> f64 {
 mod tests {
     use super::*;
 
-    fn corners(x_min: f32, y_min: f32, x_max: f32, y_max: f32) -> Corners {
-        Corners {
-            x_min,
-            y_min,
-            x_max,
-            y_max,
-        }
-    }
-
     #[test]
     fn perfect_detections_score_one() {
         let gt = vec![vec![GroundTruthBox {
-            bbox: corners(0.0, 0.0, 10.0, 10.0),
+            bbox: Corners::new(0.0, 0.0, 10.0, 10.0),
             difficult: false,
         }]];
         let dets = [ScoredBox {
             image: 0,
             score: 0.9,
-            bbox: corners(0.0, 0.0, 10.0, 10.0),
+            bbox: Corners::new(0.0, 0.0, 10.0, 10.0),
         }];
         let curve = match_detections(&dets, &gt, crate::eval::Protocol::voc2007().match_iou);
         assert_eq!(curve.ap_11_point(), 1.0);

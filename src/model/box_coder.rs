@@ -96,25 +96,10 @@ mod tests {
 
     #[test]
     fn iou_of_half_overlap() {
-        let a = Corners {
-            x_min: 0.0,
-            y_min: 0.0,
-            x_max: 2.0,
-            y_max: 1.0,
-        };
-        let b = Corners {
-            x_min: 1.0,
-            y_min: 0.0,
-            x_max: 3.0,
-            y_max: 1.0,
-        };
+        let a = Corners::new(0.0, 0.0, 2.0, 1.0);
+        let b = Corners::new(1.0, 0.0, 3.0, 1.0);
         assert!((a.iou(&b) - 1.0 / 3.0).abs() < 1e-6);
-        let empty = Corners {
-            x_min: 1.0,
-            y_min: 1.0,
-            x_max: 1.0,
-            y_max: 1.0,
-        };
+        let empty = Corners::new(1.0, 1.0, 1.0, 1.0);
         assert_eq!(empty.iou(&empty), 0.0);
     }
 }

@@ -100,6 +100,19 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Asserts the run failed with exit code 2 and said `message` on stderr.
+#[track_caller]
+pub fn assert_fails_saying(out: &Output, message: &str) {
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(out));
+    assert_stderr_says(out, message);
+}
+
+/// Asserts the run said `message` on stderr.
+#[track_caller]
+pub fn assert_stderr_says(out: &Output, message: &str) {
+    assert!(stderr(out).contains(message), "{}", stderr(out));
+}
+
 /// The visible file names in `dir`, and the hidden ones (temporaries), sorted.
 pub fn listing(dir: &Path) -> (Vec<String>, Vec<String>) {
     let mut names: Vec<String> = std::fs::read_dir(dir)
