@@ -8,7 +8,7 @@ tests/golden/tensors.safetensors: `input` (float16), and float32 `loc`, `conf`, 
 as stored, so the reference carries no rounding of its own.
 tests/golden/pil_bilinear/*.png: assets (or a crop of one) resized to a square with PIL's
 BILINEAR, the filter training resizes with, for the Rust resampling test (tests/parity.rs)
-and the Python evaluation transform's (training/tests/test_transforms.py).
+and the Python evaluation transform's (training/tests/data/test_transforms.py).
 """
 import math
 
@@ -16,10 +16,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .arch import INPUT_SIZE, REPO_ROOT
-from .model import TinySSD
-from .model_io import MEAN, STD, load_model_file, save_model_file, write_safetensors
-from .priors import default_boxes
+from .net.arch import INPUT_SIZE
+from .net.model import TinySSD
+from .net.model_io import MEAN, STD, load_model_file, save_model_file, write_safetensors
+from .net.priors import default_boxes
+from .paths import REPO_ROOT
 
 GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
 FEATURES = ("fire8", "fire9", "fire10", "conv13_2")
