@@ -36,9 +36,8 @@ from ..net.bn_calibration import model_from_file
 from ..net.model import TinySSD
 from ..net.model_io import read_model_file, save_model_file
 from ..paths import DEFAULT_DATA_ROOT, LINEAGE_WORK_DIR, SHIPPED_MODEL, TINYSSD_BINARY, VAL_SPLIT_PATH
-from . import process
 from .branch import REPEAT_FACTOR_THRESHOLD, make_branch, repeat_factor_report
-from .process import Stop, parse_deadline, pid_path, running_trainer, stop_running_trainer
+from .process import LOG_DIR, Stop, open_log, parse_deadline, pid_path, running_trainer, stop_running_trainer
 from .ranks import RankGroup, rank_group
 from .state import STATE_PATH, LineageError, LineageState, data_hash, load_state, read_meta
 from .trainer import DEFAULTS, LineageTrainer, new_meta
@@ -120,7 +119,7 @@ def cmd_train(args) -> None:
         records = _records(args)
         state = load_state(args.state, data_hash(records), args.new_lineage)
         images = ImageCache(records, "train")
-        log = process.open_log()
+        log = open_log()
         until = f" until {datetime.datetime.fromtimestamp(deadline):%H:%M}" if deadline else ""
         log(f"{datetime.datetime.now():%H:%M:%S} training the lineage{until}: {state.images_seen} images seen, "
             f"{state.meta['train_seconds'] / 3600:.2f} h, lr {state.schedule.lr(state.images_seen):.2e}, "
@@ -258,7 +257,7 @@ def cmd_status(args) -> None:
           f"training hours: {meta['train_seconds'] / 3600:.2f}\nthis period: {meta['period']['train_seconds'] / 60:.1f} "
           f"min, {meta['period']['images']} images since {meta['period']['started']}\n"
           f"schedule: {meta['schedule']}\norigin: {meta['origin']}\ntraining running: "
-          f"{'no' if pid is None else f'yes, pid {pid}'}\nlog: {process.LOG_DIR / 'train.log'}")
+          f"{'no' if pid is None else f'yes, pid {pid}'}\nlog: {LOG_DIR / 'train.log'}")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
