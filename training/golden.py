@@ -10,6 +10,7 @@ tests/golden/pil_bilinear/*.png: assets (or a crop of one) resized to a square w
 BILINEAR, the filter training resizes with, for the Rust resampling test (tests/parity.rs)
 and the Python evaluation transform's (training/tests/data/test_transforms.py).
 """
+import argparse
 import math
 
 import torch
@@ -81,6 +82,8 @@ def smooth_image(seed: int = 0, size: int = INPUT_SIZE) -> torch.Tensor:
 
 
 def main() -> None:
+    # No options: the parser is there so that `--help` explains instead of regenerating.
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
     weights_path = GOLDEN_DIR / "weights.safetensors"
     save_model_file(random_model(0), weights_path, source="random init, seed 0, for tests")

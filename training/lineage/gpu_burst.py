@@ -23,7 +23,8 @@ How a burst joins the lineage:
   and the EMA decay are rescaled so that their time scales, counted in images, stay the CPU's.
 - AdamW moments carry over both ways: Adam normalises by its own second moments.
 - images_seen, steps, train_seconds and ema_updates count the burst; meta["period"], the CPU working
-  period in progress, is left as it was and goes on when the CPU run resumes.
+  period in progress, is left as it was and goes on when the CPU run resumes, after a warm-up of its
+  rate (REWARM_STEPS) while AdamW's second moments adapt to its smaller batches.
 """
 import argparse
 import csv
@@ -209,6 +210,10 @@ class BurstTrainer:
             csv.DictWriter(f, LOG_FIELDS).writerow(row)
 
 
+# The CPU's warm-up after a burst: from a tenth of its peak rate over AdamW's second-moment time constant.
+REWARM_FROM, REWARM_STEPS = 0.1, 1000
+
+
 def device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({os.cpu_count()} cores)"
 
@@ -223,6 +228,13 @@ def record_burst(meta: dict, settings: dict, main: dict, started: float, device:
     meta["steps"] += main["steps"]
     meta["train_seconds"] += main["seconds"]
     meta["bursts"] = meta.get("bursts", []) + [entry]
+    # The CPU resumes with second moments from the burst's large batches, whose gradient variance is
+    # a fraction of its own: at its full rate the first steps would be up to sqrt(burst batch / CPU
+    # batch) too large (after the first burst, 2026-12-06: CPU loss 4.7 before it, 5.1-5.4 after).
+    # So it warms up again, over the moments' time constant 1 / (1 - beta2) steps.
+    schedule = meta["schedule"]
+    schedule.update(warmup_start=meta["images_seen"], warmup_from=schedule["peak_lr"] * REWARM_FROM,
+                    warmup_images=REWARM_STEPS * meta["batch_size"])
     return entry
 
 

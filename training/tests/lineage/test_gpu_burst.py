@@ -82,7 +82,13 @@ def test_the_returned_state_continues_the_lineage_and_the_cpu_run_resumes_from_i
     assert after.meta["ema_updates"] == before.meta["ema_updates"] + main["steps"]  # saved before the cooldown
     # the CPU settings stay; the burst's own are in its entry
     assert after.meta["batch_size"] == before.meta["batch_size"] == 2 and entry["batch_size"] == 4
-    assert after.meta["period"] == before.meta["period"] and after.meta["schedule"] == before.meta["schedule"]
+    assert after.meta["period"] == before.meta["period"]
+    # the CPU warms up again from where the burst left the lineage, its peak unchanged
+    schedule = after.schedule
+    assert schedule.peak_lr == before.schedule.peak_lr
+    assert schedule.warmup_start == after.images_seen
+    assert schedule.lr(after.images_seen) == pytest.approx(gpu_burst.REWARM_FROM * schedule.peak_lr)
+    assert schedule.lr(after.images_seen + gpu_burst.REWARM_STEPS * 2) == pytest.approx(schedule.peak_lr)
     assert entry["peak_lr"] == pytest.approx(before.meta["schedule"]["peak_lr"] * 2 ** 0.5)
     assert after.ema.max_decay == before.meta["ema_decay"]
     assert not torch.equal(after.model.state_dict()["conv1.conv.weight"], before.model.state_dict()["conv1.conv.weight"])
