@@ -43,7 +43,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from training.model_io import load_model_file, write_safetensors  # noqa: E402
+from training.net.model_io import load_model_file, write_safetensors  # noqa: E402
 
 CACHE = REPO / "cache" / "compare_ort"
 BINARY = REPO / "target" / "release" / "tinyssd"

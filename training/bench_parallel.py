@@ -17,10 +17,11 @@ from pathlib import Path
 
 import torch
 
-from .data import DEFAULT_DATA_ROOT, ImageCache, train_val_records
-from .lineage import LineageTrainer
-from .lineage_state import STATE_PATH, data_hash, load_state
-from .ranks import RankGroup, rank_group
+from .data.voc import ImageCache, train_val_records
+from .lineage.ranks import RankGroup, rank_group
+from .lineage.state import STATE_PATH, data_hash, load_state
+from .lineage.trainer import LineageTrainer
+from .paths import DEFAULT_DATA_ROOT
 
 
 def _trainer(group: RankGroup, state_path: Path, records, images, workers: int) -> LineageTrainer:

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 
-from .data import DEFAULT_DATA_ROOT, ImageCache, train_val_records
-from .model import TinySSD
-from .optimise import bf16_is_native, make_optimizer, train_loader, train_step
+from .data.voc import ImageCache, train_val_records
+from .engine.optimise import bf16_is_native, make_optimizer, train_loader, train_step
+from .net.model import TinySSD
+from .paths import DEFAULT_DATA_ROOT
 
 VARIANTS = {  # name: (bf16, channels_last, torch.compile, batch)
     "fp32": (False, False, False, 16),

@@ -20,13 +20,14 @@ from torch.utils.data import DataLoader
 from torchvision.ops import batched_nms
 from tqdm import tqdm
 
-from .arch import CLASS_NAMES, NUM_CLASSES, REPO_ROOT
-from .box_coder import decode, iou
-from .data import DEFAULT_DATA_ROOT, ImageFiles, Record, records_for_ids
-from .dataset import EvalDataset
-from .model import TinySSD
-from .model_io import load_checkpoint_model, load_model_file, normalize
-from .priors import default_boxes
+from .data.dataset import EvalDataset
+from .data.voc import ImageFiles, Record, records_for_ids
+from .net.arch import CLASS_NAMES, NUM_CLASSES
+from .net.box_coder import decode, iou
+from .net.model import TinySSD
+from .net.model_io import load_checkpoint_model, load_model_file, normalize
+from .net.priors import default_boxes
+from .paths import DEFAULT_DATA_ROOT, REPO_ROOT, VAL_SPLIT_PATH
 
 
 PROTOCOL_PATH = REPO_ROOT / "src" / "eval" / "protocol.json"
@@ -178,7 +179,7 @@ def main() -> None:
     source.add_argument("--model", type=Path, help="exported .safetensors model file")
     source.add_argument("--checkpoint", type=Path, help="training checkpoint (.pt)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_ROOT)
-    parser.add_argument("--split", type=Path, default=Path(__file__).resolve().parent / "val_split.txt")
+    parser.add_argument("--split", type=Path, default=VAL_SPLIT_PATH)
     parser.add_argument("--out", type=Path, help="folder for results.md and the PR curves")
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()

@@ -6,7 +6,7 @@ import argparse
 import datetime
 from pathlib import Path
 
-from .model_io import DEFAULT_SCORE_THRESHOLD, load_checkpoint_model, save_model_file
+from .net.model_io import DEFAULT_SCORE_THRESHOLD, load_checkpoint_model, save_model_file
 
 
 def describe_checkpoint(ckpt: dict, path: Path) -> str:

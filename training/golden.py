@@ -8,18 +8,20 @@ tests/golden/tensors.safetensors: `input` (float16), and float32 `loc`, `conf`, 
 as stored, so the reference carries no rounding of its own.
 tests/golden/pil_bilinear/*.png: assets (or a crop of one) resized to a square with PIL's
 BILINEAR, the filter training resizes with, for the Rust resampling test (tests/parity.rs)
-and the Python evaluation transform's (training/tests/test_transforms.py).
+and the Python evaluation transform's (training/tests/data/test_transforms.py).
 """
+import argparse
 import math
 
 import torch
 from PIL import Image
 from torch import nn
 
-from .arch import INPUT_SIZE, REPO_ROOT
-from .model import TinySSD
-from .model_io import MEAN, STD, load_model_file, save_model_file, write_safetensors
-from .priors import default_boxes
+from .net.arch import INPUT_SIZE
+from .net.model import TinySSD
+from .net.model_io import MEAN, STD, load_model_file, save_model_file, write_safetensors
+from .net.priors import default_boxes
+from .paths import REPO_ROOT
 
 GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
 FEATURES = ("fire8", "fire9", "fire10", "conv13_2")
@@ -80,6 +82,8 @@ def smooth_image(seed: int = 0, size: int = INPUT_SIZE) -> torch.Tensor:
 
 
 def main() -> None:
+    # No options: the parser is there so that `--help` explains instead of regenerating.
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
     weights_path = GOLDEN_DIR / "weights.safetensors"
     save_model_file(random_model(0), weights_path, source="random init, seed 0, for tests")

@@ -13,7 +13,6 @@ state; --resume continues exactly) and best.pt by validation mAP (evaluated ever
 import argparse
 import csv
 import json
-import math
 import random
 import time
 from pathlib import Path
@@ -22,12 +21,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .data import DEFAULT_DATA_ROOT, ImageCache, train_val_records
+from .data.voc import ImageCache, train_val_records
+from .engine.csv_log import append_csv_row
+from .engine.optimise import calibration_batches, make_optimizer, train_loader, train_step
+from .engine.schedule import warmup_cosine_lr
 from .evaluate import evaluate
-from .bn_calibration import calibration_batches, model_from_file
-from .csv_log import append_csv_row
-from .model import TinySSD
-from .optimise import make_optimizer, train_loader, train_step
+from .net.bn_calibration import model_from_file
+from .net.model import TinySSD
+from .paths import DEFAULT_DATA_ROOT
 
 LOG_FIELDS = ["step", "epoch", "train_seconds", "lr", "loss", "loc_loss", "conf_loss", "images_per_s", "val_map11", "val_map_all"]
 
@@ -57,13 +58,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.minutes is None and args.iterations is None:
         p.error("give --minutes or --iterations")
     return args
-
-
-def learning_rate(progress: float, base_lr: float, warmup: float) -> float:
-    """Linear warm-up over the first `warmup` fraction, then cosine decay to zero at progress 1."""
-    if progress < warmup:
-        return base_lr * (0.01 + 0.99 * progress / warmup)
-    return base_lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / (1 - warmup))))
 
 
 class Trainer:
@@ -141,7 +135,7 @@ class Trainer:
     # --- loop --------------------------------------------------------------------------
     def train_step(self, batch) -> tuple[float, float, float]:
         """One optimiser step; returns (lr, loc loss, conf loss)."""
-        lr = learning_rate(self.progress(), self.args.lr, self.args.warmup)
+        lr = warmup_cosine_lr(self.progress(), self.args.lr, self.args.warmup)
         loc_loss, conf_loss = train_step(self.model, self.optimizer, batch, lr, self.device)
         return lr, loc_loss.item(), conf_loss.item()
 

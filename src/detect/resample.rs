@@ -1,6 +1,6 @@
 //! Separable RGB resampling exactly as PIL's `Image.resize(size, Image.BILINEAR)` does
-//! it, because those are the pixels the network was trained on (`training/data.py` and
-//! `training/transforms.py` resize with it).
+//! it, because those are the pixels the network was trained on (`training/data/voc.py` and
+//! `training/data/transforms.py` resize with it).
 //!
 //! Each output pixel is a weighted mean of source pixels around its centre, one axis at a
 //! time, with a triangle (tent) filter on half-pixel centres. When an axis shrinks by a

@@ -3,10 +3,10 @@ changes the numbers only by rounding, and bf16 is used when asked and only then.
 import torch
 
 from training.bench_step import batch_of
-from training.model import TinySSD
-from training.optimise import make_optimizer, train_step
+from training.engine.optimise import make_optimizer, train_step
+from training.net.model import TinySSD
 
-from .test_lineage import synthetic_set
+from .synthetic import synthetic_set
 
 
 def _losses(batch, bf16: bool, memory_format) -> torch.Tensor:
