@@ -7,8 +7,7 @@
 mod common;
 
 use common::{
-    GOLDEN, assert_fails_saying, assert_stderr_says, class_names, listing, repo_path, stderr,
-    stdout, tinyssd,
+    GOLDEN, assert_fails_saying, class_names, listing, repo_path, stderr, stdout, tinyssd,
 };
 use image::RgbImage;
 use std::path::{Path, PathBuf};
@@ -750,7 +749,7 @@ fn the_detection_log_never_appends_to_a_file_that_is_not_a_log_of_ours() {
         let link = dir.path().join("log.jsonl");
         std::os::unix::fs::symlink(&notes, &link).expect("link");
         let through_link = run(&link);
-        assert_stderr_says(&through_link, "it is a symbolic link");
+        common::assert_stderr_says(&through_link, "it is a symbolic link");
         assert_eq!(read(&notes), b"{\"mine\": true}\n");
     }
 }
