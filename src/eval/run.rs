@@ -36,10 +36,11 @@ impl DetectionRun {
 }
 
 /// Runs `model` on every sample: `threads` images at a time (0 = one per core), on a
-/// rayon pool of that many threads, each with a single-threaded [`Detector`] it keeps
-/// from image to image (so the two levels of threads do not oversubscribe the cores); the
-/// images share one [`PixelBudget`], so more threads do not take more memory for large
-/// images. `on_image` is called after each image, from the pool (for a progress bar).
+/// rayon pool of that many threads. Each rayon job (a run of images; a few per thread)
+/// makes one single-threaded [`Detector`] and keeps it from image to image, so the two
+/// levels of threads do not oversubscribe the cores. The images share one
+/// [`PixelBudget`], so more threads do not take more memory for large images.
+/// `on_image` is called after each image, from the pool (for a progress bar).
 pub fn detect_samples(
     model: &Model,
     samples: Vec<Sample>,
