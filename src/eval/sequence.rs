@@ -46,8 +46,11 @@ pub fn run_sequences(
     frames_per_photo: u32,
     on_frame: &dyn Fn(),
 ) -> Result<SequenceReport, DetectorError> {
-    let mut detect_config = DetectConfig::uniform(thresholds.len(), tracker_config.min_score);
-    detect_config.thresholds = tracker_config.detection_floors(thresholds);
+    let shown = DetectConfig {
+        thresholds: thresholds.to_vec(),
+        ..DetectConfig::uniform(thresholds.len(), 0.0)
+    };
+    let detect_config = tracker_config.detection_config(&shown);
     let mut tracker = Tracker::new(tracker_config.clone());
     let (mut raw, mut tracked) = (TrackingTally::default(), TrackingTally::default());
     let (mut detections, mut truth, mut shown) = (Vec::new(), Vec::new(), Vec::new());
