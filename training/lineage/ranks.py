@@ -88,6 +88,7 @@ def _other_rank(rank: int, world_size: int, port: int, threads: int, main, args)
     group = _join_group(rank, world_size, store)
     try:
         main(group, *args)
+        dist.barrier()  # see rank_group: the ranks leave the group together
     finally:
         dist.destroy_process_group()
 
@@ -110,6 +111,9 @@ def rank_group(world_size: int, threads: int, other_rank_main, args: tuple = ())
     try:
         _wait_until_started(store, others)
         yield _join_group(0, world_size, store)
+        # Leave together: a rank that tore gloo down while another still used it aborted that
+        # one now and then ("terminate called without an active exception", exit -6, once in CI).
+        dist.barrier()
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
