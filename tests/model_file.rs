@@ -235,6 +235,10 @@ fn malformed_metadata_values_are_refused() {
         ("class_score_thresholds", r#"{"person": 1.5}"#),
         ("class_score_thresholds", r#"{"unicorn": 0.3}"#),
         ("class_score_thresholds", "[0.3]"),
+        ("int8_input_scales", r#"{"fire1.squeeze": -0.1}"#),
+        ("int8_input_scales", r#"{"fire1.squeeze": 0}"#),
+        ("int8_input_scales", r#"{"fire99.squeeze": 0.1}"#),
+        ("int8_input_scales", "[0.1]"),
         ("class_names", "not json"),
     ] {
         let mut parts = golden_parts();

@@ -16,6 +16,7 @@ use tinyssd::ui::{App, Launch, SettingsStore};
 #[command(mut_arg("threads", |arg| arg.help(
     "Inference threads; 0 uses every core but one, which the window draws on"
 )))]
+#[command(mut_arg("precision", |arg| arg.default_value("auto")))]
 pub struct AppArgs {
     /// Where frames come from: camera:0, camera:NAME, images:DIR (or images:a.png,b.jpg),
     /// image:FILE, video:FILE (played with ffmpeg, in a loop) or demo; or just a path: a
@@ -91,6 +92,7 @@ pub fn run(args: &AppArgs) -> anyhow::Result<ExitCode> {
         log,
         quit_signal: None,
         inputs,
+        precision: args.model.precision_choice(),
     };
     // eframe keeps a file of its own (the window's place, the panels' widths) beside
     // the settings. With --no-persist it is pointed into an empty temporary folder and

@@ -90,8 +90,10 @@ impl DataArgs {
         let model = model_args.load_model()?;
         let dataset = self.load(&model.metadata.class_names)?;
         let bar = progress_bar(dataset.samples.len() as u64, "evaluating", "images")?;
+        let precision = model_args.precision_for(&model);
         let scored = score(
             model,
+            precision,
             dataset,
             self.cross_class.iou(),
             model_args.threads,

@@ -4,6 +4,7 @@
 #[cfg(feature = "app")]
 mod app;
 mod bench;
+mod calibrate;
 mod detect;
 mod detect_video;
 mod eval;
@@ -45,6 +46,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Choose per-class thresholds on labelled VOC images and write a threshold profile.
     Tune(tune::TuneArgs),
+    /// Calibrate a model for --precision int8 on sample images: writes a copy of the
+    /// model file with each convolution's input scale.
+    Calibrate(calibrate::CalibrateArgs),
     /// Measure how steady tracks are against raw detections, on labelled photos filmed by a
     /// virtual camera: flicker, precision, recall, ID switches, MOTA.
     TrackEval(track_eval::TrackEvalArgs),
@@ -64,6 +68,30 @@ pub struct ModelArgs {
     /// Inference threads for the network; 0 uses every core (at most 4 per core).
     #[arg(long, default_value_t = 0, value_parser = parse_threads, value_name = "N")]
     threads: usize,
+    // The app replaces the default with `auto` (`mut_arg`).
+    /// Arithmetic of the convolutions: int8 runs those a model calibrated by `tinyssd
+    /// calibrate` has scales for in int8, the rest in fp32; auto is int8 where the model
+    /// is calibrated and the CPU has VNNI, fp32 elsewhere.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::Fp32)]
+    precision: PrecisionArg,
+}
+
+/// `--precision`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PrecisionArg {
+    Fp32,
+    Int8,
+    Auto,
+}
+
+impl From<PrecisionArg> for tinyssd::engine::PrecisionChoice {
+    fn from(arg: PrecisionArg) -> Self {
+        match arg {
+            PrecisionArg::Fp32 => tinyssd::engine::PrecisionChoice::Fp32,
+            PrecisionArg::Int8 => tinyssd::engine::PrecisionChoice::Int8,
+            PrecisionArg::Auto => tinyssd::engine::PrecisionChoice::Auto,
+        }
+    }
 }
 
 impl ModelArgs {
@@ -95,7 +123,20 @@ impl ModelArgs {
     }
 
     fn detector_on(&self, threads: usize) -> anyhow::Result<tinyssd::detect::Detector> {
-        Ok(tinyssd::detect::Detector::new(self.load_model()?, threads)?)
+        let model = self.load_model()?;
+        let precision = self.precision_for(&model);
+        Ok(tinyssd::detect::Detector::with_precision(
+            model, threads, precision,
+        )?)
+    }
+
+    fn precision_choice(&self) -> tinyssd::engine::PrecisionChoice {
+        self.precision.into()
+    }
+
+    /// The precision `model` runs at, as `--precision` asks.
+    fn precision_for(&self, model: &tinyssd::model::Model) -> tinyssd::engine::Precision {
+        self.precision_choice().resolve(model)
     }
 }
 
@@ -307,6 +348,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(&args),
         Command::Tune(args) => tune::run(&args),
         Command::TrackEval(args) => track_eval::run(&args),
+        Command::Calibrate(args) => calibrate::run(&args),
         #[cfg(feature = "app")]
         Command::App(args) => app::run(&args),
     }

@@ -76,7 +76,8 @@ pub fn run(args: &TrackEvalArgs) -> anyhow::Result<ExitCode> {
         .take(args.photos)
         .collect();
     let threads = tinyssd::engine::resolve_threads(args.model.threads)?;
-    let mut detector = Detector::new(model, threads)?;
+    let precision = args.model.precision_for(&model);
+    let mut detector = Detector::with_precision(model, threads, precision)?;
     let frames = samples.len() as u64 * u64::from(args.frames);
     let bar = progress_bar(frames, "filming", "frames")?;
     let config = args.tracker.config();

@@ -2,7 +2,7 @@
 
 use super::postprocess::{DetectConfig, Detection, Postprocessor};
 use super::preprocess::Preprocessor;
-use crate::engine::{Engine, EngineError, PackedModel};
+use crate::engine::{Engine, EngineError, PackedModel, Precision};
 use crate::model::{Model, ModelError, ModelMetadata};
 use image::RgbImage;
 use std::path::Path;
@@ -53,6 +53,16 @@ impl Detector {
     /// `threads` = 0 uses one thread per core.
     pub fn new(model: Model, threads: usize) -> Result<Detector, DetectorError> {
         Detector::from_packed(Arc::new(PackedModel::new(model)), threads)
+    }
+
+    /// [`Detector::new`] at `precision` (int8 needs a calibrated model).
+    pub fn with_precision(
+        model: Model,
+        threads: usize,
+        precision: Precision,
+    ) -> Result<Detector, DetectorError> {
+        let packed = PackedModel::with_precision(model, precision)?;
+        Detector::from_packed(Arc::new(packed), threads)
     }
 
     /// A detector on a model packed once and shared with others (the eval workers).

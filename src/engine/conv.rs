@@ -1,8 +1,13 @@
 //! How one convolution step runs, decided once per engine: Winograd F(4x4, 3x3) for
 //! the large 3x3 stride-1 convolutions, otherwise a matrix product whose columns are
-//! read in place (stride 1) or from the input split into phase planes (stride 2).
+//! read in place (stride 1) or from the input split into phase planes (stride 2); at
+//! int8, a stride-1 convolution with a calibrated input scale runs the int8 product on
+//! its input quantised in place of either.
 
-use super::ops::columns::{ConvGeometry, PhaseSplit, direct_offsets};
+use super::ops::columns::{ConvGeometry, PhaseSplit, direct_offsets, plane_offsets};
+use super::ops::gemm::int8::{
+    GROUP, Int8Columns, Int8Isa, Int8Weights, gemm_int8, quantize_input, quantized_len,
+};
 use super::ops::gemm::{Columns, Isa, Layout, PackedWeights, Target, gemm};
 use super::ops::layout::BufferLayout;
 use super::ops::winograd::{self, Tiling, WinogradWeights};
@@ -33,6 +38,7 @@ pub struct Scratch {
     columns: Vec<f32>,
     winograd_input: Vec<f32>,
     winograd_products: Vec<f32>,
+    quantized: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -47,6 +53,23 @@ pub enum ConvKernel {
         /// Row offsets of the transformed input (see [`Tiling::input_offsets`]).
         offsets: Vec<usize>,
     },
+    Int8 {
+        weights: Int8Weights,
+        columns: Int8ColumnPlan,
+    },
+}
+
+/// How an int8 convolution gets its columns: its input quantised with `scale` into
+/// the scratch (`len` bytes), read in place at `offsets` on a grid as wide as the
+/// input's rows.
+#[derive(Debug, Clone)]
+pub struct Int8ColumnPlan {
+    geometry: ConvGeometry,
+    scale: f32,
+    offsets: Vec<usize>,
+    grid_width: usize,
+    grid_pixels: usize,
+    len: usize,
 }
 
 impl ConvKernel {
@@ -84,6 +107,62 @@ impl ConvKernel {
         }
     }
 
+    /// The int8 kernel for a convolution whose input, never negative, is quantised
+    /// with `scale`; `None` where it cannot read its columns in place (a strided
+    /// convolution, or padding past the input's border), which then stays fp32.
+    pub fn int8(
+        isa: Int8Isa,
+        params: &ConvWeights,
+        input: &BufferLayout,
+        geometry: ConvGeometry,
+        scale: f32,
+    ) -> Option<ConvKernel> {
+        let offsets = plane_offsets(input, &geometry, geometry.in_channels.div_ceil(GROUP))?;
+        let grid_width = input.row_stride();
+        let grid_pixels = geometry.out_h * grid_width;
+        let reads_to = offsets.iter().max()? + grid_pixels.div_ceil(isa.nr()) * isa.nr();
+        let weights = Int8Weights::new(
+            isa,
+            params.weight.view(),
+            &params.bias,
+            geometry.in_channels,
+            scale,
+        );
+        Some(ConvKernel::Int8 {
+            weights,
+            columns: Int8ColumnPlan {
+                geometry,
+                scale,
+                offsets,
+                grid_width,
+                grid_pixels,
+                len: quantized_len(input, reads_to),
+            },
+        })
+    }
+
+    /// Whether this kernel, run right after `previous` on the same input, finds that
+    /// input prepared in the scratch as it needs it: both transform it for Winograd
+    /// alike, both split it into the same phase planes, or both quantise it with one
+    /// scale.
+    pub fn reuses_input_of(&self, previous: &ConvKernel) -> bool {
+        match (self, previous) {
+            (ConvKernel::Winograd { tiling, .. }, ConvKernel::Winograd { tiling: was, .. }) => {
+                tiling == was
+            }
+            // The planes are the same; a longer scratch's tail past them is read only
+            // for pixels past the grid, which are dropped.
+            (ConvKernel::Int8 { columns, .. }, ConvKernel::Int8 { columns: was, .. }) => {
+                columns.scale == was.scale
+            }
+            (ConvKernel::Gemm { columns, .. }, ConvKernel::Gemm { columns: was, .. }) => {
+                matches!(columns.source, ColumnSource::Phases(_))
+                    && columns.geometry == was.geometry
+            }
+            _ => false,
+        }
+    }
+
     /// Grows `scratch` to what this convolution needs (at engine creation).
     pub fn reserve(&self, scratch: &mut Scratch) {
         let grow = |buffer: &mut Vec<f32>, len: usize| {
@@ -104,7 +183,16 @@ impl ConvKernel {
                     tiling.product_len(weights.rows()),
                 );
             }
+            ConvKernel::Int8 { columns, .. } => {
+                if scratch.quantized.len() < columns.len {
+                    scratch.quantized.resize(columns.len, 0);
+                }
+            }
         }
+    }
+
+    pub fn is_int8(&self) -> bool {
+        matches!(self, ConvKernel::Int8 { .. })
     }
 
     /// How it runs, for profiles.
@@ -115,6 +203,7 @@ impl ConvKernel {
                 ColumnSource::Phases(_) => "phases + gemm",
             },
             ConvKernel::Winograd { .. } => "winograd",
+            ConvKernel::Int8 { .. } => "int8 gemm",
         }
     }
 
@@ -180,6 +269,30 @@ impl ConvKernel {
                     team,
                 );
                 winograd::transform_output(weights, tiling, products, out, layout, team);
+            }
+            ConvKernel::Int8 { weights, columns } => {
+                let quantized = &mut scratch.quantized[..columns.len];
+                if !input_ready {
+                    quantize_input(
+                        weights.isa(),
+                        input,
+                        input_layout,
+                        columns.scale,
+                        quantized,
+                        team,
+                    );
+                }
+                let source = Int8Columns {
+                    data: quantized,
+                    offsets: &columns.offsets,
+                    pixels: columns.grid_pixels,
+                };
+                let target = Target {
+                    grid_width: columns.grid_width,
+                    width: columns.geometry.out_w,
+                    layout,
+                };
+                gemm_int8(weights, source, out, target, team);
             }
         }
     }

@@ -4,14 +4,17 @@
 //! model) and per engine the buffers it computes into, allocated once, with its own
 //! [`Team`] of threads for the kernels of [`ops`].
 
+mod calibrate;
 mod conv;
 pub mod ops;
 pub mod plan;
 mod team;
 
 use crate::model::Model;
+pub use calibrate::Calibration;
 use conv::{ConvInput, ConvKernel, Scratch};
 use ndarray::{ArrayView3, ShapeBuilder};
+use ops::gemm::int8::{Int8Isa, Int8Kernel};
 use ops::gemm::{Isa, Layout};
 use ops::pool::max_pool_ceil;
 pub use plan::{Head, Plan, PlannedStep, Step};
@@ -30,6 +33,59 @@ pub enum EngineError {
         "{threads} threads is too many: at most {max} on this machine ({MAX_THREADS_PER_CORE} per core); 0 uses one per core"
     )]
     TooManyThreads { threads: usize, max: usize },
+    #[error(
+        "the model has no int8 calibration (its metadata lacks 'int8_input_scales'): make one with `tinyssd calibrate`, or run it at --precision fp32"
+    )]
+    NotCalibrated,
+}
+
+/// The arithmetic the convolutions run in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// Every convolution in `f32`.
+    #[default]
+    Fp32,
+    /// The convolutions the model file has an input scale for in int8
+    /// ([`ops::gemm::int8`]), the others in `f32`.
+    Int8,
+}
+
+/// The precision asked for: one of the two, or the faster where it keeps the accuracy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrecisionChoice {
+    #[default]
+    Fp32,
+    Int8,
+    /// Int8 where the model is calibrated and the CPU has the dot-product instructions
+    /// (AVX512-VNNI or AVX-VNNI), fp32 elsewhere.
+    Auto,
+}
+
+impl PrecisionChoice {
+    /// The precision `model` runs at on this CPU.
+    pub fn resolve(self, model: &Model) -> Precision {
+        match self {
+            PrecisionChoice::Fp32 => Precision::Fp32,
+            PrecisionChoice::Int8 => Precision::Int8,
+            PrecisionChoice::Auto => {
+                let calibrated = !model.metadata.int8_input_scales.is_empty();
+                if calibrated && Int8Isa::detect().has_dot_products() {
+                    Precision::Int8
+                } else {
+                    Precision::Fp32
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::Fp32 => "fp32",
+            Precision::Int8 => "int8",
+        })
+    }
 }
 
 /// Most threads per core a run may ask for: beyond the cores they only take turns
@@ -65,22 +121,52 @@ pub fn resolve_threads(threads: usize) -> Result<usize, EngineError> {
 pub struct PackedModel {
     model: Model,
     plan: Plan,
+    /// The int8 kernel, where some convolution runs it.
+    int8: Option<Int8Isa>,
     /// Each step's convolution with its weights, prepared for the micro-kernel in use
     /// (`None` for pooling).
     kernels: Vec<Option<ConvKernel>>,
+    /// Per step: the step before it left this step's input prepared in the scratch.
+    input_ready: Vec<bool>,
 }
 
 impl PackedModel {
-    /// Plans the network and packs its weights for the fastest kernel this CPU runs.
+    /// Plans the network and packs its weights for the fastest fp32 kernel this CPU runs.
     pub fn new(model: Model) -> PackedModel {
         PackedModel::with_isa(model, Isa::detect())
+    }
+
+    /// [`PackedModel::new`] at `precision`: at int8, the convolutions the model's
+    /// calibration gives an input scale run the fastest int8 kernel this CPU has. An
+    /// error at int8 for a model without a calibration.
+    pub fn with_precision(model: Model, precision: Precision) -> Result<PackedModel, EngineError> {
+        match precision {
+            Precision::Fp32 => Ok(PackedModel::new(model)),
+            Precision::Int8 => PackedModel::with_int8_kernel(model, Int8Isa::detect()),
+        }
+    }
+
+    /// The model at int8 on the int8 kernel `int8` (benchmarks of the slower ones); an
+    /// error for a model without a calibration.
+    pub fn with_int8_kernel(model: Model, int8: Int8Isa) -> Result<PackedModel, EngineError> {
+        if model.metadata.int8_input_scales.is_empty() {
+            return Err(EngineError::NotCalibrated);
+        }
+        Ok(PackedModel::with_kernels(model, Isa::detect(), Some(int8)))
     }
 
     /// [`PackedModel::new`] for a given micro-kernel (an `Isa` is only had for one the
     /// CPU runs), for tests and benchmarks of the fallbacks.
     pub fn with_isa(model: Model, isa: Isa) -> PackedModel {
+        PackedModel::with_kernels(model, isa, None)
+    }
+
+    /// Packs every convolution for `isa`, or, given `int8` and an input scale for it in
+    /// the model, for that int8 kernel.
+    pub fn with_kernels(model: Model, isa: Isa, int8: Option<Int8Isa>) -> PackedModel {
         let plan = Plan::new(crate::model::Architecture::tiny_ssd());
-        let kernels = plan
+        let scales = &model.metadata.int8_input_scales;
+        let kernels: Vec<Option<ConvKernel>> = plan
             .steps
             .iter()
             .map(|planned| match planned.step {
@@ -95,20 +181,64 @@ impl PackedModel {
                     input,
                     geometry,
                     ..
-                } => Some(ConvKernel::new(
-                    isa,
-                    &model.convolutions[conv],
-                    &plan.layout(input),
-                    geometry,
-                )),
+                } => {
+                    let params = &model.convolutions[conv];
+                    let layout = plan.layout(input);
+                    let quantized =
+                        int8.zip(scales.get(&params.spec.name))
+                            .and_then(|(int8, &scale)| {
+                                ConvKernel::int8(int8, params, &layout, geometry, scale)
+                            });
+                    Some(
+                        quantized
+                            .unwrap_or_else(|| ConvKernel::new(isa, params, &layout, geometry)),
+                    )
+                }
                 Step::MaxPool { .. } => None,
             })
             .collect();
+        // A step right after one on the same input (the `loc` and `conf` of a source, a
+        // Fire module's two expands) may find it prepared already.
+        let input_ready = (0..plan.steps.len())
+            .map(|i| {
+                let Some(p) = i.checked_sub(1) else {
+                    return false;
+                };
+                let same_input = plan.steps[p].step.input() == plan.steps[i].step.input();
+                same_input
+                    && matches!((&kernels[i], &kernels[p]), (Some(k), Some(p)) if k.reuses_input_of(p))
+            })
+            .collect();
+        let int8 = int8.filter(|_| kernels.iter().flatten().any(ConvKernel::is_int8));
         PackedModel {
             model,
             plan,
+            int8,
             kernels,
+            input_ready,
         }
+    }
+
+    /// How step `i` of the plan runs ("winograd", "gemm", "phases + gemm", "int8 gemm",
+    /// "max pool").
+    pub fn step_method(&self, i: usize) -> &'static str {
+        self.kernels
+            .get(i)
+            .and_then(Option::as_ref)
+            .map_or("max pool", ConvKernel::method)
+    }
+
+    /// The precision it runs at: int8 when any convolution runs the int8 kernel.
+    pub fn precision(&self) -> Precision {
+        match self.int8 {
+            Some(_) => Precision::Int8,
+            None => Precision::Fp32,
+        }
+    }
+
+    /// The int8 kernel its int8 convolutions run, if any do.
+    pub fn int8_kernel(&self) -> Option<Int8Kernel> {
+        self.int8.map(Int8Isa::kernel)
     }
 
     pub fn model(&self) -> &Model {
@@ -210,13 +340,9 @@ impl Engine {
         &self.packed.plan
     }
 
-    /// How step `i` of the plan runs ("winograd", "gemm", "phases + gemm", "max pool").
+    /// How step `i` of the plan runs (see [`PackedModel::step_method`]).
     pub fn step_method(&self, i: usize) -> &'static str {
-        self.packed
-            .kernels
-            .get(i)
-            .and_then(Option::as_ref)
-            .map_or("max pool", ConvKernel::method)
+        self.packed.step_method(i)
     }
 
     /// The input tensor (3 x 300 x 300, normalised) to fill before [`Engine::forward`].
@@ -239,7 +365,12 @@ impl Engine {
     }
 
     fn run(&mut self, mut step_times: Option<&mut [Duration]>) {
-        let PackedModel { plan, kernels, .. } = &*self.packed;
+        let PackedModel {
+            plan,
+            kernels,
+            input_ready,
+            ..
+        } = &*self.packed;
         let State {
             buffers,
             scratch,
@@ -277,7 +408,7 @@ impl Engine {
                     let input = ConvInput {
                         data: from,
                         layout: &plan.layout(input),
-                        in_scratch: false,
+                        in_scratch: input_ready[i],
                     };
                     kernel.run(input, scratch, to, layout, team);
                 }
@@ -286,7 +417,6 @@ impl Engine {
                         input,
                         head,
                         first_box,
-                        columns_ready,
                         ..
                     },
                     Some(kernel),
@@ -299,7 +429,7 @@ impl Engine {
                     let input = ConvInput {
                         data: &buffers[input],
                         layout: &plan.layout(input),
-                        in_scratch: columns_ready,
+                        in_scratch: input_ready[i],
                     };
                     kernel.run(
                         input,

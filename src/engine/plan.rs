@@ -37,10 +37,18 @@ pub enum Step {
         head: Head,
         first_box: usize,
         geometry: ConvGeometry,
-        /// The previous step already split or transformed this input (the `loc` and
-        /// `conf` of one source read the same columns).
-        columns_ready: bool,
     },
+}
+
+impl Step {
+    /// The buffer it reads.
+    pub fn input(&self) -> BufferId {
+        match *self {
+            Step::Conv { input, .. }
+            | Step::MaxPool { input, .. }
+            | Step::Predict { input, .. } => input,
+        }
+    }
 }
 
 /// A step with what a profile reports about it.
@@ -155,7 +163,6 @@ impl Plan {
                     head,
                     first_box,
                     geometry,
-                    columns_ready: head == Head::Conf,
                 };
                 plan.steps
                     .push(conv_step(&specs, conv_index, step, &geometry));

@@ -4,7 +4,7 @@ use super::EvalError;
 use super::ap::{GroundTruthBox, PrCurve, ScoredBox, match_detections};
 use super::data::{ProblemKind, Problems, Sample};
 use crate::detect::{DetectConfig, Detection, Detector, DetectorError, PixelBudget, PixelPermit};
-use crate::engine::PackedModel;
+use crate::engine::{PackedModel, Precision};
 use crate::model::Model;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -43,6 +43,7 @@ impl DetectionRun {
 /// `on_image` is called after each image, from the pool (for a progress bar).
 pub fn detect_samples(
     model: &Model,
+    precision: Precision,
     samples: Vec<Sample>,
     config: &DetectConfig,
     threads: usize,
@@ -52,7 +53,7 @@ pub fn detect_samples(
     let threads = crate::engine::resolve_threads(threads)?.clamp(1, samples.len().max(1));
     let budget = PixelBudget::default();
     // Packed once: every thread runs the same weights with buffers of its own.
-    let packed = Arc::new(PackedModel::new(model.clone()));
+    let packed = Arc::new(PackedModel::with_precision(model.clone(), precision)?);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("tinyssd-eval-{i}"))

@@ -6,6 +6,7 @@ use super::data::{Dataset, Problems};
 use super::run::{DetectionRun, detect_samples};
 use super::{EvalError, Evaluation, Protocol, evaluate};
 use crate::detect::DetectConfig;
+use crate::engine::Precision;
 use crate::model::Model;
 
 /// A labelled split run through the model.
@@ -22,12 +23,13 @@ pub struct Scored {
     pub threads: usize,
 }
 
-/// Runs `model` on every image of `dataset`, `threads` at a time (0: one per core, at
+/// Runs `model` at `precision` on every image of `dataset`, `threads` at a time (0: one per core, at
 /// most one per image), with the protocol's settings and, when given, the class-agnostic
 /// suppression at `cross_class_iou`; `on_image` is called after each image (from the
 /// workers, for a progress bar). Then scores the detections.
 pub fn score(
     model: Model,
+    precision: Precision,
     dataset: Dataset,
     cross_class_iou: Option<f32>,
     threads: usize,
@@ -38,7 +40,14 @@ pub fn score(
     let protocol = Protocol::voc2007();
     let mut config = protocol.detect_config(class_names.len());
     config.cross_class_iou = cross_class_iou;
-    let run = detect_samples(&model, dataset.samples.clone(), &config, threads, on_image)?;
+    let run = detect_samples(
+        &model,
+        precision,
+        dataset.samples.clone(),
+        &config,
+        threads,
+        on_image,
+    )?;
     let evaluation = evaluate(
         &class_names,
         &run.samples,

@@ -3,6 +3,7 @@
 pub mod anchors;
 pub mod architecture;
 pub mod box_coder;
+pub mod rewrite;
 pub mod weights;
 
 pub use anchors::{CenterBox, default_boxes};

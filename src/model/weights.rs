@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 /// Largest model file we accept; the reference model is 2.4 MB at f16.
-const MAX_MODEL_BYTES: u64 = 256 * 1024 * 1024;
+pub const MAX_MODEL_BYTES: u64 = 256 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -78,6 +78,10 @@ pub struct ModelMetadata {
     /// Per-class suggestions by class name (chosen by `tinyssd tune` when the model was
     /// shipped), over `score_threshold` for the classes they name.
     pub class_score_thresholds: BTreeMap<String, f32>,
+    /// Per convolution name, the scale its input is quantised with to run at int8
+    /// (written by `tinyssd calibrate`); the convolutions it leaves out stay fp32, and
+    /// an empty map means the model has no int8 calibration.
+    pub int8_input_scales: BTreeMap<String, f32>,
 }
 
 /// Whether `value` can be a score threshold (or an overlap): a number from 0 to 1. The
@@ -386,7 +390,12 @@ fn parse_metadata(
             thresholds
         }
     };
+    let int8_input_scales = match entries.get(INT8_INPUT_SCALES) {
+        None => BTreeMap::new(),
+        Some(text) => parse_int8_input_scales(text, arch)?,
+    };
     Ok(ModelMetadata {
+        int8_input_scales,
         class_names,
         input_size,
         normalization,
@@ -395,4 +404,34 @@ fn parse_metadata(
         score_threshold,
         class_score_thresholds,
     })
+}
+
+/// The metadata entry of the int8 calibration.
+pub const INT8_INPUT_SCALES: &str = "int8_input_scales";
+
+/// The int8 calibration: a JSON object of convolution names and input scales, each a
+/// convolution of the architecture and a positive, finite scale.
+fn parse_int8_input_scales(
+    text: &str,
+    arch: &Architecture,
+) -> Result<BTreeMap<String, f32>, ModelError> {
+    let bad = |reason: String| ModelError::BadMetadata {
+        key: INT8_INPUT_SCALES,
+        reason,
+    };
+    let scales: BTreeMap<String, f32> = serde_json::from_str(text).map_err(|e| {
+        bad(format!(
+            "not an object of convolution names and scales: {e}"
+        ))
+    })?;
+    let convolutions = arch.convolutions();
+    for (name, &scale) in &scales {
+        if !convolutions.iter().any(|spec| spec.name == *name) {
+            return Err(bad(format!("'{name}' is not a convolution of Tiny SSD v1")));
+        }
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(bad(format!("{name}: {scale} is not a positive scale")));
+        }
+    }
+    Ok(scales)
 }

@@ -7,7 +7,9 @@ use super::panels;
 use super::settings::SettingsStore;
 use super::state::{AppState, ProfileSaved};
 use crate::detect::{DetectConfig, Detector, DetectorError};
+use crate::engine::PrecisionChoice;
 use crate::files::RunInputs;
+use crate::model::Model;
 use crate::pipeline::{
     DetectionLog, Pipeline, SHUTDOWN_DEADLINE, ShutdownReport, SourceControl, SourceSpec,
     is_exact_rgb,
@@ -34,6 +36,8 @@ pub struct Launch {
     pub quit_signal: Option<Arc<AtomicBool>>,
     /// What this run reads (the model, the source's files): never a profile's target.
     pub inputs: RunInputs,
+    /// The precision asked for, for models loaded later too.
+    pub precision: PrecisionChoice,
 }
 
 /// The frame on screen as a texture, updated in place.
@@ -69,6 +73,8 @@ pub struct App {
     control: Option<SourceControl>,
     /// The threads the worker's detector runs on, kept for a model loaded later.
     inference_threads: usize,
+    /// The precision asked for, for models loaded later.
+    precision: PrecisionChoice,
     video: VideoTexture,
     /// The settings the worker has, to send only changes.
     sent_config: Option<DetectConfig>,
@@ -127,6 +133,8 @@ impl App {
         app.remembers = remembers;
         app.fps = launch.fps;
         app.inference_threads = detector.engine().threads();
+        app.precision = launch.precision;
+        app.state.precision = detector.engine().packed().precision();
         let (opener, control) = source.opener_with_control(launch.fps);
         app.control = control;
         match Pipeline::start_logged(
@@ -154,6 +162,7 @@ impl App {
             pipeline: None,
             control: None,
             inference_threads: 1,
+            precision: PrecisionChoice::Fp32,
             video: VideoTexture::default(),
             sent_config: None,
             fps: None,
@@ -404,7 +413,13 @@ impl App {
     /// marks folder (made with the old one) is closed and the frame on screen is detected
     /// again (paused, no other would come).
     fn load_model(&mut self, path: &Path) {
-        let loaded = Detector::from_file(path, self.inference_threads)
+        let precision = self.precision;
+        let loaded = Model::load(path)
+            .map_err(DetectorError::from)
+            .and_then(|model| {
+                let precision = precision.resolve(&model);
+                Detector::with_precision(model, self.inference_threads, precision)
+            })
             .and_then(|detector| Ok((marking_detector(&detector)?, detector)));
         let (marker, detector) = match loaded {
             Ok(detectors) => detectors,
@@ -416,6 +431,7 @@ impl App {
             }
         };
         let classes = detector.class_names().len().saturating_sub(1);
+        self.state.precision = detector.engine().packed().precision();
         self.state
             .use_model(detector.class_names().to_vec(), detector.default_config());
         self.state.set_marking_detector(marker);

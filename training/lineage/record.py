@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 from ..engine.csv_log import append_csv_row
-from ..net.model_io import safe_open, set_class_thresholds
+from ..data.voc import train_val_records
+from ..net.model_io import read_model_file, safe_open, set_class_thresholds
 from ..paths import REPO_ROOT, STATE_DIR
 from .state import load_state, new_period
 
@@ -70,6 +71,35 @@ def tinyssd_tune(binary: Path, model: Path, data: Path, split: Path, out: Path) 
     return {name: round(value, 3) for name, value in json.loads(out.read_text())["thresholds"].items()}
 
 
+CALIBRATION_IMAGES = 400
+
+
+def calibration_images(data: Path, count: int = CALIBRATION_IMAGES) -> list[Path]:
+    """`count` training images spread evenly over the training list (never the validation split)."""
+    train, _ = train_val_records(data)
+    present = [r.image_path for r in train if r.image_path.exists()]
+    step = max(len(present) / count, 1.0)
+    return [present[int(i * step)] for i in range(min(count, len(present)))]
+
+
+def tinyssd_calibrate(binary: Path, model: Path, images: list[Path]) -> None:
+    """Writes the int8 calibration (`tinyssd calibrate` on `images`) into the model file at `model`, replaced
+    atomically; the weights stay byte for byte."""
+    calibrated = model.with_name(model.name + ".calibrating")
+    command = [str(binary), "calibrate", "--model", str(model), "--out", str(calibrated), "--force",
+               *map(str, images)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0 or not calibrated.exists():
+        raise RuntimeError(f"tinyssd calibrate of {model} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
+    calibrated.replace(model)
+
+
+def is_calibrated(model: Path) -> bool:
+    """Whether the model file carries an int8 calibration."""
+    _, metadata = read_model_file(model)
+    return "int8_input_scales" in metadata
+
+
 def choose(candidates: dict[str, dict], shipped: dict) -> tuple[str, bool]:
     """The best candidate by 11-point mAP (all-point breaks ties), and whether it beats the shipped model."""
     best = max(candidates, key=lambda name: (candidates[name]["map11"], candidates[name]["map_all"]))
@@ -115,6 +145,10 @@ def score_candidates(args, candidates: dict[str, Path], eval_dir: Path) -> dict:
     set_class_thresholds(args.shipped, thresholds)
     print("per-class thresholds (best F1) in the shipped model: "
           + ", ".join(f"{name} {value:.2f}" for name, value in thresholds.items()))
+    # A newly shipped model gets the int8 calibration the app's --precision int8 (and auto) runs on.
+    if better or not is_calibrated(args.shipped):
+        tinyssd_calibrate(args.tinyssd, args.shipped, calibration_images(args.data))
+        print(f"int8 calibration on {CALIBRATION_IMAGES} training images in the shipped model")
     return {"shipped": shipped, "scores": scores, "best": best, "better": better,
             "shipped_now": scores[best] if better else shipped}
 

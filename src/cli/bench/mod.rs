@@ -9,14 +9,17 @@ mod report;
 mod timing;
 
 use super::ModelArgs;
-use anyhow::bail;
+use anyhow::{Context, bail};
 use cpu::CpuPeak;
 use inputs::{camera_frame, read_input, save_outputs};
 use report::{Report, print_report};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use timing::{Runs, measure, profile_layers};
 use tinyssd::detect::Detector;
+use tinyssd::engine::ops::gemm::int8::{Int8Isa, Int8Kernel};
+use tinyssd::engine::{PackedModel, Precision};
 use tinyssd::files::RunInputs;
 use tinyssd::model::Architecture;
 
@@ -39,6 +42,10 @@ pub struct BenchArgs {
     /// Print the time of every layer.
     #[arg(long)]
     layers: bool,
+    /// The int8 micro-kernel to time at --precision int8 (default: the fastest this CPU
+    /// runs); one the CPU lacks is refused.
+    #[arg(long, value_enum, value_name = "KERNEL")]
+    int8_kernel: Option<Int8KernelArg>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -51,6 +58,26 @@ pub struct BenchArgs {
     /// Replace the --save-outputs file if it exists.
     #[arg(long, requires = "save_outputs")]
     force: bool,
+}
+
+/// `--int8-kernel`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Int8KernelArg {
+    Portable,
+    Avx2,
+    AvxVnni,
+    Avx512Vnni,
+}
+
+impl From<Int8KernelArg> for Int8Kernel {
+    fn from(arg: Int8KernelArg) -> Self {
+        match arg {
+            Int8KernelArg::Portable => Int8Kernel::Portable,
+            Int8KernelArg::Avx2 => Int8Kernel::Avx2,
+            Int8KernelArg::AvxVnni => Int8Kernel::AvxVnni,
+            Int8KernelArg::Avx512Vnni => Int8Kernel::Avx512Vnni,
+        }
+    }
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
@@ -70,10 +97,23 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         warmup: args.warmup,
         timed: args.runs,
     };
+    let precision = args.model.precision_for(&model);
+    let packed = Arc::new(match (precision, args.int8_kernel) {
+        (Precision::Int8, Some(kernel)) => {
+            let kernel = Int8Kernel::from(kernel);
+            let isa = Int8Isa::of(kernel)
+                .with_context(|| format!("this CPU cannot run the {kernel:?} int8 kernel"))?;
+            PackedModel::with_int8_kernel(model, isa)?
+        }
+        (_, None) => PackedModel::with_precision(model, precision)?,
+        (Precision::Fp32, Some(_)) => {
+            bail!("--int8-kernel times the int8 path: add --precision int8")
+        }
+    });
     let mut results = Vec::new();
     let mut layers = Vec::new();
     for &threads in &thread_counts {
-        let mut detector = Detector::new(model.clone(), threads)?;
+        let mut detector = Detector::from_packed(packed.clone(), threads)?;
         results.push(measure(&mut detector, &frame_jpeg, runs, input.as_deref())?);
         layers = profile_layers(&mut detector, args.runs);
         // The outputs are the same at every thread count: written once.
@@ -88,6 +128,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let report = Report {
         macs_per_frame: tinyssd::engine::Plan::new(Architecture::tiny_ssd()).total_macs(),
         macs_counted: report::MACS_COUNTED,
+        precision: match packed.int8_kernel() {
+            Some(kernel) => format!("int8 ({kernel:?} kernel)"),
+            None => Precision::Fp32.to_string(),
+        },
         frame_size: args.frame,
         runs: args.runs,
         cpu: CpuPeak::of_this_machine(),

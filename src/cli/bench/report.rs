@@ -10,6 +10,8 @@ pub struct Report {
     pub macs_per_frame: usize,
     /// How the multiply-accumulates behind GMAC/s and % of peak are counted.
     pub macs_counted: &'static str,
+    /// `--precision`: fp32, or int8 (the calibrated convolutions; see `bench --layers`).
+    pub precision: String,
     /// Width and height of the decoded camera-like frame.
     pub frame_size: (u32, u32),
     pub runs: usize,
@@ -31,8 +33,9 @@ pub const MACS_COUNTED: &str = "effective: the multiply-accumulates of direct co
 pub fn print_report(report: &Report, layers: bool) {
     let cpu = &report.cpu;
     println!(
-        "{:.2} M multiply-accumulates per frame, {} timed runs, whole frames {}x{}; CPU: {} at {:.2} GHz, peak {:.1} GMAC/s per core ({} fp32 FMA/cycle)",
+        "{:.2} M multiply-accumulates per frame at {}, {} timed runs, whole frames {}x{}; CPU: {} at {:.2} GHz, peak {:.1} GMAC/s per core ({} fp32 FMA/cycle)",
         report.macs_per_frame as f64 / 1e6,
+        report.precision,
         report.runs,
         report.frame_size.0,
         report.frame_size.1,

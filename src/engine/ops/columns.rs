@@ -58,15 +58,29 @@ impl ConvGeometry {
 /// column `oy * row_stride + ox` of a grid as wide as the input's rows; the columns
 /// past `out_w` in each row are computed and dropped.
 pub fn direct_offsets(input: &BufferLayout, g: &ConvGeometry) -> Option<Vec<usize>> {
-    if g.stride != 1 || g.pad > input.border {
+    plane_offsets(input, g, g.in_channels)
+}
+
+/// Whether convolution `g` can read its columns from `input` in place: stride 1, its
+/// padding inside the input's border.
+pub fn reads_in_place(input: &BufferLayout, g: &ConvGeometry) -> bool {
+    g.stride == 1 && g.pad <= input.border
+}
+
+/// [`direct_offsets`] for `planes` planes of the input's plane size (the int8 product
+/// reads one plane per four channels, see [`super::gemm::int8`]): one row per plane and
+/// kernel tap, plane outermost.
+pub fn plane_offsets(input: &BufferLayout, g: &ConvGeometry, planes: usize) -> Option<Vec<usize>> {
+    if !reads_in_place(input, g) {
         return None;
     }
     let shift = input.border - g.pad;
-    let mut offsets = Vec::with_capacity(g.col_rows());
-    for c in 0..g.in_channels {
+    let mut offsets = Vec::with_capacity(planes * g.kernel * g.kernel);
+    for plane in 0..planes {
         for ky in 0..g.kernel {
             for kx in 0..g.kernel {
-                offsets.push(c * input.plane() + (ky + shift) * input.row_stride() + kx + shift);
+                offsets
+                    .push(plane * input.plane() + (ky + shift) * input.row_stride() + kx + shift);
             }
         }
     }

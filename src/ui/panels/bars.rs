@@ -117,16 +117,29 @@ pub fn status_bar(ui: &mut egui::Ui, state: &AppState, photos: bool) {
         // Cut short where it does not fit (the whole on hover).
         let message = egui::Label::new(text).truncate();
         if ui.available_width() < STATUS_ONE_LINE_MIN_WIDTH {
-            ui.horizontal(|ui| state.stats.ui(ui));
+            ui.horizontal(|ui| {
+                state.stats.ui(ui);
+                precision_label(ui, state);
+            });
             ui.add(message);
         } else {
             ui.horizontal(|ui| {
                 state.stats.ui(ui);
+                precision_label(ui, state);
                 ui.separator();
                 ui.add(message);
             });
         }
     });
+}
+
+/// The arithmetic the network runs in (`--precision`).
+fn precision_label(ui: &mut egui::Ui, state: &AppState) {
+    ui.separator();
+    ui.label(state.precision.to_string()).on_hover_text(
+        "The arithmetic of the network's convolutions: int8 (a calibrated model, on a CPU \
+         with VNNI) or fp32; --precision chooses",
+    );
 }
 
 /// A video's position as a slider: dragging it (or clicking on it) seeks, on release.

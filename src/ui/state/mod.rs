@@ -24,6 +24,7 @@ use super::stats::LiveStats;
 use crate::detect::{
     DetectConfig, Detection, ThresholdProfile, passes_threshold, suppress_across_classes,
 };
+use crate::engine::Precision;
 use crate::files::RunInputs;
 use crate::pipeline::{FrameResult, PipelineEvent};
 use crate::track::{DistinctCounts, TrackerConfig};
@@ -67,6 +68,8 @@ pub fn typed_path(text: &str) -> PathBuf {
 
 pub struct AppState {
     pub class_names: Vec<String>,
+    /// What the detector's network runs in, for the status bar.
+    pub precision: Precision,
     /// The model's suggestion, for "Defaults".
     pub defaults: DetectConfig,
     /// Per class id; index 0 (background) unused.
@@ -123,6 +126,7 @@ impl AppState {
         // The model's side is filled in by `use_model`, as for a model loaded later.
         let mut state = AppState {
             class_names: Vec::new(),
+            precision: Precision::Fp32,
             thresholds: Vec::new(),
             shown: Vec::new(),
             nms_iou: DetectConfig::DEFAULT_NMS_IOU,

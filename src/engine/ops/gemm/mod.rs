@@ -11,6 +11,7 @@
 //! packing of the weights ([`pack`]), this tiled driver, and the micro-kernels, one file
 //! per family ([`kernels`]).
 
+pub mod int8;
 mod isa;
 mod kernels;
 mod pack;
@@ -125,20 +126,10 @@ impl<'a> Product<'a> {
             last_read <= columns.data.len(),
             "columns would be read past their buffer"
         );
-        let rows_out = target.grid_rows(columns.pixels);
-        let last_write = match target.layout {
-            Layout::ChannelMajor {
-                buffer,
-                first_channel,
-                ..
-            } => buffer.index(
-                first_channel + weights.rows - 1,
-                rows_out - 1,
-                target.width - 1,
-            ),
-            Layout::PixelMajor => rows_out * target.width * weights.rows - 1,
-        };
-        assert!(last_write < out.len(), "output too small for the product");
+        assert!(
+            target.last_write(weights.rows, columns.pixels) < out.len(),
+            "output too small for the product"
+        );
         Product {
             weights,
             columns,
@@ -185,7 +176,7 @@ impl<'a> Product<'a> {
                 };
                 // SAFETY: the tile's output pixels are within last_write < out.len()
                 // (asserted in `new`) and belong to this task's panels alone.
-                unsafe { place_tile(&tile, at, weights, target, self.out) };
+                unsafe { place_tile(&tile, at, nr, &weights.bias, target, self.out) };
             }
         }
     }
@@ -283,9 +274,9 @@ struct TileAt {
     cols: usize,
 }
 
-/// Writes `tile` (`rows x cols` of it, rows `nr` apart) plus bias as `target` says,
-/// one grid row (segment) at a time, so stores are runs; columns past `target.width`
-/// are dropped.
+/// Writes `tile` (`rows x cols` of it, rows `nr` apart) plus `bias` (one per row of
+/// the product) as `target` says, one grid row (segment) at a time, so stores are
+/// runs; columns past `target.width` are dropped.
 ///
 /// # Safety
 /// Every output element of the tile's kept pixels lies inside the output `out` points
@@ -293,11 +284,12 @@ struct TileAt {
 unsafe fn place_tile(
     tile: &[f32; MAX_TILE],
     at: TileAt,
-    weights: &PackedWeights,
+    nr: usize,
+    bias: &[f32],
     target: Target,
     out: SharedOut,
 ) {
-    let nr = weights.isa.nr();
+    let product_rows = bias.len();
     let mut j = 0;
     while j < at.cols {
         let n = at.first_pixel + j;
@@ -306,7 +298,7 @@ unsafe fn place_tile(
         let kept = len.min(target.width.saturating_sub(x));
         for i in 0..at.rows {
             let m = at.first_row + i;
-            let bias = weights.bias[m];
+            let bias = bias[m];
             let values = &tile[i * nr + j..i * nr + j + kept];
             match target.layout {
                 Layout::ChannelMajor {
@@ -327,7 +319,7 @@ unsafe fn place_tile(
                 }
                 Layout::PixelMajor => {
                     for (t, &v) in values.iter().enumerate() {
-                        let index = (y * target.width + x + t) * weights.rows + m;
+                        let index = (y * target.width + x + t) * product_rows + m;
                         // SAFETY: as above.
                         unsafe { *out.ptr().add(index) = v + bias };
                     }
@@ -350,5 +342,19 @@ impl Target {
     /// Output rows covered by `pixels` grid columns.
     fn grid_rows(&self, pixels: usize) -> usize {
         pixels.div_ceil(self.grid_width)
+    }
+
+    /// The last output element a product of `rows` rows over `pixels` grid columns
+    /// writes: the products assert it lies inside their output.
+    fn last_write(&self, rows: usize, pixels: usize) -> usize {
+        let rows_out = self.grid_rows(pixels);
+        match self.layout {
+            Layout::ChannelMajor {
+                buffer,
+                first_channel,
+                ..
+            } => buffer.index(first_channel + rows - 1, rows_out - 1, self.width - 1),
+            Layout::PixelMajor => rows_out * self.width * rows - 1,
+        }
     }
 }

@@ -1,0 +1,220 @@
+//! A convolution's input quantised to `u8` for the int8 product: planes of
+//! [`GROUP`] channels interleaved per pixel, border and all, so the product reads
+//! its columns in place as the fp32 one reads the input buffer.
+
+use super::GROUP;
+use super::isa::Int8Isa;
+#[cfg(target_arch = "x86_64")]
+use super::isa::Int8Kernel;
+use crate::engine::ops::layout::BufferLayout;
+use crate::engine::team::Team;
+
+/// Largest quantised activation: `u8`, its zero at 0 (the inputs are ReLU outputs).
+pub const ACTIVATION_LEVELS: f32 = 255.0;
+
+/// Bytes the quantised `layout` takes: every plane of four channels, and at least
+/// `reads_to` pixels (where the product's last panel reads up to).
+pub fn quantized_len(layout: &BufferLayout, reads_to: usize) -> usize {
+    (layout.channels.div_ceil(GROUP) * layout.plane()).max(reads_to) * GROUP
+}
+
+/// `x / scale` rounded to the nearest level and clamped to 0..=255: what the product
+/// multiplies in place of `x`.
+pub fn quantize(x: f32, inverse_scale: f32) -> u8 {
+    // Adding 0.5 and truncating rounds the levels at or above 0; below 0 clamps.
+    (x * inverse_scale + 0.5).clamp(0.0, ACTIVATION_LEVELS) as u8
+}
+
+/// Writes `input` (a bordered CHW buffer of `layout`) quantised with `scale` into
+/// `out` (of [`quantized_len`] bytes): byte `4 * (g * plane + p) + j` is channel
+/// `4g + j` at plane position `p`; channels past the last, and the bytes after the
+/// last plane, are zero. With the vector instructions `isa` vouches for.
+pub fn quantize_input(
+    isa: Int8Isa,
+    input: &[f32],
+    layout: &BufferLayout,
+    scale: f32,
+    out: &mut [u8],
+    team: &Team,
+) {
+    let plane = layout.plane();
+    let groups = layout.channels.div_ceil(GROUP);
+    let (planes, rest) = out.split_at_mut(groups * plane * GROUP);
+    rest.fill(0);
+    let inverse = 1.0 / scale;
+    team.for_each_chunk(planes, plane * GROUP, |group, bytes| {
+        let channel = |j: usize| {
+            let c = group * GROUP + j;
+            (c < layout.channels).then(|| &input[c * plane..(c + 1) * plane])
+        };
+        let [Some(c0), Some(c1), Some(c2), Some(c3)] = [0, 1, 2, 3].map(channel) else {
+            // The last group of a channel count that is not a multiple of four.
+            for (i, pixel) in bytes.chunks_exact_mut(GROUP).enumerate() {
+                for (j, byte) in pixel.iter_mut().enumerate() {
+                    *byte = channel(j).map_or(0, |c| quantize(c[i], inverse));
+                }
+            }
+            return;
+        };
+        let channels = Channels {
+            c0,
+            c1,
+            c2,
+            c3,
+            inverse,
+        };
+        match isa.kernel() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: an `Int8Isa` naming a VNNI kernel exists only on a CPU with its
+            // instructions (AVX-512F and BW; AVX2), see `Int8Isa`'s constructors.
+            Int8Kernel::Avx512Vnni => unsafe { interleave_avx512(&channels, bytes) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above: AVX2.
+            Int8Kernel::AvxVnni | Int8Kernel::Avx2 => unsafe { interleave_avx2(&channels, bytes) },
+            _ => interleave(&channels, bytes),
+        }
+    });
+}
+
+/// One group's four channel planes, and `1 / scale`.
+struct Channels<'a> {
+    c0: &'a [f32],
+    c1: &'a [f32],
+    c2: &'a [f32],
+    c3: &'a [f32],
+    inverse: f32,
+}
+
+/// Each pixel's four channels quantised into one little-endian word: plain arithmetic
+/// the reference the vector versions below reproduce, and their tails.
+fn interleave(channels: &Channels, bytes: &mut [u8]) {
+    let Channels {
+        c0,
+        c1,
+        c2,
+        c3,
+        inverse,
+    } = *channels;
+    let level = |x: f32| u32::from(quantize(x, inverse));
+    for ((((word, &x0), &x1), &x2), &x3) in bytes
+        .chunks_exact_mut(GROUP)
+        .zip(c0)
+        .zip(c1)
+        .zip(c2)
+        .zip(c3)
+    {
+        let packed = level(x0) | level(x1) << 8 | level(x2) << 16 | level(x3) << 24;
+        word.copy_from_slice(&packed.to_le_bytes());
+    }
+}
+
+/// [`interleave`] with AVX-512, 16 pixels a step: the same arithmetic (a multiply,
+/// then an add, each rounded; a clamp; truncation), so the same bytes.
+///
+/// # Safety
+/// The CPU has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn interleave_avx512(channels: &Channels, bytes: &mut [u8]) {
+    use std::arch::x86_64::*;
+    const LANES: usize = 16;
+    let Channels {
+        c0,
+        c1,
+        c2,
+        c3,
+        inverse,
+    } = *channels;
+    let pixels = c0
+        .len()
+        .min(c1.len())
+        .min(c2.len())
+        .min(c3.len())
+        .min(bytes.len() / GROUP);
+    let whole = pixels / LANES * LANES;
+    let (inverse_v, half, top) = (
+        _mm512_set1_ps(inverse),
+        _mm512_set1_ps(0.5),
+        _mm512_set1_ps(ACTIVATION_LEVELS),
+    );
+    let level = |plane: &[f32], i: usize| {
+        // SAFETY: i + 16 <= whole <= plane.len().
+        let x = unsafe { _mm512_loadu_ps(plane.as_ptr().add(i)) };
+        let x = _mm512_add_ps(_mm512_mul_ps(x, inverse_v), half);
+        _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(x, _mm512_setzero_ps()), top))
+    };
+    for i in (0..whole).step_by(LANES) {
+        let word = _mm512_or_si512(
+            _mm512_or_si512(level(c0, i), _mm512_slli_epi32::<8>(level(c1, i))),
+            _mm512_or_si512(
+                _mm512_slli_epi32::<16>(level(c2, i)),
+                _mm512_slli_epi32::<24>(level(c3, i)),
+            ),
+        );
+        // SAFETY: bytes (i + 16) * 4 <= whole * 4 <= bytes.len().
+        unsafe { _mm512_storeu_si512(bytes.as_mut_ptr().add(i * GROUP).cast(), word) };
+    }
+    let tail = Channels {
+        c0: &c0[whole..],
+        c1: &c1[whole..],
+        c2: &c2[whole..],
+        c3: &c3[whole..],
+        inverse,
+    };
+    interleave(&tail, &mut bytes[whole * GROUP..]);
+}
+
+/// [`interleave`] with AVX2, 8 pixels a step (as [`interleave_avx512`]).
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn interleave_avx2(channels: &Channels, bytes: &mut [u8]) {
+    use std::arch::x86_64::*;
+    const LANES: usize = 8;
+    let Channels {
+        c0,
+        c1,
+        c2,
+        c3,
+        inverse,
+    } = *channels;
+    let pixels = c0
+        .len()
+        .min(c1.len())
+        .min(c2.len())
+        .min(c3.len())
+        .min(bytes.len() / GROUP);
+    let whole = pixels / LANES * LANES;
+    let (inverse_v, half, top) = (
+        _mm256_set1_ps(inverse),
+        _mm256_set1_ps(0.5),
+        _mm256_set1_ps(ACTIVATION_LEVELS),
+    );
+    let level = |plane: &[f32], i: usize| {
+        // SAFETY: i + 8 <= whole <= plane.len().
+        let x = unsafe { _mm256_loadu_ps(plane.as_ptr().add(i)) };
+        let x = _mm256_add_ps(_mm256_mul_ps(x, inverse_v), half);
+        _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(x, _mm256_setzero_ps()), top))
+    };
+    for i in (0..whole).step_by(LANES) {
+        let word = _mm256_or_si256(
+            _mm256_or_si256(level(c0, i), _mm256_slli_epi32::<8>(level(c1, i))),
+            _mm256_or_si256(
+                _mm256_slli_epi32::<16>(level(c2, i)),
+                _mm256_slli_epi32::<24>(level(c3, i)),
+            ),
+        );
+        // SAFETY: bytes (i + 8) * 4 <= whole * 4 <= bytes.len().
+        unsafe { _mm256_storeu_si256(bytes.as_mut_ptr().add(i * GROUP).cast(), word) };
+    }
+    let tail = Channels {
+        c0: &c0[whole..],
+        c1: &c1[whole..],
+        c2: &c2[whole..],
+        c3: &c3[whole..],
+        inverse,
+    };
+    interleave(&tail, &mut bytes[whole * GROUP..]);
+}

@@ -1,0 +1,225 @@
+use super::*;
+use crate::engine::ops::columns::{ConvGeometry, plane_offsets};
+use crate::engine::ops::gemm::Layout;
+use crate::engine::ops::layout::BufferLayout;
+
+#[test]
+fn an_int8_isa_is_only_had_for_kernels_this_cpu_runs() {
+    let available = Int8Isa::available();
+    assert_eq!(
+        available.first().map(|isa| isa.kernel()),
+        Some(Int8Kernel::Portable)
+    );
+    for kernel in [
+        Int8Kernel::Portable,
+        Int8Kernel::Avx2,
+        Int8Kernel::AvxVnni,
+        Int8Kernel::Avx512Vnni,
+    ] {
+        assert_eq!(
+            Int8Isa::of(kernel).is_some(),
+            available.iter().any(|isa| isa.kernel() == kernel),
+            "{kernel:?}"
+        );
+    }
+    assert_eq!(available.last().copied(), Some(Int8Isa::detect()));
+    let skipped: Vec<_> = [Int8Kernel::AvxVnni, Int8Kernel::Avx512Vnni]
+        .into_iter()
+        .filter(|&k| Int8Isa::of(k).is_none())
+        .collect();
+    if !skipped.is_empty() {
+        eprintln!(
+            "this CPU lacks {skipped:?}: their parity with the portable kernel is not tested here"
+        );
+    }
+}
+
+#[test]
+fn weights_quantise_per_row_with_the_largest_magnitude_at_127() {
+    let weight = ndarray::arr2(&[[0.5f32, -1.0, 0.25], [0.0, 0.0, 0.0], [3.0, 1.5, -0.01]]);
+    let (q, scales) = quantize_rows(weight.view());
+    assert_eq!(&q[..3], &[64, -127, 32]);
+    assert_eq!(&q[3..6], &[0, 0, 0]);
+    assert_eq!(&q[6..], &[127, 64, 0]);
+    assert_eq!(scales, vec![1.0 / 127.0, 1.0, 3.0 / 127.0]);
+}
+
+#[test]
+fn inputs_quantise_to_rounded_clamped_levels_four_channels_a_pixel() {
+    assert_eq!(quantize(0.0, 10.0), 0);
+    assert_eq!(quantize(0.149, 10.0), 1);
+    assert_eq!(quantize(0.15, 10.0), 2);
+    assert_eq!(quantize(-3.0, 10.0), 0);
+    assert_eq!(quantize(25.49, 10.0), 255);
+    assert_eq!(quantize(1e9, 10.0), 255);
+    let layout = BufferLayout {
+        channels: 5,
+        height: 2,
+        width: 3,
+        border: 1,
+    };
+    let mut input = vec![0.0; layout.buffer_len()];
+    for c in 0..5 {
+        for y in 0..2 {
+            for x in 0..3 {
+                input[layout.index(c, y, x)] = (c * 10 + y * 3 + x) as f32;
+            }
+        }
+    }
+    let mut out = vec![7u8; quantized_len(&layout, 0) + 8];
+    let team = Team::new(2).expect("team");
+    quantize_input(Int8Isa::detect(), &input, &layout, 0.5, &mut out, &team);
+    let plane = layout.plane();
+    for c in 0..8 {
+        for y in 0..2 {
+            for x in 0..3 {
+                let p = layout.index(0, y, x);
+                let want = if c < 5 {
+                    2 * (c * 10 + y * 3 + x) as u8
+                } else {
+                    0
+                };
+                assert_eq!(out[GROUP * ((c / 4) * plane + p) + c % 4], want, "c {c}");
+            }
+        }
+    }
+    assert_eq!(out[0..4], [0; 4], "the border is zero");
+    assert!(
+        out[2 * plane * GROUP..].iter().all(|&b| b == 0),
+        "and the rest"
+    );
+}
+
+/// Every int8 kernel against integer arithmetic done the obvious way, on a 3x3
+/// convolution of 7 channels (a partial k-group) with partial row panels and partial
+/// pixel panels, and on a 1x1 one of 1000 pixels (tasks of several panels), into both
+/// output layouts: the portable kernel equals the reference and the others equal it
+/// bit for bit.
+#[test]
+fn every_int8_kernel_matches_the_integer_reference() {
+    for (rows, channels, height, width, kernel) in
+        [(13, 7, 5, 9, 3), (17, 6, 4, 30, 3), (9, 8, 1, 1000, 1)]
+    {
+        let pad = kernel / 2;
+        let layout = BufferLayout {
+            channels,
+            height,
+            width,
+            border: 1,
+        };
+        let g = ConvGeometry::new(channels, height, width, kernel, 1, pad);
+        let taps = kernel * kernel;
+        let weight: Vec<f32> = (0..rows * channels * taps)
+            .map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.05)
+            .collect();
+        let weight =
+            ndarray::Array2::from_shape_vec((rows, channels * taps), weight).expect("shape");
+        let bias: Vec<f32> = (0..rows).map(|i| i as f32 * 0.3 - 2.0).collect();
+        let mut input = vec![0.0; layout.buffer_len()];
+        for c in 0..channels {
+            for y in 0..height {
+                for x in 0..width {
+                    input[layout.index(c, y, x)] = ((c * 31 + y * 7 + x * 3) % 29) as f32 * 0.1;
+                }
+            }
+        }
+        let scale = 2.9 / 255.0;
+        let (wq, sw) = quantize_rows(weight.view());
+        let xq = |c: usize, y: isize, x: isize| -> i32 {
+            if y < 0 || x < 0 || y >= height as isize || x >= width as isize {
+                0
+            } else {
+                i32::from(quantize(
+                    input[layout.index(c, y as usize, x as usize)],
+                    1.0 / scale,
+                ))
+            }
+        };
+        let reference = |m: usize, y: usize, x: usize| -> f32 {
+            let mut sum = 0i32;
+            for c in 0..channels {
+                for ky in 0..kernel {
+                    for kx in 0..kernel {
+                        let (iy, ix) = (
+                            (y + ky) as isize - pad as isize,
+                            (x + kx) as isize - pad as isize,
+                        );
+                        sum += i32::from(wq[m * channels * taps + c * taps + ky * kernel + kx])
+                            * xq(c, iy, ix);
+                    }
+                }
+            }
+            sum as f32 * (scale * sw[m]) + bias[m]
+        };
+        let offsets = plane_offsets(&layout, &g, channels.div_ceil(GROUP)).expect("stride 1");
+        let pixels = g.out_h * layout.row_stride();
+        let team = Team::new(2).expect("team");
+        let mut portable: Option<(Vec<f32>, Vec<f32>)> = None;
+        for isa in Int8Isa::available() {
+            let nr = isa.nr();
+            let reads_to = offsets.iter().max().expect("rows") + pixels.div_ceil(nr) * nr;
+            let mut quantized = vec![0u8; quantized_len(&layout, reads_to)];
+            quantize_input(isa, &input, &layout, scale, &mut quantized, &team);
+            let packed = Int8Weights::new(isa, weight.view(), &bias, channels, scale);
+            let columns = Int8Columns {
+                data: &quantized,
+                offsets: &offsets,
+                pixels,
+            };
+            let out_layout = BufferLayout {
+                channels: rows,
+                height: g.out_h,
+                width: g.out_w,
+                border: 1,
+            };
+            let mut chw = vec![f32::NAN; out_layout.buffer_len()];
+            let chw_target = Target {
+                grid_width: layout.row_stride(),
+                width: g.out_w,
+                layout: Layout::ChannelMajor {
+                    buffer: out_layout,
+                    first_channel: 0,
+                    relu: true,
+                },
+            };
+            gemm_int8(&packed, columns, &mut chw, chw_target, &team);
+            let mut hwc = vec![f32::NAN; rows * g.out_pixels()];
+            let hwc_target = Target {
+                grid_width: layout.row_stride(),
+                width: g.out_w,
+                layout: Layout::PixelMajor,
+            };
+            gemm_int8(&packed, columns, &mut hwc, hwc_target, &team);
+            match &portable {
+                None => {
+                    for m in 0..rows {
+                        for y in 0..g.out_h {
+                            for x in 0..g.out_w {
+                                let want = reference(m, y, x);
+                                let got = chw[out_layout.index(m, y, x)];
+                                assert!((got - want.max(0.0)).abs() < 1e-4, "({m}, {y}, {x})");
+                                let got = hwc[(y * g.out_w + x) * rows + m];
+                                assert!((got - want).abs() < 1e-4, "({m}, {y}, {x})");
+                            }
+                        }
+                    }
+                    assert!(chw[0].is_nan(), "the border is never written");
+                    portable = Some((chw, hwc));
+                }
+                Some((chw_reference, hwc_reference)) => {
+                    let same = |a: &[f32], b: &[f32]| {
+                        a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits())
+                    };
+                    assert!(
+                        same(&chw, chw_reference),
+                        "{isa:?} CHW, {rows} x {channels} x {height} x {width}"
+                    );
+                    assert!(
+                        same(&hwc, hwc_reference),
+                        "{isa:?} HWC, {rows} x {channels} x {height} x {width}"
+                    );
+                }
+            }
+        }
+    }
+}
