@@ -1,7 +1,7 @@
 """Times ONNX Runtime or OpenVINO alone in a process of its own, so that its peak memory is
-its own (compare_ort.py runs it; PyTorch is not imported here, nor the other runtime).
+its own (compare_runtimes.py runs it; PyTorch is not imported here, nor the other runtime).
 
-    python3 scripts/runtime_worker.py {ort,openvino} MODEL.onnx INPUT.safetensors THREADS RUNS
+    python3 scripts/runtime_worker.py {ort,openvino,openvino-default} MODEL.onnx INPUT.safetensors THREADS RUNS
                                       [--save-outputs OUT.safetensors]
 
 Both read the same exported ONNX file and get the same input tensor ("input", 1x3x300x300);
@@ -15,6 +15,8 @@ Both read the same exported ONNX file and get the same input tensor ("input", 1x
   too, as on a Xeon VM seen here whose default precision was bf16) the plugin otherwise
   runs in bf16, faster and less accurate: not an f32 comparison. Input and output tensors are shared with numpy (no copies), as the network
   alone is timed.
+- openvino-default: the same without the precision hint: the precision the plugin picks for
+  this CPU (bf16 where it has bf16 instructions), what a user who does not pin it gets.
 
 Prints JSON: {"median": ms, "peak_rss_mib": MiB}. With --save-outputs, also writes the
 first inference's outputs ("loc", "conf", batch dimension dropped) for the agreement check.
@@ -60,14 +62,13 @@ def ort_runner(onnx_path: str, threads: int) -> Runner:
     return run
 
 
-def openvino_runner(onnx_path: str, threads: int) -> Runner:
+def openvino_runner(onnx_path: str, threads: int, precision: str | None = "f32") -> Runner:
     import openvino as ov
     core = ov.Core()
-    compiled = core.compile_model(core.read_model(onnx_path), "CPU", {
-        "INFERENCE_NUM_THREADS": threads,
-        "INFERENCE_PRECISION_HINT": "f32",
-        "PERFORMANCE_HINT": "LATENCY",
-    })
+    config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+    if precision:
+        config["INFERENCE_PRECISION_HINT"] = precision
+    compiled = core.compile_model(core.read_model(onnx_path), "CPU", config)
     request = compiled.create_infer_request()
     loc_port, conf_port = compiled.output("loc"), compiled.output("conf")
 
@@ -77,7 +78,8 @@ def openvino_runner(onnx_path: str, threads: int) -> Runner:
     return run
 
 
-RUNNERS = {"ort": ort_runner, "openvino": openvino_runner}
+RUNNERS = {"ort": ort_runner, "openvino": openvino_runner,
+           "openvino-default": lambda onnx_path, threads: openvino_runner(onnx_path, threads, precision=None)}
 
 
 def main() -> None:

@@ -8,7 +8,7 @@
 //! transform (the products run on [`super::gemm`]), `Y = Aᵀ M A` (output, 4x4 pixels),
 //! with the weights transformed once, `U = G g Gᵀ`. The interpolation points are
 //! 0, ±1, ±2 and ∞ (Lavin and Gray, 2016); the network's outputs stay within 1.4e-5 of
-//! ONNX Runtime's (`scripts/compare_ort.py`) and within the parity tests' 1e-4 of PyTorch's.
+//! ONNX Runtime's (`scripts/compare_runtimes.py`) and within the parity tests' 1e-4 of PyTorch's.
 
 use super::gemm::{
     Columns, Isa, Layout, PackedWeights, Product, TASKS_PER_THREAD, Target, gemm_all,

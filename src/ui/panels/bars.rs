@@ -117,7 +117,9 @@ pub fn status_bar(ui: &mut egui::Ui, state: &AppState, photos: bool) {
         // Cut short where it does not fit (the whole on hover).
         let message = egui::Label::new(text).truncate();
         if ui.available_width() < STATUS_ONE_LINE_MIN_WIDTH {
-            ui.horizontal(|ui| {
+            // Wrapped: on a narrow window the numbers take two lines rather than lose
+            // their end.
+            ui.horizontal_wrapped(|ui| {
                 state.stats.ui(ui);
                 precision_label(ui, state);
             });

@@ -183,6 +183,10 @@ def test_the_record_row_describes_the_burst_and_ships_a_better_model(burst, tmp_
     tuned = []
     monkeypatch.setattr(lineage_record, "tinyssd_tune", lambda binary, path, data, split, out: {"person": 0.3})
     monkeypatch.setattr(lineage_record, "set_class_thresholds", lambda path, t: tuned.append((path, t)))
+    calibrated = []
+    monkeypatch.setattr(lineage_record, "calibration_images", lambda data: [data / "a.jpg"])
+    monkeypatch.setattr(lineage_record, "tinyssd_calibrate",
+                        lambda binary, path, images: calibrated.append((path, images)))
     args = Namespace(work=tmp_path, tinyssd=Path("tinyssd"), shipped=tmp_path / "shipped.safetensors",
                      data=Path("voc"), split=Path("split.txt"), state=burst.out / STATE_FILE)
     entry = read_meta(burst.out / STATE_FILE)["bursts"][-1]
@@ -194,6 +198,7 @@ def test_the_record_row_describes_the_burst_and_ships_a_better_model(burst, tmp_
     assert row["train_images"] == len(burst.records)
     assert shipped == [(model, args.shipped)] and cards == [scores[str(model)]]
     assert tuned == [(args.shipped, {"person": 0.3})], "the shipped model gets its thresholds"
+    assert calibrated == [(args.shipped, [Path("voc/a.jpg")])], "and its int8 calibration"
     assert json.loads((tmp_path / "eval" / "shipped.json").read_text()) == scores["shipped"]
 
 
