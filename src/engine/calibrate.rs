@@ -5,7 +5,7 @@
 
 use super::ops::columns::reads_in_place;
 use super::ops::gemm::int8::ACTIVATION_LEVELS;
-use super::{Engine, Step, plan};
+use super::{Engine, plan};
 use std::collections::BTreeMap;
 
 /// Percentiles of every int8-capable convolution's input, gathered image by image.
@@ -35,19 +35,7 @@ impl Calibration {
     pub fn observe(&mut self, engine: &Engine) {
         let plan = engine.plan();
         for planned in &plan.steps {
-            let (Step::Conv {
-                conv,
-                input,
-                geometry,
-                ..
-            }
-            | Step::Predict {
-                conv,
-                input,
-                geometry,
-                ..
-            }) = planned.step
-            else {
+            let Some((conv, input, geometry)) = planned.step.convolution() else {
                 continue;
             };
             let layout = plan.layout(input);

@@ -238,11 +238,7 @@ impl ConvKernel {
                     offsets: &columns.offsets,
                     pixels: columns.grid_pixels,
                 };
-                let target = Target {
-                    grid_width: columns.grid_width,
-                    width: columns.geometry.out_w,
-                    layout,
-                };
+                let target = grid_target(columns.grid_width, &columns.geometry, layout);
                 gemm(weights, source, out, target, team);
             }
             ConvKernel::Winograd {
@@ -287,14 +283,20 @@ impl ConvKernel {
                     offsets: &columns.offsets,
                     pixels: columns.grid_pixels,
                 };
-                let target = Target {
-                    grid_width: columns.grid_width,
-                    width: columns.geometry.out_w,
-                    layout,
-                };
+                let target = grid_target(columns.grid_width, &columns.geometry, layout);
                 gemm_int8(weights, source, out, target, team);
             }
         }
+    }
+}
+
+/// Where a product computed on a grid `grid_width` wide writes convolution `geometry`'s
+/// output: the grid's columns past the output's width are dropped.
+fn grid_target(grid_width: usize, geometry: &ConvGeometry, layout: Layout) -> Target {
+    Target {
+        grid_width,
+        width: geometry.out_w,
+        layout,
     }
 }
 

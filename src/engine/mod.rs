@@ -169,32 +169,16 @@ impl PackedModel {
         let kernels: Vec<Option<ConvKernel>> = plan
             .steps
             .iter()
-            .map(|planned| match planned.step {
-                Step::Conv {
-                    conv,
-                    input,
-                    geometry,
-                    ..
-                }
-                | Step::Predict {
-                    conv,
-                    input,
-                    geometry,
-                    ..
-                } => {
-                    let params = &model.convolutions[conv];
-                    let layout = plan.layout(input);
-                    let quantized =
-                        int8.zip(scales.get(&params.spec.name))
-                            .and_then(|(int8, &scale)| {
-                                ConvKernel::int8(int8, params, &layout, geometry, scale)
-                            });
-                    Some(
-                        quantized
-                            .unwrap_or_else(|| ConvKernel::new(isa, params, &layout, geometry)),
-                    )
-                }
-                Step::MaxPool { .. } => None,
+            .map(|planned| {
+                let (conv, input, geometry) = planned.step.convolution()?;
+                let params = &model.convolutions[conv];
+                let layout = plan.layout(input);
+                let quantized =
+                    int8.zip(scales.get(&params.spec.name))
+                        .and_then(|(int8, &scale)| {
+                            ConvKernel::int8(int8, params, &layout, geometry, scale)
+                        });
+                Some(quantized.unwrap_or_else(|| ConvKernel::new(isa, params, &layout, geometry)))
             })
             .collect();
         // A step right after one on the same input (the `loc` and `conf` of a source, a

@@ -41,6 +41,26 @@ pub enum Step {
 }
 
 impl Step {
+    /// A convolution's index in the architecture, its input and its geometry; `None`
+    /// for pooling.
+    pub fn convolution(&self) -> Option<(usize, BufferId, ConvGeometry)> {
+        match *self {
+            Step::Conv {
+                conv,
+                input,
+                geometry,
+                ..
+            }
+            | Step::Predict {
+                conv,
+                input,
+                geometry,
+                ..
+            } => Some((conv, input, geometry)),
+            Step::MaxPool { .. } => None,
+        }
+    }
+
     /// The buffer it reads.
     pub fn input(&self) -> BufferId {
         match *self {

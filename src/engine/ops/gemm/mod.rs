@@ -115,20 +115,17 @@ impl<'a> Product<'a> {
         tasks: usize,
     ) -> Product<'a> {
         let nr = weights.isa.nr();
-        let panels = columns.pixels.div_ceil(nr);
-        assert_eq!(
-            columns.offsets.len(),
-            weights.depth,
-            "one column row per weight column"
-        );
-        let last_read = columns.offsets.iter().max().map_or(0, |m| m + panels * nr);
-        assert!(
-            last_read <= columns.data.len(),
-            "columns would be read past their buffer"
-        );
-        assert!(
-            target.last_write(weights.rows, columns.pixels) < out.len(),
-            "output too small for the product"
+        let panels = checked_panels(
+            ProductShape {
+                rows: weights.rows,
+                depth: weights.depth,
+                offsets: columns.offsets,
+                pixels: columns.pixels,
+                nr,
+            },
+            columns.data.len(),
+            target,
+            out.len(),
         );
         Product {
             weights,
@@ -290,12 +287,7 @@ unsafe fn place_tile(
     out: SharedOut,
 ) {
     let product_rows = bias.len();
-    let mut j = 0;
-    while j < at.cols {
-        let n = at.first_pixel + j;
-        let (y, x) = (n / target.grid_width, n % target.grid_width);
-        let len = (target.grid_width - x).min(at.cols - j);
-        let kept = len.min(target.width.saturating_sub(x));
+    for RowRun { j, y, x, kept } in row_runs(at, target) {
         for i in 0..at.rows {
             let m = at.first_row + i;
             let bias = bias[m];
@@ -326,8 +318,75 @@ unsafe fn place_tile(
                 }
             }
         }
-        j += len;
     }
+}
+
+/// A run of a tile's pixels inside one grid row: tile columns `j..j + kept` are the
+/// output pixels (y, x..x + kept); the row's columns at or past the target's width are
+/// left out of `kept`.
+#[derive(Clone, Copy)]
+struct RowRun {
+    j: usize,
+    y: usize,
+    x: usize,
+    kept: usize,
+}
+
+/// The runs of the tile `at`, left to right: what placing a tile writes, a run at a time.
+fn row_runs(at: TileAt, target: Target) -> impl Iterator<Item = RowRun> {
+    let mut j = 0;
+    std::iter::from_fn(move || {
+        (j < at.cols).then(|| {
+            let n = at.first_pixel + j;
+            let (y, x) = (n / target.grid_width, n % target.grid_width);
+            let len = (target.grid_width - x).min(at.cols - j);
+            let kept = len.min(target.width.saturating_sub(x));
+            let run = RowRun { j, y, x, kept };
+            j += len;
+            run
+        })
+    })
+}
+
+/// The sizes of a product that its reads and writes depend on.
+#[derive(Clone, Copy)]
+struct ProductShape<'a> {
+    rows: usize,
+    depth: usize,
+    offsets: &'a [usize],
+    pixels: usize,
+    nr: usize,
+}
+
+/// The product's pixel panels, once it is checked that every read stays inside columns
+/// of `columns_len` pixels and every write inside an output of `out_len` values: the
+/// bounds the micro-kernels' unchecked reads and the tasks' writes rely on.
+fn checked_panels(
+    shape: ProductShape,
+    columns_len: usize,
+    target: Target,
+    out_len: usize,
+) -> usize {
+    let panels = shape.pixels.div_ceil(shape.nr);
+    assert_eq!(
+        shape.offsets.len(),
+        shape.depth,
+        "one column row per weight column"
+    );
+    let last_read = shape
+        .offsets
+        .iter()
+        .max()
+        .map_or(0, |m| m + panels * shape.nr);
+    assert!(
+        last_read <= columns_len,
+        "columns would be read past their buffer"
+    );
+    assert!(
+        target.last_write(shape.rows, shape.pixels) < out_len,
+        "output too small for the product"
+    );
+    panels
 }
 
 /// Column panels a task takes: as many as keep their columns within [`PANELS_CACHE`],

@@ -25,7 +25,10 @@ pub use pack::{Int8Weights, quantize_rows};
 pub use quantize::{ACTIVATION_LEVELS, quantize, quantize_input, quantized_len};
 
 use super::kernels::MAX_TILE;
-use super::{Layout, SharedOut, TASKS_PER_THREAD, Target, TileAt, panels_per_task, place_tile};
+use super::{
+    Layout, ProductShape, RowRun, SharedOut, TASKS_PER_THREAD, Target, TileAt, checked_panels,
+    panels_per_task, place_tile, row_runs,
+};
 use crate::engine::team::Team;
 use kernels::micro_kernel;
 
@@ -52,21 +55,15 @@ pub fn gemm_int8(
     team: &Team,
 ) {
     let nr = weights.isa.nr();
-    let panels = columns.pixels.div_ceil(nr);
-    assert_eq!(
-        columns.offsets.len(),
-        weights.depth,
-        "one column row per k-group"
-    );
-    let last_read = columns.offsets.iter().max().map_or(0, |m| m + panels * nr);
-    assert!(
-        last_read * GROUP <= columns.data.len(),
-        "columns would be read past their buffer"
-    );
-    assert!(
-        target.last_write(weights.rows, columns.pixels) < out.len(),
-        "output too small for the product"
-    );
+    let shape = ProductShape {
+        rows: weights.rows,
+        depth: weights.depth,
+        offsets: columns.offsets,
+        pixels: columns.pixels,
+        nr,
+    };
+    // Pixels of GROUP bytes each.
+    let panels = checked_panels(shape, columns.data.len() / GROUP, target, out.len());
     let block = panels_per_task(panels, weights.depth, nr, TASKS_PER_THREAD * team.threads());
     let out = SharedOut(out.as_mut_ptr());
     team.for_each(panels.div_ceil(block), |task| {
@@ -191,12 +188,7 @@ unsafe fn place_runs(runs: &ChannelRuns, out: SharedOut) {
         relu,
     } = *runs;
     let nr = weights.isa.nr();
-    let mut j = 0;
-    while j < at.cols {
-        let n = at.first_pixel + j;
-        let (y, x) = (n / target.grid_width, n % target.grid_width);
-        let len = (target.grid_width - x).min(at.cols - j);
-        let kept = len.min(target.width.saturating_sub(x));
+    for RowRun { j, y, x, kept } in row_runs(at, target) {
         for i in 0..at.rows {
             let m = at.first_row + i;
             let (scale, bias) = (weights.dequantize[m], weights.bias[m]);
@@ -214,7 +206,6 @@ unsafe fn place_runs(runs: &ChannelRuns, out: SharedOut) {
                 }
             }
         }
-        j += len;
     }
 }
 

@@ -108,113 +108,64 @@ fn interleave(channels: &Channels, bytes: &mut [u8]) {
     }
 }
 
-/// [`interleave`] with AVX-512, 16 pixels a step: the same arithmetic (a multiply,
-/// then an add, each rounded; a clamp; truncation), so the same bytes.
-///
-/// # Safety
-/// The CPU has AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn interleave_avx512(channels: &Channels, bytes: &mut [u8]) {
-    use std::arch::x86_64::*;
-    const LANES: usize = 16;
-    let Channels {
-        c0,
-        c1,
-        c2,
-        c3,
-        inverse,
-    } = *channels;
-    let pixels = c0
-        .len()
-        .min(c1.len())
-        .min(c2.len())
-        .min(c3.len())
-        .min(bytes.len() / GROUP);
-    let whole = pixels / LANES * LANES;
-    let (inverse_v, half, top) = (
-        _mm512_set1_ps(inverse),
-        _mm512_set1_ps(0.5),
-        _mm512_set1_ps(ACTIVATION_LEVELS),
-    );
-    let level = |plane: &[f32], i: usize| {
-        // SAFETY: i + 16 <= whole <= plane.len().
-        let x = unsafe { _mm512_loadu_ps(plane.as_ptr().add(i)) };
-        let x = _mm512_add_ps(_mm512_mul_ps(x, inverse_v), half);
-        _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(x, _mm512_setzero_ps()), top))
+/// [`interleave`] with x86 vectors of `$lanes` floats, `$lanes` pixels a step: the same
+/// arithmetic (a multiply, then an add, each rounded; a clamp; truncation), so the same
+/// bytes; the pixels past the last whole step through [`interleave`]. One definition
+/// for both widths, their intrinsics named by the caller.
+macro_rules! interleave_vectors {
+    ($(#[$doc:meta])* $name:ident, $feature:literal, $lanes:literal, $float:ident, $int:ident:
+     $load:ident, $store:ident, $set1:ident, $zero:ident, $mul:ident, $add:ident, $max:ident,
+     $min:ident, $truncate:ident, $or:ident, $shift:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// The CPU has the instructions of the target feature.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feature)]
+        unsafe fn $name(channels: &Channels, bytes: &mut [u8]) {
+            use std::arch::x86_64::*;
+            let Channels { c0, c1, c2, c3, inverse } = *channels;
+            let pixels = [c0.len(), c1.len(), c2.len(), c3.len(), bytes.len() / GROUP];
+            let whole = pixels.into_iter().min().unwrap_or(0) / $lanes * $lanes;
+            let (inverse_v, half, top) = ($set1(inverse), $set1(0.5), $set1(ACTIVATION_LEVELS));
+            let level = |plane: &[f32], i: usize| -> $int {
+                // SAFETY: i + lanes <= whole <= plane.len().
+                let x: $float = unsafe { $load(plane.as_ptr().add(i)) };
+                let x = $add($mul(x, inverse_v), half);
+                $truncate($min($max(x, $zero()), top))
+            };
+            for i in (0..whole).step_by($lanes) {
+                let word = $or(
+                    $or(level(c0, i), $shift::<8>(level(c1, i))),
+                    $or($shift::<16>(level(c2, i)), $shift::<24>(level(c3, i))),
+                );
+                // SAFETY: bytes (i + lanes) * 4 <= whole * 4 <= bytes.len().
+                unsafe { $store(bytes.as_mut_ptr().add(i * GROUP).cast(), word) };
+            }
+            let tail = Channels {
+                c0: &c0[whole..],
+                c1: &c1[whole..],
+                c2: &c2[whole..],
+                c3: &c3[whole..],
+                inverse,
+            };
+            interleave(&tail, &mut bytes[whole * GROUP..]);
+        }
     };
-    for i in (0..whole).step_by(LANES) {
-        let word = _mm512_or_si512(
-            _mm512_or_si512(level(c0, i), _mm512_slli_epi32::<8>(level(c1, i))),
-            _mm512_or_si512(
-                _mm512_slli_epi32::<16>(level(c2, i)),
-                _mm512_slli_epi32::<24>(level(c3, i)),
-            ),
-        );
-        // SAFETY: bytes (i + 16) * 4 <= whole * 4 <= bytes.len().
-        unsafe { _mm512_storeu_si512(bytes.as_mut_ptr().add(i * GROUP).cast(), word) };
-    }
-    let tail = Channels {
-        c0: &c0[whole..],
-        c1: &c1[whole..],
-        c2: &c2[whole..],
-        c3: &c3[whole..],
-        inverse,
-    };
-    interleave(&tail, &mut bytes[whole * GROUP..]);
 }
 
-/// [`interleave`] with AVX2, 8 pixels a step (as [`interleave_avx512`]).
-///
-/// # Safety
-/// The CPU has AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn interleave_avx2(channels: &Channels, bytes: &mut [u8]) {
-    use std::arch::x86_64::*;
-    const LANES: usize = 8;
-    let Channels {
-        c0,
-        c1,
-        c2,
-        c3,
-        inverse,
-    } = *channels;
-    let pixels = c0
-        .len()
-        .min(c1.len())
-        .min(c2.len())
-        .min(c3.len())
-        .min(bytes.len() / GROUP);
-    let whole = pixels / LANES * LANES;
-    let (inverse_v, half, top) = (
-        _mm256_set1_ps(inverse),
-        _mm256_set1_ps(0.5),
-        _mm256_set1_ps(ACTIVATION_LEVELS),
-    );
-    let level = |plane: &[f32], i: usize| {
-        // SAFETY: i + 8 <= whole <= plane.len().
-        let x = unsafe { _mm256_loadu_ps(plane.as_ptr().add(i)) };
-        let x = _mm256_add_ps(_mm256_mul_ps(x, inverse_v), half);
-        _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(x, _mm256_setzero_ps()), top))
-    };
-    for i in (0..whole).step_by(LANES) {
-        let word = _mm256_or_si256(
-            _mm256_or_si256(level(c0, i), _mm256_slli_epi32::<8>(level(c1, i))),
-            _mm256_or_si256(
-                _mm256_slli_epi32::<16>(level(c2, i)),
-                _mm256_slli_epi32::<24>(level(c3, i)),
-            ),
-        );
-        // SAFETY: bytes (i + 8) * 4 <= whole * 4 <= bytes.len().
-        unsafe { _mm256_storeu_si256(bytes.as_mut_ptr().add(i * GROUP).cast(), word) };
-    }
-    let tail = Channels {
-        c0: &c0[whole..],
-        c1: &c1[whole..],
-        c2: &c2[whole..],
-        c3: &c3[whole..],
-        inverse,
-    };
-    interleave(&tail, &mut bytes[whole * GROUP..]);
-}
+interleave_vectors!(
+    /// [`interleave`] with AVX-512, 16 pixels a step.
+    interleave_avx512, "avx512f", 16, __m512, __m512i:
+    _mm512_loadu_ps, _mm512_storeu_si512, _mm512_set1_ps, _mm512_setzero_ps, _mm512_mul_ps,
+    _mm512_add_ps, _mm512_max_ps, _mm512_min_ps, _mm512_cvttps_epi32, _mm512_or_si512,
+    _mm512_slli_epi32
+);
+
+interleave_vectors!(
+    /// [`interleave`] with AVX2, 8 pixels a step.
+    interleave_avx2, "avx2", 8, __m256, __m256i:
+    _mm256_loadu_ps, _mm256_storeu_si256, _mm256_set1_ps, _mm256_setzero_ps, _mm256_mul_ps,
+    _mm256_add_ps, _mm256_max_ps, _mm256_min_ps, _mm256_cvttps_epi32, _mm256_or_si256,
+    _mm256_slli_epi32
+);
