@@ -5,8 +5,9 @@ mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tinyssd::engine::Engine;
+use tinyssd::engine::{Engine, PackedModel, Precision};
 use tinyssd::model::Model;
 
 /// Counts every allocation in the process (all threads, the engine's pool included),
@@ -51,10 +52,18 @@ fn frames_do_not_allocate_once_warm() {
     app_worker::the_worker_loop_does_not_allocate();
 }
 
+/// At fp32 (the golden weights) and at int8 (the shipped model, calibrated).
 fn forward_passes_do_not_allocate() {
-    let model = Model::load(&common::golden_weights()).expect("golden weights load");
-    for threads in [1, 2] {
-        let mut engine = Engine::new(model.clone(), threads).expect("engine starts");
+    let golden = Model::load(&common::golden_weights()).expect("golden weights load");
+    let shipped = Model::load(&tinyssd::model::shipped_model_path()).expect("the shipped model");
+    let packed = [
+        PackedModel::new(golden),
+        PackedModel::with_precision(shipped, Precision::Int8).expect("calibrated"),
+    ]
+    .map(Arc::new);
+    for (packed, threads) in packed.iter().flat_map(|p| [(p, 1), (p, 2)]) {
+        let precision = packed.precision();
+        let mut engine = Engine::from_packed(packed.clone(), threads).expect("engine starts");
         engine.input_mut().fill(0.25);
         engine.forward(); // warm-up: thread-local state in the pool's threads
         let before = ALLOCATIONS.load(Ordering::Relaxed);
@@ -64,7 +73,7 @@ fn forward_passes_do_not_allocate() {
         let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
         assert_eq!(
             allocations, 0,
-            "{threads} thread(s): {allocations} allocations in 5 forward passes"
+            "{precision}, {threads} thread(s): {allocations} allocations in 5 forward passes"
         );
     }
 }
