@@ -15,6 +15,8 @@ use super::pack::Int8Panel;
 /// One tile of a weight panel against the columns from `b` on:
 /// `tile[i * nr + j] = sum_r sum_t w[i][r][t] * b[4 * (offsets[r] + j) + t]`.
 /// Every kernel computes it exactly (integer sums), so all agree bit for bit.
+// Off x86-64 only the portable arm of its `match` is left.
+#[cfg_attr(not(target_arch = "x86_64"), allow(clippy::match_single_binding))]
 pub(super) fn micro_kernel(
     isa: Int8Isa,
     panel: &Int8Panel,
@@ -33,6 +35,7 @@ pub(super) fn micro_kernel(
         "columns read inside their buffer"
     );
     assert!(isa.mr() * isa.nr() <= MAX_TILE, "the tile fits");
+    #[cfg(target_arch = "x86_64")]
     let (a, b_ptr, offsets_ptr) = (panel.words.as_ptr(), b.as_ptr(), offsets.as_ptr());
     match isa.kernel() {
         #[cfg(target_arch = "x86_64")]
