@@ -121,6 +121,8 @@ struct JsonReport<'a> {
     seconds: f64,
     images_per_second: f64,
     threads: usize,
+    /// fp32 or int8 (`--precision`).
+    precision: String,
     score_threshold: f32,
     iou_threshold: f32,
     /// The class-agnostic suppression's IoU; null when off (the protocol's way).
@@ -149,6 +151,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             seconds: scored.run.elapsed.as_secs_f64(),
             images_per_second: scored.run.images_per_second(),
             threads: scored.threads,
+            precision: scored.precision.to_string(),
             score_threshold: Protocol::voc2007().score_threshold,
             iou_threshold: Protocol::voc2007().match_iou,
             cross_class_iou: scored.config.cross_class_iou,
@@ -161,13 +164,14 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     } else {
         writeln!(
             out,
-            "VOC2007 protocol on {}: {} images in {:.1} s, {:.1} images/s ({} thread{})",
+            "VOC2007 protocol on {}: {} images in {:.1} s, {:.1} images/s ({} thread{}, {})",
             terminal_safe(&args.data.describe(&scored)),
             scored.run.samples.len(),
             scored.run.elapsed.as_secs_f64(),
             scored.run.images_per_second(),
             scored.threads,
-            if scored.threads == 1 { "" } else { "s" }
+            if scored.threads == 1 { "" } else { "s" },
+            scored.precision
         )?;
         if let Some(iou) = scored.config.cross_class_iou {
             writeln!(

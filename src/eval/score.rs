@@ -21,6 +21,8 @@ pub struct Scored {
     pub problems: Problems,
     /// Images run at a time.
     pub threads: usize,
+    /// What the network ran in.
+    pub precision: Precision,
 }
 
 /// Runs `model` at `precision` on every image of `dataset`, `threads` at a time (0: one per core, at
@@ -64,5 +66,6 @@ pub fn score(
         evaluation,
         problems,
         threads,
+        precision,
     })
 }
