@@ -180,25 +180,17 @@ struct ChannelRuns<'a> {
 /// As for [`place_tile`].
 #[inline(always)]
 unsafe fn place_runs(runs: &ChannelRuns, out: SharedOut) {
-    let ChannelRuns {
-        sums,
-        at,
-        weights,
-        target,
-        buffer,
-        first_channel,
-        relu,
-    } = *runs;
+    let (at, weights, sums) = (runs.at, runs.weights, runs.sums);
     let nr = weights.isa.nr();
-    for RowRun { j, y, x, kept } in row_runs(at, target) {
+    for RowRun { j, y, x, kept } in row_runs(at, runs.target) {
         for i in 0..at.rows {
             let m = at.first_row + i;
             let (scale, bias) = (weights.dequantize[m], weights.bias[m]);
-            let start = buffer.index(first_channel + m, y, x);
+            let start = runs.buffer.index(runs.first_channel + m, y, x);
             // SAFETY: the caller vouches for these kept pixels' elements.
             let run = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(start), kept) };
             let row = &sums[i * nr + j..i * nr + j + kept];
-            if relu {
+            if runs.relu {
                 for (o, &sum) in run.iter_mut().zip(row) {
                     *o = (sum as f32 * scale + bias).max(0.0);
                 }
