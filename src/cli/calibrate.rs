@@ -13,6 +13,8 @@ use tinyssd::model::weights::{INT8_INPUT_SCALES, MAX_MODEL_BYTES};
 use tinyssd::model::{Architecture, Model};
 
 #[derive(Debug, clap::Args)]
+// It always measures at fp32: the shared --precision is hidden here.
+#[command(mut_arg("precision", |arg| arg.hide(true)))]
 pub struct CalibrateArgs {
     /// Sample images (PNG or JPEG), or folders of them: pictures like those the model
     /// will see (training images, or the user's own scene).
