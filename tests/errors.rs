@@ -37,6 +37,10 @@ fn wrong_arguments_say_what_is_expected() {
         &["--source", "webcam"],
         &["'webcam' is not a source", "camera:0", "demo"],
     );
+    assert_fails(
+        &["--source", "holiday.mp4"],
+        &["'holiday.mp4' is not a source, nor a file or folder of that name"],
+    );
     assert_fails(&["--fps", "fast"], &["'fast' is not a number"]);
     assert_fails(
         &["detect", "x.png", "--threshold", "2"],

@@ -12,8 +12,9 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error(
-        "'{0}' is not a source: use camera:0, camera:NAME, images:DIR, image:FILE, video:FILE, demo, \
-         or the path of an image, a folder of images or a video"
+        "'{0}' is not a source, nor a file or folder of that name: use camera:0, camera:NAME, \
+         images:DIR, image:FILE, video:FILE, demo, or the path of an image, a folder of images \
+         or a video"
     )]
     BadSpec(String),
     #[error("no camera found")]
