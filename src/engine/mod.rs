@@ -2,12 +2,14 @@
 //! [`Plan`] derived once from the architecture and the weights packed once for the
 //! CPU's micro-kernel; immutable, shared by `Arc` between every engine that runs the
 //! model) and per engine the buffers it computes into, allocated once, with its own
-//! [`Team`] of threads for the kernels of [`ops`].
+//! [`Team`] of threads for the kernels of [`ops`]. Each convolution runs in fp32, or
+//! at int8 where the model is calibrated for it ([`Precision`], [`Calibration`]).
 
 mod calibrate;
 mod conv;
 pub mod ops;
 pub mod plan;
+mod precision;
 mod team;
 
 use crate::model::Model;
@@ -18,6 +20,7 @@ use ops::gemm::int8::{Int8Isa, Int8Kernel};
 use ops::gemm::{Isa, Layout};
 use ops::pool::max_pool_ceil;
 pub use plan::{Head, Plan, PlannedStep, Step};
+pub use precision::{Precision, PrecisionChoice};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 pub(crate) use team::Team;
@@ -37,55 +40,6 @@ pub enum EngineError {
         "the model has no int8 calibration (its metadata lacks 'int8_input_scales'): make one with `tinyssd calibrate`, or run it at --precision fp32"
     )]
     NotCalibrated,
-}
-
-/// The arithmetic the convolutions run in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Precision {
-    /// Every convolution in `f32`.
-    #[default]
-    Fp32,
-    /// The convolutions the model file has an input scale for in int8
-    /// ([`ops::gemm::int8`]), the others in `f32`.
-    Int8,
-}
-
-/// The precision asked for: one of the two, or the faster where it keeps the accuracy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PrecisionChoice {
-    #[default]
-    Fp32,
-    Int8,
-    /// Int8 where the model is calibrated and the CPU has the dot-product instructions
-    /// (AVX512-VNNI or AVX-VNNI), fp32 elsewhere.
-    Auto,
-}
-
-impl PrecisionChoice {
-    /// The precision `model` runs at on this CPU.
-    pub fn resolve(self, model: &Model) -> Precision {
-        match self {
-            PrecisionChoice::Fp32 => Precision::Fp32,
-            PrecisionChoice::Int8 => Precision::Int8,
-            PrecisionChoice::Auto => {
-                let calibrated = !model.metadata.int8_input_scales.is_empty();
-                if calibrated && Int8Isa::detect().has_dot_products() {
-                    Precision::Int8
-                } else {
-                    Precision::Fp32
-                }
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for Precision {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Precision::Fp32 => "fp32",
-            Precision::Int8 => "int8",
-        })
-    }
 }
 
 /// Most threads per core a run may ask for: beyond the cores they only take turns
