@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..engine.csv_log import append_csv_row
 from ..data.voc import train_val_records
-from ..net.model_io import read_model_file, safe_open, set_class_thresholds
+from ..net.model_io import safe_open, set_class_thresholds
 from ..paths import REPO_ROOT, STATE_DIR
 from .state import load_state, new_period
 
@@ -96,8 +96,8 @@ def tinyssd_calibrate(binary: Path, model: Path, images: list[Path]) -> None:
 
 def is_calibrated(model: Path) -> bool:
     """Whether the model file carries an int8 calibration."""
-    _, metadata = read_model_file(model)
-    return "int8_input_scales" in metadata
+    with safe_open(str(model), framework="pt") as f:
+        return "int8_input_scales" in (f.metadata() or {})
 
 
 def choose(candidates: dict[str, dict], shipped: dict) -> tuple[str, bool]:
