@@ -1,6 +1,6 @@
 //! Decoding, thresholds, NMS and the top-k cut on hand-made network outputs.
 
-use tinyssd::detect::{DetectConfig, Postprocessor};
+use tinyssd::detect::{DetectConfig, Detection, Postprocessor};
 use tinyssd::model::CenterBox;
 
 const CLASSES: usize = 3; // background, "a", "b"
@@ -12,6 +12,19 @@ fn postprocessor(priors: &[(f32, f32, f32, f32)]) -> Postprocessor {
         .collect();
     let names = ["background", "a", "b"].map(String::from).to_vec();
     Postprocessor::with_priors(priors, [0.1, 0.1, 0.2, 0.2], names)
+}
+
+/// The detections of one frame `width` x `height` pixels.
+fn detections(
+    post: &mut Postprocessor,
+    loc: &[f32],
+    conf: &[f32],
+    config: &DetectConfig,
+    (width, height): (u32, u32),
+) -> Vec<Detection> {
+    let mut found = Vec::new();
+    post.run_into(loc, conf, config, width, height, &mut found);
+    found
 }
 
 /// Logits whose softmax gives `probability` to `class` and splits the rest evenly.
@@ -29,7 +42,7 @@ fn run(
 ) -> Vec<(usize, f32, f32)> {
     let conf: Vec<f32> = scores.iter().flat_map(|&(c, p)| logits_for(c, p)).collect();
     let loc = vec![0.0; scores.len() * 4];
-    post.run(&loc, &conf, config, 100, 100)
+    detections(post, &loc, &conf, config, (100, 100))
         .into_iter()
         .map(|d| (d.class_id, d.score, d.bbox.x_min))
         .collect()
@@ -78,7 +91,7 @@ fn cross_class_suppression_keeps_the_better_class_and_refills_the_top_k() {
     let mut cfg = config(0.25);
     cfg.top_k = 2;
     let found = |post: &mut Postprocessor, cfg: &DetectConfig| -> Vec<(usize, f32)> {
-        post.run(&[0.0; 8], &conf, cfg, 100, 100)
+        detections(post, &[0.0; 8], &conf, cfg, (100, 100))
             .iter()
             .map(|d| (d.class_id, d.bbox.x_min.round()))
             .collect()
@@ -146,7 +159,7 @@ fn thresholds_apply_per_class() {
 fn boxes_are_clipped_to_the_image() {
     let mut post = postprocessor(&[(0.0, 0.0, 0.5, 0.5)]);
     let conf = logits_for(1, 0.9).to_vec();
-    let found = post.run(&[0.0; 4], &conf, &config(0.5), 200, 100);
+    let found = detections(&mut post, &[0.0; 4], &conf, &config(0.5), (200, 100));
     let b = found[0].bbox;
     assert_eq!((b.x_min, b.y_min), (0.0, 0.0));
     assert!((b.x_max - 50.0).abs() < 1e-3 && (b.y_max - 25.0).abs() < 1e-3);
@@ -176,7 +189,13 @@ fn skipping_hopeless_boxes_changes_nothing() {
                 }
             }
         }
-        let found = post.run(&vec![0.0; 40 * 4], &conf, &config(threshold), 1000, 100);
+        let found = detections(
+            &mut post,
+            &[0.0; 40 * 4],
+            &conf,
+            &config(threshold),
+            (1000, 100),
+        );
         let mut found: Vec<_> = found
             .iter()
             .map(|d| {

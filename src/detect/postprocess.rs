@@ -131,22 +131,9 @@ impl Postprocessor {
     }
 
     /// `loc` is [boxes][4] offsets and `conf` [boxes][classes] logits, as the engine
-    /// emits them; the image is `width` x `height` pixels.
-    pub fn run(
-        &mut self,
-        loc: &[f32],
-        conf: &[f32],
-        config: &DetectConfig,
-        width: u32,
-        height: u32,
-    ) -> Vec<Detection> {
-        let mut detections = Vec::new();
-        self.run_into(loc, conf, config, width, height, &mut detections);
-        detections
-    }
-
-    /// As [`Postprocessor::run`], replacing the contents of `detections` (whose
-    /// capacity is reused, so a steady stream of frames allocates nothing).
+    /// emits them; the image is `width` x `height` pixels. Replaces the contents of
+    /// `detections`, whose capacity is reused, so a steady stream of frames allocates
+    /// nothing.
     pub fn run_into(
         &mut self,
         loc: &[f32],

@@ -17,7 +17,7 @@ pub use calibrate::Calibration;
 use conv::{ConvInput, ConvKernel, Scratch};
 use ndarray::{ArrayView3, ShapeBuilder};
 use ops::gemm::int8::{Int8Isa, Int8Kernel};
-use ops::gemm::{Isa, Layout};
+use ops::gemm::{ChannelTarget, Isa, Layout};
 use ops::pool::max_pool_ceil;
 pub use plan::{Head, Plan, PlannedStep, Step};
 pub use precision::{Precision, PrecisionChoice};
@@ -330,11 +330,11 @@ impl Engine {
                     },
                     Some(kernel),
                 ) => {
-                    let layout = Layout::ChannelMajor {
+                    let layout = Layout::ChannelMajor(ChannelTarget {
                         buffer: plan.layout(output),
                         first_channel: channel_offset,
                         relu: true,
-                    };
+                    });
                     let (from, to) = read_and_write(buffers, input, output);
                     // Where a kernel would fail: its output borrowed. (What a kernel
                     // half wrote is its own part of the buffer, rewritten by the

@@ -208,12 +208,7 @@ impl Plan {
 
     pub fn layout(&self, buffer: BufferId) -> BufferLayout {
         let [channels, height, width] = self.shapes[buffer];
-        BufferLayout {
-            channels,
-            height,
-            width,
-            border: self.borders[buffer],
-        }
+        BufferLayout::new(channels, height, width, self.borders[buffer])
     }
 
     pub fn total_macs(&self) -> usize {

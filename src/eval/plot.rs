@@ -63,6 +63,22 @@ fn render(
     out.commit().map_err(|e| fail(e.to_string()))
 }
 
+/// A chart's frame as every chart here has it: the caption, the margins and the axes'
+/// label areas (the y one `y_labels` wide).
+fn framed<'a, 'b>(
+    root: &'a DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>,
+    caption: String,
+    y_labels: u32,
+) -> ChartBuilder<'a, 'b, BitMapBackend<'b>> {
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(caption, (FONT, 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(y_labels);
+    builder
+}
+
 fn text_error(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
@@ -83,11 +99,7 @@ fn pr_curve(
             100.0 * class.ap11,
             100.0 * class.ap_all
         );
-        let mut chart = ChartBuilder::on(&root)
-            .caption(caption, (FONT, 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(48)
+        let mut chart = framed(&root, caption, 48)
             .build_cartesian_2d(0.0_f64..1.0, 0.0_f64..1.02)
             .map_err(text_error)?;
         chart
@@ -128,11 +140,7 @@ fn summary(
                 100.0 * evaluation.map11,
                 100.0 * evaluation.map_all
             );
-            let mut chart = ChartBuilder::on(&root)
-                .caption(caption, (FONT, 18))
-                .margin(12)
-                .x_label_area_size(40)
-                .y_label_area_size(100)
+            let mut chart = framed(&root, caption, 100)
                 .build_cartesian_2d(0.0_f64..100.0, (0_i32..rows).into_segmented())
                 .map_err(text_error)?;
             // Row 0 at the bottom: the first class goes on top.

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from training.data.voc import Record
-from training.lineage.state import LineageState
+from training.lineage.state import LineageState, data_hash, load_state
 from training.lineage.trainer import LineageTrainer, new_meta
 from training.net.model import TinySSD
 
@@ -35,6 +35,19 @@ def new_state(records, batch_size: int = 2, batch_norm: bool = True) -> LineageS
 
 def trainer(state, data):
     return LineageTrainer(state, *data, workers=0, log=lambda _: None)
+
+
+def trained(data, steps: int = 2) -> LineageState:
+    """A fresh state on `data`, trained `steps` steps."""
+    state = new_state(data[0])
+    trainer(state, data).run(steps=steps)
+    return state
+
+
+def reloaded(state: LineageState, data, path) -> LineageState:
+    """`state` saved to `path` and loaded back, as a resumed run finds it."""
+    state.save(path)
+    return load_state(path, data_hash(data[0]))
 
 
 def everything(state: LineageState) -> dict:

@@ -223,12 +223,7 @@ mod tests {
             (ConvGeometry::new(4, 3, 5, 1, 1, 0), 1, 6),
         ] {
             let phases = PhaseSplit::new(&g);
-            let layout = BufferLayout {
-                channels: g.in_channels,
-                height: g.in_h,
-                width: g.in_w,
-                border,
-            };
+            let layout = BufferLayout::new(g.in_channels, g.in_h, g.in_w, border);
             let dense: Vec<f32> = (0..g.in_channels * g.in_h * g.in_w)
                 .map(|v| v as f32 + 1.0)
                 .collect();

@@ -16,6 +16,15 @@ pub struct BufferLayout {
 pub const SLACK: usize = 64;
 
 impl BufferLayout {
+    pub const fn new(channels: usize, height: usize, width: usize, border: usize) -> Self {
+        BufferLayout {
+            channels,
+            height,
+            width,
+            border,
+        }
+    }
+
     pub fn row_stride(&self) -> usize {
         self.width + 2 * self.border
     }

@@ -67,18 +67,8 @@ mod tests {
     fn ceil_window_at_the_edge_covers_only_inside_pixels() {
         // 4x4 input -> 2x2 output: the second window starts at column 2 and spans 2..4.
         let input: Vec<f32> = (0..16).map(|v| v as f32).collect();
-        let from = BufferLayout {
-            channels: 1,
-            height: 4,
-            width: 4,
-            border: 0,
-        };
-        let to = BufferLayout {
-            channels: 1,
-            height: 2,
-            width: 2,
-            border: 1,
-        };
+        let from = BufferLayout::new(1, 4, 4, 0);
+        let to = BufferLayout::new(1, 2, 2, 1);
         let mut out = vec![0.0; to.buffer_len()];
         max_pool_ceil(&input, &from, &mut out, &to, &Team::new(2).expect("team"));
         assert_eq!(
@@ -91,18 +81,8 @@ mod tests {
     #[test]
     fn negative_values_survive() {
         let input = vec![-3.0, -1.0, -2.0, -5.0, -4.0, -6.0, -7.0, -8.0, -9.0];
-        let from = BufferLayout {
-            channels: 1,
-            height: 3,
-            width: 3,
-            border: 0,
-        };
-        let to = BufferLayout {
-            channels: 1,
-            height: 1,
-            width: 1,
-            border: 0,
-        };
+        let from = BufferLayout::new(1, 3, 3, 0);
+        let to = BufferLayout::new(1, 1, 1, 0);
         let mut out = vec![0.0; to.buffer_len()];
         max_pool_ceil(&input, &from, &mut out, &to, &Team::new(2).expect("team"));
         assert_eq!(out[0], -1.0);

@@ -11,7 +11,7 @@
 //! ONNX Runtime's (`scripts/compare_runtimes.py`) and within the parity tests' 1e-4 of PyTorch's.
 
 use super::gemm::{
-    Columns, Isa, Layout, PackedWeights, Product, TASKS_PER_THREAD, Target, gemm_all,
+    ChannelTarget, Columns, Isa, Layout, PackedWeights, Product, TASKS_PER_THREAD, Target, gemm_all,
 };
 use super::layout::BufferLayout;
 use crate::engine::team::Team;
@@ -242,20 +242,11 @@ pub fn multiply(
     team: &Team,
 ) {
     let (rows, tiles) = (weights.rows(), tiling.tiles());
-    let buffer = BufferLayout {
-        channels: rows,
-        height: 1,
-        width: tiles,
-        border: 0,
-    };
+    let buffer = BufferLayout::new(rows, 1, tiles, 0);
     let target = Target {
         grid_width: tiles,
         width: tiles,
-        layout: Layout::ChannelMajor {
-            buffer,
-            first_channel: 0,
-            relu: false,
-        },
+        layout: Layout::all_channels(buffer, false),
     };
     // The 36 products give the team its tasks: each alone makes as few as that leaves
     // (one on 2 threads; 4 x 36 small ones cost more in claims than they balance).
@@ -300,11 +291,11 @@ pub fn transform_output(
         })
     };
     match layout {
-        Layout::ChannelMajor {
+        Layout::ChannelMajor(ChannelTarget {
             buffer,
             first_channel,
             relu,
-        } => {
+        }) => {
             let plane = buffer.plane();
             let channels = &mut out[first_channel * plane..(first_channel + rows) * plane];
             team.for_each_chunk(channels, plane, |r, channel| {
@@ -396,12 +387,7 @@ mod tests {
             let expected = direct(&input, c_in, h, w, &weight, &bias);
 
             let isa = Isa::detect();
-            let from = BufferLayout {
-                channels: c_in,
-                height: h,
-                width: w,
-                border: 1,
-            };
+            let from = BufferLayout::new(c_in, h, w, 1);
             let mut buffer = vec![0.0; from.buffer_len()];
             for c in 0..c_in {
                 for y in 0..h {
@@ -424,18 +410,9 @@ mod tests {
             let mut m = vec![f32::NAN; tiling.product_len(rows)];
             multiply(&weights, &tiling, &v, &offsets, &mut m, &team);
 
-            let to = BufferLayout {
-                channels: rows,
-                height: h,
-                width: w,
-                border: 1,
-            };
+            let to = BufferLayout::new(rows, h, w, 1);
             let mut chw = vec![0.0; to.buffer_len()];
-            let layout = Layout::ChannelMajor {
-                buffer: to,
-                first_channel: 0,
-                relu: false,
-            };
+            let layout = Layout::all_channels(to, false);
             transform_output(&weights, &tiling, &m, &mut chw, layout, &team);
             let mut hwc = vec![f32::NAN; rows * h * w];
             transform_output(&weights, &tiling, &m, &mut hwc, Layout::PixelMajor, &team);

@@ -11,7 +11,7 @@ from training.net.bn_calibration import model_from_file
 from training.net.model import TinySSD, load_reference_state_dict
 from training.net.model_io import load_model_file, read_model_file, save_model_file
 
-from ..synthetic import everything, new_state, synthetic_set, trainer
+from ..synthetic import everything, new_state, reloaded, synthetic_set, trained, trainer
 
 
 def test_resume_from_a_saved_state_continues_exactly(tmp_path):
@@ -23,10 +23,7 @@ def test_resume_from_a_saved_state_continues_exactly(tmp_path):
     straight.save(tmp_path / "middle.safetensors")
     trainer(straight, data).run(steps=2)
     # two halves: stop after the save, continue from the file in a fresh state
-    first = new_state(data[0])
-    trainer(first, data).run(steps=2)
-    first.save(tmp_path / "half.safetensors")
-    resumed = load_state(tmp_path / "half.safetensors", data_hash(data[0]))
+    resumed = reloaded(trained(data), data, tmp_path / "half.safetensors")
     trainer(resumed, data).run(steps=2)
 
     assert resumed.meta["images_seen"] == straight.meta["images_seen"] == 8

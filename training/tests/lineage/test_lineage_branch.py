@@ -14,7 +14,7 @@ from training.lineage.branch import head_norms, make_branch, with_peak_lr
 from training.lineage.state import LineageError, data_hash, load_state
 from training.net.model import TinySSD, load_reference_state_dict, reference_state_dict
 
-from ..synthetic import everything, new_state, synthetic_set, trainer
+from ..synthetic import everything, new_state, reloaded, synthetic_set, trained, trainer
 
 
 def test_predictor_batch_norm_folds_into_the_contract_tensors():
@@ -46,10 +46,7 @@ def _outputs(model, x, training=False):
 def test_a_head_batch_norm_branch_starts_from_the_lineage_and_keeps_its_state(tmp_path):
     torch.set_num_threads(1)
     data = synthetic_set()
-    state = new_state(data[0])
-    trainer(state, data).run(steps=2)
-    state.save(tmp_path / "lineage.safetensors")
-    lineage_state = load_state(tmp_path / "lineage.safetensors", data_hash(data[0]))
+    lineage_state = reloaded(trained(data), data, tmp_path / "lineage.safetensors")
     x = next(iter(calibration_batches(*data, count=2, batch_size=2)))
     before_loc, before_conf = _outputs(lineage_state.model, x)
     train_loc, train_conf = _outputs(lineage_state.model, x, training=True)
@@ -78,11 +75,10 @@ def test_a_head_batch_norm_branch_starts_from_the_lineage_and_keeps_its_state(tm
     for k, v in old_ema.items():
         assert torch.equal(branch.ema.shadow[k], v), k
     assert branch.meta["head_batch_norm"] and branch.meta["branch"]["name"] == "head-bn"
-    assert branch.meta["period"]["images"] == 0 and branch.images_seen == state.images_seen
+    assert branch.meta["period"]["images"] == 0 and branch.images_seen == lineage_state.images_seen
 
     # it saves, loads as a head-batch-norm network, trains on and exports to the plain contract
-    branch.save(tmp_path / "branch.safetensors")
-    loaded = load_state(tmp_path / "branch.safetensors", data_hash(data[0]))
+    loaded = reloaded(branch, data, tmp_path / "branch.safetensors")
     assert loaded.model.head_batch_norm and len(head_norms(loaded.ema_model())) == 12
     trainer(loaded, data).run(steps=1)
     assert set(reference_state_dict(loaded.ema_model())) == set(reference_state_dict(TinySSD()))

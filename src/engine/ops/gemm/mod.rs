@@ -59,16 +59,37 @@ pub struct Target {
 /// How the result is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
-    /// Into a (bordered) CHW buffer from channel `first_channel` on, bias then
-    /// optional ReLU.
-    ChannelMajor {
-        buffer: BufferLayout,
-        first_channel: usize,
-        relu: bool,
-    },
+    /// Into a (bordered) CHW buffer.
+    ChannelMajor(ChannelTarget),
     /// `out[(y * width + x) * rows + m]` (HWC), bias only: the SSD predictors'
     /// box-major rows.
     PixelMajor,
+}
+
+impl Layout {
+    /// Into all of `buffer`'s channels.
+    pub fn all_channels(buffer: BufferLayout, relu: bool) -> Layout {
+        Layout::ChannelMajor(ChannelTarget {
+            buffer,
+            first_channel: 0,
+            relu,
+        })
+    }
+}
+
+/// A CHW output: `buffer`'s channels from `first_channel` on, bias then optional ReLU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelTarget {
+    pub buffer: BufferLayout,
+    pub first_channel: usize,
+    pub relu: bool,
+}
+
+impl ChannelTarget {
+    /// Offset of pixel (y, x) of the product's row `row`.
+    pub fn index(&self, row: usize, y: usize, x: usize) -> usize {
+        self.buffer.index(self.first_channel + row, y, x)
+    }
 }
 
 /// A raw pointer that parallel tasks share to write disjoint tiles of one output.
@@ -194,26 +215,24 @@ impl Product<'_> {
             first_pixel / target.grid_width,
             first_pixel % target.grid_width,
         );
-        let Layout::ChannelMajor {
-            buffer,
-            first_channel,
-            relu,
-        } = target.layout
-        else {
+        let Layout::ChannelMajor(to) = target.layout else {
             return false;
         };
         if first_pixel + nr > self.columns.pixels || x + nr > target.width {
             return false;
         }
         let bias = &weights.bias[panel.first_row..panel.first_row + panel.rows];
-        let start = buffer.index(first_channel + panel.first_row, y, x);
+        let start = to.index(panel.first_row, y, x);
         // SAFETY: the tile's pixels lie in one output row and are all kept, so each of its
         // rows is within last_write < out.len() (asserted in `new`), and the caller vouches
         // that these pixels belong to its task alone.
         unsafe {
             let out = self.out.ptr().add(start);
-            let epilogue = Epilogue { bias, relu };
-            let (offsets, plane) = (self.columns.offsets, buffer.plane());
+            let epilogue = Epilogue {
+                bias,
+                relu: to.relu,
+            };
+            let (offsets, plane) = (self.columns.offsets, to.buffer.plane());
             micro_kernel_to_output(weights.isa, panel, b, offsets, out, plane, epilogue)
         }
     }
@@ -293,15 +312,11 @@ unsafe fn place_tile(
             let bias = bias[m];
             let values = &tile[i * nr + j..i * nr + j + kept];
             match target.layout {
-                Layout::ChannelMajor {
-                    buffer,
-                    first_channel,
-                    relu,
-                } => {
-                    let start = buffer.index(first_channel + m, y, x);
+                Layout::ChannelMajor(to) => {
+                    let start = to.index(m, y, x);
                     // SAFETY: the caller vouches for these kept pixels' elements.
                     let run = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(start), kept) };
-                    if relu {
+                    if to.relu {
                         run.iter_mut()
                             .zip(values)
                             .for_each(|(o, &v)| *o = (v + bias).max(0.0));
@@ -408,11 +423,7 @@ impl Target {
     fn last_write(&self, rows: usize, pixels: usize) -> usize {
         let rows_out = self.grid_rows(pixels);
         match self.layout {
-            Layout::ChannelMajor {
-                buffer,
-                first_channel,
-                ..
-            } => buffer.index(first_channel + rows - 1, rows_out - 1, self.width - 1),
+            Layout::ChannelMajor(to) => to.index(rows - 1, rows_out - 1, self.width - 1),
             Layout::PixelMajor => rows_out * self.width * rows - 1,
         }
     }

@@ -47,12 +47,7 @@ fn assert_kernels_match_the_naive_product(rows: usize, depth: usize, pixels: usi
         .collect();
     let bias: Vec<f32> = (0..rows).map(|i| i as f32 * 0.5 - 3.0).collect();
     // A 1x1 convolution over a 1 x 53 image is exactly this product.
-    let layout = BufferLayout {
-        channels: depth,
-        height: 1,
-        width: pixels,
-        border: 0,
-    };
+    let layout = BufferLayout::new(depth, 1, pixels, 0);
     let mut input = vec![0.0; layout.buffer_len()];
     for (i, v) in input[..depth * pixels].iter_mut().enumerate() {
         *v = ((i * 5 % 13) as f32 - 6.0) * 0.5;
@@ -87,21 +82,12 @@ fn assert_kernels_match_the_naive_product(rows: usize, depth: usize, pixels: usi
             },
         ];
         for columns in sources {
-            let out_layout = BufferLayout {
-                channels: rows,
-                height: 1,
-                width: pixels,
-                border: 1,
-            };
+            let out_layout = BufferLayout::new(rows, 1, pixels, 1);
             let mut chw = vec![f32::NAN; out_layout.buffer_len()];
             let chw_target = Target {
                 grid_width: pixels,
                 width: pixels,
-                layout: Layout::ChannelMajor {
-                    buffer: out_layout,
-                    first_channel: 0,
-                    relu: true,
-                },
+                layout: Layout::all_channels(out_layout, true),
             };
             gemm(&packed, columns, &mut chw, chw_target, &team);
             let mut hwc = vec![f32::NAN; rows * pixels];

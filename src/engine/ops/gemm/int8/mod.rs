@@ -26,8 +26,8 @@ pub use quantize::{ACTIVATION_LEVELS, quantize, quantize_input, quantized_len};
 
 use super::kernels::MAX_TILE;
 use super::{
-    Layout, ProductShape, RowRun, SharedOut, TASKS_PER_THREAD, Target, TileAt, checked_panels,
-    panels_per_task, place_tile, row_runs,
+    ChannelTarget, Layout, ProductShape, RowRun, SharedOut, TASKS_PER_THREAD, Target, TileAt,
+    checked_panels, panels_per_task, place_tile, row_runs,
 };
 use crate::engine::team::Team;
 use kernels::micro_kernel;
@@ -120,12 +120,7 @@ unsafe fn place_sums(
     target: Target,
     out: SharedOut,
 ) {
-    let Layout::ChannelMajor {
-        buffer,
-        first_channel,
-        relu,
-    } = target.layout
-    else {
+    let Layout::ChannelMajor(to) = target.layout else {
         // The predictors' pixel-major rows: small, through the fp32 product's placing.
         let nr = weights.isa.nr();
         let mut tile = [0.0f32; MAX_TILE];
@@ -144,9 +139,7 @@ unsafe fn place_sums(
         at,
         weights,
         target,
-        buffer,
-        first_channel,
-        relu,
+        to,
     };
     match weights.isa.kernel() {
         #[cfg(target_arch = "x86_64")]
@@ -167,9 +160,7 @@ struct ChannelRuns<'a> {
     at: TileAt,
     weights: &'a Int8Weights,
     target: Target,
-    buffer: crate::engine::ops::layout::BufferLayout,
-    first_channel: usize,
-    relu: bool,
+    to: ChannelTarget,
 }
 
 /// Each tile row, one grid row (a run of pixels contiguous in the output) at a time:
@@ -186,11 +177,11 @@ unsafe fn place_runs(runs: &ChannelRuns, out: SharedOut) {
         for i in 0..at.rows {
             let m = at.first_row + i;
             let (scale, bias) = (weights.dequantize[m], weights.bias[m]);
-            let start = runs.buffer.index(runs.first_channel + m, y, x);
+            let start = runs.to.index(m, y, x);
             // SAFETY: the caller vouches for these kept pixels' elements.
             let run = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(start), kept) };
             let row = &sums[i * nr + j..i * nr + j + kept];
-            if runs.relu {
+            if runs.to.relu {
                 for (o, &sum) in run.iter_mut().zip(row) {
                     *o = (sum as f32 * scale + bias).max(0.0);
                 }

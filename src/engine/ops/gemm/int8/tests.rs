@@ -52,12 +52,7 @@ fn inputs_quantise_to_rounded_clamped_levels_four_channels_a_pixel() {
     assert_eq!(quantize(-3.0, 10.0), 0);
     assert_eq!(quantize(25.49, 10.0), 255);
     assert_eq!(quantize(1e9, 10.0), 255);
-    let layout = BufferLayout {
-        channels: 5,
-        height: 2,
-        width: 3,
-        border: 1,
-    };
+    let layout = BufferLayout::new(5, 2, 3, 1);
     let mut input = vec![0.0; layout.buffer_len()];
     for c in 0..5 {
         for y in 0..2 {
@@ -101,12 +96,7 @@ fn every_int8_kernel_matches_the_integer_reference() {
         [(13, 7, 5, 9, 3), (17, 6, 4, 30, 3), (9, 8, 1, 1000, 1)]
     {
         let pad = kernel / 2;
-        let layout = BufferLayout {
-            channels,
-            height,
-            width,
-            border: 1,
-        };
+        let layout = BufferLayout::new(channels, height, width, 1);
         let g = ConvGeometry::new(channels, height, width, kernel, 1, pad);
         let taps = kernel * kernel;
         let weight: Vec<f32> = (0..rows * channels * taps)
@@ -166,21 +156,12 @@ fn every_int8_kernel_matches_the_integer_reference() {
                 offsets: &offsets,
                 pixels,
             };
-            let out_layout = BufferLayout {
-                channels: rows,
-                height: g.out_h,
-                width: g.out_w,
-                border: 1,
-            };
+            let out_layout = BufferLayout::new(rows, g.out_h, g.out_w, 1);
             let mut chw = vec![f32::NAN; out_layout.buffer_len()];
             let chw_target = Target {
                 grid_width: layout.row_stride(),
                 width: g.out_w,
-                layout: Layout::ChannelMajor {
-                    buffer: out_layout,
-                    first_channel: 0,
-                    relu: true,
-                },
+                layout: Layout::all_channels(out_layout, true),
             };
             gemm_int8(&packed, columns, &mut chw, chw_target, &team);
             let mut hwc = vec![f32::NAN; rows * g.out_pixels()];
