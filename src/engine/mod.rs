@@ -75,6 +75,8 @@ pub fn resolve_threads(threads: usize) -> Result<usize, EngineError> {
 pub struct PackedModel {
     model: Model,
     plan: Plan,
+    /// The fp32 instruction set: the fp32 convolutions' and the poolings'.
+    isa: Isa,
     /// The int8 kernel, where some convolution runs it.
     int8: Option<Int8Isa>,
     /// Each step's convolution with its weights, prepared for the micro-kernel in use
@@ -151,6 +153,7 @@ impl PackedModel {
         PackedModel {
             model,
             plan,
+            isa,
             int8,
             kernels,
             input_ready,
@@ -305,6 +308,7 @@ impl Engine {
     fn run(&mut self, mut step_times: Option<&mut [Duration]>) {
         let PackedModel {
             plan,
+            isa,
             kernels,
             input_ready,
             ..
@@ -379,7 +383,8 @@ impl Engine {
                 }
                 (Step::MaxPool { input, output }, _) => {
                     let (from, to) = read_and_write(buffers, input, output);
-                    max_pool_ceil(from, &plan.layout(input), to, &plan.layout(output), team);
+                    let (from_layout, to_layout) = (plan.layout(input), plan.layout(output));
+                    max_pool_ceil(*isa, from, &from_layout, to, &to_layout, team);
                 }
                 (Step::Conv { .. } | Step::Predict { .. }, None) => {
                     unreachable!("every convolution step has a kernel")
