@@ -112,3 +112,90 @@ fn assert_kernels_match_the_naive_product(rows: usize, depth: usize, pixels: usi
         }
     }
 }
+
+/// A 3x3 convolution read in place from a bordered input, so its grid is wider than
+/// its output and a tile spans grid rows, into a part of an output buffer with another
+/// border: every kernel writes the convolution's values there (with ReLU) and nothing
+/// else (the borders and the other channels keep their NaN). Widths around 16 and 48
+/// (one AVX-512 vector and tile).
+#[test]
+fn every_kernel_writes_only_the_kept_pixels_of_its_channels() {
+    let team = Team::new(2).expect("team");
+    for (channels, rows, h, w, out_border) in [
+        (3, 9, 5, 14, 0),
+        (2, 8, 7, 20, 2),
+        (4, 17, 4, 37, 1),
+        (3, 5, 3, 75, 0),
+        (2, 3, 6, 46, 1),
+        (1, 8, 3, 5, 1),
+    ] {
+        let input_layout = BufferLayout::new(channels, h, w, 1);
+        let mut input = vec![0.0; input_layout.buffer_len()];
+        for c in 0..channels {
+            for y in 0..h {
+                for x in 0..w {
+                    input[input_layout.index(c, y, x)] =
+                        ((c * 31 + y * 7 + x * 3) % 17) as f32 * 0.25 - 2.0;
+                }
+            }
+        }
+        let depth = channels * 9;
+        let weight: Vec<f32> = (0..rows * depth)
+            .map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.125)
+            .collect();
+        let bias: Vec<f32> = (0..rows).map(|i| i as f32 * 0.25 - 1.0).collect();
+        let naive = |m: usize, y: usize, x: usize| {
+            let mut sum = bias[m];
+            for c in 0..channels {
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        let (iy, ix) = ((y + ky) as isize - 1, (x + kx) as isize - 1);
+                        if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                            let v = input[input_layout.index(c, iy as usize, ix as usize)];
+                            sum += weight[m * depth + c * 9 + ky * 3 + kx] * v;
+                        }
+                    }
+                }
+            }
+            sum.max(0.0)
+        };
+        let g = ConvGeometry::new(channels, h, w, 3, 1, 1);
+        let offsets = direct_offsets(&input_layout, &g).expect("the border covers the padding");
+        let columns = Columns {
+            data: &input,
+            offsets: &offsets,
+            pixels: h * input_layout.row_stride(),
+        };
+        let first_channel = 2;
+        let out_layout = BufferLayout::new(first_channel + rows + 1, h, w, out_border);
+        for isa in Isa::available() {
+            let matrix = ndarray::ArrayView2::from_shape((rows, depth), &weight).expect("shape");
+            let packed = PackedWeights::new(isa, matrix, &bias);
+            let mut out = vec![f32::NAN; out_layout.buffer_len()];
+            let target = Target {
+                grid_width: input_layout.row_stride(),
+                width: w,
+                layout: Layout::ChannelMajor(ChannelTarget {
+                    buffer: out_layout,
+                    first_channel,
+                    relu: true,
+                }),
+            };
+            gemm(&packed, columns, &mut out, target, &team);
+            let mut expected = vec![f32::NAN; out_layout.buffer_len()];
+            for m in 0..rows {
+                for y in 0..h {
+                    for x in 0..w {
+                        expected[out_layout.index(first_channel + m, y, x)] = naive(m, y, x);
+                    }
+                }
+            }
+            for (i, (&got, &want)) in out.iter().zip(&expected).enumerate() {
+                assert!(
+                    got == want || (got - want).abs() < 1e-4 || (got.is_nan() && want.is_nan()),
+                    "{isa:?}, {h}x{w} into border {out_border}: element {i} is {got}, not {want}"
+                );
+            }
+        }
+    }
+}
