@@ -291,3 +291,23 @@ fn bench_says_its_throughput_counts_the_work_winograd_saves() {
         "{report}"
     );
 }
+
+/// `--fp32-kernel` times the kernel asked for, which the report names, and refuses one
+/// this CPU lacks.
+#[test]
+fn bench_times_the_fp32_kernel_asked_for() {
+    let out = tinyssd(&[&common::QUICK_BENCH[..], &["--fp32-kernel", "portable"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("fp32 (Portable kernel)"),
+        "{}",
+        stdout(&out)
+    );
+    let lacking = if cfg!(target_arch = "x86_64") {
+        "neon"
+    } else {
+        "avx512"
+    };
+    let out = tinyssd(&[&common::QUICK_BENCH[..], &["--fp32-kernel", lacking]].concat());
+    common::assert_fails_saying(&out, "this CPU cannot run the");
+}

@@ -7,6 +7,7 @@ mod common;
 use common::{assert_fails_saying, golden_weights, repo_path, stdout, tinyssd};
 use std::sync::Arc;
 use tinyssd::detect::{Detection, Detector, read_image};
+use tinyssd::engine::ops::gemm::Isa;
 use tinyssd::engine::ops::gemm::int8::{Int8Isa, Int8Kernel};
 use tinyssd::engine::{Engine, EngineError, PackedModel, Precision, PrecisionChoice};
 use tinyssd::model::{Model, shipped_model_path};
@@ -68,7 +69,8 @@ fn int8_detections_match_fp32_on_the_demo_photos() {
 #[test]
 fn every_int8_kernel_runs_the_network_alike() {
     let outputs = |isa: Int8Isa| {
-        let packed = PackedModel::with_int8_kernel(shipped(), isa).expect("calibrated");
+        let packed =
+            PackedModel::with_int8_kernels(shipped(), Isa::detect(), isa).expect("calibrated");
         assert_eq!(packed.int8_kernel(), Some(isa.kernel()));
         let mut engine = Engine::from_packed(Arc::new(packed), 2).expect("engine");
         for (i, v) in engine.input_mut().iter_mut().enumerate() {

@@ -17,7 +17,7 @@ pub use calibrate::Calibration;
 use conv::{ConvInput, ConvKernel, Scratch};
 use ndarray::{ArrayView3, ShapeBuilder};
 use ops::gemm::int8::{Int8Isa, Int8Kernel};
-use ops::gemm::{ChannelTarget, Isa, Layout};
+use ops::gemm::{ChannelTarget, Isa, Kernel, Layout};
 use ops::pool::max_pool_ceil;
 pub use plan::{Head, Plan, PlannedStep, Step};
 pub use precision::{Precision, PrecisionChoice};
@@ -98,17 +98,23 @@ impl PackedModel {
     pub fn with_precision(model: Model, precision: Precision) -> Result<PackedModel, EngineError> {
         match precision {
             Precision::Fp32 => Ok(PackedModel::new(model)),
-            Precision::Int8 => PackedModel::with_int8_kernel(model, Int8Isa::detect()),
+            Precision::Int8 => {
+                PackedModel::with_int8_kernels(model, Isa::detect(), Int8Isa::detect())
+            }
         }
     }
 
-    /// The model at int8 on the int8 kernel `int8` (benchmarks of the slower ones); an
-    /// error for a model without a calibration.
-    pub fn with_int8_kernel(model: Model, int8: Int8Isa) -> Result<PackedModel, EngineError> {
+    /// The model at int8 on the int8 kernel `int8`, its fp32 convolutions on `isa`
+    /// (benchmarks of the slower ones); an error for a model without a calibration.
+    pub fn with_int8_kernels(
+        model: Model,
+        isa: Isa,
+        int8: Int8Isa,
+    ) -> Result<PackedModel, EngineError> {
         if model.metadata.int8_input_scales.is_empty() {
             return Err(EngineError::NotCalibrated);
         }
-        Ok(PackedModel::with_kernels(model, Isa::detect(), Some(int8)))
+        Ok(PackedModel::with_kernels(model, isa, Some(int8)))
     }
 
     /// [`PackedModel::new`] for a given micro-kernel (an `Isa` is only had for one the
@@ -175,6 +181,11 @@ impl PackedModel {
             Some(_) => Precision::Int8,
             None => Precision::Fp32,
         }
+    }
+
+    /// The fp32 kernel its fp32 convolutions run.
+    pub fn fp32_kernel(&self) -> Kernel {
+        self.isa.kernel()
     }
 
     /// The int8 kernel its int8 convolutions run, if any do.

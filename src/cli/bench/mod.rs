@@ -19,6 +19,7 @@ use std::sync::Arc;
 use timing::{Runs, measure, profile_layers};
 use tinyssd::detect::Detector;
 use tinyssd::engine::ops::gemm::int8::{Int8Isa, Int8Kernel};
+use tinyssd::engine::ops::gemm::{Isa, Kernel};
 use tinyssd::engine::{PackedModel, Precision};
 use tinyssd::files::RunInputs;
 use tinyssd::model::Architecture;
@@ -46,6 +47,11 @@ pub struct BenchArgs {
     /// runs); one the CPU lacks is refused.
     #[arg(long, value_enum, value_name = "KERNEL")]
     int8_kernel: Option<Int8KernelArg>,
+    /// The fp32 micro-kernel to time (default: the fastest this CPU runs), with
+    /// --int8-kernel what a CPU without the faster instructions would run; one the CPU
+    /// lacks is refused.
+    #[arg(long, value_enum, value_name = "KERNEL")]
+    fp32_kernel: Option<Fp32KernelArg>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -80,6 +86,26 @@ impl From<Int8KernelArg> for Int8Kernel {
     }
 }
 
+/// `--fp32-kernel`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Fp32KernelArg {
+    Portable,
+    Neon,
+    Avx2,
+    Avx512,
+}
+
+impl From<Fp32KernelArg> for Kernel {
+    fn from(arg: Fp32KernelArg) -> Self {
+        match arg {
+            Fp32KernelArg::Portable => Kernel::Portable,
+            Fp32KernelArg::Neon => Kernel::Neon,
+            Fp32KernelArg::Avx2 => Kernel::Avx2Fma,
+            Fp32KernelArg::Avx512 => Kernel::Avx512,
+        }
+    }
+}
+
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
@@ -98,14 +124,21 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         timed: args.runs,
     };
     let precision = args.model.precision_for(&model);
-    let packed = Arc::new(match (precision, args.int8_kernel) {
-        (Precision::Int8, Some(kernel)) => {
-            let kernel = Int8Kernel::from(kernel);
-            let isa = Int8Isa::of(kernel)
-                .with_context(|| format!("this CPU cannot run the {kernel:?} int8 kernel"))?;
-            PackedModel::with_int8_kernel(model, isa)?
+    let isa = match args.fp32_kernel.map(Kernel::from) {
+        Some(kernel) => Isa::of(kernel)
+            .with_context(|| format!("this CPU cannot run the {kernel:?} fp32 kernel"))?,
+        None => Isa::detect(),
+    };
+    let packed = Arc::new(match (precision, args.int8_kernel.map(Int8Kernel::from)) {
+        (Precision::Int8, kernel) => {
+            let int8 = match kernel {
+                Some(kernel) => Int8Isa::of(kernel)
+                    .with_context(|| format!("this CPU cannot run the {kernel:?} int8 kernel"))?,
+                None => Int8Isa::detect(),
+            };
+            PackedModel::with_int8_kernels(model, isa, int8)?
         }
-        (_, None) => PackedModel::with_precision(model, precision)?,
+        (Precision::Fp32, None) => PackedModel::with_isa(model, isa),
         (Precision::Fp32, Some(_)) => {
             bail!("--int8-kernel times the int8 path: add --precision int8")
         }
@@ -128,9 +161,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let report = Report {
         macs_per_frame: tinyssd::engine::Plan::new(Architecture::tiny_ssd()).total_macs(),
         macs_counted: report::MACS_COUNTED,
-        precision: match packed.int8_kernel() {
-            Some(kernel) => format!("int8 ({kernel:?} kernel)"),
-            None => Precision::Fp32.to_string(),
+        precision: match (packed.int8_kernel(), packed.fp32_kernel()) {
+            (Some(int8), fp32) => format!("int8 ({int8:?} kernel, fp32 layers {fp32:?})"),
+            (None, fp32) => format!("{} ({fp32:?} kernel)", Precision::Fp32),
         },
         frame_size: args.frame,
         runs: args.runs,
