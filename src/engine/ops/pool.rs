@@ -1,13 +1,17 @@
 //! 3x3 stride-2 max pooling with Caffe's ceil rounding: the last window may hang
 //! over the edge and then covers only the pixels inside.
 
-use super::gemm::{Isa, Kernel};
+use super::gemm::Isa;
+#[cfg(target_arch = "x86_64")]
+use super::gemm::Kernel;
 use super::layout::BufferLayout;
 use crate::engine::team::Team;
 use crate::model::architecture::{POOL_KERNEL, POOL_STRIDE, pooled_size};
 
 /// Pools every channel of `input` into the interior of `output` (borders untouched),
 /// with the vector instructions `isa` vouches for.
+// Off x86-64 only the portable arm of its `match` is left.
+#[cfg_attr(not(target_arch = "x86_64"), allow(clippy::match_single_binding))]
 pub fn max_pool_ceil(
     isa: Isa,
     input: &[f32],
