@@ -15,12 +15,12 @@ use super::team::Team;
 use crate::model::ConvWeights;
 
 /// Output pixels from which Winograd pays for its transforms: the 37x37 Fire4
-/// predictors (3.1 ms by the direct product at 1 thread, 2.4 by Winograd). On the 10x10 Fire9 ones its 3x3 tiles of 4x4 (12x12 computed for 10x10)
-/// took twice the direct product's time, 0.60 against 0.27 ms at 1 thread and 0.36-0.40
-/// against 0.18 at 2; on the 19x19 Fire8 ones the two measure the same at 1 thread
-/// (0.58-0.60 against 0.58-0.72 ms) and the direct product is faster at 2 (0.31 against
-/// 0.42), as it scales better with threads. (`tinyssd bench --layers`, Xeon with
-/// AVX-512.)
+/// predictors (3.1 ms by the direct product at 1 thread, 2.4 by Winograd). On the
+/// 10x10 Fire9 ones its 3x3 tiles of 4x4 (12x12 computed for 10x10) took twice the
+/// direct product's time, 0.60 against 0.27 ms at 1 thread and 0.36-0.40 against 0.18
+/// at 2; on the 19x19 Fire8 ones the two measure the same at 1 thread (0.58-0.60
+/// against 0.58-0.72 ms) and the direct product is faster at 2 (0.31 against 0.42), as
+/// it scales better with threads. (`tinyssd bench --layers`, Xeon with AVX-512.)
 const WINOGRAD_MIN_PIXELS: usize = 37 * 37;
 /// Input channels from which Winograd pays for its transforms: measured with
 /// `tinyssd bench --layers`, the predictors (83-173 channels) run faster with Winograd
