@@ -6,8 +6,9 @@ use std::arch::x86_64::*;
 /// How far ahead, in values, the AVX-512 kernel prefetches each row of its pixels: the
 /// same row of the next panel of the task (48 pixels on). With a row per input channel
 /// and tap, a 1x1 convolution reads as many streams as it has input channels, more than
-/// the hardware prefetcher follows: the squeezes ran 10-20 % faster with it, the frame
-/// 1-2 % (`bench`, Xeon, 2026-12-06). Two panels ahead measured the same; in the AVX2
+/// the hardware prefetcher follows: Fire1-4's squeezes ran 9-20 % faster with it
+/// (`bench --layers --threads 2`), the frame's median 0-4 % (`bench`, three alternating
+/// rounds; Xeon, 2026-12-06). Two panels ahead measured the same; in the AVX2
 /// kernel it made 1 thread 3 % slower and 2 threads 3 % faster, so that one has none.
 const PREFETCH_AHEAD: usize = 48;
 
