@@ -721,6 +721,7 @@ fn track_eval_films_the_photos_with_objects_and_scores_both_views() {
         report["raw"]["identity"].is_null(),
         "raw boxes carry no IDs"
     );
+    assert!(report["cross_class_iou"].is_null(), "off unless asked");
     let identity = &report["tracked"]["identity"];
     if !identity.is_null() {
         let count = |key: &str| identity[key].as_u64().expect("a count");
@@ -732,6 +733,19 @@ fn track_eval_films_the_photos_with_objects_and_scores_both_views() {
             "IDF1's parts: every true object is on its matched track or not"
         );
     }
+
+    let one_class = run(&[
+        "--photos",
+        "1",
+        "--frames",
+        "2",
+        "--cross-class-iou",
+        "0.85",
+        "--json",
+    ]);
+    assert!(one_class.status.success(), "{}", stderr(&one_class));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&one_class)).expect("valid JSON");
+    assert!((report["cross_class_iou"].as_f64().expect("set") - 0.85).abs() < 1e-6);
 
     let table = run(&["--photos", "1", "--frames", "3"]);
     assert!(table.status.success(), "{}", stderr(&table));

@@ -259,8 +259,12 @@ fn the_log_names_each_boxs_track_and_an_object_keeps_its_id_over_the_demos_frame
     assert!(frames.len() >= 12);
 
     for (seq, boxes) in &frames {
-        // A box passing its class's threshold continues a track or begins one.
-        for b in boxes.iter().filter(|b| b.score >= threshold(&b.class)) {
+        // A box over its class's bar for new tracks continues a track or begins one (the
+        // log rounds scores to 0.001).
+        let begins = |b: &&LoggedBox| {
+            b.score >= TrackerConfig::default().new_track_bar(threshold(&b.class)) + 0.001
+        };
+        for b in boxes.iter().filter(begins) {
             assert!(b.track.is_some(), "frame {seq}: {b:?}");
         }
         // The IDs are those of the tracks the frame's result carried to the window.

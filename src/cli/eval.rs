@@ -53,6 +53,11 @@ pub struct EvalArgs {
 }
 
 impl DataArgs {
+    /// `config` with `--cross-class-iou` applied, when given.
+    pub fn apply_cross_class(&self, config: &mut tinyssd::detect::DetectConfig) {
+        self.cross_class.apply(config);
+    }
+
     /// The files this run reads (for the outputs never to replace them).
     pub fn inputs(&self) -> Vec<&Path> {
         std::iter::once(self.data.as_path())

@@ -36,6 +36,9 @@ pub struct TrackerArgs {
     /// Minimum IoU of a confident detection with a track's predicted box.
     #[arg(long, value_name = "IOU")]
     match_iou: Option<f32>,
+    /// How far above its class's threshold a detection must score to begin a track.
+    #[arg(long, value_name = "MARGIN")]
+    new_track_margin: Option<f32>,
     /// Matched frames in a row before a track may be shown.
     #[arg(long, value_name = "N")]
     confirm_hits: Option<u32>,
@@ -54,6 +57,7 @@ impl TrackerArgs {
     fn config(&self) -> TrackerConfig {
         let mut config = TrackerConfig::default();
         config.match_iou = self.match_iou.unwrap_or(config.match_iou);
+        config.new_track_margin = self.new_track_margin.unwrap_or(config.new_track_margin);
         config.confirm_hits = self.confirm_hits.unwrap_or(config.confirm_hits);
         config.show_missed = self.show_missed.unwrap_or(config.show_missed);
         config.score_smoothing = self.score_smoothing.unwrap_or(config.score_smoothing);
@@ -67,7 +71,8 @@ pub fn run(args: &TrackEvalArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--photos and --frames must be at least 1");
     }
     let model = args.model.load_model()?;
-    let thresholds = DetectConfig::for_model(&model.metadata).thresholds;
+    let mut shown = DetectConfig::for_model(&model.metadata);
+    args.data.apply_cross_class(&mut shown);
     let dataset = args.data.load(&model.metadata.class_names)?;
     let samples: Vec<_> = dataset
         .samples
@@ -84,7 +89,7 @@ pub fn run(args: &TrackEvalArgs) -> anyhow::Result<ExitCode> {
     let report = run_sequences(
         &mut detector,
         &samples,
-        &thresholds,
+        &shown,
         &config,
         args.frames,
         &|| bar.inc(1),
@@ -97,10 +102,14 @@ pub fn run(args: &TrackEvalArgs) -> anyhow::Result<ExitCode> {
     } else {
         writeln!(
             out,
-            "{} photos of {}, {} frames each at {FRAME_WIDTH}x{FRAME_HEIGHT}, the model's thresholds: {} true objects over all frames",
+            "{} photos of {}, {} frames each at {FRAME_WIDTH}x{FRAME_HEIGHT}, the model's thresholds{}: {} true objects over all frames",
             report.photos,
             terminal_safe(&dataset.source.to_string()),
             args.frames,
+            match report.cross_class_iou {
+                Some(iou) => format!(", one class per object (IoU {iou})"),
+                None => String::new(),
+            },
             report.raw.object_frames
         )?;
         writeln!(

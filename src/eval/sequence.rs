@@ -7,9 +7,11 @@
 use super::data::Sample;
 use super::tracking::{Hypothesis, TrackingScore, TrackingTally, TruthBox};
 use crate::detect::camera_path::{pan_zoom_window, render, to_frame};
-use crate::detect::{DetectConfig, Detector, DetectorError, passes_threshold, read_image};
+use crate::detect::{
+    DetectConfig, Detector, DetectorError, passes_threshold, read_image, suppress_across_classes,
+};
 use crate::model::box_coder::Corners;
-use crate::track::{Tracker, TrackerConfig};
+use crate::track::{Track, Tracker, TrackerConfig};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -28,6 +30,8 @@ pub const SENSOR_NOISE: u8 = 10;
 pub struct SequenceReport {
     pub photos: usize,
     pub frames: u32,
+    /// The cross-class suppression both views were shown with; None: off.
+    pub cross_class_iou: Option<f32>,
     /// Photos that could not be read (skipped).
     pub unreadable: Vec<String>,
     pub raw: TrackingScore,
@@ -36,28 +40,29 @@ pub struct SequenceReport {
     pub tracker_us_per_frame: f64,
 }
 
-/// Films each sample for `frames_per_photo` frames and scores raw and tracked boxes;
-/// `thresholds` are per class id, as the sliders hold them. `on_frame` runs after each frame.
+/// Films each sample for `frames_per_photo` frames and scores raw and tracked boxes,
+/// both shown as `shown` says: its thresholds (per class id, as the sliders hold them)
+/// and its cross-class suppression, which acts on the boxes that pass (as in the app).
+/// `on_frame` runs after each frame.
 pub fn run_sequences(
     detector: &mut Detector,
     samples: &[Sample],
-    thresholds: &[f32],
+    shown: &DetectConfig,
     tracker_config: &TrackerConfig,
     frames_per_photo: u32,
     on_frame: &dyn Fn(),
 ) -> Result<SequenceReport, DetectorError> {
-    let shown = DetectConfig {
-        thresholds: thresholds.to_vec(),
-        ..DetectConfig::uniform(thresholds.len(), 0.0)
-    };
-    let detect_config = tracker_config.detection_config(&shown);
+    let thresholds = &shown.thresholds;
+    let detect_config = tracker_config.detection_config(shown);
     let mut tracker = Tracker::new(tracker_config.clone());
     let (mut raw, mut tracked) = (TrackingTally::default(), TrackingTally::default());
-    let (mut detections, mut truth, mut shown) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut detections, mut truth) = (Vec::new(), Vec::new());
+    let (mut passing, mut tracks, mut hypotheses) = (Vec::new(), Vec::new(), Vec::new());
     let mut tracker_time = Duration::ZERO;
     let mut report = SequenceReport {
         photos: 0,
         frames: 0,
+        cross_class_iou: shown.cross_class_iou,
         unreadable: Vec::new(),
         raw: TrackingScore::default(),
         tracked: TrackingScore::default(),
@@ -83,36 +88,50 @@ pub fn run_sequences(
             add_noise(&mut image, (index as u64) << 32 | u64::from(frame));
             truth.clear();
             for (number, object) in sample.objects.iter().enumerate() {
-                let bbox = to_frame(&object.bbox, &window, FRAME_WIDTH);
-                if !object.difficult && visible_share(&bbox) >= MIN_VISIBLE {
+                let whole = to_frame(&object.bbox, &window, FRAME_WIDTH);
+                let visible = in_frame(&whole);
+                let in_view = whole.area() > 0.0 && visible.area() >= MIN_VISIBLE * whole.area();
+                if !object.difficult && in_view {
                     truth.push(TruthBox {
                         object: first_object + number as u32,
                         class_id: object.class_id,
-                        bbox,
+                        bbox: visible,
                     });
                 }
             }
             detector.detect_into(&image, &detect_config, &mut detections)?;
-            shown.clear();
-            let passing = detections
-                .iter()
-                .filter(|d| passes_threshold(thresholds, d.class_id, d.score));
-            shown.extend(passing.map(|d| Hypothesis {
+            passing.clear();
+            passing.extend(
+                detections
+                    .iter()
+                    .filter(|d| passes_threshold(thresholds, d.class_id, d.score))
+                    .cloned(),
+            );
+            if let Some(iou) = shown.cross_class_iou {
+                suppress_across_classes(&mut passing, iou, usize::MAX);
+            }
+            hypotheses.clear();
+            hypotheses.extend(passing.iter().map(|d| Hypothesis {
                 id: None,
                 class_id: d.class_id,
                 bbox: d.bbox,
             }));
-            raw.add_frame(&truth, &shown);
+            raw.add_frame(&truth, &hypotheses);
             let start = Instant::now();
             tracker.update(&detections, thresholds);
             tracker_time += start.elapsed();
-            shown.clear();
-            shown.extend(tracker.shown().map(|t| Hypothesis {
+            tracks.clear();
+            tracks.extend(tracker.shown().map(Track::tracked_box));
+            if let Some(iou) = shown.cross_class_iou {
+                suppress_across_classes(&mut tracks, iou, usize::MAX);
+            }
+            hypotheses.clear();
+            hypotheses.extend(tracks.iter().map(|t| Hypothesis {
                 id: Some(t.id),
-                class_id: t.class_id,
-                bbox: t.bbox,
+                class_id: t.detection.class_id,
+                bbox: t.detection.bbox,
             }));
-            tracked.add_frame(&truth, &shown);
+            tracked.add_frame(&truth, &hypotheses);
             report.frames += 1;
             on_frame();
         }
@@ -133,18 +152,15 @@ fn add_noise(image: &mut image::RgbImage, seed: u64) {
     }
 }
 
-/// The share of a box inside the frame.
-fn visible_share(b: &Corners) -> f32 {
-    let clipped = Corners {
+/// The part of a box inside the frame: a truncated object's true box in a frame, as VOC
+/// annotates truncated objects (the visible extent, not the estimated whole) and as the
+/// detector's boxes are clipped. Scored whole, an object half in view could never be
+/// found at an IoU of 0.5.
+fn in_frame(b: &Corners) -> Corners {
+    Corners {
         x_min: b.x_min.max(0.0),
         y_min: b.y_min.max(0.0),
         x_max: b.x_max.min(FRAME_WIDTH as f32),
         y_max: b.y_max.min(FRAME_HEIGHT as f32),
-    };
-    let area = b.area();
-    if area > 0.0 {
-        clipped.area() / area
-    } else {
-        0.0
     }
 }

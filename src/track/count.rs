@@ -92,7 +92,7 @@ mod tests {
     fn a_track_shown_hidden_and_shown_again_counts_once_and_a_reset_does_not_recount_it() {
         let mut tracker = Tracker::new(TrackerConfig::default());
         let mut counts = DistinctCounts::default();
-        tracker.update(&[cat(0.6, 0.0)], &THRESHOLDS);
+        tracker.update(&[cat(0.65, 0.0)], &THRESHOLDS);
         counts.count(tracker.snapshot());
         let mut snapshot = tracker.snapshot().clone();
         for threshold in [0.7, 0.5, 0.7, 0.5] {
@@ -101,7 +101,7 @@ mod tests {
         }
         assert_eq!(counts.seen(1), 1);
         counts.reset();
-        tracker.update(&[cat(0.6, 1.0), cat(0.9, 200.0)], &THRESHOLDS);
+        tracker.update(&[cat(0.65, 1.0), cat(0.9, 200.0)], &THRESHOLDS);
         counts.count(tracker.snapshot());
         assert_eq!(counts.seen(1), 1, "only the new cat");
     }

@@ -5,9 +5,11 @@
 //! with its predicted box; then weak ones (below the threshold, above a floor) may keep the
 //! tracks still unmatched alive, at a stricter overlap. Matching is greedy, best overlap
 //! first: with a handful of boxes per class it almost always agrees with the optimal
-//! assignment, and it needs no allocation. Unmatched confident detections start tentative
-//! tracks, confirmed after a few matched frames in a row; a confirmed track that matches
-//! nothing coasts on its motion ([`BoxFilter`]) and ends after a number of missed frames.
+//! assignment, and it needs no allocation. An unmatched detection starts a tentative track
+//! only if it clears its class's threshold by a margin ([`TrackerConfig::new_track_bar`],
+//! ByteTrack's `det_thresh`), confirmed after a few matched frames in a row; a confirmed
+//! track that matches nothing coasts on its motion ([`BoxFilter`]) and ends after a number
+//! of missed frames.
 //!
 //! A track's score is a moving average of its matched scores, and its class's threshold
 //! acts on that score with hysteresis ([`passes_threshold`], the rule of every other
@@ -33,6 +35,10 @@ pub struct TrackerConfig {
     pub weak_match_iou: f32,
     /// Detections below this score are ignored altogether.
     pub min_score: f32,
+    /// A detection begins a track only if its score passes its class's threshold plus this
+    /// margin (capped: [`TrackerConfig::new_track_bar`]); one between the two may only
+    /// continue a track. ByteTrack's `det_thresh` is its track threshold + 0.1.
+    pub new_track_margin: f32,
     /// A new track is confirmed, and may be shown, after this many matched frames in a row.
     pub confirm_hits: u32,
     /// A confirmed track that matches nothing coasts this many frames before it ends.
@@ -56,6 +62,13 @@ impl TrackerConfig {
         thresholds.iter().map(|&t| t.min(self.min_score)).collect()
     }
 
+    /// The score a detection of a class at `threshold` must pass to begin a track: the
+    /// threshold plus [`Self::new_track_margin`], but at most halfway from the threshold
+    /// to 1, so that a threshold set near 1 still lets the best boxes begin tracks.
+    pub fn new_track_bar(&self, threshold: f32) -> f32 {
+        (threshold + self.new_track_margin).min((threshold + 1.0) / 2.0)
+    }
+
     /// What to detect with when tracking at `shown`'s settings: its thresholds lowered to
     /// [`Self::detection_floors`], and no cross-class suppression (that acts on the
     /// tracks shown: a box under its class's threshold must not suppress a shown one).
@@ -74,11 +87,12 @@ impl Default for TrackerConfig {
             match_iou: 0.3,
             weak_match_iou: 0.5,
             min_score: Self::DEFAULT_MIN_SCORE,
+            new_track_margin: 0.1,
             confirm_hits: 1,
             max_missed: 30,
             show_missed: 0,
             score_smoothing: 0.3,
-            hysteresis: 0.02,
+            hysteresis: 0.03,
         }
     }
 }
@@ -300,7 +314,10 @@ impl Tracker {
             }
         });
         for (detection, track_id) in detections.iter().zip(&mut self.detection_tracks) {
-            if track_id.is_none() && confident(detection) {
+            let begins = thresholds
+                .get(detection.class_id)
+                .is_some_and(|&t| detection.score > config.new_track_bar(t));
+            if track_id.is_none() && begins {
                 *track_id = Some(self.next_id);
                 self.live.tracks.push(Track {
                     id: self.next_id,
@@ -400,8 +417,8 @@ impl Tracker {
     }
 
     /// Per detection of the last [`Tracker::update`], in its order: the ID of the track
-    /// that detection continued or began; none for a detection no track took (too weak,
-    /// or a weak one that matched no track).
+    /// that detection continued or began; none for a detection no track took (under the
+    /// floor, or one that matched no track and was under the bar to begin one).
     pub fn detection_tracks(&self) -> &[Option<u64>] {
         &self.detection_tracks
     }
@@ -562,7 +579,12 @@ mod tests {
         let mut track_changes = 0;
         let (mut raw_was, mut track_was) = (false, false);
         for frame in 0..100 {
-            let score = if frame % 2 == 0 { 0.53 } else { 0.47 };
+            // seen clearly at first (a track begins), then hovering at the threshold
+            let score = match frame {
+                0..3 => 0.8,
+                _ if frame % 2 == 0 => 0.53,
+                _ => 0.47,
+            };
             tracker.update(&[detection(1, score, 100.0, 100.0)], &THRESHOLDS);
             let raw = score >= THRESHOLDS[1];
             let track = tracker.shown().count() == 1;
@@ -570,7 +592,10 @@ mod tests {
             track_changes += usize::from(track != track_was);
             (raw_was, track_was) = (raw, track);
         }
-        assert_eq!(raw_changes, 100, "the raw box blinks every frame");
+        assert_eq!(
+            raw_changes, 98,
+            "the raw box blinks every frame from the fourth"
+        );
         assert_eq!(track_changes, 1, "the track appears once and stays");
         assert_eq!(tracker.tracks().len(), 1);
     }
@@ -605,6 +630,33 @@ mod tests {
     }
 
     #[test]
+    fn a_box_barely_over_its_threshold_continues_a_track_but_begins_none() {
+        let config = TrackerConfig::default();
+        let bar = config.new_track_bar(THRESHOLDS[1]);
+        assert!((bar - (THRESHOLDS[1] + config.new_track_margin)).abs() < 1e-6);
+        let mut tracker = Tracker::new(config.clone());
+        for _ in 0..5 {
+            tracker.update(&[detection(1, bar, 100.0, 100.0)], &THRESHOLDS);
+        }
+        assert!(tracker.tracks().is_empty(), "at the bar: no track");
+        assert_eq!(tracker.detection_tracks(), [None]);
+        tracker.update(&[detection(1, bar + 0.01, 100.0, 100.0)], &THRESHOLDS);
+        assert_eq!(shown_ids(&tracker), vec![1], "over the bar: a track, shown");
+        // between the threshold and the bar a box keeps its track, and keeps it shown
+        for frame in 0..10 {
+            let x = 100.0 + frame as f32;
+            tracker.update(&[detection(1, bar - 0.02, x, 100.0)], &THRESHOLDS);
+            assert_eq!(shown_ids(&tracker), vec![1], "frame {frame}");
+        }
+        // a threshold near 1 lowers the margin to half the way left, so the best boxes
+        // still begin tracks
+        assert!((config.new_track_bar(0.9) - 0.95).abs() < 1e-6);
+        let mut strict = Tracker::new(config);
+        strict.update(&[detection(1, 0.97, 0.0, 0.0)], &[1.0, 0.9]);
+        assert_eq!(shown_ids(&strict), vec![1]);
+    }
+
+    #[test]
     fn classes_do_not_continue_each_others_tracks() {
         let mut tracker = Tracker::new(TrackerConfig::default());
         for _ in 0..3 {
@@ -627,15 +679,15 @@ mod tests {
     #[test]
     fn new_thresholds_act_at_once_with_the_hysteresis() {
         let mut tracker = Tracker::new(TrackerConfig::default());
-        tracker.update(&[detection(1, 0.6, 0.0, 0.0)], &THRESHOLDS);
+        tracker.update(&[detection(1, 0.65, 0.0, 0.0)], &THRESHOLDS);
         assert_eq!(tracker.in_view(1), 1);
-        // 0.61 is within the margin of a shown track's 0.6: it stays.
-        tracker.apply_thresholds(&[1.0, 0.61, 0.5]);
+        // 0.66 is within the margin of a shown track's 0.65: it stays.
+        tracker.apply_thresholds(&[1.0, 0.66, 0.5]);
         assert_eq!(tracker.in_view(1), 1);
         tracker.apply_thresholds(&[1.0, 0.7, 0.5]);
         assert_eq!(tracker.in_view(1), 0);
         // Hidden, it needs the full threshold to come back.
-        tracker.apply_thresholds(&[1.0, 0.61, 0.5]);
+        tracker.apply_thresholds(&[1.0, 0.66, 0.5]);
         assert_eq!(tracker.in_view(1), 0);
         tracker.apply_thresholds(&THRESHOLDS);
         assert_eq!(tracker.in_view(1), 1);
@@ -644,25 +696,25 @@ mod tests {
     #[test]
     fn a_snapshot_decides_again_with_the_hysteresis_apart_from_its_tracker() {
         let mut tracker = Tracker::new(TrackerConfig::default());
-        tracker.update(&[detection(1, 0.6, 0.0, 0.0)], &THRESHOLDS);
+        tracker.update(&[detection(1, 0.65, 0.0, 0.0)], &THRESHOLDS);
         let mut snapshot = TrackSnapshot::default();
         snapshot.clone_from(tracker.snapshot());
         let in_view = |snapshot: &mut TrackSnapshot, cat: f32| {
             snapshot.apply_thresholds(&[1.0, cat, 0.5]);
             snapshot.in_view(1)
         };
-        assert_eq!(in_view(&mut snapshot, 0.61), 1, "within the margin");
+        assert_eq!(in_view(&mut snapshot, 0.66), 1, "within the margin");
         assert_eq!(in_view(&mut snapshot, 0.7), 0);
         assert_eq!(
-            in_view(&mut snapshot, 0.61),
+            in_view(&mut snapshot, 0.66),
             0,
             "hidden: the full threshold"
         );
         assert_eq!(tracker.in_view(1), 1, "the tracker's decision is its own");
         // The next frame's snapshot comes with the tracker's decision (shown at 0.5).
-        tracker.update(&[detection(1, 0.6, 1.0, 0.0)], &THRESHOLDS);
+        tracker.update(&[detection(1, 0.65, 1.0, 0.0)], &THRESHOLDS);
         snapshot.clone_from(tracker.snapshot());
-        assert_eq!(in_view(&mut snapshot, 0.61), 1);
+        assert_eq!(in_view(&mut snapshot, 0.66), 1);
         assert_eq!(snapshot.tracks()[0].id, 1);
     }
 
