@@ -142,13 +142,39 @@ fn calibrate_writes_a_copy_that_runs_at_int8() {
     assert_eq!(run.status.code(), Some(0), "{}", common::stderr(&run));
     assert!(stdout(&run).contains("calibrated on"), "{}", stdout(&run));
     let model = Model::load(&out).expect("the calibrated copy loads");
-    assert!(model.metadata.int8_input_scales.len() > 30);
-    assert!(
-        !model.metadata.int8_input_scales.contains_key("conv1"),
-        "its input is signed"
+    let scales = &model.metadata.int8_input_scales;
+    assert_eq!(scales.len(), model.convolutions.len(), "every convolution");
+    assert_eq!(
+        scales.get("conv1"),
+        Some(&(1.0 / 255.0)),
+        "the image is quantised back to its pixels"
     );
+    assert!(stdout(&run).contains("at fp32: none"), "{}", stdout(&run));
     let packed = PackedModel::with_precision(model, Precision::Int8).expect("runs at int8");
     assert_eq!(packed.precision(), Precision::Int8);
+    let steps = packed.plan().steps.iter().enumerate();
+    let convolutions: Vec<usize> = steps.filter(|(_, s)| s.macs > 0).map(|(i, _)| i).collect();
+    assert!(convolutions.iter().all(|&i| packed.step_is_int8(i)));
+
+    let keep = tinyssd(&[
+        "calibrate",
+        "assets",
+        "--model",
+        golden,
+        "--out",
+        out_text,
+        "--force",
+        "--keep-fp32",
+        "conv1",
+    ]);
+    assert_eq!(keep.status.code(), Some(0), "{}", common::stderr(&keep));
+    assert!(
+        stdout(&keep).contains("at fp32: conv1"),
+        "{}",
+        stdout(&keep)
+    );
+    let model = Model::load(&out).expect("the calibrated copy loads");
+    assert!(!model.metadata.int8_input_scales.contains_key("conv1"));
 
     let again = tinyssd(&["calibrate", "assets", "--model", golden, "--out", out_text]);
     assert_fails_saying(&again, "exists already");

@@ -107,7 +107,7 @@ pub fn run(args: &CalibrateArgs) -> anyhow::Result<ExitCode> {
     write_file(&args.out, &calibrated, args.force, &inputs)
         .map_err(|e| write_error(&args.out, e))?;
     let fp32: Vec<&str> = (packed.plan().steps.iter().zip(0..))
-        .filter(|&(planned, i)| planned.macs > 0 && packed.step_method(i) != "int8 gemm")
+        .filter(|&(planned, i)| planned.macs > 0 && !packed.step_is_int8(i))
         .map(|(planned, _)| planned.name.as_str())
         .collect();
     println!(
@@ -116,7 +116,11 @@ pub fn run(args: &CalibrateArgs) -> anyhow::Result<ExitCode> {
         scales.len(),
         calibration.images(),
         args.percentile,
-        fp32.join(", ")
+        if fp32.is_empty() {
+            "none".to_string()
+        } else {
+            fp32.join(", ")
+        }
     );
     println!(
         "check its accuracy: tinyssd eval --model {} --precision int8 --data ... --split ...",

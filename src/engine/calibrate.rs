@@ -3,7 +3,6 @@
 //! of the input's values to the top level (255): the rare larger values saturate, the
 //! rest keep their resolution (a plain maximum would spend the levels on outliers).
 
-use super::ops::columns::reads_in_place;
 use super::ops::gemm::int8::ACTIVATION_LEVELS;
 use super::{Engine, plan};
 use std::collections::BTreeMap;
@@ -29,24 +28,26 @@ impl Calibration {
         }
     }
 
-    /// Records the inputs of the convolutions of `engine`'s last forward pass that can
-    /// run at int8: those reading their input in place (stride 1), but not the first,
-    /// whose input (the normalised image) is signed.
+    /// Records the inputs of the convolutions of `engine`'s last forward pass. The
+    /// first one's input, the normalised image, is quantised back to its pixels
+    /// ([`super::conv::Int8Input::Image`]): its top level is 1, the brightest pixel.
     pub fn observe(&mut self, engine: &Engine) {
         let plan = engine.plan();
         for planned in &plan.steps {
-            let Some((conv, input, geometry)) = planned.step.convolution() else {
+            let Some((conv, input, _)) = planned.step.convolution() else {
                 continue;
             };
-            let layout = plan.layout(input);
-            if input == plan::INPUT || !reads_in_place(&layout, &geometry) {
-                continue;
-            }
-            self.values.clear();
-            self.values
-                .extend(layout.interior(&engine.state.buffers[input]));
-            let Some(value) = percentile(&mut self.values, self.percentile) else {
-                continue;
+            let value = if input == plan::INPUT {
+                1.0
+            } else {
+                self.values.clear();
+                let layout = plan.layout(input);
+                self.values
+                    .extend(layout.interior(&engine.state.buffers[input]));
+                let Some(value) = percentile(&mut self.values, self.percentile) else {
+                    continue;
+                };
+                value
             };
             let name = &engine.model().convolutions[conv].spec.name;
             let largest = self.largest.entry(name.clone()).or_insert(0.0);

@@ -1,18 +1,21 @@
 //! How one convolution step runs, decided once per engine: Winograd F(4x4, 3x3) for
 //! the large 3x3 stride-1 convolutions, otherwise a matrix product whose columns are
 //! read in place (stride 1) or from the input split into phase planes (stride 2); at
-//! int8, a stride-1 convolution with a calibrated input scale runs the int8 product on
-//! its input quantised in place of either.
+//! int8, a convolution with a calibrated input scale runs the int8 product on its
+//! input quantised in place of either: read in place at stride 1, split into phase
+//! planes otherwise, and for the first convolution the image's own pixel levels.
 
 use super::ops::columns::{ConvGeometry, PhaseSplit, direct_offsets, plane_offsets};
 use super::ops::gemm::int8::{
-    GROUP, Int8Columns, Int8Isa, Int8Weights, gemm_int8, quantize_input, quantized_len,
+    ChannelLevels, GROUP, Int8Columns, Int8Isa, Int8Weights, gemm_int8, quantize_input,
+    quantize_phases, quantize_rows, quantized_len, quantized_phases_len,
 };
 use super::ops::gemm::{Columns, Isa, Layout, PackedWeights, Target, gemm};
 use super::ops::layout::BufferLayout;
 use super::ops::winograd::{self, Tiling, WinogradWeights};
 use super::team::Team;
-use crate::model::ConvWeights;
+use crate::model::{ConvWeights, Normalization};
+use ndarray::{Array2, s};
 
 /// Output pixels from which Winograd pays for its transforms: the 37x37 Fire4
 /// predictors (3.1 ms by the direct product at 1 thread, 2.4 by Winograd). On the
@@ -64,17 +67,44 @@ pub enum ConvKernel {
     },
 }
 
-/// How an int8 convolution gets its columns: its input quantised with `scale` into
-/// the scratch (`len` bytes), read in place at `offsets` on a grid as wide as the
-/// input's rows.
+/// What an int8 convolution's input is, and the scale of one level of it.
+#[derive(Debug, Clone, Copy)]
+pub enum Int8Input<'a> {
+    /// A ReLU's output (never negative): level `x / scale`.
+    Activations { scale: f32 },
+    /// The network's input, the image normalised by `normalization`: quantised back to
+    /// the image before normalisation, `x * std + mean` (0 to 1), in levels of
+    /// `scale` (1/255: the pixels themselves), channel by channel; the normalisation is
+    /// folded into the weights.
+    Image {
+        scale: f32,
+        normalization: &'a Normalization,
+    },
+}
+
+/// How an int8 convolution gets its columns: its input quantised into the scratch
+/// (`len` bytes), read at `offsets` on a grid `grid_width` wide.
 #[derive(Debug, Clone)]
 pub struct Int8ColumnPlan {
     geometry: ConvGeometry,
-    scale: f32,
+    source: Int8Source,
     offsets: Vec<usize>,
     grid_width: usize,
     grid_pixels: usize,
     len: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Int8Source {
+    /// A stride-1 convolution on a ReLU's output: quantised per tensor with `scale`,
+    /// border and all, and read in place.
+    InPlace { scale: f32 },
+    /// Quantised channel by channel with `levels` into the phase planes `split`
+    /// (strided convolutions, and the image).
+    Phases {
+        split: PhaseSplit,
+        levels: Vec<ChannelLevels>,
+    },
 }
 
 impl ConvKernel {
@@ -112,36 +142,82 @@ impl ConvKernel {
         }
     }
 
-    /// The int8 kernel for a convolution whose input, never negative, is quantised
-    /// with `scale`; `None` where it cannot read its columns in place (a strided
-    /// convolution, or padding past the input's border), which then stays fp32.
+    /// The int8 kernel for a convolution on `input`: quantised per tensor and read in
+    /// place where it can be (a stride-1 convolution on a ReLU's output whose padding
+    /// lies in the input's border), split into phase planes otherwise. `None` for an
+    /// image that is not three channels.
     pub fn int8(
         isa: Int8Isa,
         params: &ConvWeights,
-        input: &BufferLayout,
+        layout: &BufferLayout,
         geometry: ConvGeometry,
-        scale: f32,
+        input: Int8Input,
     ) -> Option<ConvKernel> {
-        let offsets = plane_offsets(input, &geometry, geometry.in_channels.div_ceil(GROUP))?;
-        let grid_width = input.row_stride();
-        let grid_pixels = geometry.out_h * grid_width;
-        let reads_to = offsets.iter().max()? + grid_pixels.div_ceil(isa.nr()) * isa.nr();
-        let weights = Int8Weights::new(
-            isa,
-            params.weight.view(),
-            &params.bias,
-            geometry.in_channels,
-            scale,
-        );
+        let nr = isa.nr();
+        let channels = geometry.in_channels;
+        let in_place = match input {
+            Int8Input::Activations { scale } => {
+                plane_offsets(layout, &geometry, channels.div_ceil(GROUP))
+                    .map(|offsets| (scale, offsets))
+            }
+            Int8Input::Image { .. } => None,
+        };
+        if let Some((scale, offsets)) = in_place {
+            let grid_width = layout.row_stride();
+            let grid_pixels = geometry.out_h * grid_width;
+            let reads_to = offsets.iter().max()? + grid_pixels.div_ceil(nr) * nr;
+            let weights =
+                Int8Weights::new(isa, params.weight.view(), &params.bias, channels, scale);
+            return Some(ConvKernel::Int8 {
+                weights,
+                columns: Int8ColumnPlan {
+                    geometry,
+                    source: Int8Source::InPlace { scale },
+                    offsets,
+                    grid_width,
+                    grid_pixels,
+                    len: quantized_len(layout, reads_to),
+                },
+            });
+        }
+        let levels: Vec<ChannelLevels> = match input {
+            Int8Input::Activations { scale } => vec![
+                ChannelLevels {
+                    mul: 1.0 / scale,
+                    add: 0.0,
+                };
+                channels
+            ],
+            Int8Input::Image {
+                scale,
+                normalization,
+            } => {
+                if channels != normalization.std.len() {
+                    return None;
+                }
+                (normalization.std.iter().zip(&normalization.mean))
+                    .map(|(std, mean)| ChannelLevels {
+                        mul: std / scale,
+                        add: mean / scale,
+                    })
+                    .collect()
+            }
+        };
+        let (weight, bias) = fold_levels(params, &levels);
+        let split = PhaseSplit::new(&geometry);
+        let groups = ConvGeometry {
+            in_channels: channels.div_ceil(GROUP),
+            ..geometry
+        };
         Some(ConvKernel::Int8 {
-            weights,
+            weights: Int8Weights::new(isa, weight.view(), &bias, channels, 1.0),
             columns: Int8ColumnPlan {
                 geometry,
-                scale,
-                offsets,
-                grid_width,
-                grid_pixels,
-                len: quantized_len(input, reads_to),
+                offsets: split.offsets(&groups),
+                grid_width: split.width,
+                grid_pixels: geometry.out_h * split.width,
+                len: quantized_phases_len(&split, &geometry, nr),
+                source: Int8Source::Phases { split, levels },
             },
         })
     }
@@ -158,7 +234,23 @@ impl ConvKernel {
             // The planes are the same; a longer scratch's tail past them is read only
             // for pixels past the grid, which are dropped.
             (ConvKernel::Int8 { columns, .. }, ConvKernel::Int8 { columns: was, .. }) => {
-                columns.scale == was.scale
+                match (&columns.source, &was.source) {
+                    (Int8Source::InPlace { scale }, Int8Source::InPlace { scale: was }) => {
+                        scale == was
+                    }
+                    (
+                        Int8Source::Phases { split, levels },
+                        Int8Source::Phases {
+                            split: was_split,
+                            levels: was_levels,
+                        },
+                    ) => {
+                        split == was_split
+                            && levels == was_levels
+                            && columns.geometry == was.geometry
+                    }
+                    _ => false,
+                }
             }
             (ConvKernel::Gemm { columns, .. }, ConvKernel::Gemm { columns: was, .. }) => {
                 matches!(columns.source, ColumnSource::Phases(_))
@@ -208,7 +300,10 @@ impl ConvKernel {
                 ColumnSource::Phases(_) => "phases + gemm",
             },
             ConvKernel::Winograd { .. } => "winograd",
-            ConvKernel::Int8 { .. } => "int8 gemm",
+            ConvKernel::Int8 { columns, .. } => match columns.source {
+                Int8Source::InPlace { .. } => "int8 gemm",
+                Int8Source::Phases { .. } => "phases + int8 gemm",
+            },
         }
     }
 
@@ -274,14 +369,25 @@ impl ConvKernel {
             ConvKernel::Int8 { weights, columns } => {
                 let quantized = &mut scratch.quantized[..columns.len];
                 if !input_ready {
-                    quantize_input(
-                        weights.isa(),
-                        input,
-                        input_layout,
-                        columns.scale,
-                        quantized,
-                        team,
-                    );
+                    match &columns.source {
+                        Int8Source::InPlace { scale } => quantize_input(
+                            weights.isa(),
+                            input,
+                            input_layout,
+                            *scale,
+                            quantized,
+                            team,
+                        ),
+                        Int8Source::Phases { split, levels } => quantize_phases(
+                            input,
+                            input_layout,
+                            &columns.geometry,
+                            split,
+                            levels,
+                            quantized,
+                            team,
+                        ),
+                    }
                 }
                 let source = Int8Columns {
                     data: quantized,
@@ -293,6 +399,32 @@ impl ConvKernel {
             }
         }
     }
+}
+
+/// The weights and bias that, applied to the levels of `levels` (`x * mul + add` per
+/// input channel), give what `params` gives on `x`: each channel's weights divided by
+/// its `mul`, and the bias less what the `add`s contribute. That is taken from the
+/// weights as the int8 product will have them (quantised), so that the two cancel
+/// where the levels are exact.
+fn fold_levels(params: &ConvWeights, levels: &[ChannelLevels]) -> (Array2<f32>, Vec<f32>) {
+    let mut weight = params.weight.to_owned();
+    let taps = weight.ncols() / levels.len();
+    for mut row in weight.rows_mut() {
+        for (c, level) in levels.iter().enumerate() {
+            (row.slice_mut(s![c * taps..(c + 1) * taps])).mapv_inplace(|w| w / level.mul);
+        }
+    }
+    let (quantized, scales) = quantize_rows(weight.view());
+    let bias = (params.bias.iter().zip(&scales))
+        .zip(quantized.chunks_exact(weight.ncols().max(1)))
+        .map(|((&bias, &scale), row)| {
+            let added: f32 = (row.chunks(taps).zip(levels))
+                .map(|(taps, level)| level.add * taps.iter().map(|&q| f32::from(q)).sum::<f32>())
+                .sum();
+            bias - scale * added
+        })
+        .collect();
+    (weight, bias)
 }
 
 /// Where a product computed on a grid `grid_width` wide writes convolution `geometry`'s
@@ -358,6 +490,109 @@ impl ColumnPlan {
         match self.source {
             ColumnSource::Direct => 0,
             ColumnSource::Phases(phases) => phases.len(&self.geometry, self.nr),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ops::gemm::Layout;
+    use crate::model::ChannelOrder;
+    use crate::model::architecture::ConvSpec;
+
+    /// A strided convolution on an image-like input at int8 (the normalised image
+    /// quantised back to its levels, and a ReLU's output split into phase planes)
+    /// against the same convolution at fp32.
+    #[test]
+    fn strided_int8_convolutions_match_fp32() {
+        let normalization = Normalization {
+            channel_order: ChannelOrder::Rgb,
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        };
+        // Rows of 230 columns: several of the blocks the quantising works in.
+        let (channels, rows, height, width) = (3, 11, 7, 230);
+        for pad in [0, 1] {
+            let geometry = ConvGeometry::new(channels, height, width, 3, 2, pad);
+            let spec = ConvSpec {
+                name: "conv".into(),
+                in_channels: channels,
+                out_channels: rows,
+                kernel: 3,
+                stride: 2,
+                pad,
+            };
+            let weight: Vec<f32> = (0..rows * channels * 9)
+                .map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.05)
+                .collect();
+            let params = ConvWeights {
+                spec,
+                weight: Array2::from_shape_vec((rows, channels * 9), weight).expect("shape"),
+                bias: (0..rows).map(|i| i as f32 * 0.3 - 2.0).collect(),
+            };
+            let layout = BufferLayout::new(channels, height, width, 1);
+            let out_layout = BufferLayout::new(rows, geometry.out_h, geometry.out_w, 0);
+            let team = Team::new(2).expect("team");
+            let run = |kernel: &ConvKernel, input: &[f32]| {
+                let mut scratch = Scratch::default();
+                kernel.reserve(&mut scratch);
+                let mut out = vec![f32::NAN; out_layout.buffer_len()];
+                let input = ConvInput {
+                    data: input,
+                    layout: &layout,
+                    in_scratch: false,
+                };
+                let target = Layout::all_channels(out_layout, false);
+                kernel.run(input, &mut scratch, &mut out, target, &team);
+                out
+            };
+            let fp32 = ConvKernel::new(Isa::detect(), &params, &layout, geometry);
+            for image in [true, false] {
+                let mut input = vec![0.0; layout.buffer_len()];
+                for c in 0..channels {
+                    for y in 0..height {
+                        for x in 0..width {
+                            let pixel = ((c * 31 + y * 7 + x * 13) % 256) as f32;
+                            input[layout.index(c, y, x)] = if image {
+                                (pixel / 255.0 - normalization.mean[c]) / normalization.std[c]
+                            } else {
+                                pixel / 100.0
+                            };
+                        }
+                    }
+                }
+                let int8_input = if image {
+                    Int8Input::Image {
+                        scale: 1.0 / 255.0,
+                        normalization: &normalization,
+                    }
+                } else {
+                    Int8Input::Activations {
+                        scale: 2.55 / 255.0,
+                    }
+                };
+                let want = run(&fp32, &input);
+                let largest = want.iter().fold(0.0f32, |m, v| m.max(v.abs())); // NaN-free: max skips the unwritten
+                for isa in Int8Isa::available() {
+                    let int8 = ConvKernel::int8(isa, &params, &layout, geometry, int8_input)
+                        .expect("an int8 kernel");
+                    assert_eq!(int8.method(), "phases + int8 gemm");
+                    let got = run(&int8, &input);
+                    for m in 0..rows {
+                        for y in 0..geometry.out_h {
+                            for x in 0..geometry.out_w {
+                                let i = out_layout.index(m, y, x);
+                                let (got, want) = (got[i], want[i]);
+                                assert!(
+                                    (got - want).abs() <= 0.01 * largest,
+                                    "{isa:?} pad {pad} image {image} ({m}, {y}, {x}): {got} against {want}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ mod team;
 
 use crate::model::Model;
 pub use calibrate::Calibration;
-use conv::{ConvInput, ConvKernel, Scratch};
+use conv::{ConvInput, ConvKernel, Int8Input, Scratch};
 use ndarray::{ArrayView3, ShapeBuilder};
 use ops::gemm::int8::{Int8Isa, Int8Kernel};
 use ops::gemm::{ChannelTarget, Isa, Kernel, Layout};
@@ -138,7 +138,15 @@ impl PackedModel {
                 let quantized =
                     int8.zip(scales.get(&params.spec.name))
                         .and_then(|(int8, &scale)| {
-                            ConvKernel::int8(int8, params, &layout, geometry, scale)
+                            let input = if input == plan::INPUT {
+                                Int8Input::Image {
+                                    scale,
+                                    normalization: &model.metadata.normalization,
+                                }
+                            } else {
+                                Int8Input::Activations { scale }
+                            };
+                            ConvKernel::int8(int8, params, &layout, geometry, input)
                         });
                 Some(quantized.unwrap_or_else(|| ConvKernel::new(isa, params, &layout, geometry)))
             })
@@ -167,12 +175,17 @@ impl PackedModel {
     }
 
     /// How step `i` of the plan runs ("winograd", "gemm", "phases + gemm", "int8 gemm",
-    /// "max pool").
+    /// "phases + int8 gemm", "max pool").
     pub fn step_method(&self, i: usize) -> &'static str {
         self.kernels
             .get(i)
             .and_then(Option::as_ref)
             .map_or("max pool", ConvKernel::method)
+    }
+
+    /// Whether step `i` of the plan is a convolution run at int8.
+    pub fn step_is_int8(&self, i: usize) -> bool {
+        matches!(self.kernels.get(i), Some(Some(kernel)) if kernel.is_int8())
     }
 
     /// The precision it runs at: int8 when any convolution runs the int8 kernel.

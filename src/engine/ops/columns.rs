@@ -7,6 +7,7 @@
 use super::layout::BufferLayout;
 use crate::engine::team::Team;
 use crate::model::architecture::conv_output_size;
+use std::ops::Range;
 
 /// Shape of one convolution applied to one CHW input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +115,12 @@ impl PhaseSplit {
         }
     }
 
-    fn plane(&self) -> usize {
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// Pixels of one plane.
+    pub fn plane(&self) -> usize {
         self.height * self.width
     }
 
@@ -143,6 +149,26 @@ impl PhaseSplit {
         offsets
     }
 
+    /// Which input row plane row `i` of phase `a` reads: `None` in the padding.
+    pub fn input_row(&self, i: usize, a: usize, g: &ConvGeometry) -> Option<usize> {
+        let y = (i * self.stride + a).checked_sub(g.pad)?;
+        (y < g.in_h).then_some(y)
+    }
+
+    /// The plane columns of phase `b` that read inside the input, and the input column
+    /// the first of them reads (the next ones step by the stride); the others read
+    /// the padding.
+    pub fn inside_columns(&self, b: usize, g: &ConvGeometry) -> (Range<usize>, usize) {
+        let s = self.stride;
+        // Plane column j reads input column j * s + b - pad.
+        let x_of = |j: usize| (j * s + b) as isize - g.pad as isize;
+        let inside = |j: &usize| (0..g.in_w as isize).contains(&x_of(*j));
+        let j0 = (0..self.width).find(inside).unwrap_or(self.width);
+        let j1 = (j0..self.width).rfind(inside).map_or(j0, |j| j + 1);
+        let first = if j0 < j1 { x_of(j0) as usize } else { 0 };
+        (j0..j1, first)
+    }
+
     /// Writes the planes of `input` (read through its layout) into `split`, which holds
     /// [`PhaseSplit::len`] values, and zeros after them.
     pub fn split(
@@ -158,23 +184,17 @@ impl PhaseSplit {
         slack.fill(0.0);
         team.for_each_chunk(planes, self.plane(), |plane, values| {
             let (c, a, b) = (plane / (s * s), plane / s % s, plane % s);
-            // Plane column j reads input column j * s + b - pad: those inside the input.
-            let x_of = |j: usize| (j * s + b) as isize - g.pad as isize;
-            let inside = |j: &usize| (0..g.in_w as isize).contains(&x_of(*j));
-            let j0 = (0..self.width).find(inside).unwrap_or(self.width);
-            let j1 = (j0..self.width).rfind(inside).map_or(j0, |j| j + 1);
+            let (inside, first) = self.inside_columns(b, g);
             for (i, row) in values.chunks_exact_mut(self.width).enumerate() {
-                let y = (i * s + a) as isize - g.pad as isize;
-                if y < 0 || y >= g.in_h as isize || j0 == j1 {
+                let Some(y) = self.input_row(i, a, g).filter(|_| !inside.is_empty()) else {
                     row.fill(0.0);
                     continue;
-                }
-                let start = layout.index(c, y as usize, 0);
+                };
+                let start = layout.index(c, y, 0);
                 let source = &input[start..start + g.in_w];
-                row[..j0].fill(0.0);
-                row[j1..].fill(0.0);
-                let first = x_of(j0) as usize;
-                for (v, x) in row[j0..j1].iter_mut().zip((first..).step_by(s)) {
+                row[..inside.start].fill(0.0);
+                row[inside.end..].fill(0.0);
+                for (v, x) in row[inside.clone()].iter_mut().zip((first..).step_by(s)) {
                     *v = source[x];
                 }
             }

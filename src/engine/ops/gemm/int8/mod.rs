@@ -22,7 +22,10 @@ mod tests;
 
 pub use isa::{Int8Isa, Int8Kernel};
 pub use pack::{Int8Weights, quantize_rows};
-pub use quantize::{ACTIVATION_LEVELS, quantize, quantize_input, quantized_len};
+pub use quantize::{
+    ACTIVATION_LEVELS, ChannelLevels, quantize, quantize_input, quantize_phases, quantized_len,
+    quantized_phases_len,
+};
 
 use super::kernels::MAX_TILE;
 use super::{

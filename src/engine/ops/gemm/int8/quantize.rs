@@ -6,6 +6,7 @@ use super::GROUP;
 use super::isa::Int8Isa;
 #[cfg(target_arch = "x86_64")]
 use super::isa::Int8Kernel;
+use crate::engine::ops::columns::{ConvGeometry, PhaseSplit};
 use crate::engine::ops::layout::BufferLayout;
 use crate::engine::team::Team;
 
@@ -77,6 +78,121 @@ pub fn quantize_input(
         }
     });
 }
+
+/// How one input channel's values map to levels: `x * mul + add`, rounded to the
+/// nearest and clamped to 0..=255. A ReLU's output quantised with scale `s` has `mul =
+/// 1 / s, add = 0`; the normalised image has its pixels back (see
+/// [`crate::engine::conv::Int8Input`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChannelLevels {
+    pub mul: f32,
+    pub add: f32,
+}
+
+impl ChannelLevels {
+    pub fn level(self, x: f32) -> u8 {
+        // `max` first: it also takes NaN to 0, where `clamp` would keep NaN.
+        #[allow(clippy::manual_clamp)]
+        let level = (x * self.mul + (self.add + 0.5))
+            .max(0.0)
+            .min(ACTIVATION_LEVELS);
+        // SAFETY: `level` is a number in 0..=255 (neither bound is NaN, and `max`
+        // returns the other operand for NaN), so it converts to `i32` exactly truncated;
+        // unlike `as`, this conversion needs no saturation, so loops of it vectorise.
+        unsafe { level.to_int_unchecked::<i32>() as u8 }
+    }
+}
+
+/// Bytes [`quantize_phases`] writes for convolution `g` read through `split` by a
+/// kernel of `nr` pixels a panel: the planes of every group of [`GROUP`] channels, and
+/// slack for the last panel's reads.
+pub fn quantized_phases_len(split: &PhaseSplit, g: &ConvGeometry, nr: usize) -> usize {
+    let groups = ConvGeometry {
+        in_channels: g.in_channels.div_ceil(GROUP),
+        ..*g
+    };
+    split.len(&groups, nr) * GROUP
+}
+
+/// Writes `input` (a CHW buffer of `layout`) split into the phase planes `split` of
+/// convolution `g`, each channel quantised with its `levels`, [`GROUP`] channels
+/// interleaved per pixel: plane `(group, a, b)` (see [`PhaseSplit`]) is a plane of
+/// words, byte `j` of a word channel `GROUP * group + j`. Pixels in the padding take
+/// the level of 0 (the padding's value), channels past the last are zero, and so is
+/// the slack after the last plane. `out` holds [`quantized_phases_len`] bytes.
+pub fn quantize_phases(
+    input: &[f32],
+    layout: &BufferLayout,
+    g: &ConvGeometry,
+    split: &PhaseSplit,
+    levels: &[ChannelLevels],
+    out: &mut [u8],
+    team: &Team,
+) {
+    let s = split.stride();
+    let plane = split.plane() * GROUP;
+    let groups = g.in_channels.div_ceil(GROUP);
+    let (planes, slack) = out.split_at_mut(groups * s * s * plane);
+    slack.fill(0);
+    // One item per (group, a): the rows of its `s` planes b = 0.. are written from one
+    // pass over the input rows they read.
+    team.for_each_chunk(planes, s * plane, |item, bytes| {
+        let (group, a) = (item / s, item % s);
+        let lane = |j: usize| {
+            let c = group * GROUP + j;
+            (c < g.in_channels).then(|| (c, levels[c]))
+        };
+        let lanes = [0, 1, 2, 3].map(lane);
+        let padding = u32::from_le_bytes(lanes.map(|lane| lane.map_or(0, |(_, l)| l.level(0.0))));
+        let mut words = [0u32; WORDS_A_BLOCK];
+        // A multiple of s, so that every block starts on a column the planes keep.
+        let block_len = (WORDS_A_BLOCK / s).max(1) * s;
+        for (b, plane_bytes) in bytes.chunks_exact_mut(plane).enumerate() {
+            let (inside, first) = split.inside_columns(b, g);
+            for (i, row) in plane_bytes
+                .chunks_exact_mut(split.width * GROUP)
+                .enumerate()
+            {
+                let (row, _) = row.as_chunks_mut::<GROUP>();
+                let Some(y) = split.input_row(i, a, g).filter(|_| !inside.is_empty()) else {
+                    row.fill(padding.to_le_bytes());
+                    continue;
+                };
+                row[..inside.start].fill(padding.to_le_bytes());
+                row[inside.end..].fill(padding.to_le_bytes());
+                let sources = lanes.map(|lane| {
+                    lane.map(|(c, levels)| (&input[layout.index(c, y, 0)..][..g.in_w], levels))
+                });
+                // Blocks of input columns: their words computed lane by lane (plain
+                // loops the compiler vectorises), then every s-th placed.
+                let columns = first..first + (inside.len() - 1) * s + 1;
+                let mut pixels = row[inside.clone()].iter_mut();
+                for start in columns.clone().step_by(block_len) {
+                    let block = start..columns.end.min(start + block_len);
+                    let words = &mut words[..block.len()];
+                    words.fill(0);
+                    for (j, source) in sources.iter().enumerate() {
+                        let Some((source, levels)) = source else {
+                            continue;
+                        };
+                        let shift = 8 * j as u32;
+                        for (word, &x) in words.iter_mut().zip(&source[block.clone()]) {
+                            *word |= u32::from(levels.level(x)) << shift;
+                        }
+                    }
+                    // The block's words first: zip stops on them without taking a
+                    // pixel of the next block.
+                    for (word, pixel) in words.iter().step_by(s).zip(pixels.by_ref()) {
+                        *pixel = word.to_le_bytes();
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Input columns whose words [`quantize_phases`] computes at a time, at most.
+const WORDS_A_BLOCK: usize = 96;
 
 /// One group's four channel planes, and `1 / scale`.
 struct Channels<'a> {

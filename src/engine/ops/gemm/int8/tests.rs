@@ -85,6 +85,23 @@ fn inputs_quantise_to_rounded_clamped_levels_four_channels_a_pixel() {
     );
 }
 
+#[test]
+fn channel_levels_round_clamp_and_take_nan_to_zero() {
+    // The image's levels: x = (pixel / 255 - 0.5) / 0.25 back to the pixel.
+    let levels = ChannelLevels {
+        mul: 0.25 * 255.0,
+        add: 0.5 * 255.0,
+    };
+    for pixel in [0u8, 1, 127, 128, 254, 255] {
+        let x = (f32::from(pixel) / 255.0 - 0.5) / 0.25;
+        assert_eq!(levels.level(x), pixel);
+    }
+    assert_eq!(levels.level(-100.0), 0);
+    assert_eq!(levels.level(100.0), 255);
+    assert_eq!(levels.level(f32::NAN), 0);
+    assert_eq!(levels.level(f32::INFINITY), 255);
+}
+
 /// Every int8 kernel against integer arithmetic done the obvious way, on a 3x3
 /// convolution of 7 channels (a partial k-group) with partial row panels and partial
 /// pixel panels, and on a 1x1 one of 1000 pixels (tasks of several panels), into both
