@@ -156,17 +156,11 @@ fn calibrate_writes_a_copy_that_runs_at_int8() {
     let convolutions: Vec<usize> = steps.filter(|(_, s)| s.macs > 0).map(|(i, _)| i).collect();
     assert!(convolutions.iter().all(|&i| packed.step_is_int8(i)));
 
-    let keep = tinyssd(&[
-        "calibrate",
-        "assets",
-        "--model",
-        golden,
-        "--out",
-        out_text,
-        "--force",
-        "--keep-fp32",
-        "conv1",
-    ]);
+    let keeping_at_fp32 = |name: &str| {
+        let args = ["calibrate", "assets", "--model", golden, "--out", out_text];
+        tinyssd(&[&args[..], &["--force", "--keep-fp32", name]].concat())
+    };
+    let keep = keeping_at_fp32("conv1");
     assert_eq!(keep.status.code(), Some(0), "{}", common::stderr(&keep));
     assert!(
         stdout(&keep).contains("at fp32: conv1"),
@@ -198,16 +192,6 @@ fn calibrate_writes_a_copy_that_runs_at_int8() {
         "--force",
     ]);
     assert_fails_saying(&nothing, "no such file or folder");
-    let unknown = tinyssd(&[
-        "calibrate",
-        "assets",
-        "--model",
-        golden,
-        "--out",
-        out_text,
-        "--force",
-        "--keep-fp32",
-        "fire99",
-    ]);
+    let unknown = keeping_at_fp32("fire99");
     assert_fails_saying(&unknown, "not a convolution");
 }
