@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use tinyssd::detect::{
-    DetectConfig, Detection, Detector, draw_detections, suppress_across_classes,
+    DetectConfig, Detection, Detector, draw_detections, keep_one_class_per_object,
 };
 use tinyssd::files::AtomicOutput;
 use tinyssd::track::{FrameTracks, Track, TrackedBox, Tracker, TrackerConfig};
@@ -192,9 +192,7 @@ impl<'a> VideoRun<'a> {
     fn track(&mut self, detections: &[Detection]) -> Vec<TrackedBox> {
         self.tracker.update(detections, &self.shown.thresholds);
         let mut shown: Vec<TrackedBox> = self.tracker.shown().map(Track::tracked_box).collect();
-        if let Some(iou) = self.shown.cross_class_iou {
-            suppress_across_classes(&mut shown, iou, usize::MAX);
-        }
+        keep_one_class_per_object(&mut shown, self.shown.cross_class_iou);
         self.ids_shown.extend(shown.iter().map(|b| b.id));
         shown
     }

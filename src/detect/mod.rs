@@ -21,7 +21,7 @@ pub use image_io::{
     decode_image, has_image_extension, image_files_in, read_image,
 };
 pub use json::{DetectionJson, serialize_detections};
-pub use nms::suppress_across_classes;
+pub use nms::{keep_one_class_per_object, suppress_across_classes};
 pub use postprocess::{DetectConfig, Detection, Postprocessor, passes_threshold};
 pub use preprocess::Preprocessor;
 pub use profile::{ProfileError, ThresholdProfile};

@@ -71,6 +71,15 @@ pub fn suppress_across_classes<D: Borrow<Detection>>(
     detections.truncate(kept);
 }
 
+/// [`suppress_across_classes`] over boxes already shown (no limit), when `iou` is
+/// given (the one-class-per-object view is on): what the app, annotated videos and the
+/// tracking benchmark show.
+pub fn keep_one_class_per_object<D: Borrow<Detection>>(shown: &mut Vec<D>, iou: Option<f32>) {
+    if let Some(iou) = iou {
+        suppress_across_classes(shown, iou, usize::MAX);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use super::data::Sample;
 use super::tracking::{Hypothesis, TrackingScore, TrackingTally, TruthBox};
 use crate::detect::camera_path::{pan_zoom_window, render, to_frame};
 use crate::detect::{
-    DetectConfig, Detector, DetectorError, passes_threshold, read_image, suppress_across_classes,
+    DetectConfig, Detector, DetectorError, keep_one_class_per_object, passes_threshold, read_image,
 };
 use crate::model::box_coder::Corners;
 use crate::track::{Track, Tracker, TrackerConfig};
@@ -107,9 +107,7 @@ pub fn run_sequences(
                     .filter(|d| passes_threshold(thresholds, d.class_id, d.score))
                     .cloned(),
             );
-            if let Some(iou) = shown.cross_class_iou {
-                suppress_across_classes(&mut passing, iou, usize::MAX);
-            }
+            keep_one_class_per_object(&mut passing, shown.cross_class_iou);
             hypotheses.clear();
             hypotheses.extend(passing.iter().map(|d| Hypothesis {
                 id: None,
@@ -122,9 +120,7 @@ pub fn run_sequences(
             tracker_time += start.elapsed();
             tracks.clear();
             tracks.extend(tracker.shown().map(Track::tracked_box));
-            if let Some(iou) = shown.cross_class_iou {
-                suppress_across_classes(&mut tracks, iou, usize::MAX);
-            }
+            keep_one_class_per_object(&mut tracks, shown.cross_class_iou);
             hypotheses.clear();
             hypotheses.extend(tracks.iter().map(|t| Hypothesis {
                 id: Some(t.id),

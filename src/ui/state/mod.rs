@@ -22,7 +22,7 @@ pub use tracks::ShownBox;
 use super::settings::{Settings, SettingsError, SettingsStore};
 use super::stats::LiveStats;
 use crate::detect::{
-    DetectConfig, Detection, ThresholdProfile, passes_threshold, suppress_across_classes,
+    DetectConfig, Detection, ThresholdProfile, keep_one_class_per_object, passes_threshold,
 };
 use crate::engine::Precision;
 use crate::files::RunInputs;
@@ -210,9 +210,7 @@ impl AppState {
             .flat_map(|frame| frame.detections.iter())
             .filter(|d| self.is_visible(d))
             .collect();
-        if let Some(iou) = self.cross_class_iou() {
-            suppress_across_classes(&mut visible, iou, usize::MAX);
-        }
+        keep_one_class_per_object(&mut visible, self.cross_class_iou());
         visible.into_iter()
     }
 

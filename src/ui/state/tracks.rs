@@ -5,7 +5,7 @@
 //! ([`TrackSnapshot::apply_thresholds`]), so a slider acts on the next frame drawn.
 
 use super::AppState;
-use crate::detect::{Detection, suppress_across_classes, tag_text};
+use crate::detect::{Detection, keep_one_class_per_object, tag_text};
 use crate::track::{Track, TrackSnapshot, TrackedBox};
 use std::borrow::Borrow;
 
@@ -62,9 +62,7 @@ impl AppState {
             .filter(|track| self.shown.get(track.class_id).copied().unwrap_or(false))
             .map(ShownBox::of_track)
             .collect();
-        if let Some(iou) = self.cross_class_iou() {
-            suppress_across_classes(&mut boxes, iou, usize::MAX);
-        }
+        keep_one_class_per_object(&mut boxes, self.cross_class_iou());
         boxes
     }
 
