@@ -22,8 +22,11 @@ pub fn quantized_len(layout: &BufferLayout, reads_to: usize) -> usize {
 /// `x / scale` rounded to the nearest level and clamped to 0..=255: what the product
 /// multiplies in place of `x`.
 pub fn quantize(x: f32, inverse_scale: f32) -> u8 {
-    // Adding 0.5 and truncating rounds the levels at or above 0; below 0 clamps.
-    (x * inverse_scale + 0.5).clamp(0.0, ACTIVATION_LEVELS) as u8
+    ChannelLevels {
+        mul: inverse_scale,
+        add: 0.0,
+    }
+    .level(x)
 }
 
 /// Writes `input` (a bordered CHW buffer of `layout`) quantised with `scale` into
@@ -91,7 +94,7 @@ pub struct ChannelLevels {
 
 impl ChannelLevels {
     pub fn level(self, x: f32) -> u8 {
-        // `max` first: it also takes NaN to 0, where `clamp` would keep NaN.
+        // Adding 0.5 and truncating rounds the levels at or above 0. `max` first: it also takes NaN to 0, where `clamp` would keep NaN.
         #[allow(clippy::manual_clamp)]
         let level = (x * self.mul + (self.add + 0.5))
             .max(0.0)
