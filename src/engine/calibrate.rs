@@ -42,8 +42,11 @@ impl Calibration {
             } else {
                 self.values.clear();
                 let layout = plan.layout(input);
-                self.values
-                    .extend(layout.interior(&engine.state.buffers[input]));
+                // An fp32 engine's buffers are all values.
+                let Some(buffer) = engine.state.buffers[input].values() else {
+                    continue;
+                };
+                self.values.extend(layout.interior(buffer));
                 let Some(value) = percentile(&mut self.values, self.percentile) else {
                     continue;
                 };

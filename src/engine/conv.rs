@@ -7,7 +7,7 @@
 
 use super::ops::columns::{ConvGeometry, PhaseSplit, direct_offsets, plane_offsets};
 use super::ops::gemm::int8::{
-    ChannelLevels, GROUP, Int8Columns, Int8Isa, Int8Weights, gemm_int8, quantize_input,
+    ChannelLevels, GROUP, Int8Columns, Int8Isa, Int8Out, Int8Weights, gemm_int8, quantize_input,
     quantize_phases, quantize_rows, quantized_len, quantized_phases_len,
 };
 use super::ops::gemm::{Columns, Isa, Layout, PackedWeights, Target, gemm};
@@ -35,9 +35,25 @@ const WINOGRAD_MIN_CHANNELS: usize = 64;
 /// A convolution's input buffer and its layout; `in_scratch`: the previous step left
 /// this same input split or transformed in the [`Scratch`] already.
 pub struct ConvInput<'a> {
-    pub data: &'a [f32],
+    pub data: Activations<'a>,
     pub layout: &'a BufferLayout,
     pub in_scratch: bool,
+}
+
+/// A buffer's activations as a step reads them: fp32 values, or an int8 engine's levels
+/// ([`LevelLayout`](super::ops::gemm::int8::LevelLayout)), which the int8 product reads
+/// as they are.
+#[derive(Debug, Clone, Copy)]
+pub enum Activations<'a> {
+    Values(&'a [f32]),
+    Levels(&'a [u8]),
+}
+
+/// Where a convolution writes: fp32 values as the [`Layout`] says, or levels of `scale`
+/// into a buffer of levels (int8 kernels only).
+pub enum ConvOutput<'a> {
+    Values(&'a mut [f32]),
+    Levels { out: &'a mut [u8], scale: f32 },
 }
 
 /// Scratch shared by every convolution of an engine, sized for the largest.
@@ -307,12 +323,38 @@ impl ConvKernel {
         }
     }
 
+    /// The scale of the levels its input is read as they are at, in place: a buffer of
+    /// levels of this scale needs no quantising for it. `None` for a kernel that needs
+    /// fp32 values.
+    pub fn reads_levels_of(&self) -> Option<f32> {
+        match self {
+            ConvKernel::Int8 { columns, .. } => match columns.source {
+                Int8Source::InPlace { scale } => Some(scale),
+                Int8Source::Phases { .. } => None,
+            },
+            ConvKernel::Gemm { .. } | ConvKernel::Winograd { .. } => None,
+        }
+    }
+
+    /// Bytes a buffer of levels this kernel reads in place must hold: its planes, and as
+    /// far as the product's last panel reads.
+    pub fn levels_len(&self) -> usize {
+        match self {
+            ConvKernel::Int8 { columns, .. } => columns.len,
+            ConvKernel::Gemm { .. } | ConvKernel::Winograd { .. } => 0,
+        }
+    }
+
     /// Runs the convolution on `input` into `out`, on `team`'s threads.
+    ///
+    /// # Panics
+    /// On levels given to a kernel that does not read or write them: the engine gives
+    /// levels only where [`ConvKernel::reads_levels_of`] and [`ConvKernel::is_int8`] allow.
     pub fn run(
         &self,
         input: ConvInput,
         scratch: &mut Scratch,
-        out: &mut [f32],
+        out: ConvOutput,
         layout: Layout,
         team: &Team,
     ) {
@@ -321,6 +363,39 @@ impl ConvKernel {
             layout: input_layout,
             in_scratch: input_ready,
         } = input;
+        if let ConvKernel::Int8 { weights, columns } = self {
+            let quantized: &[u8] = match input {
+                Activations::Levels(levels) => {
+                    assert!(
+                        matches!(columns.source, Int8Source::InPlace { .. }),
+                        "levels are read in place"
+                    );
+                    &levels[..columns.len]
+                }
+                Activations::Values(input) => {
+                    let quantized = &mut scratch.quantized[..columns.len];
+                    if !input_ready {
+                        columns.quantize(weights.isa(), input, input_layout, quantized, team);
+                    }
+                    quantized
+                }
+            };
+            let source = Int8Columns {
+                data: quantized,
+                offsets: &columns.offsets,
+                pixels: columns.grid_pixels,
+            };
+            let out = match out {
+                ConvOutput::Values(out) => Int8Out::Values(out),
+                ConvOutput::Levels { out, scale } => Int8Out::Levels { out, scale },
+            };
+            let target = grid_target(columns.grid_width, &columns.geometry, layout);
+            gemm_int8(weights, source, out, target, team);
+            return;
+        }
+        let (Activations::Values(input), ConvOutput::Values(out)) = (input, out) else {
+            panic!("an fp32 kernel reads and writes fp32 values");
+        };
         match self {
             ConvKernel::Gemm { weights, columns } => {
                 let data = match columns.source {
@@ -366,37 +441,34 @@ impl ConvKernel {
                 );
                 winograd::transform_output(weights, tiling, products, out, layout, team);
             }
-            ConvKernel::Int8 { weights, columns } => {
-                let quantized = &mut scratch.quantized[..columns.len];
-                if !input_ready {
-                    match &columns.source {
-                        Int8Source::InPlace { scale } => quantize_input(
-                            weights.isa(),
-                            input,
-                            input_layout,
-                            *scale,
-                            quantized,
-                            team,
-                        ),
-                        Int8Source::Phases { split, levels } => quantize_phases(
-                            input,
-                            input_layout,
-                            &columns.geometry,
-                            split,
-                            levels,
-                            quantized,
-                            team,
-                        ),
-                    }
-                }
-                let source = Int8Columns {
-                    data: quantized,
-                    offsets: &columns.offsets,
-                    pixels: columns.grid_pixels,
-                };
-                let target = grid_target(columns.grid_width, &columns.geometry, layout);
-                gemm_int8(weights, source, out, target, team);
+            ConvKernel::Int8 { .. } => unreachable!("int8 kernels return above"),
+        }
+    }
+}
+
+impl Int8ColumnPlan {
+    /// Quantises fp32 `input` (of `layout`) into `quantized` as this plan reads it.
+    fn quantize(
+        &self,
+        isa: Int8Isa,
+        input: &[f32],
+        layout: &BufferLayout,
+        quantized: &mut [u8],
+        team: &Team,
+    ) {
+        match &self.source {
+            Int8Source::InPlace { scale } => {
+                quantize_input(isa, input, layout, *scale, quantized, team)
             }
+            Int8Source::Phases { split, levels } => quantize_phases(
+                input,
+                layout,
+                &self.geometry,
+                split,
+                levels,
+                quantized,
+                team,
+            ),
         }
     }
 }
@@ -539,12 +611,13 @@ mod tests {
                 kernel.reserve(&mut scratch);
                 let mut out = vec![f32::NAN; out_layout.buffer_len()];
                 let input = ConvInput {
-                    data: input,
+                    data: Activations::Values(input),
                     layout: &layout,
                     in_scratch: false,
                 };
                 let target = Layout::all_channels(out_layout, false);
-                kernel.run(input, &mut scratch, &mut out, target, &team);
+                let output = ConvOutput::Values(&mut out);
+                kernel.run(input, &mut scratch, output, target, &team);
                 out
             };
             let fp32 = ConvKernel::new(Isa::detect(), &params, &layout, geometry);

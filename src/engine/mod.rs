@@ -10,19 +10,22 @@ mod conv;
 pub mod ops;
 pub mod plan;
 mod precision;
+mod store;
 mod team;
 
 use crate::model::Model;
 pub use calibrate::Calibration;
-use conv::{ConvInput, ConvKernel, Int8Input, Scratch};
+use conv::{ConvInput, ConvKernel, ConvOutput, Int8Input, Scratch};
 use ndarray::{ArrayView3, ShapeBuilder};
+use ops::gemm::int8::LevelLayout;
 use ops::gemm::int8::{Int8Isa, Int8Kernel};
 use ops::gemm::{ChannelTarget, Isa, Kernel, Layout};
-use ops::pool::max_pool_ceil;
+use ops::pool::{max_pool_ceil, max_pool_levels};
 pub use plan::{Head, Plan, PlannedStep, Step};
 pub use precision::{Precision, PrecisionChoice};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use store::{Buffer, Store};
 pub(crate) use team::Team;
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +87,8 @@ pub struct PackedModel {
     kernels: Vec<Option<ConvKernel>>,
     /// Per step: the step before it left this step's input prepared in the scratch.
     input_ready: Vec<bool>,
+    /// Per buffer: fp32 values, or (between int8 convolutions) levels.
+    stores: Vec<Store>,
 }
 
 impl PackedModel {
@@ -164,6 +169,7 @@ impl PackedModel {
             })
             .collect();
         let int8 = int8.filter(|_| kernels.iter().flatten().any(ConvKernel::is_int8));
+        let stores = store::choose(&plan, &kernels);
         PackedModel {
             model,
             plan,
@@ -171,6 +177,7 @@ impl PackedModel {
             int8,
             kernels,
             input_ready,
+            stores,
         }
     }
 
@@ -213,12 +220,17 @@ impl PackedModel {
     pub fn plan(&self) -> &Plan {
         &self.plan
     }
+
+    /// How buffer `id` holds its activations.
+    fn store(&self, id: plan::BufferId) -> Store {
+        self.stores[id]
+    }
 }
 
 /// What one engine computes into: every step's output buffer, the kernels' scratch
 /// and the two heads. Rebuilt from the packed model at any time.
 struct State {
-    buffers: Vec<Vec<f32>>,
+    buffers: Vec<Buffer>,
     scratch: Scratch,
     loc: Vec<f32>,
     conf: Vec<f32>,
@@ -235,7 +247,7 @@ impl State {
             .for_each(|k| k.reserve(&mut scratch));
         State {
             buffers: (0..plan.shapes.len())
-                .map(|id| vec![0.0; plan.layout(id).buffer_len()])
+                .map(|id| Buffer::new(plan, id, packed.store(id)))
                 .collect(),
             scratch,
             loc: vec![0.0; plan.head_len(Head::Loc)],
@@ -259,7 +271,7 @@ pub struct Engine {
 /// A step's input to read and its output to write, borrowed side by side (the plan
 /// never has a step write the buffer it reads). Nothing is moved out of `buffers`, so
 /// a kernel that panics leaves every buffer in place for the next frame.
-fn read_and_write(buffers: &mut [Vec<f32>], input: usize, output: usize) -> (&[f32], &mut [f32]) {
+fn read_and_write(buffers: &mut [Buffer], input: usize, output: usize) -> (&Buffer, &mut Buffer) {
     assert_ne!(input, output, "a step reads and writes different buffers");
     if input < output {
         let (below, from_output) = buffers.split_at_mut(output);
@@ -315,7 +327,10 @@ impl Engine {
         let layout = self.packed.plan.layout(plan::INPUT);
         debug_assert_eq!(layout.border, 0, "the first convolution pads by itself");
         let len = layout.channels * layout.plane();
-        &mut self.state.buffers[plan::INPUT][..len]
+        let Buffer::Values(input) = &mut self.state.buffers[plan::INPUT] else {
+            unreachable!("the image is fp32 values");
+        };
+        &mut input[..len]
     }
 
     /// Runs the network on the current input.
@@ -333,8 +348,10 @@ impl Engine {
         let PackedModel {
             plan,
             isa,
+            int8,
             kernels,
             input_ready,
+            stores,
             ..
         } = &*self.packed;
         let State {
@@ -372,11 +389,20 @@ impl Engine {
                         panic!("injected kernel panic at step {i}");
                     }
                     let input = ConvInput {
-                        data: from,
+                        data: from.activations(),
                         layout: &plan.layout(input),
                         in_scratch: input_ready[i],
                     };
-                    kernel.run(input, scratch, to, layout, team);
+                    let out = match (to, stores[output]) {
+                        (Buffer::Values(to), _) => ConvOutput::Values(to),
+                        (Buffer::Levels(to), Store::Levels { scale, .. }) => {
+                            ConvOutput::Levels { out: to, scale }
+                        }
+                        (Buffer::Levels(_), Store::Values) => {
+                            unreachable!("a buffer of levels is stored as levels")
+                        }
+                    };
+                    kernel.run(input, scratch, out, layout, team);
                 }
                 (
                     Step::Predict {
@@ -393,22 +419,27 @@ impl Engine {
                     };
                     let start = first_box * plan.head_len(head) / plan.total_boxes;
                     let input = ConvInput {
-                        data: &buffers[input],
+                        data: buffers[input].activations(),
                         layout: &plan.layout(input),
                         in_scratch: input_ready[i],
                     };
-                    kernel.run(
-                        input,
-                        scratch,
-                        &mut target[start..],
-                        Layout::PixelMajor,
-                        team,
-                    );
+                    let out = ConvOutput::Values(&mut target[start..]);
+                    kernel.run(input, scratch, out, Layout::PixelMajor, team);
                 }
                 (Step::MaxPool { input, output }, _) => {
                     let (from, to) = read_and_write(buffers, input, output);
                     let (from_layout, to_layout) = (plan.layout(input), plan.layout(output));
-                    max_pool_ceil(*isa, from, &from_layout, to, &to_layout, team);
+                    match (from, to, int8) {
+                        (Buffer::Values(from), Buffer::Values(to), _) => {
+                            max_pool_ceil(*isa, from, &from_layout, to, &to_layout, team);
+                        }
+                        (Buffer::Levels(from), Buffer::Levels(to), Some(int8)) => {
+                            let (from_layout, to_layout) =
+                                (LevelLayout(from_layout), LevelLayout(to_layout));
+                            max_pool_levels(*int8, from, &from_layout, to, &to_layout, team);
+                        }
+                        _ => unreachable!("a pool's two sides are stored alike, levels at int8"),
+                    }
                 }
                 (Step::Conv { .. } | Step::Predict { .. }, None) => {
                     unreachable!("every convolution step has a kernel")
@@ -430,12 +461,14 @@ impl Engine {
         &self.state.conf
     }
 
-    /// A layer's output (C, H, W) from the last forward pass.
+    /// A layer's output (C, H, W) from the last forward pass; `None` for a layer an int8
+    /// engine keeps as levels (see `store`).
     pub fn feature(&self, layer: &str) -> Option<ArrayView3<'_, f32>> {
         let id = self.packed.plan.layer_output(layer)?;
         let l = self.packed.plan.layout(id);
         let shape = (l.channels, l.height, l.width).strides((l.plane(), l.row_stride(), 1));
-        ArrayView3::from_shape(shape, &self.state.buffers[id][l.index(0, 0, 0)..]).ok()
+        let values = self.state.buffers[id].values()?;
+        ArrayView3::from_shape(shape, &values[l.index(0, 0, 0)..]).ok()
     }
 }
 
@@ -454,7 +487,7 @@ mod tests {
         ));
     }
 
-    fn golden_model() -> Model {
+    pub(super) fn golden_model() -> Model {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/golden/weights.safetensors");
         Model::load(&path).expect("golden weights load")
@@ -518,6 +551,42 @@ mod tests {
                 expected,
                 "after a panic at step {step}"
             );
+        }
+    }
+
+    /// An int8 engine keeps levels between its int8 convolutions (see `store`); its
+    /// output is bit for bit what the same kernels give through fp32 buffers, with every
+    /// kernel.
+    #[test]
+    fn levels_between_int8_convolutions_change_no_output() {
+        let mut fp32 = Engine::new(golden_model(), 2).expect("engine");
+        let mut calibration = Calibration::new(99.9);
+        let input = |engine: &mut Engine| {
+            for (i, v) in engine.input_mut().iter_mut().enumerate() {
+                *v = ((i * 7919) % 509) as f32 / 509.0 * 4.0 - 2.0;
+            }
+        };
+        input(&mut fp32);
+        fp32.forward();
+        calibration.observe(&fp32);
+        let mut model = golden_model();
+        model.metadata.int8_input_scales = calibration.scales();
+        for int8 in Int8Isa::available() {
+            let with_levels = PackedModel::with_kernels(model.clone(), Isa::detect(), Some(int8));
+            let levels = (with_levels.stores.iter())
+                .filter(|s| matches!(s, Store::Levels { .. }))
+                .count();
+            assert!(levels > 20, "{int8:?}: {levels} buffers of levels");
+            let mut through_values =
+                PackedModel::with_kernels(model.clone(), Isa::detect(), Some(int8));
+            through_values.stores.fill(Store::Values);
+            let outputs = [with_levels, through_values].map(|packed| {
+                let mut engine = Engine::from_packed(Arc::new(packed), 2).expect("engine");
+                input(&mut engine);
+                engine.forward();
+                (engine.loc().to_vec(), engine.conf().to_vec())
+            });
+            assert!(outputs[0] == outputs[1], "{int8:?}");
         }
     }
 }

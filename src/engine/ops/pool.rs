@@ -1,9 +1,13 @@
 //! 3x3 stride-2 max pooling with Caffe's ceil rounding: the last window may hang
-//! over the edge and then covers only the pixels inside.
+//! over the edge and then covers only the pixels inside. On fp32 values, or on an
+//! int8 engine's levels.
 
 use super::gemm::Isa;
 #[cfg(target_arch = "x86_64")]
 use super::gemm::Kernel;
+#[cfg(target_arch = "x86_64")]
+use super::gemm::int8::Int8Kernel;
+use super::gemm::int8::{GROUP, Int8Isa, LevelLayout};
 use super::layout::BufferLayout;
 use crate::engine::team::Team;
 use crate::model::architecture::{POOL_KERNEL, POOL_STRIDE, pooled_size};
@@ -132,6 +136,161 @@ unsafe fn pool_row_avx512(rows: &[&[f32]], out_row: &mut [f32]) {
     }
 }
 
+/// [`max_pool_ceil`] on buffers of levels ([`LevelLayout`]): the maximum of levels is
+/// the level of the maximum (quantising is monotonic), so pooling the levels gives what
+/// quantising the pooled values would. Borders untouched; with the vector instructions
+/// `isa` vouches for.
+// Off x86-64 only the portable arm of its `match` is left.
+#[cfg_attr(not(target_arch = "x86_64"), allow(clippy::match_single_binding))]
+pub fn max_pool_levels(
+    isa: Int8Isa,
+    input: &[u8],
+    from: &LevelLayout,
+    output: &mut [u8],
+    to: &LevelLayout,
+    team: &Team,
+) {
+    let (from, to) = (from.0, to.0);
+    debug_assert_eq!(
+        (to.height, to.width, to.channels),
+        (
+            pooled_size(from.height),
+            pooled_size(from.width),
+            from.channels
+        )
+    );
+    let in_h = from.height;
+    let in_plane = GROUP * from.plane();
+    let out_plane = GROUP * to.plane();
+    let groups = to.channels.div_ceil(GROUP);
+    team.for_each_chunk(
+        &mut output[..groups * out_plane],
+        out_plane,
+        |group, out| {
+            let plane = &input[group * in_plane..(group + 1) * in_plane];
+            for oy in 0..to.height {
+                let y0 = oy * POOL_STRIDE;
+                let mut rows: [&[u8]; POOL_KERNEL] = [&[]; POOL_KERNEL];
+                let count = (in_h - y0).min(POOL_KERNEL);
+                for (dy, row) in rows[..count].iter_mut().enumerate() {
+                    let start = GROUP * from.index(0, y0 + dy, 0);
+                    *row = &plane[start..start + GROUP * from.width];
+                }
+                let out_start = GROUP * to.index(0, oy, 0);
+                let out_row = &mut out[out_start..out_start + GROUP * to.width];
+                match isa.kernel() {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: an `Int8Isa` naming AVX512-VNNI exists only on a CPU with
+                    // AVX-512BW (see `Int8Isa`'s constructors).
+                    Int8Kernel::Avx512Vnni => unsafe {
+                        pool_level_row_avx512(&rows[..count], out_row)
+                    },
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: as above, AVX2.
+                    Int8Kernel::AvxVnni | Int8Kernel::Avx2 => unsafe {
+                        pool_level_row_avx2(&rows[..count], out_row)
+                    },
+                    _ => pool_level_row(&rows[..count], out_row),
+                }
+            }
+        },
+    );
+}
+
+/// Output pixels [`pool_level_row`] pools from one block of column maxima.
+const LEVEL_BLOCK: usize = 32;
+
+/// One output row of levels (pixels of [`GROUP`] bytes) from the (one to three) input
+/// rows under it, a block of outputs at a time: first the rows' maxima byte by byte
+/// (contiguous, so the compiler vectorises them), then each window's three columns of
+/// those maxima. Levels are never below 0, so 0 is where a maximum starts.
+#[inline(always)]
+fn pool_level_row(rows: &[&[u8]], out_row: &mut [u8]) {
+    let in_w = rows[0].len() / GROUP;
+    let mut maxima = [0u8; GROUP * (LEVEL_BLOCK * POOL_STRIDE + 1)];
+    for (block, outputs) in out_row.chunks_mut(GROUP * LEVEL_BLOCK).enumerate() {
+        let first = block * LEVEL_BLOCK * POOL_STRIDE;
+        let windows = outputs.len() / GROUP;
+        // The columns the block's windows cover; the last, ceil-rounded window only
+        // those inside the row.
+        let columns = (windows * POOL_STRIDE + 1).min(in_w - first);
+        let maxima = &mut maxima[..GROUP * columns];
+        maxima.fill(0);
+        for row in rows {
+            for (max, &v) in maxima.iter_mut().zip(&row[GROUP * first..]) {
+                *max = (*max).max(v);
+            }
+        }
+        let (maxima, _) = maxima.as_chunks::<GROUP>();
+        let (outputs, _) = outputs.as_chunks_mut::<GROUP>();
+        for (ox, output) in outputs.iter_mut().enumerate() {
+            let x = ox * POOL_STRIDE;
+            *output = maxima[x..columns.min(x + POOL_KERNEL)]
+                .iter()
+                .fold([0; GROUP], |max, column| {
+                    std::array::from_fn(|j| max[j].max(column[j]))
+                });
+        }
+    }
+}
+
+/// [`pool_level_row`] 16 outputs a step, as [`pool_row_avx512`] pools values: a pixel's
+/// word of four levels is one 32-bit lane, maxima are taken byte by byte (`vpmaxub`),
+/// and the columns past the row load as 0, the lowest level.
+///
+/// # Safety
+/// The CPU has AVX-512F and AVX-512BW.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn pool_level_row_avx512(rows: &[&[u8]], out_row: &mut [u8]) {
+    use std::arch::x86_64::*;
+    const LANES: usize = 16;
+    let in_w = rows[0].len() / GROUP;
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    // Words from column `x` on that lie inside the row.
+    let inside = |x: usize| -> __mmask16 {
+        let lanes = in_w.saturating_sub(x).min(LANES);
+        ((1u32 << lanes) - 1) as __mmask16
+    };
+    for (step, outputs) in out_row.chunks_mut(GROUP * LANES).enumerate() {
+        let x = step * LANES * POOL_STRIDE;
+        let column_max = |at: usize| {
+            let mask = inside(at);
+            rows.iter().fold(_mm512_setzero_si512(), |max, row| {
+                // SAFETY: the mask keeps the load to the words inside `row`; masked
+                // lanes are not read.
+                let v = unsafe {
+                    _mm512_maskz_loadu_epi32(mask, row.as_ptr().add(GROUP * at.min(in_w)).cast())
+                };
+                _mm512_max_epu8(max, v)
+            })
+        };
+        let (low, high) = (column_max(x), column_max(x + LANES));
+        let (low2, high2) = (column_max(x + 2), column_max(x + 2 + LANES));
+        let window = _mm512_max_epu8(
+            _mm512_max_epu8(
+                _mm512_permutex2var_epi32(low, even, high),
+                _mm512_permutex2var_epi32(low, odd, high),
+            ),
+            _mm512_permutex2var_epi32(low2, even, high2),
+        );
+        let kept = ((1u32 << (outputs.len() / GROUP)) - 1) as __mmask16;
+        // SAFETY: the mask stores only the words of `outputs`.
+        unsafe { _mm512_mask_storeu_epi32(outputs.as_mut_ptr().cast(), kept, window) };
+    }
+}
+
+/// [`pool_level_row`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pool_level_row_avx2(rows: &[&[u8]], out_row: &mut [u8]) {
+    pool_level_row(rows, out_row);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +377,68 @@ mod tests {
                     expected,
                     "{isa:?} on {h}x{w}"
                 );
+            }
+        }
+    }
+
+    /// Pooling levels, every int8 kernel gives the windows' maxima byte by byte (the
+    /// levels of the pooled values) on the network's sizes and around a vector step's,
+    /// with channels that leave the last group partial; it reads nothing of the input's
+    /// border (which holds a large level here) and writes nothing of the output's.
+    #[test]
+    fn every_kernel_pools_levels_to_each_windows_maximum() {
+        const BORDER: u8 = 0xee;
+        for (h, w) in [
+            (149, 149),
+            (37, 37),
+            (10, 10),
+            (5, 33),
+            (4, 34),
+            (3, 35),
+            (3, 4),
+        ] {
+            let channels = 6;
+            let from = LevelLayout(BufferLayout::new(channels, h, w, 1));
+            let to = LevelLayout(BufferLayout::new(
+                channels,
+                pooled_size(h),
+                pooled_size(w),
+                1,
+            ));
+            let groups_len = |l: &LevelLayout| l.0.channels.div_ceil(GROUP) * GROUP * l.0.plane();
+            // The last group's lanes past the channels hold 0, as an engine's do.
+            let lanes = channels.div_ceil(GROUP) * GROUP;
+            let mut input = vec![BORDER; groups_len(&from)];
+            for c in 0..lanes {
+                for y in 0..h {
+                    for x in 0..w {
+                        input[from.index(c, y, x)] = if c < channels {
+                            ((c * 7919 + y * 131 + x * 31) % 251) as u8
+                        } else {
+                            0
+                        };
+                    }
+                }
+            }
+            let mut expected = vec![BORDER; groups_len(&to)];
+            for c in 0..lanes {
+                for oy in 0..to.0.height {
+                    for ox in 0..to.0.width {
+                        let mut max = 0;
+                        for y in oy * POOL_STRIDE..(oy * POOL_STRIDE + POOL_KERNEL).min(h) {
+                            for x in ox * POOL_STRIDE..(ox * POOL_STRIDE + POOL_KERNEL).min(w) {
+                                max = max.max(input[from.index(c, y, x)]);
+                            }
+                        }
+                        expected[to.index(c, oy, ox)] = max;
+                    }
+                }
+            }
+            let team = Team::new(2).expect("team");
+            for isa in Int8Isa::available() {
+                let mut out = vec![BORDER; groups_len(&to)];
+                max_pool_levels(isa, &input, &from, &mut out, &to, &team);
+                assert_eq!(out, expected, "{isa:?} on {h}x{w}");
             }
         }
     }

@@ -92,17 +92,26 @@ impl ChannelTarget {
     }
 }
 
-/// A raw pointer that parallel tasks share to write disjoint tiles of one output.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
+/// A raw pointer that parallel tasks share to write disjoint tiles of one output (of
+/// fp32 values, or of int8 levels).
+struct SharedOut<T = f32>(*mut T);
 // SAFETY: every task writes only the output elements of its own pixel panels (see
-// `Product::run`), and `Product` keeps the output mutably borrowed meanwhile.
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
+// `Product::run` and `gemm_int8`), and the product keeps the output mutably borrowed
+// meanwhile.
+unsafe impl<T> Send for SharedOut<T> {}
+unsafe impl<T> Sync for SharedOut<T> {}
 
-impl SharedOut {
+// Not derived: a derive would ask `T: Copy`, and a pointer copies whatever it points to.
+impl<T> Clone for SharedOut<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for SharedOut<T> {}
+
+impl<T> SharedOut<T> {
     // A method, so closures capture the whole (Sync) wrapper, not the bare pointer.
-    fn ptr(self) -> *mut f32 {
+    fn ptr(self) -> *mut T {
         self.0
     }
 }
@@ -136,16 +145,17 @@ impl<'a> Product<'a> {
         tasks: usize,
     ) -> Product<'a> {
         let nr = weights.isa.nr();
+        let shape = ProductShape {
+            rows: weights.rows,
+            depth: weights.depth,
+            offsets: columns.offsets,
+            pixels: columns.pixels,
+            nr,
+        };
         let panels = checked_panels(
-            ProductShape {
-                rows: weights.rows,
-                depth: weights.depth,
-                offsets: columns.offsets,
-                pixels: columns.pixels,
-                nr,
-            },
+            shape,
             columns.data.len(),
-            target,
+            target.last_write(shape.rows, shape.pixels),
             out.len(),
         );
         Product {
@@ -374,12 +384,13 @@ struct ProductShape<'a> {
 }
 
 /// The product's pixel panels, once it is checked that every read stays inside columns
-/// of `columns_len` pixels and every write inside an output of `out_len` values: the
-/// bounds the micro-kernels' unchecked reads and the tasks' writes rely on.
+/// of `columns_len` pixels and that its last write (`last_write`, an element) lies inside
+/// an output of `out_len` elements: the bounds the micro-kernels' unchecked reads and the
+/// tasks' writes rely on.
 fn checked_panels(
     shape: ProductShape,
     columns_len: usize,
-    target: Target,
+    last_write: usize,
     out_len: usize,
 ) -> usize {
     let panels = shape.pixels.div_ceil(shape.nr);
@@ -397,10 +408,7 @@ fn checked_panels(
         last_read <= columns_len,
         "columns would be read past their buffer"
     );
-    assert!(
-        target.last_write(shape.rows, shape.pixels) < out_len,
-        "output too small for the product"
-    );
+    assert!(last_write < out_len, "output too small for the product");
     panels
 }
 

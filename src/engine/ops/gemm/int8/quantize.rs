@@ -19,6 +19,24 @@ pub fn quantized_len(layout: &BufferLayout, reads_to: usize) -> usize {
     (layout.channels.div_ceil(GROUP) * layout.plane()).max(reads_to) * GROUP
 }
 
+/// Where an activation of `BufferLayout` sits as levels, as [`quantize_input`] writes it
+/// and as an int8 product writes a buffer of levels: planes of [`GROUP`] channels
+/// interleaved per pixel, border and all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LevelLayout(pub BufferLayout);
+
+impl LevelLayout {
+    /// Byte of channel `c` at interior pixel (y, x).
+    pub fn index(&self, c: usize, y: usize, x: usize) -> usize {
+        GROUP * ((c / GROUP) * self.0.plane() + self.0.index(0, y, x)) + c % GROUP
+    }
+
+    /// Bytes the channels' planes take, borders included.
+    pub fn planes_len(&self) -> usize {
+        self.0.channels.div_ceil(GROUP) * self.0.plane() * GROUP
+    }
+}
+
 /// `x / scale` rounded to the nearest level and clamped to 0..=255: what the product
 /// multiplies in place of `x`.
 pub fn quantize(x: f32, inverse_scale: f32) -> u8 {

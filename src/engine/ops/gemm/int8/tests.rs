@@ -1,6 +1,6 @@
 use super::*;
 use crate::engine::ops::columns::{ConvGeometry, plane_offsets};
-use crate::engine::ops::gemm::Layout;
+use crate::engine::ops::gemm::{ChannelTarget, Layout};
 use crate::engine::ops::layout::BufferLayout;
 
 #[test]
@@ -180,14 +180,26 @@ fn every_int8_kernel_matches_the_integer_reference() {
                 width: g.out_w,
                 layout: Layout::all_channels(out_layout, true),
             };
-            gemm_int8(&packed, columns, &mut chw, chw_target, &team);
+            gemm_int8(
+                &packed,
+                columns,
+                Int8Out::Values(&mut chw),
+                chw_target,
+                &team,
+            );
             let mut hwc = vec![f32::NAN; rows * g.out_pixels()];
             let hwc_target = Target {
                 grid_width: layout.row_stride(),
                 width: g.out_w,
                 layout: Layout::PixelMajor,
             };
-            gemm_int8(&packed, columns, &mut hwc, hwc_target, &team);
+            gemm_int8(
+                &packed,
+                columns,
+                Int8Out::Values(&mut hwc),
+                hwc_target,
+                &team,
+            );
             match &portable {
                 None => {
                     for m in 0..rows {
@@ -218,6 +230,90 @@ fn every_int8_kernel_matches_the_integer_reference() {
                     );
                 }
             }
+        }
+    }
+}
+
+/// Written as levels, a product's bytes are its values quantised as the next
+/// convolution would quantise them, for every kernel: whole groups of four channels and
+/// groups shared with channels before and after the product's (a Fire module's second
+/// expand starts mid-group), runs cut by the grid's dropped columns, pixel panels cut
+/// by the end; the other channels' lanes and the border are left as they were.
+#[test]
+fn levels_written_by_a_product_are_its_values_quantised() {
+    for (rows, first_channel, height, width) in [(13, 0, 5, 9), (17, 3, 4, 30), (9, 1, 3, 37)] {
+        let channels = 6;
+        let layout = BufferLayout::new(channels, height, width, 1);
+        let g = ConvGeometry::new(channels, height, width, 3, 1, 1);
+        let weight: Vec<f32> = (0..rows * channels * 9)
+            .map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.05)
+            .collect();
+        let weight = ndarray::Array2::from_shape_vec((rows, channels * 9), weight).expect("shape");
+        let bias: Vec<f32> = (0..rows).map(|i| i as f32 * 0.3 - 2.0).collect();
+        let mut input = vec![0.0; layout.buffer_len()];
+        for c in 0..channels {
+            for y in 0..height {
+                for x in 0..width {
+                    input[layout.index(c, y, x)] = ((c * 31 + y * 7 + x * 3) % 29) as f32 * 0.1;
+                }
+            }
+        }
+        let scale = 2.9 / 255.0;
+        let out_scale = 4.0 / 255.0;
+        let offsets = plane_offsets(&layout, &g, channels.div_ceil(GROUP)).expect("stride 1");
+        let pixels = g.out_h * layout.row_stride();
+        // The output holds channels before and after the product's.
+        let out_layout = BufferLayout::new(first_channel + rows + 2, g.out_h, g.out_w, 1);
+        let levels_layout = LevelLayout(out_layout);
+        let target = Target {
+            grid_width: layout.row_stride(),
+            width: g.out_w,
+            layout: Layout::ChannelMajor(ChannelTarget {
+                buffer: out_layout,
+                first_channel,
+                relu: true,
+            }),
+        };
+        let team = Team::new(2).expect("team");
+        for isa in Int8Isa::available() {
+            let nr = isa.nr();
+            let reads_to = offsets.iter().max().expect("rows") + pixels.div_ceil(nr) * nr;
+            let mut quantized = vec![0u8; quantized_len(&layout, reads_to)];
+            quantize_input(isa, &input, &layout, scale, &mut quantized, &team);
+            let packed = Int8Weights::new(isa, weight.view(), &bias, channels, scale);
+            let columns = Int8Columns {
+                data: &quantized,
+                offsets: &offsets,
+                pixels,
+            };
+            let mut values = vec![0.0; out_layout.buffer_len()];
+            gemm_int8(
+                &packed,
+                columns,
+                Int8Out::Values(&mut values),
+                target,
+                &team,
+            );
+            const UNTOUCHED: u8 = 0xab;
+            let mut levels = vec![UNTOUCHED; quantized_len(&out_layout, 0)];
+            let out = Int8Out::Levels {
+                out: &mut levels,
+                scale: out_scale,
+            };
+            gemm_int8(&packed, columns, out, target, &team);
+            let mut expected = vec![UNTOUCHED; levels.len()];
+            for c in first_channel..first_channel + rows {
+                for y in 0..g.out_h {
+                    for x in 0..g.out_w {
+                        expected[levels_layout.index(c, y, x)] =
+                            quantize(values[out_layout.index(c, y, x)], 1.0 / out_scale);
+                    }
+                }
+            }
+            assert_eq!(
+                levels, expected,
+                "{isa:?}, {rows} rows from channel {first_channel}"
+            );
         }
     }
 }
