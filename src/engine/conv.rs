@@ -461,6 +461,7 @@ impl Int8ColumnPlan {
                 quantize_input(isa, input, layout, *scale, quantized, team)
             }
             Int8Source::Phases { split, levels } => quantize_phases(
+                isa,
                 input,
                 layout,
                 &self.geometry,
