@@ -3,7 +3,9 @@
 //! CPU's micro-kernel; immutable, shared by `Arc` between every engine that runs the
 //! model) and per engine the buffers it computes into, allocated once, with its own
 //! [`Team`] of threads for the kernels of [`ops`]. Each convolution runs in fp32, or
-//! at int8 where the model is calibrated for it ([`Precision`], [`Calibration`]).
+//! at int8 where the model is calibrated for it ([`Precision`], [`Calibration`]);
+//! between int8 convolutions a buffer holds 8-bit levels instead of fp32 values
+//! (`store`).
 
 mod calibrate;
 mod conv;
