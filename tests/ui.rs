@@ -62,7 +62,7 @@ impl Worker {
     /// these tests are about the window, not about which boxes begin tracks.
     fn new() -> Worker {
         Worker(Tracker::new(TrackerConfig {
-            new_track_margin: 0.0,
+            new_track_odds: 1.0,
             ..TrackerConfig::default()
         }))
     }

@@ -36,9 +36,10 @@ pub struct TrackerArgs {
     /// Minimum IoU of a confident detection with a track's predicted box.
     #[arg(long, value_name = "IOU")]
     match_iou: Option<f32>,
-    /// How far above its class's threshold a detection must score to begin a track.
-    #[arg(long, value_name = "MARGIN")]
-    new_track_margin: Option<f32>,
+    /// How many times its class threshold's odds a detection's odds must be to begin a
+    /// track (1: the threshold itself).
+    #[arg(long, value_name = "RATIO")]
+    new_track_odds: Option<f32>,
     /// Matched frames in a row before a track may be shown.
     #[arg(long, value_name = "N")]
     confirm_hits: Option<u32>,
@@ -57,7 +58,7 @@ impl TrackerArgs {
     fn config(&self) -> TrackerConfig {
         let mut config = TrackerConfig::default();
         config.match_iou = self.match_iou.unwrap_or(config.match_iou);
-        config.new_track_margin = self.new_track_margin.unwrap_or(config.new_track_margin);
+        config.new_track_odds = self.new_track_odds.unwrap_or(config.new_track_odds);
         config.confirm_hits = self.confirm_hits.unwrap_or(config.confirm_hits);
         config.show_missed = self.show_missed.unwrap_or(config.show_missed);
         config.score_smoothing = self.score_smoothing.unwrap_or(config.score_smoothing);
@@ -69,6 +70,10 @@ impl TrackerArgs {
 pub fn run(args: &TrackEvalArgs) -> anyhow::Result<ExitCode> {
     if args.photos == 0 || args.frames == 0 {
         anyhow::bail!("--photos and --frames must be at least 1");
+    }
+    let config = args.tracker.config();
+    if !(config.new_track_odds.is_finite() && config.new_track_odds > 0.0) {
+        anyhow::bail!("--new-track-odds must be a positive number");
     }
     let model = args.model.load_model()?;
     let mut shown = DetectConfig::for_model(&model.metadata);
@@ -85,7 +90,6 @@ pub fn run(args: &TrackEvalArgs) -> anyhow::Result<ExitCode> {
     let mut detector = Detector::with_precision(model, threads, precision)?;
     let frames = samples.len() as u64 * u64::from(args.frames);
     let bar = progress_bar(frames, "filming", "frames")?;
-    let config = args.tracker.config();
     let report = run_sequences(
         &mut detector,
         &samples,

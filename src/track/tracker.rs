@@ -7,9 +7,9 @@
 //! first: with a handful of boxes per class it almost always agrees with the optimal
 //! assignment, and it needs no allocation. An unmatched detection starts a tentative track
 //! only if it clears its class's threshold by a margin ([`TrackerConfig::new_track_bar`],
-//! ByteTrack's `det_thresh`), confirmed after a few matched frames in a row; a confirmed
-//! track that matches nothing coasts on its motion ([`BoxFilter`]) and ends after a number
-//! of missed frames.
+//! ByteTrack's `det_thresh` as a ratio of odds), confirmed after a few matched frames in a
+//! row; a confirmed track that matches nothing coasts on its motion ([`BoxFilter`]) and
+//! ends after a number of missed frames.
 //!
 //! A track's score is a moving average of its matched scores, and its class's threshold
 //! acts on that score with hysteresis ([`passes_threshold`], the rule of every other
@@ -35,10 +35,11 @@ pub struct TrackerConfig {
     pub weak_match_iou: f32,
     /// Detections below this score are ignored altogether.
     pub min_score: f32,
-    /// A detection begins a track only if its score passes its class's threshold plus this
-    /// margin (capped: [`TrackerConfig::new_track_bar`]); one between the two may only
-    /// continue a track. ByteTrack's `det_thresh` is its track threshold + 0.1.
-    pub new_track_margin: f32,
+    /// A detection begins a track only if its odds (score / (1 - score)) are this many
+    /// times those of its class's threshold ([`TrackerConfig::new_track_bar`]); one between
+    /// the threshold and that bar may only continue a track. 1.5 is ByteTrack's margin
+    /// (`det_thresh` 0.6 over its track threshold 0.5).
+    pub new_track_odds: f32,
     /// A new track is confirmed, and may be shown, after this many matched frames in a row.
     pub confirm_hits: u32,
     /// A confirmed track that matches nothing coasts this many frames before it ends.
@@ -62,11 +63,14 @@ impl TrackerConfig {
         thresholds.iter().map(|&t| t.min(self.min_score)).collect()
     }
 
-    /// The score a detection of a class at `threshold` must pass to begin a track: the
-    /// threshold plus [`Self::new_track_margin`], but at most halfway from the threshold
-    /// to 1, so that a threshold set near 1 still lets the best boxes begin tracks.
+    /// The score a detection of a class at `threshold` must pass to begin a track: the one
+    /// whose odds are [`Self::new_track_odds`] times the threshold's. A ratio of odds (a
+    /// step in the logit) is as large a step for a class at 0.19 as for one at 0.62, where
+    /// a fixed step in score is half the threshold of the one and a sixth of the other's;
+    /// and it stays under 1, so a threshold near 1 still lets the best boxes begin tracks.
     pub fn new_track_bar(&self, threshold: f32) -> f32 {
-        (threshold + self.new_track_margin).min((threshold + 1.0) / 2.0)
+        let scaled = threshold * self.new_track_odds;
+        scaled / (1.0 - threshold + scaled)
     }
 
     /// What to detect with when tracking at `shown`'s settings: its thresholds lowered to
@@ -87,7 +91,7 @@ impl Default for TrackerConfig {
             match_iou: 0.3,
             weak_match_iou: 0.5,
             min_score: Self::DEFAULT_MIN_SCORE,
-            new_track_margin: 0.1,
+            new_track_odds: 1.5,
             confirm_hits: 1,
             max_missed: 30,
             show_missed: 0,
@@ -633,7 +637,7 @@ mod tests {
     fn a_box_barely_over_its_threshold_continues_a_track_but_begins_none() {
         let config = TrackerConfig::default();
         let bar = config.new_track_bar(THRESHOLDS[1]);
-        assert!((bar - (THRESHOLDS[1] + config.new_track_margin)).abs() < 1e-6);
+        assert!((bar - 0.6).abs() < 1e-6, "ByteTrack's 0.6 at 0.5: {bar}");
         let mut tracker = Tracker::new(config.clone());
         for _ in 0..5 {
             tracker.update(&[detection(1, bar, 100.0, 100.0)], &THRESHOLDS);
@@ -648,11 +652,22 @@ mod tests {
             tracker.update(&[detection(1, bar - 0.02, x, 100.0)], &THRESHOLDS);
             assert_eq!(shown_ids(&tracker), vec![1], "frame {frame}");
         }
-        // a threshold near 1 lowers the margin to half the way left, so the best boxes
-        // still begin tracks
-        assert!((config.new_track_bar(0.9) - 0.95).abs() < 1e-6);
+        // the margin follows the threshold's odds: narrower near 0 and near 1, so a low
+        // threshold does not demand half as much again, and a threshold near 1 still lets
+        // the best boxes begin tracks
+        for (threshold, expected) in [(0.192, 0.263), (0.62, 0.71), (0.9, 0.931), (1.0, 1.0)] {
+            let bar = config.new_track_bar(threshold);
+            assert!((bar - expected).abs() < 1e-3, "{threshold}: {bar}");
+        }
+        assert_eq!(config.new_track_bar(0.0), 0.0);
+        // a class at 0.192 (VOC's chairs): 0.27 begins a track, as 0.1 over would not have
+        let mut low = Tracker::new(config.clone());
+        low.update(&[detection(1, 0.25, 0.0, 0.0)], &[1.0, 0.192]);
+        assert!(low.tracks().is_empty(), "0.25 is under the bar");
+        low.update(&[detection(1, 0.27, 0.0, 0.0)], &[1.0, 0.192]);
+        assert_eq!(shown_ids(&low), vec![1]);
         let mut strict = Tracker::new(config);
-        strict.update(&[detection(1, 0.97, 0.0, 0.0)], &[1.0, 0.9]);
+        strict.update(&[detection(1, 0.94, 0.0, 0.0)], &[1.0, 0.9]);
         assert_eq!(shown_ids(&strict), vec![1]);
     }
 
