@@ -102,6 +102,48 @@ fn channel_levels_round_clamp_and_take_nan_to_zero() {
     assert_eq!(levels.level(f32::INFINITY), 255);
 }
 
+/// A stride-1 convolution for the products to compute: its input (never negative, as a
+/// ReLU's; a border of 1), geometry, weights and bias.
+struct Convolution {
+    layout: BufferLayout,
+    g: ConvGeometry,
+    weight: ndarray::Array2<f32>,
+    bias: Vec<f32>,
+    input: Vec<f32>,
+}
+
+fn convolution(
+    rows: usize,
+    channels: usize,
+    height: usize,
+    width: usize,
+    kernel: usize,
+) -> Convolution {
+    let layout = BufferLayout::new(channels, height, width, 1);
+    let g = ConvGeometry::new(channels, height, width, kernel, 1, kernel / 2);
+    let taps = kernel * kernel;
+    let weight: Vec<f32> = (0..rows * channels * taps)
+        .map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.05)
+        .collect();
+    let weight = ndarray::Array2::from_shape_vec((rows, channels * taps), weight).expect("shape");
+    let bias: Vec<f32> = (0..rows).map(|i| i as f32 * 0.3 - 2.0).collect();
+    let mut input = vec![0.0; layout.buffer_len()];
+    for c in 0..channels {
+        for y in 0..height {
+            for x in 0..width {
+                input[layout.index(c, y, x)] = ((c * 31 + y * 7 + x * 3) % 29) as f32 * 0.1;
+            }
+        }
+    }
+    Convolution {
+        layout,
+        g,
+        weight,
+        bias,
+        input,
+    }
+}
+
 /// Every int8 kernel against integer arithmetic done the obvious way, on a 3x3
 /// convolution of 7 channels (a partial k-group) with partial row panels and partial
 /// pixel panels, and on a 1x1 one of 1000 pixels (tasks of several panels), into both
@@ -113,23 +155,14 @@ fn every_int8_kernel_matches_the_integer_reference() {
         [(13, 7, 5, 9, 3), (17, 6, 4, 30, 3), (9, 8, 1, 1000, 1)]
     {
         let pad = kernel / 2;
-        let layout = BufferLayout::new(channels, height, width, 1);
-        let g = ConvGeometry::new(channels, height, width, kernel, 1, pad);
         let taps = kernel * kernel;
-        let weight: Vec<f32> = (0..rows * channels * taps)
-            .map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.05)
-            .collect();
-        let weight =
-            ndarray::Array2::from_shape_vec((rows, channels * taps), weight).expect("shape");
-        let bias: Vec<f32> = (0..rows).map(|i| i as f32 * 0.3 - 2.0).collect();
-        let mut input = vec![0.0; layout.buffer_len()];
-        for c in 0..channels {
-            for y in 0..height {
-                for x in 0..width {
-                    input[layout.index(c, y, x)] = ((c * 31 + y * 7 + x * 3) % 29) as f32 * 0.1;
-                }
-            }
-        }
+        let Convolution {
+            layout,
+            g,
+            weight,
+            bias,
+            input,
+        } = convolution(rows, channels, height, width, kernel);
         let scale = 2.9 / 255.0;
         let (wq, sw) = quantize_rows(weight.view());
         let xq = |c: usize, y: isize, x: isize| -> i32 {
@@ -243,21 +276,13 @@ fn every_int8_kernel_matches_the_integer_reference() {
 fn levels_written_by_a_product_are_its_values_quantised() {
     for (rows, first_channel, height, width) in [(13, 0, 5, 9), (17, 3, 4, 30), (9, 1, 3, 37)] {
         let channels = 6;
-        let layout = BufferLayout::new(channels, height, width, 1);
-        let g = ConvGeometry::new(channels, height, width, 3, 1, 1);
-        let weight: Vec<f32> = (0..rows * channels * 9)
-            .map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.05)
-            .collect();
-        let weight = ndarray::Array2::from_shape_vec((rows, channels * 9), weight).expect("shape");
-        let bias: Vec<f32> = (0..rows).map(|i| i as f32 * 0.3 - 2.0).collect();
-        let mut input = vec![0.0; layout.buffer_len()];
-        for c in 0..channels {
-            for y in 0..height {
-                for x in 0..width {
-                    input[layout.index(c, y, x)] = ((c * 31 + y * 7 + x * 3) % 29) as f32 * 0.1;
-                }
-            }
-        }
+        let Convolution {
+            layout,
+            g,
+            weight,
+            bias,
+            input,
+        } = convolution(rows, channels, height, width, 3);
         let scale = 2.9 / 255.0;
         let out_scale = 4.0 / 255.0;
         let offsets = plane_offsets(&layout, &g, channels.div_ceil(GROUP)).expect("stride 1");
