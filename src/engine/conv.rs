@@ -363,41 +363,9 @@ impl ConvKernel {
             layout: input_layout,
             in_scratch: input_ready,
         } = input;
-        if let ConvKernel::Int8 { weights, columns } = self {
-            let quantized: &[u8] = match input {
-                Activations::Levels(levels) => {
-                    assert!(
-                        matches!(columns.source, Int8Source::InPlace { .. }),
-                        "levels are read in place"
-                    );
-                    &levels[..columns.len]
-                }
-                Activations::Values(input) => {
-                    let quantized = &mut scratch.quantized[..columns.len];
-                    if !input_ready {
-                        columns.quantize(weights.isa(), input, input_layout, quantized, team);
-                    }
-                    quantized
-                }
-            };
-            let source = Int8Columns {
-                data: quantized,
-                offsets: &columns.offsets,
-                pixels: columns.grid_pixels,
-            };
-            let out = match out {
-                ConvOutput::Values(out) => Int8Out::Values(out),
-                ConvOutput::Levels { out, scale } => Int8Out::Levels { out, scale },
-            };
-            let target = grid_target(columns.grid_width, &columns.geometry, layout);
-            gemm_int8(weights, source, out, target, team);
-            return;
-        }
-        let (Activations::Values(input), ConvOutput::Values(out)) = (input, out) else {
-            panic!("an fp32 kernel reads and writes fp32 values");
-        };
         match self {
             ConvKernel::Gemm { weights, columns } => {
+                let (input, out) = fp32_sides(input, out);
                 let data = match columns.source {
                     ColumnSource::Direct => input,
                     ColumnSource::Phases(phases) => {
@@ -421,6 +389,7 @@ impl ConvKernel {
                 tiling,
                 offsets,
             } => {
+                let (input, out) = fp32_sides(input, out);
                 if !input_ready {
                     winograd::transform_input(
                         input,
@@ -441,8 +410,47 @@ impl ConvKernel {
                 );
                 winograd::transform_output(weights, tiling, products, out, layout, team);
             }
-            ConvKernel::Int8 { .. } => unreachable!("int8 kernels return above"),
+            ConvKernel::Int8 { weights, columns } => {
+                let quantized: &[u8] = match input {
+                    Activations::Levels(levels) => {
+                        assert!(
+                            matches!(columns.source, Int8Source::InPlace { .. }),
+                            "levels are read in place"
+                        );
+                        &levels[..columns.len]
+                    }
+                    Activations::Values(input) => {
+                        let quantized = &mut scratch.quantized[..columns.len];
+                        if !input_ready {
+                            columns.quantize(weights.isa(), input, input_layout, quantized, team);
+                        }
+                        quantized
+                    }
+                };
+                let source = Int8Columns {
+                    data: quantized,
+                    offsets: &columns.offsets,
+                    pixels: columns.grid_pixels,
+                };
+                let out = match out {
+                    ConvOutput::Values(out) => Int8Out::Values(out),
+                    ConvOutput::Levels { out, scale } => Int8Out::Levels { out, scale },
+                };
+                let target = grid_target(columns.grid_width, &columns.geometry, layout);
+                gemm_int8(weights, source, out, target, team);
+            }
         }
+    }
+}
+
+/// The fp32 input and output of a kernel that reads and writes values.
+///
+/// # Panics
+/// On levels: only int8 kernels read or write them.
+fn fp32_sides<'a, 'b>(input: Activations<'a>, out: ConvOutput<'b>) -> (&'a [f32], &'b mut [f32]) {
+    match (input, out) {
+        (Activations::Values(input), ConvOutput::Values(out)) => (input, out),
+        _ => panic!("an fp32 kernel reads and writes fp32 values"),
     }
 }
 
