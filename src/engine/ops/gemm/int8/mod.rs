@@ -87,9 +87,12 @@ pub fn gemm_int8(
             let Layout::ChannelMajor(to) = target.layout else {
                 panic!("levels are written channel-major, into a buffer of levels");
             };
+            // The last lane of the last channel's group: a group is placed as a slice of
+            // whole words, though only its own lanes are written.
             let rows_out = shape.pixels.div_ceil(target.grid_width);
+            let last_group = (to.first_channel + shape.rows - 1) / GROUP;
             let last_write = LevelLayout(to.buffer).index(
-                to.first_channel + shape.rows - 1,
+                last_group * GROUP + GROUP - 1,
                 rows_out - 1,
                 target.width - 1,
             );
@@ -295,8 +298,8 @@ struct LevelRuns<'a> {
 /// With the instructions the kernel's CPU has.
 ///
 /// # Safety
-/// Every byte of the tile's kept pixels' channels lies inside the output, and no other
-/// thread touches those pixels meanwhile.
+/// Every byte of the tile's kept pixels, in every lane of the groups of the tile's
+/// channels, lies inside the output, and no other thread touches those pixels meanwhile.
 // Off x86-64 only the portable arm of its `match` is left.
 #[cfg_attr(not(target_arch = "x86_64"), allow(clippy::match_single_binding))]
 unsafe fn place_levels(runs: &LevelRuns, out: SharedOut<u8>) {
@@ -375,8 +378,9 @@ unsafe fn place_level_runs(
         for group in first / GROUP..channels.end.div_ceil(GROUP) {
             let lanes = group * GROUP..(group + 1) * GROUP;
             let start = layout.index(lanes.start, y, x);
-            // SAFETY: the caller vouches for these kept pixels' bytes of every channel
-            // of the tile, and a group's bytes lie between its first and last channel's.
+            // SAFETY: the caller vouches for these kept pixels' bytes of every lane of
+            // the tile's groups (`gemm_int8` asserts the last group's last lane inside
+            // the output), and no other thread touches these pixels.
             let words: &mut [[u8; GROUP]] =
                 unsafe { std::slice::from_raw_parts_mut(out.ptr().add(start).cast(), kept) };
             if channels.contains(&lanes.start) && channels.contains(&(lanes.end - 1)) {
