@@ -144,6 +144,25 @@ fn convolution(
     }
 }
 
+/// `conv`'s operands for `isa`'s product: its input quantised with `scale` (as far as
+/// the last panel of `pixels` reads at `offsets`), and its weights packed.
+fn operands(
+    isa: Int8Isa,
+    conv: &Convolution,
+    scale: f32,
+    offsets: &[usize],
+    pixels: usize,
+    team: &Team,
+) -> (Vec<u8>, Int8Weights) {
+    let nr = isa.nr();
+    let reads_to = offsets.iter().max().expect("rows") + pixels.div_ceil(nr) * nr;
+    let mut quantized = vec![0u8; quantized_len(&conv.layout, reads_to)];
+    quantize_input(isa, &conv.input, &conv.layout, scale, &mut quantized, team);
+    let channels = conv.layout.channels;
+    let packed = Int8Weights::new(isa, conv.weight.view(), &conv.bias, channels, scale);
+    (quantized, packed)
+}
+
 /// Every int8 kernel against integer arithmetic done the obvious way, on a 3x3
 /// convolution of 7 channels (a partial k-group) with partial row panels and partial
 /// pixel panels, and on a 1x1 one of 1000 pixels (tasks of several panels), into both
@@ -156,13 +175,14 @@ fn every_int8_kernel_matches_the_integer_reference() {
     {
         let pad = kernel / 2;
         let taps = kernel * kernel;
+        let conv = convolution(rows, channels, height, width, kernel);
         let Convolution {
             layout,
             g,
             weight,
             bias,
             input,
-        } = convolution(rows, channels, height, width, kernel);
+        } = &conv;
         let scale = 2.9 / 255.0;
         let (wq, sw) = quantize_rows(weight.view());
         let xq = |c: usize, y: isize, x: isize| -> i32 {
@@ -191,16 +211,12 @@ fn every_int8_kernel_matches_the_integer_reference() {
             }
             sum as f32 * (scale * sw[m]) + bias[m]
         };
-        let offsets = plane_offsets(&layout, &g, channels.div_ceil(GROUP)).expect("stride 1");
+        let offsets = plane_offsets(layout, g, channels.div_ceil(GROUP)).expect("stride 1");
         let pixels = g.out_h * layout.row_stride();
         let team = Team::new(2).expect("team");
         let mut portable: Option<(Vec<f32>, Vec<f32>)> = None;
         for isa in Int8Isa::available() {
-            let nr = isa.nr();
-            let reads_to = offsets.iter().max().expect("rows") + pixels.div_ceil(nr) * nr;
-            let mut quantized = vec![0u8; quantized_len(&layout, reads_to)];
-            quantize_input(isa, &input, &layout, scale, &mut quantized, &team);
-            let packed = Int8Weights::new(isa, weight.view(), &bias, channels, scale);
+            let (quantized, packed) = operands(isa, &conv, scale, &offsets, pixels, &team);
             let columns = Int8Columns {
                 data: &quantized,
                 offsets: &offsets,
@@ -276,16 +292,11 @@ fn every_int8_kernel_matches_the_integer_reference() {
 fn levels_written_by_a_product_are_its_values_quantised() {
     for (rows, first_channel, height, width) in [(13, 0, 5, 9), (17, 3, 4, 30), (9, 1, 3, 37)] {
         let channels = 6;
-        let Convolution {
-            layout,
-            g,
-            weight,
-            bias,
-            input,
-        } = convolution(rows, channels, height, width, 3);
+        let conv = convolution(rows, channels, height, width, 3);
+        let Convolution { layout, g, .. } = &conv;
         let scale = 2.9 / 255.0;
         let out_scale = 4.0 / 255.0;
-        let offsets = plane_offsets(&layout, &g, channels.div_ceil(GROUP)).expect("stride 1");
+        let offsets = plane_offsets(layout, g, channels.div_ceil(GROUP)).expect("stride 1");
         let pixels = g.out_h * layout.row_stride();
         // The output holds channels before and after the product's.
         let out_layout = BufferLayout::new(first_channel + rows + 2, g.out_h, g.out_w, 1);
@@ -301,11 +312,7 @@ fn levels_written_by_a_product_are_its_values_quantised() {
         };
         let team = Team::new(2).expect("team");
         for isa in Int8Isa::available() {
-            let nr = isa.nr();
-            let reads_to = offsets.iter().max().expect("rows") + pixels.div_ceil(nr) * nr;
-            let mut quantized = vec![0u8; quantized_len(&layout, reads_to)];
-            quantize_input(isa, &input, &layout, scale, &mut quantized, &team);
-            let packed = Int8Weights::new(isa, weight.view(), &bias, channels, scale);
+            let (quantized, packed) = operands(isa, &conv, scale, &offsets, pixels, &team);
             let columns = Int8Columns {
                 data: &quantized,
                 offsets: &offsets,
