@@ -7,7 +7,7 @@
 //! network's output does not change.
 
 use super::conv::{Activations, ConvKernel};
-use super::ops::gemm::int8::LevelLayout;
+use super::ops::gemm::int8::quantized_len;
 use super::plan::{self, BufferId, Plan, Step};
 
 /// How a buffer holds its activations.
@@ -15,7 +15,7 @@ use super::plan::{self, BufferId, Plan, Step};
 pub enum Store {
     /// fp32 values, CHW with a border ([`super::ops::layout::BufferLayout`]).
     Values,
-    /// Levels of `scale` ([`LevelLayout`]), `len` bytes.
+    /// Levels of `scale` ([`LevelLayout`](super::ops::gemm::int8::LevelLayout)), `len` bytes.
     Levels { scale: f32, len: usize },
 }
 
@@ -73,7 +73,7 @@ pub fn choose(plan: &Plan, kernels: &[Option<ConvKernel>]) -> Vec<Store> {
                     .filter_map(|(_, kernel)| kernel.as_ref().map(ConvKernel::levels_len))
                     .max()
                     .unwrap_or(0);
-                let len = LevelLayout(layout).planes_len().max(read_to);
+                let len = quantized_len(&layout, 0).max(read_to);
                 Store::Levels { scale, len }
             }
         })

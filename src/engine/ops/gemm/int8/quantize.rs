@@ -30,11 +30,6 @@ impl LevelLayout {
     pub fn index(&self, c: usize, y: usize, x: usize) -> usize {
         GROUP * ((c / GROUP) * self.0.plane() + self.0.index(0, y, x)) + c % GROUP
     }
-
-    /// Bytes the channels' planes take, borders included.
-    pub fn planes_len(&self) -> usize {
-        self.0.channels.div_ceil(GROUP) * self.0.plane() * GROUP
-    }
 }
 
 /// `x / scale` rounded to the nearest level and clamped to 0..=255: what the product
