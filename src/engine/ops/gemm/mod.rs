@@ -24,7 +24,7 @@ pub use pack::PackedWeights;
 use super::layout::BufferLayout;
 use crate::engine::team::Team;
 #[cfg(target_arch = "x86_64")]
-use kernels::{Epilogue, micro_kernel_to_output};
+use kernels::{Epilogue, TileOutput, micro_kernel_to_output};
 use kernels::{MAX_TILE, micro_kernel};
 use pack::RowPanel;
 use std::marker::PhantomData;
@@ -211,9 +211,9 @@ impl<'a> Product<'a> {
 }
 
 impl Product<'_> {
-    /// Where the kernel can (AVX2, a whole tile inside one output row of a CHW output),
-    /// the tile of `panel` at pixel `first_pixel` computed with its bias and ReLU
-    /// straight into the output; false, and nothing written, elsewhere.
+    /// Where the kernel can (AVX-512; AVX2 for a whole tile inside one output row), the
+    /// tile of `panel` at pixel `first_pixel` computed with its bias and ReLU straight
+    /// into a CHW output; false, and nothing written, elsewhere.
     ///
     /// # Safety
     /// The pixels from `first_pixel` on belong to a panel of the calling task alone.
@@ -221,33 +221,41 @@ impl Product<'_> {
     #[inline]
     unsafe fn tile_to_output(&self, panel: &RowPanel, first_pixel: usize, b: &[f32]) -> bool {
         let (weights, target, nr) = (self.weights, self.target, self.weights.isa.nr());
+        let Layout::ChannelMajor(to) = target.layout else {
+            return false;
+        };
         let (y, x) = (
             first_pixel / target.grid_width,
             first_pixel % target.grid_width,
         );
-        let Layout::ChannelMajor(to) = target.layout else {
-            return false;
-        };
-        if first_pixel + nr > self.columns.pixels || x + nr > target.width {
-            return false;
-        }
         let bias = &weights.bias[panel.first_row..panel.first_row + panel.rows];
-        let start = to.index(panel.first_row, y, x);
-        // SAFETY: the tile's pixels lie in one output row and are all kept, so each of its
-        // rows is within last_write < out.len() (asserted in `new`), and the caller vouches
-        // that these pixels belong to its task alone.
+        let tile = TileOutput {
+            // Pixel (y, x) of the first channel, or where it would be if x is past the
+            // row's end (then it is never written).
+            out: self
+                .out
+                .ptr()
+                .wrapping_add(to.index(panel.first_row, y, 0) + x),
+            x,
+            grid_width: target.grid_width,
+            width: target.width,
+            row_stride: to.buffer.row_stride(),
+            plane: to.buffer.plane(),
+            cols: nr.min(self.columns.pixels - first_pixel),
+        };
+        let epilogue = Epilogue {
+            bias,
+            relu: to.relu,
+        };
+        // SAFETY: the tile's kept pixels' elements lie within last_write < out.len()
+        // (asserted in `new`) for every row of the panel, and the caller vouches that
+        // these pixels belong to its task alone.
         unsafe {
-            let out = self.out.ptr().add(start);
-            let epilogue = Epilogue {
-                bias,
-                relu: to.relu,
-            };
-            let (offsets, plane) = (self.columns.offsets, to.buffer.plane());
-            micro_kernel_to_output(weights.isa, panel, b, offsets, out, plane, epilogue)
+            micro_kernel_to_output(weights.isa, panel, b, self.columns.offsets, tile, epilogue)
         }
     }
 
-    /// Only AVX2 writes tiles straight into the output.
+    /// Only x86 kernels write tiles straight into the output.
     #[cfg(not(target_arch = "x86_64"))]
     unsafe fn tile_to_output(&self, _: &RowPanel, _: usize, _: &[f32]) -> bool {
         false

@@ -117,7 +117,9 @@ fn assert_kernels_match_the_naive_product(rows: usize, depth: usize, pixels: usi
 /// its output and a tile spans grid rows, into a part of an output buffer with another
 /// border: every kernel writes the convolution's values there (with ReLU) and nothing
 /// else (the borders and the other channels keep their NaN). Widths around 16 and 48
-/// (one AVX-512 vector and tile).
+/// (one AVX-512 vector and tile); last panels of 1, 2 and 3 vectors of 16; and at 27 x
+/// 11 (a grid 13 wide), a tile that begins on a dropped pixel (grid pixel 336 is (25,
+/// 11)).
 #[test]
 fn every_kernel_writes_only_the_kept_pixels_of_its_channels() {
     let team = Team::new(2).expect("team");
@@ -128,6 +130,7 @@ fn every_kernel_writes_only_the_kept_pixels_of_its_channels() {
         (3, 5, 3, 75, 0),
         (2, 3, 6, 46, 1),
         (1, 8, 3, 5, 1),
+        (2, 8, 27, 11, 1),
     ] {
         let input_layout = BufferLayout::new(channels, h, w, 1);
         let mut input = vec![0.0; input_layout.buffer_len()];

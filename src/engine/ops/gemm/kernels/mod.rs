@@ -63,35 +63,73 @@ pub(super) struct Epilogue<'a> {
     pub relu: bool,
 }
 
-/// Where the micro-kernel can, the whole tile plus `epilogue` straight into the
-/// output, row `i` at `out + i * row_stride` (AVX2, whose tile placement cost as much
-/// as a fifth of a frame otherwise); returns false where it cannot (other kernels, or
+/// Where a tile goes in a CHW output: its column `j` is pixel `x + j` of a grid row
+/// `grid_width` wide, continuing on the next rows, of which the first `width` pixels
+/// are kept (the rest are dropped); `out` is where its column 0 goes for its row 0,
+/// output rows are `row_stride` apart and the tile's rows `plane` apart; its columns
+/// from `cols` on are dropped too.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug)]
+pub(super) struct TileOutput {
+    pub out: *mut f32,
+    pub x: usize,
+    pub grid_width: usize,
+    pub width: usize,
+    pub row_stride: usize,
+    pub plane: usize,
+    pub cols: usize,
+}
+
+/// Where the micro-kernel can, the tile plus `epilogue` straight into the output, as
+/// `to` says: AVX-512 for any tile, with masked stores, computing only the vectors of
+/// 16 that the tile's first `to.cols` columns need (a product's last panel is often
+/// narrower: Winograd's 100 tiles of a Fire4 map leave 4 of 48); AVX2 for a whole tile
+/// of 16 kept pixels in one row (its tile placement cost as much as a fifth of a frame
+/// otherwise). Returns false where it cannot (other kernels, other tiles, or
 /// `epilogue.bias` not one per row of `panel`), and writes nothing then.
 ///
 /// # Safety
-/// `out + i * row_stride + j` for `i < epilogue.bias.len()`, `j < nr` lie in one output
-/// allocation that no other thread touches there meanwhile; `b` as for [`micro_kernel`].
+/// The kept pixels' elements (see [`TileOutput`]) of rows `i < epilogue.bias.len()` lie
+/// in one output allocation that no other thread touches there meanwhile; `to.cols <=
+/// nr`, `to.x < to.grid_width` and `to.width <= to.grid_width`; `b` as for
+/// [`micro_kernel`].
 #[cfg(target_arch = "x86_64")]
 pub(super) unsafe fn micro_kernel_to_output(
     isa: Isa,
     panel: &RowPanel,
     b: &[f32],
     offsets: &[usize],
-    out: *mut f32,
-    row_stride: usize,
+    to: TileOutput,
     epilogue: Epilogue,
 ) -> bool {
     // One row of columns per weight column (`gemm` asserts it).
     let (a, width, depth) = (panel.weights, panel.width, offsets.len());
     debug_assert!(offsets.iter().all(|&o| o + isa.nr() <= b.len()));
-    if isa.kernel() != Kernel::Avx2Fma || epilogue.bias.len() != width {
+    debug_assert!(to.cols <= isa.nr() && to.x < to.grid_width && to.width <= to.grid_width);
+    if epilogue.bias.len() != panel.rows {
         return false;
     }
-    // SAFETY: as in `micro_kernel`; the caller vouches for the output rows, one per bias
-    // value, which is one per panel row.
-    unsafe {
-        let (a, b, offsets) = (a.as_ptr(), b.as_ptr(), offsets.as_ptr());
-        x86::kernel_avx2(width)(depth, a, b, offsets, out, row_stride, Some(epilogue));
+    let (a, b, offsets) = (a.as_ptr(), b.as_ptr(), offsets.as_ptr());
+    match isa.kernel() {
+        // SAFETY: as in `micro_kernel`; the caller vouches for the kept pixels' output,
+        // one row per bias value, which is one per panel row (at most 8 in an AVX-512
+        // panel), and for `to.cols`, which the kernel's vectors cover.
+        Kernel::Avx512 => unsafe {
+            match to.cols.div_ceil(16) {
+                1 => x86::kernel_avx512_to_output::<1>(depth, a, b, offsets, to, epilogue),
+                2 => x86::kernel_avx512_to_output::<2>(depth, a, b, offsets, to, epilogue),
+                _ => x86::kernel_avx512_to_output::<3>(depth, a, b, offsets, to, epilogue),
+            }
+        },
+        Kernel::Avx2Fma if to.cols == 16 && to.x + 16 <= to.width && width == panel.rows => {
+            // SAFETY: as above; the tile is 16 kept pixels of one output row, and the
+            // panel has no padding rows (`bias.len() == width`).
+            unsafe {
+                let (out, plane) = (to.out, to.plane);
+                x86::kernel_avx2(width)(depth, a, b, offsets, out, plane, Some(epilogue));
+            }
+        }
+        _ => return false,
     }
     true
 }

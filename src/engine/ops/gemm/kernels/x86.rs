@@ -1,6 +1,6 @@
 //! The AVX-512 (8 x 48) and AVX2/FMA (up to 6 x 16) kernels.
 
-use super::{Epilogue, MAX_TILE};
+use super::{Epilogue, MAX_TILE, TileOutput};
 use std::arch::x86_64::*;
 
 /// How far ahead, in values, the AVX-512 kernel prefetches each row of its pixels: the
@@ -12,7 +12,12 @@ use std::arch::x86_64::*;
 /// kernel it made 1 thread 3 % slower and 2 threads 3 % faster, so that one has none.
 const PREFETCH_AHEAD: usize = 48;
 
-/// 8 x 48 tile: 24 accumulators in zmm registers.
+/// The AVX-512 tile: 8 rows of `V` vectors of 16 pixels (48 pixels, 24 accumulators in
+/// zmm registers, but for a product's last, narrower panel).
+const MR512: usize = 8;
+type Tile512<const V: usize> = [[__m512; V]; MR512];
+
+/// The 8 x 48 tile into `tile`.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn kernel_avx512(
     depth: usize,
@@ -21,33 +26,112 @@ pub unsafe fn kernel_avx512(
     offsets: *const usize,
     tile: &mut [f32; MAX_TILE],
 ) {
-    const MR: usize = 8;
-    let mut acc = [[_mm512_setzero_ps(); 3]; MR];
-    for k in 0..depth {
-        // SAFETY: the caller guarantees `depth` rows of 8 (a) and 48 (b) values.
-        unsafe {
-            let row = b.add(*offsets.add(k));
-            let b0 = _mm512_loadu_ps(row);
-            let b1 = _mm512_loadu_ps(row.add(16));
-            let b2 = _mm512_loadu_ps(row.add(32));
-            let ahead = row.wrapping_add(PREFETCH_AHEAD);
-            _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
-            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16).cast());
-            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(32).cast());
-            for (i, row) in acc.iter_mut().enumerate() {
-                let a = _mm512_set1_ps(*a.add(k * MR + i));
-                row[0] = _mm512_fmadd_ps(a, b0, row[0]);
-                row[1] = _mm512_fmadd_ps(a, b1, row[1]);
-                row[2] = _mm512_fmadd_ps(a, b2, row[2]);
-            }
-        }
-    }
+    // SAFETY: the caller's guarantees are `products_avx512`'s.
+    let acc = unsafe { products_avx512::<3>(depth, a, b, offsets) };
     for (i, row) in acc.iter().enumerate() {
         for (j, v) in row.iter().enumerate() {
             // SAFETY: i * 48 + j * 16 + 16 <= 8 * 48 = MAX_TILE.
             unsafe { _mm512_storeu_ps(tile.as_mut_ptr().add(i * 48 + j * 16), *v) };
         }
     }
+}
+
+/// The 8 x 16 `V` tile plus `epilogue` straight into the output, as `to` says, a run of
+/// kept pixels of a grid row at a time, with masked stores: a tile that spans several
+/// output rows, or ends past an output row's last pixel, needs no copy through a buffer
+/// (that copy, `place_tile`, took a sixth of a frame). Its rows `i <
+/// epilogue.bias.len()` are stored.
+///
+/// # Safety
+/// As for [`kernel_avx512`] for the reads; the kept pixels' elements lie in one output
+/// allocation that no other thread touches meanwhile, `to.cols <= 16 V`, `to.x <
+/// to.grid_width`, and `epilogue.bias.len() <= 8`.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn kernel_avx512_to_output<const V: usize>(
+    depth: usize,
+    a: *const f32,
+    b: *const f32,
+    offsets: *const usize,
+    to: TileOutput,
+    epilogue: Epilogue,
+) {
+    // SAFETY: the caller's guarantees are `products_avx512`'s.
+    let mut acc = unsafe { products_avx512::<V>(depth, a, b, offsets) };
+    let rows = epilogue.bias.len().min(MR512);
+    for (row, &bias) in acc.iter_mut().zip(epilogue.bias) {
+        let bias = _mm512_set1_ps(bias);
+        for v in row {
+            *v = _mm512_add_ps(*v, bias);
+            if epilogue.relu {
+                *v = _mm512_max_ps(*v, _mm512_setzero_ps());
+            }
+        }
+    }
+    // Grid row by grid row: `column` is the tile column at pixel `x` of the row, which
+    // goes to `at`.
+    let (mut column, mut x, mut at) = (0, to.x, to.out);
+    while column < to.cols {
+        let len = (to.grid_width - x).min(to.cols - column);
+        let end = column + len.min(to.width.saturating_sub(x));
+        for j in 0..V {
+            let first = 16 * j;
+            let (from, until) = (column.max(first), end.min(first + 16));
+            if from >= until {
+                continue;
+            }
+            let mask: __mmask16 = (((1u32 << (until - from)) - 1) << (from - first)) as u16;
+            // Lane l of this vector is tile column first + l, which goes to
+            // at + (first + l - column): masked-off lanes are never written, so the
+            // (wrapping) address of lane 0 may lie outside the output.
+            let lane0 = at.wrapping_add(first).wrapping_sub(column);
+            for (i, row) in acc.iter().enumerate().take(rows) {
+                // SAFETY: the lanes kept by `mask` are kept pixels of the tile, inside
+                // the output (the caller vouches for them).
+                unsafe { _mm512_mask_storeu_ps(lane0.wrapping_add(i * to.plane), mask, row[j]) };
+            }
+        }
+        column += len;
+        at = at.wrapping_add(to.row_stride).wrapping_sub(x);
+        x = 0;
+    }
+}
+
+/// `acc[i][j] = sum_k a[k * 8 + i] * b[offsets[k] + 16 j ..][..16]` for `j < V`
+/// (`V` at most 3).
+///
+/// # Safety
+/// The CPU has AVX-512F; `a` holds `depth` rows of 8 values, `b + offsets[k]` 48
+/// values for each `k < depth`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn products_avx512<const V: usize>(
+    depth: usize,
+    a: *const f32,
+    b: *const f32,
+    offsets: *const usize,
+) -> Tile512<V> {
+    let mut acc = [[_mm512_setzero_ps(); V]; MR512];
+    for k in 0..depth {
+        // SAFETY: the caller guarantees `depth` rows of 8 (a) and 48 (b) values.
+        unsafe {
+            let row = b.add(*offsets.add(k));
+            let b: [__m512; V] = std::array::from_fn(|j| _mm512_loadu_ps(row.add(16 * j)));
+            // The next panel's row: only a full-width tile has one.
+            if V == 3 {
+                let ahead = row.wrapping_add(PREFETCH_AHEAD);
+                _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16).cast());
+                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(32).cast());
+            }
+            for (i, row) in acc.iter_mut().enumerate() {
+                let a = _mm512_set1_ps(*a.add(k * MR512 + i));
+                for (v, b) in row.iter_mut().zip(b) {
+                    *v = _mm512_fmadd_ps(a, b, *v);
+                }
+            }
+        }
+    }
+    acc
 }
 
 /// A [`kernel_avx2_rows`] of some height: (depth, a, b, offsets, out, row_stride, epilogue).
