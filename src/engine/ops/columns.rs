@@ -194,11 +194,29 @@ impl PhaseSplit {
                 let source = &input[start..start + g.in_w];
                 row[..inside.start].fill(0.0);
                 row[inside.end..].fill(0.0);
-                for (v, x) in row[inside.clone()].iter_mut().zip((first..).step_by(s)) {
-                    *v = source[x];
-                }
+                gather_every(s, &source[first..], &mut row[inside.clone()]);
             }
         });
+    }
+}
+
+/// `out[j] = source[j * step]` for every `j`. At step 2 (the first convolution's
+/// planes) as pairs, which the compiler vectorises with shuffles: the element at a time
+/// took a quarter of the first convolution's time.
+fn gather_every(step: usize, source: &[f32], out: &mut [f32]) {
+    let Some(last) = out.len().checked_sub(1) else {
+        return;
+    };
+    if step == 2 {
+        let (pairs, tail) = out.split_at_mut(last);
+        for (v, pair) in pairs.iter_mut().zip(source.chunks_exact(2)) {
+            *v = pair[0];
+        }
+        tail[0] = source[2 * last];
+    } else {
+        for (v, x) in out.iter_mut().zip((0..).step_by(step)) {
+            *v = source[x];
+        }
     }
 }
 
