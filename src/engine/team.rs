@@ -3,7 +3,7 @@
 //! contiguous part first (see [`Job`]). On two threads that affinity made the network
 //! 8-11 % faster than one shared counter, which handed each layer's pixels to whichever
 //! thread came first (Intel Xeon with AVX-512 and 2 MB of L2 a core: `tinyssd bench
-//! --threads 2`, three alternating rounds, 6.34-6.50 → 5.87-5.94 ms; README, Speed).
+//! --threads 2`, three alternating rounds, 6.34-6.50 → 5.87-5.94 ms; docs/speed-history.md).
 //!
 //! Between steps the helpers spin instead of sleeping (for [`SPIN`] after their last
 //! item), as ONNX Runtime's and XNNPACK's pools do. A frame is some seventy parallel
