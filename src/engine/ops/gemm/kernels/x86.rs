@@ -18,6 +18,9 @@ const MR512: usize = 8;
 type Tile512<const V: usize> = [[__m512; V]; MR512];
 
 /// The 8 x 48 tile into `tile`.
+///
+/// # Safety
+/// As for [`products_avx512`].
 #[target_feature(enable = "avx512f")]
 pub unsafe fn kernel_avx512(
     depth: usize,
