@@ -367,15 +367,51 @@ struct RowRun {
 
 /// The runs of the tile `at`, left to right: what placing a tile writes, a run at a time.
 fn row_runs(at: TileAt, target: Target) -> impl Iterator<Item = RowRun> {
-    let mut j = 0;
+    let (y, x) = (
+        at.first_pixel / target.grid_width,
+        at.first_pixel % target.grid_width,
+    );
+    grid_runs(x, target.grid_width, target.width, at.cols).map(move |run| RowRun {
+        j: run.column,
+        y: y + run.row,
+        x: run.x,
+        kept: run.kept,
+    })
+}
+
+/// A run of a tile's columns inside one grid row: tile columns `column..column + kept`
+/// are pixels `x..x + kept` of the grid row `row` rows below the tile's first pixel's,
+/// inside the output's width (the row's columns past it are dropped).
+#[derive(Clone, Copy)]
+struct GridRun {
+    column: usize,
+    row: usize,
+    x: usize,
+    kept: usize,
+}
+
+/// The grid rows a tile of `cols` columns covers, left to right, its first column being
+/// pixel `x` of a grid row `grid_width` wide whose first `width` pixels are kept: the one
+/// rule for where a tile's columns go, for [`place_tile`] and for the kernels that store
+/// a tile themselves.
+fn grid_runs(
+    x: usize,
+    grid_width: usize,
+    width: usize,
+    cols: usize,
+) -> impl Iterator<Item = GridRun> {
+    let (mut column, mut x, mut row) = (0, x, 0);
     std::iter::from_fn(move || {
-        (j < at.cols).then(|| {
-            let n = at.first_pixel + j;
-            let (y, x) = (n / target.grid_width, n % target.grid_width);
-            let len = (target.grid_width - x).min(at.cols - j);
-            let kept = len.min(target.width.saturating_sub(x));
-            let run = RowRun { j, y, x, kept };
-            j += len;
+        (column < cols).then(|| {
+            let len = (grid_width - x).min(cols - column);
+            let kept = len.min(width.saturating_sub(x));
+            let run = GridRun {
+                column,
+                row,
+                x,
+                kept,
+            };
+            (column, x, row) = (column + len, 0, row + 1);
             run
         })
     })
