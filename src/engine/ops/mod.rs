@@ -5,4 +5,5 @@ pub mod columns;
 pub mod gemm;
 pub mod layout;
 pub mod pool;
+mod prefetch;
 pub mod winograd;
