@@ -195,7 +195,7 @@ impl<'a> Product<'a> {
                 if unsafe { self.tile_to_output(&panel, first_pixel, b) } {
                     continue;
                 }
-                micro_kernel(isa, &panel, b, columns.offsets, &mut tile);
+                micro_kernel(isa, &panel, b, columns.offsets, cols, &mut tile);
                 let at = TileAt {
                     first_row,
                     rows,

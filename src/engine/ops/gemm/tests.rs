@@ -33,10 +33,12 @@ use crate::engine::ops::columns::{ConvGeometry, PhaseSplit, direct_offsets};
 /// Every kernel, reading the input in place or split into planes, against a plain
 /// triple loop, on sizes that leave partial tiles: 13, 16 and 17 rows end in panels
 /// of 1, 4 and 5 rows (AVX2's narrower kernels); 1000 pixels make tasks of several
-/// panels and a shorter last one.
+/// panels and a shorter last one; 53, 75 and 1000 pixels end in AVX-512 panels of 1, 2
+/// and 3 vectors of 16, in both layouts (CHW straight from the registers, pixel-major
+/// through the stack tile).
 #[test]
 fn every_kernel_matches_the_naive_product() {
-    for (rows, pixels) in [(13, 53), (13, 1000), (16, 53), (17, 1000)] {
+    for (rows, pixels) in [(13, 53), (13, 75), (13, 1000), (16, 53), (17, 1000)] {
         assert_kernels_match_the_naive_product(rows, 7, pixels);
     }
 }

@@ -18,12 +18,13 @@ const PREFETCH_AHEAD: usize = 48;
 const MR512: usize = 8;
 type Tile512<const V: usize> = [[__m512; V]; MR512];
 
-/// The 8 x 48 tile into `tile`.
+/// The 8 x 16 `V` tile into `tile` (rows 48 apart; the columns from 16 `V` on are left
+/// as they were).
 ///
 /// # Safety
 /// As for [`products_avx512`].
 #[target_feature(enable = "avx512f")]
-pub unsafe fn kernel_avx512(
+pub unsafe fn kernel_avx512<const V: usize>(
     depth: usize,
     a: *const f32,
     b: *const f32,
@@ -31,10 +32,10 @@ pub unsafe fn kernel_avx512(
     tile: &mut [f32; MAX_TILE],
 ) {
     // SAFETY: the caller's guarantees are `products_avx512`'s.
-    let acc = unsafe { products_avx512::<3>(depth, a, b, offsets) };
+    let acc = unsafe { products_avx512::<V>(depth, a, b, offsets) };
     for (i, row) in acc.iter().enumerate() {
         for (j, v) in row.iter().enumerate() {
-            // SAFETY: i * 48 + j * 16 + 16 <= 8 * 48 = MAX_TILE.
+            // SAFETY: i * 48 + j * 16 + 16 <= 8 * 48 = MAX_TILE, since j < V <= 3.
             unsafe { _mm512_storeu_ps(tile.as_mut_ptr().add(i * 48 + j * 16), *v) };
         }
     }
