@@ -129,11 +129,10 @@ unsafe fn products_avx512<const V: usize>(
         // SAFETY: the caller guarantees `depth` rows of 8 (a) and 48 (b) values; a
         // prefetch reads nothing, so its address may lie past the weights.
         unsafe {
-            // Every other step: a cache line holds two steps' weights.
-            if k % 2 == 0 {
-                let ahead = a.wrapping_add(k * MR512 + WEIGHTS_PREFETCH_AHEAD);
-                _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
-            }
+            // Every step, though a cache line holds two steps' weights: prefetching
+            // every other step measured 3 % slower at 2 threads.
+            let ahead = a.wrapping_add(k * MR512 + WEIGHTS_PREFETCH_AHEAD);
+            _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
             let row = b.add(*offsets.add(k));
             let b: [__m512; V] = std::array::from_fn(|j| _mm512_loadu_ps(row.add(16 * j)));
             // The next panel's row: only a full-width tile has one.
