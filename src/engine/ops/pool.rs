@@ -12,6 +12,7 @@ use super::layout::BufferLayout;
 use super::prefetch::prefetch;
 use crate::engine::team::Team;
 use crate::model::architecture::{POOL_KERNEL, POOL_STRIDE, pooled_size};
+use std::ops::Range;
 
 /// Output rows ahead whose input rows a pooling prefetches while it pools a row. The
 /// hardware prefetcher alone left pool1 waiting on memory (Conv1's 5 MB output): with
@@ -20,15 +21,6 @@ use crate::model::architecture::{POOL_KERNEL, POOL_STRIDE, pooled_size};
 /// 3.33 at 2 (`bench`, 6 alternating rounds of 100; AMD EPYC Zen 5, 2026-12-07). Two to
 /// five rows ahead measured the same, nine slower.
 const PREFETCH_ROWS_AHEAD: usize = 3;
-
-/// Prefetches the input rows (`row(y)`, `in_h` of them) that output row `oy +
-/// PREFETCH_ROWS_AHEAD` reads and no earlier output row did.
-fn prefetch_rows_ahead<'a, T: 'a>(oy: usize, in_h: usize, row: impl Fn(usize) -> &'a [T]) {
-    let first_new = (oy + PREFETCH_ROWS_AHEAD) * POOL_STRIDE + 1;
-    for y in first_new..(first_new + POOL_STRIDE).min(in_h) {
-        prefetch(row(y));
-    }
-}
 
 /// Pools every channel of `input` into the interior of `output` (borders untouched),
 /// with the vector instructions `isa` vouches for.
@@ -51,30 +43,80 @@ pub fn max_pool_ceil(
         &mut output[..to.channels * to.plane()],
         to.plane(),
         |c, out| {
-            for oy in 0..to.height {
-                let y0 = oy * POOL_STRIDE;
-                let row = |y| {
+            let plane = Plane {
+                in_h,
+                row: |y| {
                     let start = from.index(c, y, 0);
                     &input[start..start + in_w]
-                };
-                let mut rows: [&[f32]; POOL_KERNEL] = [&[]; POOL_KERNEL];
-                let count = (in_h - y0).min(POOL_KERNEL);
-                for (dy, r) in rows[..count].iter_mut().enumerate() {
-                    *r = row(y0 + dy);
-                }
-                prefetch_rows_ahead(oy, in_h, row);
-                let out_start = (oy + to.border) * to.row_stride() + to.border;
-                let out_row = &mut out[out_start..out_start + to.width];
-                match isa.kernel() {
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: an `Isa` naming AVX-512 exists only on a CPU with AVX-512F
-                    // (see `Isa`'s constructors).
-                    Kernel::Avx512 => unsafe { pool_row_avx512(&rows[..count], out_row) },
-                    _ => pool_row(&rows[..count], out_row),
-                }
+                },
+                out_h: to.height,
+                out_row: |oy| {
+                    let start = (oy + to.border) * to.row_stride() + to.border;
+                    start..start + to.width
+                },
+            };
+            match isa.kernel() {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: an `Isa` naming AVX-512 exists only on a CPU with AVX-512F (see
+                // `Isa`'s constructors).
+                Kernel::Avx512 => unsafe { pool_plane_avx512(plane, out) },
+                _ => plane.pool(out, pool_row),
             }
         },
     );
+}
+
+/// One channel's plane (or one group's of levels) to pool: input row `y < in_h` is
+/// `row(y)`, output row `oy < out_h` is `out[out_row(oy)]`.
+struct Plane<In, Out> {
+    in_h: usize,
+    row: In,
+    out_h: usize,
+    out_row: Out,
+}
+
+impl<'a, T: 'a, In, Out> Plane<In, Out>
+where
+    In: Fn(usize) -> &'a [T],
+    Out: Fn(usize) -> Range<usize>,
+{
+    /// Every output row from the (one to three) input rows under it with `pool_row`,
+    /// prefetching the input rows that output row `oy + PREFETCH_ROWS_AHEAD` reads and
+    /// no earlier one did. Inlined into each kernel's plane function, so that the row
+    /// kernel inlines too.
+    #[inline(always)]
+    fn pool(&self, out: &mut [T], pool_row: impl Fn(&[&[T]], &mut [T])) {
+        for oy in 0..self.out_h {
+            let y0 = oy * POOL_STRIDE;
+            let mut rows: [&[T]; POOL_KERNEL] = [&[]; POOL_KERNEL];
+            let count = (self.in_h - y0).min(POOL_KERNEL);
+            for (dy, row) in rows[..count].iter_mut().enumerate() {
+                *row = (self.row)(y0 + dy);
+            }
+            let first_new = (oy + PREFETCH_ROWS_AHEAD) * POOL_STRIDE + 1;
+            for y in first_new..(first_new + POOL_STRIDE).min(self.in_h) {
+                prefetch((self.row)(y));
+            }
+            pool_row(&rows[..count], &mut out[(self.out_row)(oy)]);
+        }
+    }
+}
+
+/// [`Plane::pool`] with [`pool_row_avx512`].
+///
+/// # Safety
+/// The CPU has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn pool_plane_avx512<'a, In, Out>(plane: Plane<In, Out>, out: &mut [f32])
+where
+    In: Fn(usize) -> &'a [f32],
+    Out: Fn(usize) -> Range<usize>,
+{
+    // SAFETY: the caller vouches for AVX-512F.
+    plane.pool(out, |rows, out_row| unsafe {
+        pool_row_avx512(rows, out_row)
+    });
 }
 
 /// One output row from the (one to three) input rows under it, in plain loops: the
@@ -109,52 +151,112 @@ fn pool_row(rows: &[&[f32]], out_row: &mut [f32]) {
 
 /// [`pool_row`] 16 outputs a step: the rows' maxima over the 34 input columns under
 /// them, in four vectors (columns 0-15, 16-31 and, shifted by two, 2-17, 18-33), then
-/// each window's even, odd and next even column gathered by two-source permutes. The
-/// columns past the row load as minus infinity (masked loads, which do not fault), so
-/// the last, ceil-rounded windows take only the pixels inside, and the last step stores
-/// only its outputs. With the plain loops' strided reads pool1 took 0.42 ms at 1 thread
-/// and 0.25 at 2, this way 0.37 and 0.22 (OpenVINO: 0.26 at 1; Xeon of the README).
+/// each window's even, odd and next even column gathered by two-source permutes. With
+/// the plain loops' strided reads pool1 took 0.42 ms at 1 thread and 0.25 at 2, this
+/// way 0.37 and 0.22 (OpenVINO: 0.26 at 1; Xeon of the README).
 ///
 /// # Safety
 /// The CPU has AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
+#[inline]
 unsafe fn pool_row_avx512(rows: &[&[f32]], out_row: &mut [f32]) {
+    // SAFETY (all three): the caller vouches for AVX-512F.
+    match *rows {
+        [a, b, c] => unsafe { pool_rows_avx512([a, b, c], out_row) },
+        [a, b] => unsafe { pool_rows_avx512([a, b], out_row) },
+        [a] => unsafe { pool_rows_avx512([a], out_row) },
+        _ => unreachable!("a pooling window covers one to three rows"),
+    }
+}
+
+/// [`pool_row_avx512`] for `R` rows (of equal length), so the rows' loop unrolls. The
+/// steps whose 34 columns lie inside the rows load them whole; the last one loads the
+/// columns past the row as minus infinity (masked loads, which do not fault), so the
+/// last, ceil-rounded windows take only the pixels inside, and stores only its outputs.
+/// Masks on every load, a loop over a run-time number of rows and a call per row had
+/// made the poolings cost several times their loads and maxima: this way, with the rows
+/// walked inside one function per plane ([`Plane::pool`]), pool1, pool3 and pool5 alone
+/// took 109, 75 and 49 µs instead of 169, 105 and 61 (fastest of 150 runs), and the
+/// network's median went 6.11 -> 5.79 ms at 1 thread and 3.38 -> 3.31 at 2 (`bench`, 6
+/// alternating rounds of 100; AMD EPYC Zen 5, 2026-12-07).
+///
+/// # Safety
+/// The CPU has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn pool_rows_avx512<const R: usize>(rows: [&[f32]; R], out_row: &mut [f32]) {
     use std::arch::x86_64::*;
     const LANES: usize = 16;
+    // Input columns a step reads: 2 x 16 and, shifted by two, the next even one.
+    const READ: usize = 2 * LANES + 2;
+    // Where the four vectors of a step begin, from its first column.
+    const STARTS: [usize; 4] = [0, LANES, 2, 2 + LANES];
     let in_w = rows[0].len();
-    let lowest = _mm512_set1_ps(f32::NEG_INFINITY);
     let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    // Lanes from column `x` on that lie inside the row.
-    let inside = |x: usize| -> __mmask16 {
-        let lanes = in_w.saturating_sub(x).min(LANES);
-        ((1u32 << lanes) - 1) as __mmask16
-    };
-    for (step, outputs) in out_row.chunks_mut(LANES).enumerate() {
-        let x = step * LANES * POOL_STRIDE;
-        let column_max = |at: usize| {
-            let mask = inside(at);
-            rows.iter().fold(lowest, |max, row| {
-                // SAFETY: the mask keeps the load to the lanes inside `row`; masked
-                // lanes are not read.
-                let v =
-                    unsafe { _mm512_mask_loadu_ps(lowest, mask, row.as_ptr().add(at.min(in_w))) };
-                _mm512_max_ps(max, v)
-            })
-        };
-        let (low, high) = (column_max(x), column_max(x + LANES));
-        let (low2, high2) = (column_max(x + 2), column_max(x + 2 + LANES));
-        let window = _mm512_max_ps(
+    let windows = |[low, high, low2, high2]: [__m512; 4]| {
+        _mm512_max_ps(
             _mm512_max_ps(
                 _mm512_permutex2var_ps(low, even, high),
                 _mm512_permutex2var_ps(low, odd, high),
             ),
             _mm512_permutex2var_ps(low2, even, high2),
-        );
+        )
+    };
+    // Steps whose columns all lie inside the rows; at most one step is left.
+    let whole = if in_w >= READ {
+        ((in_w - READ) / (LANES * POOL_STRIDE) + 1).min(out_row.len() / LANES)
+    } else {
+        0
+    };
+    let (whole_outputs, last) = out_row.split_at_mut(whole * LANES);
+    for (step, outputs) in whole_outputs.chunks_exact_mut(LANES).enumerate() {
+        let x = step * LANES * POOL_STRIDE;
+        // SAFETY: x + READ <= in_w: every load lies inside every row.
+        let maxima = STARTS.map(|start| unsafe { column_max(rows, x + start, !0) });
+        // SAFETY: `outputs` holds 16 values.
+        unsafe { _mm512_storeu_ps(outputs.as_mut_ptr(), windows(maxima)) };
+    }
+    for (step, outputs) in last.chunks_mut(LANES).enumerate() {
+        let x = (whole + step) * LANES * POOL_STRIDE;
+        let maxima = STARTS.map(|start| {
+            let at = (x + start).min(in_w);
+            let inside = (in_w - at).min(LANES);
+            // SAFETY: the mask keeps the loads to the columns inside the rows.
+            unsafe { column_max(rows, at, ((1u32 << inside) - 1) as __mmask16) }
+        });
         let kept = ((1u32 << outputs.len()) - 1) as __mmask16;
         // SAFETY: the mask stores only the `outputs.len()` <= 16 values of `outputs`.
-        unsafe { _mm512_mask_storeu_ps(outputs.as_mut_ptr(), kept, window) };
+        unsafe { _mm512_mask_storeu_ps(outputs.as_mut_ptr(), kept, windows(maxima)) };
+    }
+}
+
+/// The `R` rows' maxima over the 16 columns from `at` that `mask` keeps; the others are
+/// minus infinity (not read). Not a closure: called four times a step, a closure was
+/// not inlined and spilled its registers to the stack.
+///
+/// # Safety
+/// The CPU has AVX-512F; the kept columns lie inside every row.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn column_max<const R: usize>(
+    rows: [&[f32]; R],
+    at: usize,
+    mask: std::arch::x86_64::__mmask16,
+) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller vouches for AVX-512F and for the kept lanes; masked lanes are
+    // not read.
+    unsafe {
+        let lowest = _mm512_set1_ps(f32::NEG_INFINITY);
+        rows.iter().fold(lowest, |max, row| {
+            _mm512_max_ps(
+                max,
+                _mm512_mask_loadu_ps(lowest, mask, row.as_ptr().add(at)),
+            )
+        })
     }
 }
 
@@ -181,7 +283,6 @@ pub fn max_pool_levels(
             from.channels
         )
     );
-    let in_h = from.height;
     let in_plane = GROUP * from.plane();
     let out_plane = GROUP * to.plane();
     let groups = to.channels.div_ceil(GROUP);
@@ -189,35 +290,30 @@ pub fn max_pool_levels(
         &mut output[..groups * out_plane],
         out_plane,
         |group, out| {
-            let plane = &input[group * in_plane..(group + 1) * in_plane];
-            for oy in 0..to.height {
-                let y0 = oy * POOL_STRIDE;
-                let row = |y| {
+            let input = &input[group * in_plane..(group + 1) * in_plane];
+            let plane = Plane {
+                in_h: from.height,
+                row: |y| {
                     let start = GROUP * from.index(0, y, 0);
-                    &plane[start..start + GROUP * from.width]
-                };
-                let mut rows: [&[u8]; POOL_KERNEL] = [&[]; POOL_KERNEL];
-                let count = (in_h - y0).min(POOL_KERNEL);
-                for (dy, r) in rows[..count].iter_mut().enumerate() {
-                    *r = row(y0 + dy);
-                }
-                prefetch_rows_ahead(oy, in_h, row);
-                let out_start = GROUP * to.index(0, oy, 0);
-                let out_row = &mut out[out_start..out_start + GROUP * to.width];
-                match isa.kernel() {
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: an `Int8Isa` naming AVX512-VNNI exists only on a CPU with
-                    // AVX-512BW (see `Int8Isa`'s constructors).
-                    Int8Kernel::Avx512Vnni => unsafe {
-                        pool_level_row_avx512(&rows[..count], out_row)
-                    },
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: as above, AVX2.
-                    Int8Kernel::AvxVnni | Int8Kernel::Avx2 => unsafe {
-                        pool_level_row_avx2(&rows[..count], out_row)
-                    },
-                    _ => pool_level_row(&rows[..count], out_row),
-                }
+                    &input[start..start + GROUP * from.width]
+                },
+                out_h: to.height,
+                out_row: |oy| {
+                    let start = GROUP * to.index(0, oy, 0);
+                    start..start + GROUP * to.width
+                },
+            };
+            match isa.kernel() {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: an `Int8Isa` naming AVX512-VNNI exists only on a CPU with
+                // AVX-512BW (see `Int8Isa`'s constructors).
+                Int8Kernel::Avx512Vnni => unsafe { pool_level_plane_avx512(plane, out) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as above, AVX2.
+                Int8Kernel::AvxVnni | Int8Kernel::Avx2 => unsafe {
+                    pool_level_plane_avx2(plane, out)
+                },
+                _ => plane.pool(out, pool_level_row),
             }
         },
     );
@@ -268,6 +364,7 @@ fn pool_level_row(rows: &[&[u8]], out_row: &mut [u8]) {
 /// The CPU has AVX-512F and AVX-512BW.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
 unsafe fn pool_level_row_avx512(rows: &[&[u8]], out_row: &mut [u8]) {
     use std::arch::x86_64::*;
     const LANES: usize = 16;
@@ -307,14 +404,35 @@ unsafe fn pool_level_row_avx512(rows: &[&[u8]], out_row: &mut [u8]) {
     }
 }
 
-/// [`pool_level_row`] compiled for AVX2.
+/// [`Plane::pool`] with [`pool_level_row_avx512`].
+///
+/// # Safety
+/// The CPU has AVX-512F and AVX-512BW.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn pool_level_plane_avx512<'a, In, Out>(plane: Plane<In, Out>, out: &mut [u8])
+where
+    In: Fn(usize) -> &'a [u8],
+    Out: Fn(usize) -> Range<usize>,
+{
+    // SAFETY: the caller vouches for AVX-512F and AVX-512BW.
+    plane.pool(out, |rows, out_row| unsafe {
+        pool_level_row_avx512(rows, out_row)
+    });
+}
+
+/// [`Plane::pool`] with [`pool_level_row`] compiled for AVX2.
 ///
 /// # Safety
 /// The CPU has AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn pool_level_row_avx2(rows: &[&[u8]], out_row: &mut [u8]) {
-    pool_level_row(rows, out_row);
+unsafe fn pool_level_plane_avx2<'a, In, Out>(plane: Plane<In, Out>, out: &mut [u8])
+where
+    In: Fn(usize) -> &'a [u8],
+    Out: Fn(usize) -> Range<usize>,
+{
+    plane.pool(out, pool_level_row);
 }
 
 #[cfg(test)]
