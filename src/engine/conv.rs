@@ -17,20 +17,21 @@ use super::team::Team;
 use crate::model::{ConvWeights, Normalization};
 use ndarray::{Array2, s};
 
-/// Output pixels from which Winograd pays for its transforms: the 37x37 Fire4
-/// predictors (3.1 ms by the direct product at 1 thread, 2.4 by Winograd). On the
-/// 10x10 Fire9 ones its 3x3 tiles of 4x4 (12x12 computed for 10x10) took twice the
-/// direct product's time, 0.60 against 0.27 ms at 1 thread and 0.36-0.40 against 0.18
-/// at 2; on the 19x19 Fire8 ones the two measure the same at 1 thread (0.58-0.60
-/// against 0.58-0.72 ms) and the direct product is faster at 2 (0.31 against 0.42), as
-/// it scales better with threads. (`tinyssd bench --layers`, Xeon with AVX-512.)
-const WINOGRAD_MIN_PIXELS: usize = 37 * 37;
-/// Input channels from which Winograd pays for its transforms: measured with
-/// `tinyssd bench --layers`, the predictors (83-173 channels) run faster with Winograd
-/// and the Fire expands (15-49 channels) do not: F(4x4, 3x3) made the 75x75 ones 1.5
-/// times slower (the transforms, through memory, outweigh the products) and the 19x19
-/// ones 5-10 % faster.
-const WINOGRAD_MIN_CHANNELS: usize = 64;
+/// Output pixels from which Winograd pays for its transforms. On the 10x10 Fire9
+/// predictors its 3x3 tiles of 4x4 (12x12 computed for 10x10) took twice the direct
+/// product's time, 0.60 against 0.27 ms at 1 thread (Xeon with AVX-512, `tinyssd bench
+/// --layers`). On the 18x18 maps it measured level or slower on that Xeon (Fire8's
+/// predictors 0.58-0.60 against 0.58-0.72 ms at 1 thread, 0.42 against 0.31 at 2), but
+/// since its weights are prefetched and its output transform vectorised it wins there
+/// too: Fire8's predictors 0.136 against 0.185 ms at 2 threads, Fire5-7's expands
+/// 0.296 against 0.314, the layers' sum 2.71 against 2.86 ms, the network's median at 1
+/// thread 4.98 against 5.04 (6 alternating rounds; AMD EPYC Zen 5, 2026-12-07).
+const WINOGRAD_MIN_PIXELS: usize = 18 * 18;
+/// Input channels from which Winograd pays for its transforms: the Fire expands on
+/// 15-29 channels do not (F(4x4, 3x3) made the 75x75 ones 1.5 times slower: the
+/// transforms, through memory, outweigh the products); those on 44-49 channels (Fire5-7)
+/// and the predictors (83-173) do.
+const WINOGRAD_MIN_CHANNELS: usize = 40;
 
 /// A convolution's input buffer and its layout; `in_scratch`: the previous step left
 /// this same input split or transformed in the [`Scratch`] already.
