@@ -25,7 +25,9 @@ use ndarray::{Array2, s};
 /// since its weights are prefetched and its output transform vectorised it wins there
 /// too: Fire8's predictors 0.136 against 0.185 ms at 2 threads, Fire5-7's expands
 /// 0.296 against 0.314, the layers' sum 2.71 against 2.86 ms, the network's median at 1
-/// thread 4.98 against 5.04 (6 alternating rounds; AMD EPYC Zen 5, 2026-12-07).
+/// thread 4.98 against 5.04 (6 alternating rounds; AMD EPYC Zen 5, 2026-12-07); with the
+/// AVX2 kernel (`--fp32-kernel avx2`, 5 rounds) 9.34 -> 8.69 ms at 1 thread and 4.87 ->
+/// 4.63 at 2.
 const WINOGRAD_MIN_PIXELS: usize = 18 * 18;
 /// Input channels from which Winograd pays for its transforms: the Fire expands on
 /// 15-29 channels do not (F(4x4, 3x3) made the 75x75 ones 1.5 times slower: the
