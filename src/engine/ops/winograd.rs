@@ -467,12 +467,13 @@ impl TileRow<'_> {
     /// side by side: the products of consecutive tiles are contiguous. The Fire4
     /// confidence predictor's transform took 0.19 ms tile by tile, 0.09-0.10 with 16
     /// tiles compiled for AVX-512 and 0.16 with 4 for SSE; 16 tiles on SSE or AVX2 and 8
-    /// on AVX2 were slower than one (a one-off timing of the transform alone, the
-    /// fastest of 300 runs, AMD EPYC Zen 5, 2026-12-07).
+    /// on AVX2 were slower than tile by tile (a one-off timing of the transform alone,
+    /// the fastest of 300 runs, AMD EPYC Zen 5, 2026-12-07).
     #[inline(always)]
     fn transform<const N: usize>(&self, pixels: &mut [f32]) {
         let rows = self.bias.len();
-        // Output rows outermost: the products of a row of tiles are contiguous.
+        // Product rows (output channels) outermost: each one's products of a row of
+        // tiles are contiguous.
         for (r, &bias) in self.bias.iter().enumerate() {
             for group in (0..self.tiles_w).step_by(N) {
                 let count = N.min(self.tiles_w - group);

@@ -13,13 +13,13 @@ use std::arch::x86_64::*;
 /// kernel it made 1 thread 3 % slower and 2 threads 3 % faster, so that one has none.
 const PREFETCH_AHEAD: usize = 48;
 
-/// How far ahead, in values, the kernels prefetch the weights they broadcast: 64 steps
-/// of the sum at 8 rows (2 KB), about 200 ns of arithmetic. A weight panel is read once
+/// How far ahead, in values, the kernels prefetch the weights they broadcast: 2 KB, 64
+/// steps of the sum at 8 rows, about 200 ns of arithmetic. A weight panel is read once
 /// from memory and then from L1 for the rest of its row of tiles, but that first read
 /// is a stream of a few kilobytes which the hardware prefetcher started too late: the
 /// Fire4 confidence predictor's Winograd products, 2.2 MB of weights, took 0.78-0.86 ms
-/// with it alone and 0.63-0.66 with this (one-off timing build; 256 to 2048 values
-/// ahead measured alike, 128 less). The network's median (`bench`, 6 alternating
+/// with the hardware prefetcher alone and 0.63-0.66 with this (one-off timing build;
+/// 256 to 2048 values ahead measured alike, 128 less). The network's median (`bench`, 6 alternating
 /// rounds of 100, AMD EPYC Zen 5, 2026-12-07): AVX-512 6.20 -> 5.68 ms at 1 thread and
 /// 3.78 -> 3.61 at 2; AVX2 (`--fp32-kernel avx2`, 4 rounds) 9.60 -> 9.43 and 6.30 -> 6.05.
 const WEIGHTS_PREFETCH_AHEAD: usize = 512;
