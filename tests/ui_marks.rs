@@ -97,10 +97,10 @@ fn marking_drawing_undo_suggest_and_apply_in_the_window() {
     let at = |x: f32, y: f32| picture.min + egui::vec2(x, y) * scale;
 
     // A click on the astronaut opens the verdict popup; its button marks the box right.
-    // (At his shoulder: the smallest box under the pointer is taken, and lower on his
-    // body the shipped model also finds a faint bottle.)
-    pointer(&mut harness, at(380.0, 200.0), Some(true));
-    pointer(&mut harness, at(380.0, 200.0), Some(false));
+    // (On his chest: the smallest box under the pointer is taken, and at his shoulder the
+    // shipped model also finds a faint potted plant, lower on his body a bottle.)
+    pointer(&mut harness, at(300.0, 150.0), Some(true));
+    pointer(&mut harness, at(300.0, 150.0), Some(false));
     harness.step();
     harness.get_by_label("Right (R)").click();
     harness.step();
