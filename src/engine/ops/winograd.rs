@@ -43,7 +43,6 @@ pub fn fits_width(width: usize) -> bool {
 /// Weights of one convolution in the Winograd domain: 36 matrices `Cout x Cin`.
 #[derive(Debug, Clone)]
 pub struct WinogradWeights {
-    isa: Isa,
     positions: Vec<PackedWeights>,
     bias: Vec<f32>,
 }
@@ -83,7 +82,6 @@ impl WinogradWeights {
         }
         let zeros = vec![0.0; rows];
         WinogradWeights {
-            isa,
             positions: transformed
                 .iter()
                 .map(|u| PackedWeights::new(isa, u.view(), &zeros))
@@ -94,6 +92,11 @@ impl WinogradWeights {
 
     pub fn rows(&self) -> usize {
         self.bias.len()
+    }
+
+    /// The kernel its products are packed for, which its transforms match.
+    fn isa(&self) -> Isa {
+        self.positions[0].isa()
     }
 }
 
@@ -435,7 +438,7 @@ pub fn transform_output(
                         width,
                         kept_rows: TILE.min(height - TILE * ty),
                     };
-                    match weights.isa.kernel() {
+                    match weights.isa().kernel() {
                         #[cfg(target_arch = "x86_64")]
                         // SAFETY: an `Isa` naming AVX-512 exists only on a CPU with
                         // AVX-512F (see `Isa`'s constructors).

@@ -38,6 +38,11 @@ impl PackedWeights {
         self.rows
     }
 
+    /// The kernel it is packed for.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
     /// The weight panels in order.
     pub(super) fn row_panels(&self) -> impl Iterator<Item = RowPanel<'_>> {
         let spans = self.isa.panel_spans(self.rows);
