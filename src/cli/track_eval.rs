@@ -40,6 +40,9 @@ pub struct TrackerArgs {
     /// track (1: the threshold itself).
     #[arg(long, value_name = "RATIO")]
     new_track_odds: Option<f32>,
+    /// Rank a track's candidate boxes by IoU times score (true) or by IoU alone (false).
+    #[arg(long, value_name = "BOOL")]
+    fuse_score: Option<bool>,
     /// Matched frames in a row before a track may be shown.
     #[arg(long, value_name = "N")]
     confirm_hits: Option<u32>,
@@ -59,6 +62,7 @@ impl TrackerArgs {
         let mut config = TrackerConfig::default();
         config.match_iou = self.match_iou.unwrap_or(config.match_iou);
         config.new_track_odds = self.new_track_odds.unwrap_or(config.new_track_odds);
+        config.fuse_score = self.fuse_score.unwrap_or(config.fuse_score);
         config.confirm_hits = self.confirm_hits.unwrap_or(config.confirm_hits);
         config.show_missed = self.show_missed.unwrap_or(config.show_missed);
         config.score_smoothing = self.score_smoothing.unwrap_or(config.score_smoothing);
