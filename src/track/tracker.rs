@@ -6,11 +6,11 @@
 //! tracks still unmatched alive, at a stricter overlap. Matching is greedy, best pair
 //! first, a pair ranked by its overlap times the detection's score (ByteTrack's
 //! `fuse_score`, [`TrackerConfig::fuse_score`]): with a handful of boxes per class it
-//! almost always agrees with the optimal assignment, and it needs no allocation. An unmatched detection starts a tentative track
-//! only if it clears its class's threshold by a margin ([`TrackerConfig::new_track_bar`],
-//! ByteTrack's `det_thresh` as a ratio of odds), confirmed after a few matched frames in a
-//! row; a confirmed track that matches nothing coasts on its motion ([`BoxFilter`]) and
-//! ends after a number of missed frames.
+//! almost always agrees with the optimal assignment, and it needs no allocation. An
+//! unmatched detection starts a tentative track only if it clears its class's threshold
+//! by a margin ([`TrackerConfig::new_track_bar`], ByteTrack's `det_thresh` as a ratio of
+//! odds), confirmed after a few matched frames in a row; a confirmed track that matches
+//! nothing coasts on its motion ([`BoxFilter`]) and ends after a number of missed frames.
 //!
 //! A track's score is a moving average of its matched scores, and its class's threshold
 //! acts on that score with hysteresis ([`passes_threshold`], the rule of every other
@@ -35,10 +35,11 @@ pub struct TrackerConfig {
     /// A weak detection continues an unmatched track only at this IoU or more (ByteTrack's second pass).
     pub weak_match_iou: f32,
     /// Rank a track's candidate detections by IoU times score, not by IoU alone
-    /// (ByteTrack's `fuse_score`, on in its first pass for MOT17): of two boxes on one
-    /// object the confident one continues the track, where a weaker box that happens to
-    /// overlap the prediction a little more would hand the track its score. Either way a
-    /// pair needs the IoU above.
+    /// (ByteTrack's `fuse_score`, which it uses in its first pass on MOT17; here in both
+    /// passes): of two boxes on one object the confident one continues the track, where a
+    /// weaker box that happens to overlap the prediction a little more would hand the
+    /// track its score. Either way a pair needs [`Self::match_iou`] (or
+    /// [`Self::weak_match_iou`]) of overlap.
     pub fuse_score: bool,
     /// Detections below this score are ignored altogether.
     pub min_score: f32,
