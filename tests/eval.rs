@@ -753,4 +753,29 @@ fn track_eval_films_the_photos_with_objects_and_scores_both_views() {
 
     let bad = run(&["--frames", "0"]);
     assert_fails_saying(&bad, "at least 1");
+    for (flag, value, says) in [
+        (
+            "--match-iou",
+            "1.5",
+            "--match-iou must be above 0, at most 1, not 1.5",
+        ),
+        (
+            "--score-smoothing",
+            "0",
+            "--score-smoothing must be above 0",
+        ),
+        (
+            "--hysteresis",
+            "-0.1",
+            "--hysteresis must be 0 to 1, not -0.1",
+        ),
+        ("--hysteresis", "NaN", "--hysteresis must be 0 to 1"),
+        (
+            "--new-track-odds",
+            "0",
+            "--new-track-odds must be a positive number",
+        ),
+    ] {
+        assert_fails_saying(&run(&[&format!("{flag}={value}")]), says);
+    }
 }

@@ -58,7 +58,28 @@ pub struct TrackerArgs {
 }
 
 impl TrackerArgs {
-    fn config(&self) -> TrackerConfig {
+    /// The tracker these flags ask for; an error names a flag out of its range.
+    fn config(&self) -> anyhow::Result<TrackerConfig> {
+        let in_unit = |flag: &str, value: Option<f32>, zero_allowed: bool| {
+            let Some(v) = value else { return Ok(()) };
+            let (low_ok, range) = if zero_allowed {
+                (v >= 0.0, "0 to 1")
+            } else {
+                (v > 0.0, "above 0, at most 1")
+            };
+            if !(low_ok && v <= 1.0) {
+                anyhow::bail!("{flag} must be {range}, not {v}");
+            }
+            Ok(())
+        };
+        in_unit("--match-iou", self.match_iou, false)?;
+        in_unit("--score-smoothing", self.score_smoothing, false)?;
+        in_unit("--hysteresis", self.hysteresis, true)?;
+        if let Some(odds) = self.new_track_odds
+            && !(odds.is_finite() && odds > 0.0)
+        {
+            anyhow::bail!("--new-track-odds must be a positive number, not {odds}");
+        }
         let mut config = TrackerConfig::default();
         config.match_iou = self.match_iou.unwrap_or(config.match_iou);
         config.new_track_odds = self.new_track_odds.unwrap_or(config.new_track_odds);
@@ -67,7 +88,7 @@ impl TrackerArgs {
         config.show_missed = self.show_missed.unwrap_or(config.show_missed);
         config.score_smoothing = self.score_smoothing.unwrap_or(config.score_smoothing);
         config.hysteresis = self.hysteresis.unwrap_or(config.hysteresis);
-        config
+        Ok(config)
     }
 }
 
@@ -75,10 +96,7 @@ pub fn run(args: &TrackEvalArgs) -> anyhow::Result<ExitCode> {
     if args.photos == 0 || args.frames == 0 {
         anyhow::bail!("--photos and --frames must be at least 1");
     }
-    let config = args.tracker.config();
-    if !(config.new_track_odds.is_finite() && config.new_track_odds > 0.0) {
-        anyhow::bail!("--new-track-odds must be a positive number");
-    }
+    let config = args.tracker.config()?;
     let model = args.model.load_model()?;
     let mut shown = DetectConfig::for_model(&model.metadata);
     args.data.apply_cross_class(&mut shown);
