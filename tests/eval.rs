@@ -712,6 +712,12 @@ fn track_eval_films_the_photos_with_objects_and_scores_both_views() {
             count("object_frames"),
             "{view}: every true object is found or missed"
         );
+        assert!(
+            count("steady_pairs") <= count("true_positives"),
+            "{view}: a steady pair is an object found in two frames running"
+        );
+        let jitter = score["jitter_total"].as_f64().expect("a sum");
+        assert!(jitter.is_finite() && jitter >= 0.0, "{view}: {jitter}");
     }
     assert_eq!(
         report["raw"]["object_frames"],

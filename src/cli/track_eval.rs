@@ -140,9 +140,9 @@ pub fn run(args: &TrackEvalArgs) -> anyhow::Result<ExitCode> {
         )?;
         writeln!(
             out,
-            "| boxes | precision % | recall % | flicker per object per 100 frames | ID switches | MOTA % | IDF1 % |"
+            "| boxes | precision % | recall % | flicker per object per 100 frames | jitter % of the box | ID switches | MOTA % | IDF1 % |"
         )?;
-        writeln!(out, "| --- | --- | --- | --- | --- | --- | --- |")?;
+        writeln!(out, "| --- | --- | --- | --- | --- | --- | --- | --- |")?;
         print_row(&mut out, "raw detections", &report.raw)?;
         print_row(&mut out, "tracks", &report.tracked)?;
         writeln!(
@@ -173,10 +173,11 @@ fn print_row(out: &mut impl Write, name: &str, score: &TrackingScore) -> std::io
     };
     writeln!(
         out,
-        "| {name} | {:.1} | {:.1} | {:.2} | {switches} | {:.1} | {idf1} |",
+        "| {name} | {:.1} | {:.1} | {:.2} | {:.2} | {switches} | {:.1} | {idf1} |",
         100.0 * score.precision(),
         100.0 * score.recall(),
         score.flicker_per_100(),
+        score.jitter_percent(),
         100.0 * score.mota()
     )
 }

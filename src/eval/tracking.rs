@@ -1,5 +1,6 @@
 //! How steady the boxes are over a sequence with known truth: per-frame precision and
-//! recall, flicker (how often a true object's box appears or disappears), identity
+//! recall, flicker (how often a true object's box appears or disappears), jitter (how far
+//! a found object's box moves against the object from one frame to the next), identity
 //! switches and MOTA (Bernardin and Stiefelhagen 2008), for raw detections and for tracks
 //! alike. Each frame's boxes are matched to the truth greedily, best overlap first, within
 //! a class, at [`MATCH_IOU`]. For tracks also IDF1 (Ristani et al. 2016), which matches
@@ -43,6 +44,12 @@ pub struct TrackingScore {
     pub misses: u32,
     /// Frames where a true object's found-or-not state differs from the frame before.
     pub flicker: u32,
+    /// Frames where a true object was found in this frame and the one before: the pairs
+    /// [`Self::jitter_total`] sums over.
+    pub steady_pairs: u32,
+    /// Over those pairs, the sum of how far the box's edges moved against the object's
+    /// own (each edge as a share of the object's width or height, the four averaged).
+    pub jitter_total: f64,
     /// A true object found by another track than the one that last found it.
     pub id_switches: u32,
     /// The identity scores, where the boxes carry track IDs.
@@ -89,6 +96,17 @@ impl TrackingScore {
         100.0 * ratio(self.flicker, self.object_frames)
     }
 
+    /// How far a found object's box edges move against the object from one frame to the
+    /// next, on average, in percent of its size: 0 for a box that keeps its place on the
+    /// object however it is framed, whatever its offset.
+    pub fn jitter_percent(&self) -> f64 {
+        if self.steady_pairs == 0 {
+            0.0
+        } else {
+            100.0 * self.jitter_total / f64::from(self.steady_pairs)
+        }
+    }
+
     /// 1 - (misses + false positives + identity switches) / true objects.
     pub fn mota(&self) -> f64 {
         1.0 - ratio(
@@ -96,6 +114,19 @@ impl TrackingScore {
             self.object_frames,
         )
     }
+}
+
+/// Where a box's edges are against a true box's, each as a share of the true box's width
+/// (left, right) or height (top, bottom).
+fn edge_offsets(shown: &Corners, truth: &Corners) -> [f32; 4] {
+    let width = (truth.x_max - truth.x_min).max(f32::EPSILON);
+    let height = (truth.y_max - truth.y_min).max(f32::EPSILON);
+    [
+        (shown.x_min - truth.x_min) / width,
+        (shown.x_max - truth.x_max) / width,
+        (shown.y_min - truth.y_min) / height,
+        (shown.y_max - truth.y_max) / height,
+    ]
 }
 
 fn ratio(part: u32, whole: u32) -> f64 {
@@ -110,8 +141,8 @@ fn ratio(part: u32, whole: u32) -> f64 {
 #[derive(Debug, Default)]
 pub struct TrackingTally {
     score: TrackingScore,
-    /// Per true object: found in the frame before it (if it was in that frame), and the
-    /// last track that found it.
+    /// Per true object: found in the frame before it (if it was in that frame), where its
+    /// box was against it, and the last track that found it.
     objects: HashMap<u32, ObjectState>,
     frame: u32,
     /// Per track ID, the frames it was shown in.
@@ -124,6 +155,8 @@ pub struct TrackingTally {
 struct ObjectState {
     last_frame: u32,
     found: bool,
+    /// The box's edges against the object's where it was found ([`edge_offsets`]).
+    offsets: Option<[f32; 4]>,
     last_id: Option<u64>,
 }
 
@@ -164,13 +197,23 @@ impl TrackingTally {
                 Some(_) => score.true_positives += 1,
                 None => score.misses += 1,
             }
+            let offsets = found
+                .and_then(|s| shown.get(s))
+                .map(|b| edge_offsets(&b.bbox, &true_box.bbox));
             let state = self.objects.entry(true_box.object).or_insert(ObjectState {
                 last_frame: self.frame,
                 found: found.is_some(),
+                offsets: None,
                 last_id: None,
             });
-            if state.last_frame + 1 == self.frame && state.found != found.is_some() {
+            let consecutive = state.last_frame + 1 == self.frame;
+            if consecutive && state.found != found.is_some() {
                 score.flicker += 1;
+            }
+            if let (true, Some(before), Some(now)) = (consecutive, state.offsets, offsets) {
+                score.steady_pairs += 1;
+                let moved: f32 = before.iter().zip(&now).map(|(b, n)| (n - b).abs()).sum();
+                score.jitter_total += f64::from(moved / 4.0);
             }
             if let (Some(last), Some(now)) = (state.last_id, id)
                 && last != now
@@ -179,6 +222,7 @@ impl TrackingTally {
             }
             state.last_frame = self.frame;
             state.found = found.is_some();
+            state.offsets = offsets;
             state.last_id = id.or(state.last_id);
         }
         self.frame += 1;
@@ -280,6 +324,29 @@ mod tests {
         assert!((s.flicker_per_100() - 50.0).abs() < 1e-9);
         assert!((s.precision() - 0.75).abs() < 1e-9 && (s.recall() - 0.75).abs() < 1e-9);
         assert!((s.mota() - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn jitter_is_the_move_of_a_box_against_its_object() {
+        let mut tally = TrackingTally::default();
+        // the object moves 3 px a frame and its box 1 px off it keeps up: no jitter
+        tally.add_frame(&[truth(1, 0.0)], &[shown(None, 1.0)]);
+        tally.add_frame(&[truth(1, 3.0)], &[shown(None, 4.0)]);
+        assert_eq!(tally.score().steady_pairs, 1);
+        assert_eq!(tally.score().jitter_percent(), 0.0);
+        // then it stands still and the box jumps 1 px back and forth: left and right
+        // edges each move 10 % of the 10 px width, top and bottom not: 5 % a frame
+        tally.add_frame(&[truth(1, 3.0)], &[shown(None, 3.0)]);
+        tally.add_frame(&[truth(1, 3.0)], &[shown(None, 4.0)]);
+        // a missed frame, then found: neither pair counts
+        tally.add_frame(&[truth(1, 3.0)], &[]);
+        tally.add_frame(&[truth(1, 3.0)], &[shown(None, 3.0)]);
+        let s = tally.score();
+        assert_eq!(s.steady_pairs, 3);
+        assert!(
+            (s.jitter_percent() - 100.0 * 0.1 / 3.0).abs() < 1e-4,
+            "{s:?}"
+        );
     }
 
     #[test]
