@@ -156,6 +156,26 @@ mod tests {
     }
 
     #[test]
+    fn a_box_that_starts_moving_is_caught_up_with() {
+        // still for 10 frames, then 8 px a frame (a tenth of its width) to the right
+        let mut filter = BoxFilter::new(&at(0.0, 0.0, 80.0, 60.0));
+        let mut lags = Vec::new();
+        for frame in 1..=40 {
+            let x = 8.0 * (frame as f32 - 10.0).max(0.0);
+            filter.predict();
+            filter.update(&at(x, 0.0, 80.0, 60.0));
+            lags.push(x - filter.corners().x_min);
+        }
+        let worst = lags.iter().copied().fold(0.0, f32::max);
+        assert!(worst < 0.15 * 80.0, "{lags:?}");
+        // 15 frames into the motion it is within 5 % of the box
+        assert!(
+            lags[24..].iter().all(|lag| lag.abs() < 0.05 * 80.0),
+            "{lags:?}"
+        );
+    }
+
+    #[test]
     fn measurement_noise_is_smoothed() {
         let truth = at(100.0, 100.0, 50.0, 50.0);
         let mut filter = BoxFilter::new(&truth);
