@@ -141,8 +141,8 @@ fn ratio(part: u32, whole: u32) -> f64 {
 #[derive(Debug, Default)]
 pub struct TrackingTally {
     score: TrackingScore,
-    /// Per true object: found in the frame before it (if it was in that frame), where its
-    /// box was against it, and the last track that found it.
+    /// Per true object: where its box was against it in the frame before (if it was in that
+    /// frame and found), and the last track that found it.
     objects: HashMap<u32, ObjectState>,
     frame: u32,
     /// Per track ID, the frames it was shown in.
@@ -154,8 +154,7 @@ pub struct TrackingTally {
 #[derive(Debug, Clone, Copy)]
 struct ObjectState {
     last_frame: u32,
-    found: bool,
-    /// The box's edges against the object's where it was found ([`edge_offsets`]).
+    /// The box's edges against the object's ([`edge_offsets`]); none: not found.
     offsets: Option<[f32; 4]>,
     last_id: Option<u64>,
 }
@@ -202,12 +201,11 @@ impl TrackingTally {
                 .map(|b| edge_offsets(&b.bbox, &true_box.bbox));
             let state = self.objects.entry(true_box.object).or_insert(ObjectState {
                 last_frame: self.frame,
-                found: found.is_some(),
-                offsets: None,
+                offsets,
                 last_id: None,
             });
             let consecutive = state.last_frame + 1 == self.frame;
-            if consecutive && state.found != found.is_some() {
+            if consecutive && state.offsets.is_some() != offsets.is_some() {
                 score.flicker += 1;
             }
             if let (true, Some(before), Some(now)) = (consecutive, state.offsets, offsets) {
@@ -221,7 +219,6 @@ impl TrackingTally {
                 score.id_switches += 1;
             }
             state.last_frame = self.frame;
-            state.found = found.is_some();
             state.offsets = offsets;
             state.last_id = id.or(state.last_id);
         }
